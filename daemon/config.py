@@ -1,0 +1,254 @@
+"""Configuration: a TOML file validated by pydantic, with per-OS defaults.
+
+Where things live:
+- ``MUSTELID_HOME`` set: everything under it (config.toml, data/, inbox/, outbox/, models/).
+  Tests and CI use this.
+- otherwise platformdirs: config in the user config dir, data in the user data dir, models in
+  the user cache dir (they can be rebuilt), the inbox and outbox under ``~/mustelid``.
+- ``MUSTELID_MODELS_DIR`` overrides only where models are kept, so many homes can share one copy.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+APP = "mustelid"
+
+
+class ConfigError(Exception):
+    """A config problem, worded as one line that names the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class InboxConfig(_Section):
+    path: Path | None = Field(None, description="folder to watch; default ~/mustelid/inbox")
+    stable_seconds: float = Field(2.0, ge=0, description="size+mtime unchanged this long = written")
+    rescan_seconds: float = Field(300, gt=0, description="full scan period; the watcher is a hint")
+    routes: dict[str, list[str]] = Field(
+        default_factory=lambda: {"receipts": ["receipts"]},
+        description="subfolder -> task names, no model involved",
+    )
+    default_tasks: list[str] = Field(
+        default_factory=lambda: ["receipts"], description="tasks for files in the inbox root"
+    )
+    ignore: list[str] = Field(default_factory=list, description="extra glob patterns to ignore")
+    max_file_mb: float = Field(50, gt=0, description="larger files are refused with a reason")
+    done_folder: Path | None = Field(
+        None, description="move processed files here (default: never touch the inbox)"
+    )
+
+
+class ModelConfig(_Section):
+    backend: str = Field("llama_cpp", description="backend plugin name")
+    name: str = Field("qwen2.5-coder-0.5b", description="catalog name (mustelid models list)")
+    path: Path | None = Field(None, description="any local GGUF; overrides name")
+    sha256: str | None = Field(None, description="expected sha256 of `path`, checked before use")
+    threads: int = Field(2, ge=1, le=256, description="CPU threads for generation")
+    n_ctx: int = Field(4096, ge=256, description="maximum context tokens")
+    idle_release: float = Field(300, ge=0, description="seconds idle before paging weights out")
+    idle_unload: float = Field(1800, ge=0, description="seconds idle before the worker exits")
+    seed: int = Field(0, description="sampling seed; generation is greedy anyway")
+
+
+class OcrConfig(_Section):
+    engine: str = Field("rapidocr", description="OCR plugin name")
+
+
+class JobsConfig(_Section):
+    max_attempts: int = Field(4, ge=1, le=100, description="attempts before a job is dead")
+    lease_seconds: float = Field(60, gt=0, description="a claimed job is owned this long per beat")
+    timeout_seconds: float = Field(300, gt=0, description="one attempt may run this long")
+    backoff_seconds: float = Field(5, ge=0, description="first retry delay; doubles each attempt")
+    backoff_max_seconds: float = Field(600, ge=0)
+
+
+class ScheduleConfig(_Section):
+    task: str
+    cron: str = Field(description="crontab expression, local time")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Config(_Section):
+    inbox: InboxConfig = Field(default_factory=InboxConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    ocr: OcrConfig = Field(default_factory=OcrConfig)
+    jobs: JobsConfig = Field(default_factory=JobsConfig)
+    schedules: dict[str, ScheduleConfig] = Field(default_factory=dict)
+    plugins_dir: Path | None = Field(None, description="folder of *.py plugins")
+    # plugin settings live under [plugin.NAME]; validated by the plugin itself
+    plugin: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    # Paths resolved at load time (not written in the file).
+    home: Path | None = Field(None, exclude=True)
+    config_path: Path | None = Field(None, exclude=True)
+
+    @property
+    def data_dir(self) -> Path:
+        return _home_or(self.home, "data", platformdirs.user_data_path(APP))
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "mustelid.db"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.data_dir / "archive"
+
+    @property
+    def inbox_dir(self) -> Path:
+        if self.inbox.path:
+            return self.inbox.path.expanduser()
+        return _home_or(self.home, "inbox", Path.home() / APP / "inbox")
+
+    @property
+    def outbox_dir(self) -> Path:
+        return _home_or(self.home, "outbox", Path.home() / APP / "outbox")
+
+    @property
+    def models_dir(self) -> Path:
+        env = os.environ.get("MUSTELID_MODELS_DIR")
+        if env:
+            return Path(env).expanduser()
+        return _home_or(self.home, "models", platformdirs.user_cache_path(APP) / "models")
+
+    @property
+    def prompts_dir(self) -> Path:
+        """User overrides of shipped prompts: a file here wins over mustelid/prompts/."""
+        return self.config_dir / "prompts"
+
+    @property
+    def config_dir(self) -> Path:
+        if self.config_path:
+            return self.config_path.parent
+        return _home_or(self.home, ".", platformdirs.user_config_path(APP))
+
+    @property
+    def plugins_path(self) -> Path:
+        return (self.plugins_dir or self.config_dir / "plugins").expanduser()
+
+
+def _home_or(home: Path | None, sub: str, default: Path) -> Path:
+    return (home / sub).resolve() if home else default
+
+
+def home_from_env() -> Path | None:
+    value = os.environ.get("MUSTELID_HOME")
+    return Path(value).expanduser().resolve() if value else None
+
+
+def default_config_path() -> Path:
+    home = home_from_env()
+    if home:
+        return home / "config.toml"
+    return platformdirs.user_config_path(APP) / "config.toml"
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read and validate the config; a missing file means all defaults."""
+    path = path or default_config_path()
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_one_line(path, e)) from None
+    cfg.home = home_from_env()
+    cfg.config_path = path
+    return cfg
+
+
+def _one_line(path: Path, e: ValidationError) -> str:
+    err = e.errors()[0]
+    key = ".".join(str(x) for x in err["loc"])
+    value = err.get("input")
+    shown = "" if isinstance(value, dict) else f" (got {value!r})"
+    more = f" (+{e.error_count() - 1} more)" if e.error_count() > 1 else ""
+    return f"{path}: {key}: {err['msg']}{shown}{more}"
+
+
+def get_key(cfg: Config, key: str) -> Any:
+    """``config get inbox.path`` style lookup, including the derived paths."""
+    derived = {
+        "inbox.path": cfg.inbox_dir,
+        "data_dir": cfg.data_dir,
+        "db_path": cfg.db_path,
+        "models_dir": cfg.models_dir,
+        "outbox_dir": cfg.outbox_dir,
+        "archive_dir": cfg.archive_dir,
+        "config_path": cfg.config_path,
+    }
+    if key in derived:
+        return derived[key]
+    node: Any = cfg.model_dump(mode="json")
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise ConfigError(f"unknown config key: {key}")
+        node = node[part]
+    return node
+
+
+def effective(cfg: Config) -> dict[str, Any]:
+    """The whole effective config, with the derived paths spelled out."""
+    out = cfg.model_dump(mode="json")
+    out["inbox"]["path"] = str(cfg.inbox_dir)
+    out["paths"] = {
+        "config": str(cfg.config_path),
+        "data_dir": str(cfg.data_dir),
+        "db": str(cfg.db_path),
+        "archive": str(cfg.archive_dir),
+        "models": str(cfg.models_dir),
+        "outbox": str(cfg.outbox_dir),
+        "prompts": str(cfg.prompts_dir),
+        "plugins": str(cfg.plugins_path),
+    }
+    return out
+
+
+ANNOTATED_CONFIG = """\
+# mustelid configuration. Every key is optional; the values below are the defaults.
+# `mustelid config` prints the effective values, `mustelid config get KEY` one of them.
+
+[inbox]
+# path = "~/mustelid/inbox"     # the folder you drop images into (MUSTELID_HOME/inbox if set)
+stable_seconds = 2.0            # a file counts as written once size+mtime hold still this long
+rescan_seconds = 300            # full rescan period: the file watcher can miss events
+default_tasks = ["receipts"]    # what to do with a file dropped in the inbox root
+max_file_mb = 50                # bigger files are refused, with a reason, and left alone
+# done_folder = "~/mustelid/done"  # move processed files here; by default the inbox is never touched
+
+[inbox.routes]                  # subfolder -> tasks, decided without asking the model
+receipts = ["receipts"]
+
+[model]
+backend = "llama_cpp"           # which backend plugin runs the model
+name = "qwen2.5-coder-0.5b"     # from `mustelid models list`
+# path = "/path/to/any.gguf"    # a local GGUF instead of a catalog model
+# sha256 = "..."                # checked before the file at `path` is used
+threads = 2
+n_ctx = 4096
+idle_release = 300              # seconds idle before the weights are paged back to the file
+idle_unload = 1800              # seconds idle before the model worker exits entirely
+
+[ocr]
+engine = "rapidocr"
+
+[jobs]
+max_attempts = 4                # transient failures retry with exponential backoff, then `dead`
+lease_seconds = 60
+timeout_seconds = 300           # a job running longer is killed and retried
+backoff_seconds = 5
+backoff_max_seconds = 600
+"""

@@ -1,0 +1,64 @@
+"""The OCR data type shared by engines (plugins) and tasks.
+
+Engines return ``OcrLine`` objects; tasks use the helpers here to lay them out as text and to
+normalise boxes to the 0-1000 grid (as Ferret does) so that every box a task stores is an OCR box.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class OcrLine:
+    text: str
+    box: tuple[int, int, int, int]    # x0, y0, x1, y1 in image pixels
+    score: float = 1.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def reading_order(lines: list[OcrLine]) -> list[OcrLine]:
+    """Top-to-bottom, then left-to-right, treating boxes whose vertical centres are within half a
+    line height as one row (receipts put label and amount on one row)."""
+    if not lines:
+        return []
+    heights = sorted(l.box[3] - l.box[1] for l in lines)
+    tol = max(4, heights[len(heights) // 2] // 2)
+    rows: list[list[OcrLine]] = []
+    for line in sorted(lines, key=lambda l: (l.box[1] + l.box[3]) / 2):
+        centre = (line.box[1] + line.box[3]) / 2
+        if rows:
+            last = rows[-1]
+            last_centre = sum((l.box[1] + l.box[3]) / 2 for l in last) / len(last)
+            if abs(centre - last_centre) <= tol:
+                last.append(line)
+                continue
+        rows.append([line])
+    return [l for row in rows for l in sorted(row, key=lambda l: l.box[0])]
+
+
+def rows_as_text(lines: list[OcrLine]) -> list[str]:
+    """One string per visual row, cells joined by spaces, in reading order."""
+    ordered = reading_order(lines)
+    if not ordered:
+        return []
+    heights = sorted(l.box[3] - l.box[1] for l in ordered)
+    tol = max(4, heights[len(heights) // 2] // 2)
+    rows: list[list[OcrLine]] = [[ordered[0]]]
+    for line in ordered[1:]:
+        prev = rows[-1][0]
+        if abs((line.box[1] + line.box[3]) / 2 - (prev.box[1] + prev.box[3]) / 2) <= tol:
+            rows[-1].append(line)
+        else:
+            rows.append([line])
+    return [" ".join(l.text for l in row) for row in rows]
+
+
+def normalise_box(box: tuple[int, int, int, int], width: int, height: int) -> list[int]:
+    """Pixel box -> 0..1000 grid, clamped."""
+    x0, y0, x1, y1 = box
+    def n(v: float, size: int) -> int:
+        return max(0, min(1000, round(v * 1000 / max(size, 1))))
+    return [n(x0, width), n(y0, height), n(x1, width), n(y1, height)]

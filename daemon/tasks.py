@@ -1,0 +1,182 @@
+"""The contracts between the host and its plugins: tasks, backends, and the errors they raise.
+
+A *task* is a typed function the model calls: a name, a description, a pydantic model for its
+arguments, a prompt, and four small steps. Where each step runs matters:
+
+- ``prepare``  (model worker process) turns the job's input into evidence: OCR lines, image facts.
+- ``messages`` (model worker) renders the prompt from that evidence.
+- ``schema``   (model worker) the JSON schema the output is constrained to; per job if it wants.
+- ``check``    (model worker) semantic checks the schema cannot express; returns problems.
+- ``persist``  (daemon process, inside the transaction that marks the job done) writes the
+  validated result into the task's own table through sqlite-utils.
+
+A *backend* turns chat messages plus a JSON schema into constrained text. Backends never see tasks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import Any, Callable, ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ValidationError
+
+
+class JobError(Exception):
+    """Base of the errors a task or backend raises to steer the ledger.
+
+    ``reason`` is a short machine-readable code stored on the job (``unreadable_image``,
+    ``not_a_receipt``, ``schema_violation`` ...); the message is for people.
+    """
+
+    def __init__(self, reason: str, message: str = ""):
+        super().__init__(message or reason)
+        self.reason = reason
+        self.message = message or reason
+
+
+class PermanentError(JobError):
+    """Retrying cannot help (corrupt image, not a receipt, output invalid after re-ask): dead-letter."""
+
+
+class TransientError(JobError):
+    """May succeed later (worker crashed, timed out, resource busy): retry with backoff."""
+
+
+class WaitingError(JobError):
+    """Cannot run until the user or the machine fixes something (model missing, memory, disk).
+
+    The job is not charged an attempt; it waits in the ``waiting`` state with the reason shown.
+    """
+
+
+@dataclasses.dataclass
+class JobInput:
+    """What the worker knows about a job. ``path`` is the archived copy, never the inbox file."""
+
+    id: str
+    task: str
+    path: str | None = None          # archived input file, for image/text tasks
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)  # e.g. {"period": "2026-11-22"}
+    original_name: str | None = None
+    mime: str | None = None
+    seen_at: str | None = None       # ISO timestamp the file was first seen (todo due dates etc.)
+
+
+@dataclasses.dataclass
+class Evidence:
+    """What ``prepare`` found. ``variables`` fill the prompt; ``data`` is stored with the result."""
+
+    text: str = ""
+    variables: dict[str, Any] = dataclasses.field(default_factory=dict)
+    data: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class Generation:
+    """One constrained generation as a backend reports it."""
+
+    text: str
+    finish_reason: str               # "stop" is the only acceptable one; "length" = truncated JSON
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    model_id: str = ""
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A loaded model that can generate schema-constrained JSON.
+
+    Implementations must be fail-closed: if the schema cannot be enforced they raise
+    ``PermanentError("grammar_unavailable")`` instead of generating unconstrained text.
+    """
+
+    model_id: str
+
+    def generate(
+        self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int
+    ) -> Generation: ...
+
+    def close(self) -> None: ...
+
+
+class Task:
+    """Subclass this (class attributes + optional method overrides) and register it with
+    ``register_tasks``. Everything a task needs from the host arrives as ``ctx``
+    (see ``mustelid.worker.WorkerContext``)."""
+
+    name: ClassVar[str]                      # short, stable: "receipts"
+    function: ClassVar[str]                  # the function the model calls: "record_expense"
+    description: ClassVar[str]               # one line the router shows the model
+    version: ClassVar[str] = "1"             # bump when output changes: part of the idempotency key
+    input_kind: ClassVar[str] = "image"      # image | text | period
+    Output: ClassVar[type[BaseModel]]        # the function's arguments
+    prompt: ClassVar[str] = ""               # template name in mustelid.prompts (or user override)
+    max_tokens: ClassVar[int] = 512
+    accepts: ClassVar[tuple[str, ...]] = ("image/jpeg", "image/png", "image/webp")
+
+    def prepare(self, job: JobInput, ctx: Any) -> Evidence:
+        raise NotImplementedError
+
+    def messages(self, job: JobInput, evidence: Evidence, ctx: Any) -> list[dict[str, str]]:
+        return ctx.prompts.render(self.prompt, **evidence.variables)
+
+    def schema(self, evidence: Evidence) -> dict[str, Any]:
+        return self.Output.model_json_schema()
+
+    def check(self, result: BaseModel, evidence: Evidence) -> list[str]:
+        return []
+
+    def persist(self, db: Any, job: dict[str, Any], result: BaseModel) -> None:
+        """Write ``result`` into the task's own table. ``db`` is a sqlite-utils Database already
+        inside the transaction that completes the job: do not commit."""
+
+
+def parse_output(task_output: type[BaseModel], gen: Generation) -> BaseModel:
+    """Fail-closed parsing of a generation into the task's model.
+
+    Truncation, invalid JSON, non-finite numbers and schema violations all raise
+    ``PermanentError`` with a specific reason; nothing unvalidated gets through.
+    """
+    if gen.finish_reason != "stop":
+        raise PermanentError(
+            "truncated_output", f"generation ended with finish_reason={gen.finish_reason!r}"
+        )
+    try:
+        raw = json.loads(gen.text, parse_constant=_reject_constant)
+    except ValueError as e:
+        raise PermanentError("invalid_json", f"model output is not JSON: {e}") from None
+    _reject_non_finite(raw)
+    try:
+        return task_output.model_validate(raw)
+    except ValidationError as e:
+        raise PermanentError("schema_violation", _short_validation_error(e)) from None
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"non-finite number {name}")
+
+
+def _reject_non_finite(value: Any) -> None:
+    # A grammar admits 7777777777777777.6E6666666666666666, which json parses to inf (NOTES.md).
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PermanentError("non_finite_number", "model output contains a non-finite number")
+    if isinstance(value, dict):
+        for v in value.values():
+            _reject_non_finite(v)
+    elif isinstance(value, list):
+        for v in value:
+            _reject_non_finite(v)
+
+
+def _short_validation_error(e: ValidationError) -> str:
+    parts = []
+    for err in e.errors()[:5]:
+        loc = ".".join(str(x) for x in err["loc"]) or "(root)"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+BackendFactory = Callable[[Any], Backend]
