@@ -8,7 +8,12 @@ Plugin authors need only::
     from mustelid import hookimpl, Task, PermanentError
 """
 
+import logging
+
 import pluggy
+
+# Library logging stays silent until the CLI (or an embedding program) configures logging.
+logging.getLogger("mustelid").addHandler(logging.NullHandler())
 
 __version__ = "0.1.0"
 

@@ -1,0 +1,297 @@
+"""The host's own commands: init, run, submit, jobs, show, retry, status, plugins, config."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import click
+
+from mustelid.cli import State, cli, json_option, pass_state
+from mustelid.cli.output import clean, emit_json, emit_table
+
+JOB_COLUMNS = ["id", "task", "state", "attempts", "reason", "file", "updated_at"]
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Overwrite an existing config file.")
+@pass_state
+def init(state: State, force: bool) -> None:
+    """Write an annotated config file and create the inbox."""
+    from mustelid.config import ANNOTATED_CONFIG, default_config_path
+
+    path = default_config_path()
+    if path.exists() and not force:
+        raise click.ClickException(f"{path} exists (use --force to overwrite)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(ANNOTATED_CONFIG, encoding="utf-8")
+    cfg = state.config
+    cfg.inbox_dir.mkdir(parents=True, exist_ok=True)
+    click.echo(f"wrote {path}\ninbox: {cfg.inbox_dir}")
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Scan the inbox, drain the queue, then exit.")
+@click.option("--inbox", type=click.Path(file_okay=False, path_type=Path),
+              help="Watch this folder instead of the configured inbox.")
+@pass_state
+def run(state: State, once: bool, inbox: Path | None) -> None:
+    """Run the daemon in the foreground (SIGTERM or Ctrl-C stops it cleanly)."""
+    from mustelid.runner import AlreadyRunning, Daemon
+
+    cfg = state.config
+    if inbox is not None:
+        cfg.inbox.path = inbox.resolve()
+    daemon = Daemon(cfg, state.host, once=once)
+    try:
+        daemon.run()
+    except AlreadyRunning as e:
+        raise click.ClickException(str(e)) from None
+    if once:
+        s = daemon.stats
+        click.echo(f"ingested {s['ingested']}, refused {s['refused']}, "
+                   f"done {s['done']}, failed attempts {s['failed']}", err=True)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--task", "tasks", multiple=True, help="Task(s) to run (default: the inbox default).")
+@json_option
+@pass_state
+def submit(state: State, files: tuple[Path, ...], tasks: tuple[str, ...], as_json: bool) -> None:
+    """Queue FILES for processing (works with the daemon stopped)."""
+    from mustelid.ingest import ingest
+
+    unknown = [t for t in tasks if t not in state.host.tasks]
+    if unknown:
+        raise click.ClickException(f"unknown task(s): {', '.join(unknown)}; "
+                                   f"installed: {', '.join(sorted(state.host.tasks))}")
+    out = []
+    for f in files:
+        r = ingest(f.resolve(), relpath=f.name, config=state.config, host=state.host,
+                   ledger=state.ledger, tasks=list(tasks) or None)
+        out.append({"file": str(f), "sha256": r.sha256, "refused": r.refused,
+                    "message": r.message, "jobs": [{"id": j, "new": new} for j, new in r.jobs]})
+    if as_json:
+        emit_json(out)
+        return
+    for item in out:
+        if item["refused"]:
+            click.echo(f"refused {clean(item['file'])}: {item['refused']} ({clean(item['message'])})")
+        for j in item["jobs"]:
+            status = "queued" if j["new"] else "already known"
+            click.echo(f"{j['id']}  {status}  {clean(item['file'])}")
+    if any(i["refused"] for i in out):
+        raise SystemExit(1)
+
+
+def _with_file(state: State, jobs: list[dict]) -> list[dict]:
+    names = {}
+    for j in jobs:
+        sha = j.get("input_sha256")
+        if sha and sha not in names:
+            row = state.db.execute("SELECT original_name FROM files WHERE sha256 = ?",
+                                   [sha]).fetchone()
+            names[sha] = row[0] if row else None
+        j["file"] = names.get(sha) if sha else j.get("params")
+    return jobs
+
+
+@cli.command()
+@click.option("--state", "job_state", type=click.Choice(["queued", "running", "done", "dead",
+                                                         "waiting"]))
+@click.option("--task")
+@click.option("-n", "--limit", default=50, show_default=True)
+@json_option
+@pass_state
+def jobs(state: State, job_state: str | None, task: str | None, limit: int, as_json: bool) -> None:
+    """List jobs, newest first."""
+    rows = _with_file(state, state.ledger.list(job_state, task, limit))
+    emit_table(rows, JOB_COLUMNS, title="jobs", as_json=as_json)
+
+
+def _find_job(state: State, job_id: str) -> dict:
+    job = state.ledger.get(job_id) or state.ledger.find(job_id)
+    if job is None:
+        raise click.ClickException(f"no job {job_id!r} (or the prefix is ambiguous)")
+    return job
+
+
+@cli.command()
+@click.argument("job_id")
+@json_option
+@pass_state
+def show(state: State, job_id: str, as_json: bool) -> None:
+    """Show one job: its state, history, and result."""
+    job = _with_file(state, [_find_job(state, job_id)])[0]
+    result = state.ledger.result(job["id"])
+    data = {
+        "job": job,
+        "events": state.ledger.events(job["id"]),
+        "result": json.loads(result["data"]) if result else None,
+        "evidence": json.loads(result["evidence"]) if result else None,
+    }
+    if as_json:
+        emit_json(data)
+        return
+    for key in ("id", "task", "state", "attempts", "max_attempts", "reason", "last_error",
+                "file", "model_id", "prompt_tokens", "completion_tokens", "duration_s",
+                "created_at", "finished_at"):
+        if job.get(key) is not None:
+            click.echo(f"{key:>17}: {clean(job[key])}")
+    click.echo("history:")
+    for e in data["events"]:
+        click.echo(f"  {e['at']}  {e['event']:<9} {clean(e['detail'])}")
+    if data["result"] is not None:
+        click.echo("result:")
+        click.echo(clean(json.dumps(data["result"], indent=2)).replace("\\n", "\n"))
+
+
+@cli.command()
+@click.argument("job_ids", nargs=-1, required=True)
+@pass_state
+def retry(state: State, job_ids: tuple[str, ...]) -> None:
+    """Send dead or waiting jobs back to the queue."""
+    failed = False
+    for job_id in job_ids:
+        job = _find_job(state, job_id)
+        if state.ledger.retry(job["id"]):
+            click.echo(f"{job['id']} queued")
+        else:
+            failed = True
+            click.echo(f"{job['id']} is {job['state']}; only dead or waiting jobs can be retried")
+    if failed:
+        raise SystemExit(1)
+
+
+@cli.command()
+@json_option
+@pass_state
+def status(state: State, as_json: bool) -> None:
+    """Is the daemon up? Queue depths, model, memory."""
+    from mustelid.runner import daemon_running
+    from mustelid.store import files as store_files
+
+    cfg = state.config
+    up = daemon_running(cfg)
+    facts = store_files.get_states(state.db)
+    daemon = json.loads(facts["daemon"]["value"]) if "daemon" in facts else {}
+    info = {
+        "daemon": "running" if up else "stopped",
+        "pid": daemon.get("pid") if up else None,
+        "heartbeat_age_s": round(time.time() - daemon["heartbeat"], 1)
+        if up and "heartbeat" in daemon else None,
+        "inbox": str(cfg.inbox_dir),
+        "database": str(cfg.db_path),
+        "jobs": state.ledger.counts(),
+        "refused_files": state.db.execute(
+            "SELECT COUNT(*) FROM inbox_files WHERE state = 'refused'").fetchone()[0],
+        "model": {"backend": cfg.model.backend, "name": str(cfg.model.path or cfg.model.name)},
+        "worker": daemon.get("worker", {}) if up else {},
+    }
+    waiting = state.db.execute(
+        "SELECT reason, COUNT(*) FROM jobs WHERE state = 'waiting' GROUP BY reason").fetchall()
+    info["waiting_reasons"] = {r: n for r, n in waiting}
+    if as_json:
+        emit_json(info)
+        return
+    click.echo(f"daemon:   {info['daemon']}" + (f" (pid {info['pid']})" if info["pid"] else ""))
+    click.echo(f"inbox:    {clean(info['inbox'])}")
+    click.echo(f"database: {clean(info['database'])}")
+    click.echo("jobs:     " + ", ".join(f"{k} {v}" for k, v in info["jobs"].items()))
+    for reason, n in info["waiting_reasons"].items():
+        click.echo(f"          {n} waiting: {clean(reason)}")
+    if info["refused_files"]:
+        click.echo(f"refused:  {info['refused_files']} file(s) (mustelid files --refused)")
+    click.echo(f"model:    {info['model']['backend']} {clean(info['model']['name'])}")
+    w = info["worker"]
+    if w:
+        click.echo(f"worker:   {'alive' if w.get('alive') else 'not running'}"
+                   + (f", rss {w['rss_mb']} MiB" if "rss_mb" in w else ""))
+
+
+@cli.command()
+@click.option("--refused", is_flag=True, help="Only files that were refused, with the reason.")
+@click.option("-n", "--limit", default=100, show_default=True)
+@json_option
+@pass_state
+def files(state: State, refused: bool, limit: int, as_json: bool) -> None:
+    """Files seen in the inbox and what happened to them."""
+    where = "state = 'refused'" if refused else None
+    rows = list(state.db["inbox_files"].rows_where(where, order_by="updated_at DESC",
+                                                   limit=limit))
+    emit_table(rows, ["path", "state", "reason", "message", "sha256", "updated_at"],
+               title="inbox files", as_json=as_json)
+
+
+@cli.command()
+@json_option
+@pass_state
+def plugins(state: State, as_json: bool) -> None:
+    """List loaded plugins, their hooks, and any that failed to load."""
+    host = state.host
+    rows = [
+        {"name": p.name, "source": p.source, "hooks": ", ".join(p.hooks),
+         "status": "error: " + p.error if p.error else "ok"}
+        for p in host.plugins.values()
+    ]
+    if as_json:
+        emit_json({"plugins": rows, "tasks": sorted(host.tasks), "backends": sorted(host.backends),
+                   "ocr_engines": sorted(host.ocr_engines)})
+        return
+    emit_table(rows, ["name", "hooks", "status", "source"], title="plugins")
+    click.echo(f"tasks: {', '.join(sorted(host.tasks)) or '-'}")
+    click.echo(f"backends: {', '.join(sorted(host.backends)) or '-'}")
+
+
+@cli.group(invoke_without_command=True)
+@json_option
+@click.pass_context
+def config(ctx: click.Context, as_json: bool) -> None:
+    """Print the effective configuration (`config get KEY` prints one value)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from mustelid.config import effective
+
+    state = ctx.ensure_object(State)
+    data = effective(state.config)
+    if as_json:
+        emit_json(data)
+        return
+    import tomli_w
+
+    click.echo(tomli_w.dumps(_drop_none(data)), nl=False)
+
+
+def _drop_none(d):
+    if isinstance(d, dict):
+        return {k: _drop_none(v) for k, v in d.items() if v is not None}
+    return d
+
+
+@config.command("get")
+@click.argument("key")
+@pass_state
+def config_get(state: State, key: str) -> None:
+    """Print one value, e.g. `mustelid config get inbox.path`."""
+    from mustelid.config import ConfigError, get_key
+
+    try:
+        value = get_key(state.config, key)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(json.dumps(value) if isinstance(value, (dict, list)) else str(value))
+
+
+def _attach_models() -> None:
+    try:
+        from mustelid.cli.models import models
+    except ImportError:  # pragma: no cover
+        return
+    cli.add_command(models)
+
+
+_attach_models()

@@ -1,0 +1,126 @@
+"""Ingest: from a file on disk to durable jobs in the ledger.
+
+Order matters for "never lose a file": hash and copy into the content-addressed archive, fsync,
+and only then commit the jobs (synchronous=FULL). The inbox file itself is never modified; if a
+done folder is configured it is moved there only after that commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mustelid.config import Config
+from mustelid.store import files as store_files
+from mustelid.store.ledger import Ledger
+from mustelid.tasks import JobError, TransientError
+
+log = logging.getLogger("mustelid.ingest")
+
+
+@dataclass
+class IngestResult:
+    path: str
+    sha256: str | None = None
+    jobs: list[tuple[str, bool]] = field(default_factory=list)   # (job id, newly created)
+    refused: str | None = None                                   # reason code
+    message: str = ""
+    retry: bool = False       # transient: leave it for the next scan
+
+
+def model_key(config: Config) -> str:
+    """The model part of idempotency keys, known without loading (or hashing) the model: the
+    catalog name, or the configured sha256 / path of a custom GGUF."""
+    m = config.model
+    if m.path:
+        return f"{m.backend}:{m.sha256 or Path(m.path).expanduser().resolve()}"
+    return f"{m.backend}:{m.name}"
+
+
+def idempotency_key(sha256: str, task: Any, config: Config) -> str:
+    return f"{sha256}:{task.name}:{task.version}:{model_key(config)}"
+
+
+def route(host: Any, config: Config, relpath: str, mime: str | None) -> list[str]:
+    """Plugins first (``route_file``), then the config's subfolder routes, then the default."""
+    chosen = host.first("route_file", relpath=relpath, mime=mime or "", config=config)
+    if chosen is None:
+        parts = Path(relpath).parts
+        chosen = config.inbox.routes.get(parts[0]) if len(parts) > 1 else None
+    if chosen is None:
+        chosen = config.inbox.default_tasks
+    return list(chosen)
+
+
+def ingest(
+    path: Path,
+    *,
+    relpath: str,
+    config: Config,
+    host: Any,
+    ledger: Ledger,
+    tasks: list[str] | None = None,
+    stat: os.stat_result | None = None,
+) -> IngestResult:
+    """Archive ``path`` and enqueue its jobs. Never raises for a bad file: refusals are recorded
+    (with a reason, the file left in place) and returned."""
+    from mustelid.archive import archive_file
+
+    key_path = str(path)
+    out = IngestResult(path=key_path)
+    try:
+        st = stat or os.lstat(path)
+    except FileNotFoundError:
+        out.refused, out.message, out.retry = "vanished", "the file disappeared", True
+        return out
+    try:
+        archived = archive_file(
+            path, config.archive_dir, max_bytes=int(config.inbox.max_file_mb * 2**20)
+        )
+    except TransientError as e:
+        out.refused, out.message, out.retry = e.reason, e.message, True
+        return out
+    except FileNotFoundError:
+        out.refused, out.message, out.retry = "vanished", "the file disappeared", True
+        return out
+    except JobError as e:
+        store_files.record_refusal(ledger.db, key_path, st.st_size, st.st_mtime_ns,
+                                   e.reason, e.message)
+        out.refused, out.message = e.reason, e.message
+        log.warning("refused %s: %s (%s)", relpath, e.reason, e.message)
+        return out
+    except OSError as e:
+        # Disk full, permissions: nothing was committed, the file is untouched; try again later.
+        out.refused, out.message, out.retry = "os_error", str(e), True
+        return out
+
+    names = tasks if tasks is not None else route(host, config, relpath, archived.mime)
+    jobs = []
+    for name in names:
+        task = host.tasks.get(name)
+        if task is None:
+            log.warning("%s routes to unknown task %r; skipped", relpath, name)
+            continue
+        jobs.append({
+            "task": name,
+            "task_version": task.version,
+            "idempotency_key": idempotency_key(archived.sha256, task, config),
+            "max_attempts": config.jobs.max_attempts,
+            "model_id": model_key(config),
+        })
+    out.sha256 = archived.sha256
+    out.jobs = store_files.record_ingest(
+        ledger,
+        sha256=archived.sha256,
+        size=archived.size,
+        mime=archived.mime,
+        archived_path=str(archived.archived_path),
+        original_path=key_path,
+        original_name=Path(relpath).name,
+        mtime_ns=archived.mtime_ns,
+        jobs=jobs,
+    )
+    return out

@@ -1,0 +1,343 @@
+"""``mustelid run``: the daemon's main loop (huey-style initialize / loop / shutdown).
+
+One thread does everything that touches the database: scan and ingest, claim, heartbeat,
+commit. Signal handlers only set flags. The watchdog thread only drops hints in a queue, and
+the model runs in the supervised worker process. SIGTERM/SIGINT stop claiming; the job in
+flight gets a short grace to finish, else it is put back to ``queued`` uncharged, and the
+process exits within 10 s. A second SIGTERM skips the grace.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import signal
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import filelock
+
+from mustelid import __version__
+from mustelid.config import Config
+from mustelid.ingest import ingest
+from mustelid.store import Ledger, migrate, open_db
+from mustelid.store import files as store_files
+from mustelid.supervisor import Supervisor
+from mustelid.tasks import JobInput
+
+log = logging.getLogger("mustelid.daemon")
+
+SHUTDOWN_GRACE = 6.0     # seconds a running job may take to finish after SIGTERM
+TICK = 0.2
+
+
+class AlreadyRunning(Exception):
+    pass
+
+
+def lock_path(config: Config) -> Path:
+    return config.data_dir / "daemon.lock"
+
+
+def daemon_running(config: Config) -> bool:
+    """True if some process holds the daemon lock (works without talking to it)."""
+    path = lock_path(config)
+    if not path.exists():
+        return False
+    lock = filelock.FileLock(str(path), timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        return True
+    lock.release()
+    return False
+
+
+def open_store(config: Config, host: Any, on_event=None):
+    db = open_db(config.db_path)
+    migrate(db, host.migrations())
+    ledger = Ledger(
+        db,
+        on_event=on_event,
+        backoff_seconds=config.jobs.backoff_seconds,
+        backoff_max_seconds=config.jobs.backoff_max_seconds,
+    )
+    return db, ledger
+
+
+class Daemon:
+    def __init__(self, config: Config, host: Any, once: bool = False, monotonic=time.monotonic):
+        self.config = config
+        self.host = host
+        self.once = once
+        self.monotonic = monotonic
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.stop_requested = 0          # count of SIGTERM/SIGINT received
+        self.hints: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self.current: dict[str, Any] | None = None
+        self.stats = {"ingested": 0, "refused": 0, "done": 0, "failed": 0}
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def run(self) -> int:
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(str(lock_path(self.config)), timeout=0)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise AlreadyRunning(
+                f"another mustelid daemon is already running on {self.config.data_dir}"
+            ) from None
+        try:
+            return self._run_locked()
+        finally:
+            lock.release()
+
+    def _run_locked(self) -> int:
+        from mustelid.inbox import InboxWatcher, StabilityTracker
+
+        self.db, self.ledger = open_store(self.config, self.host, on_event=self._on_event)
+        recovered = self.ledger.recover()
+        if recovered:
+            log.warning("recovered %d job(s) left running by a crash", len(recovered))
+        self.supervisor = Supervisor(
+            str(self.config.config_path) if self.config.config_path else None, self.monotonic
+        )
+        self.tracker = StabilityTracker(self.config.inbox.stable_seconds, clock=self.monotonic)
+        self._install_signals()
+        inbox = self.config.inbox_dir
+        inbox.mkdir(parents=True, exist_ok=True)
+        self._publish(state="starting")
+        self.host.each("startup", daemon=self)
+        watcher = None
+        if not self.once:
+            watcher = InboxWatcher(inbox, self.hints.put)
+            try:
+                watcher.start()
+            except Exception as e:  # the scan still finds everything; the watcher is a hint
+                log.warning("file watcher unavailable (%s); relying on rescans", e)
+                watcher = None
+        log.info("mustelid %s watching %s", __version__, inbox)
+        try:
+            self._loop()
+        finally:
+            self._shutdown()
+            if watcher is not None:
+                watcher.stop()
+            self.host.each("shutdown", daemon=self)
+            self._publish(state="stopped")
+            self.db.close()
+        return 0
+
+    def _install_signals(self) -> None:
+        def request_stop(signum, frame):
+            self.stop_requested += 1
+
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        next_scan = self.monotonic()
+        next_publish = 0.0
+        while not self.stop_requested:
+            now = self.monotonic()
+            if now >= next_scan:
+                self.scan()
+                next_scan = now + self.config.inbox.rescan_seconds
+            self._drain_hints()
+            self._ingest_ready()
+            if self.current is not None:
+                self._tend_current()
+            elif not self._claim_next():
+                if self.once and self._drained():
+                    return
+                time.sleep(TICK)
+            if now >= next_publish:
+                self._publish(state="running")
+                next_publish = now + 5
+
+    def scan(self) -> None:
+        from mustelid.inbox import scan
+
+        present = set()
+        for c in scan(self.config.inbox_dir, self.config.inbox.ignore,
+                      done_dir=self.config.inbox.done_folder):
+            present.add(c.relpath)
+            if store_files.already_seen(self.db, str(c.path), c.size, c.mtime_ns):
+                continue
+            self.tracker.observe(c.relpath, c.size, c.mtime_ns)
+        self.tracker.retain(present)
+
+    def _drain_hints(self) -> None:
+        from mustelid.inbox import is_ignored
+
+        inbox = self.config.inbox_dir
+        while True:
+            try:
+                hinted = Path(self.hints.get_nowait())
+            except queue.Empty:
+                return
+            try:
+                rel = hinted.relative_to(inbox).as_posix()
+                st = os.lstat(hinted)
+            except (ValueError, OSError):
+                continue
+            if os.path.isdir(hinted):
+                self.scan()      # a whole folder moved in: walk it
+                continue
+            if is_ignored(rel, self.config.inbox.ignore):
+                continue
+            if not store_files.already_seen(self.db, str(hinted), st.st_size, st.st_mtime_ns):
+                self.tracker.observe(rel, st.st_size, st.st_mtime_ns)
+
+    def _ingest_ready(self) -> None:
+        for rel in self.tracker.ready():
+            path = self.config.inbox_dir / rel
+            try:
+                st = os.lstat(path)
+            except OSError:
+                self.tracker.forget(rel)
+                continue
+            result = ingest(path, relpath=rel, config=self.config, host=self.host,
+                            ledger=self.ledger, stat=st)
+            if result.retry:
+                # Changed under us or disk trouble: observe again from scratch next scan.
+                log.info("will retry %s later: %s", rel, result.message)
+                self.tracker.forget(rel)
+                continue
+            self.tracker.forget(rel)
+            if result.refused:
+                self.stats["refused"] += 1
+            else:
+                self.stats["ingested"] += 1
+                log.info("ingested %s -> %d job(s)", rel, sum(1 for _, new in result.jobs if new))
+
+    def _claim_next(self) -> bool:
+        if not self.supervisor.can_start():
+            return False
+        job = self.ledger.claim(self.owner, self.config.jobs.lease_seconds,
+                                tasks=list(self.host.tasks))
+        if job is None:
+            return False
+        self.current = job
+        self.supervisor.submit(self._job_input(job))
+        self._last_beat = self.monotonic()
+        return True
+
+    def _job_input(self, job: dict[str, Any]) -> JobInput:
+        file = store_files.get_file(self.db, job["input_sha256"]) if job["input_sha256"] else None
+        return JobInput(
+            id=job["id"],
+            task=job["task"],
+            path=file["archived_path"] if file else None,
+            params=json.loads(job["params"] or "{}"),
+            original_name=file["original_name"] if file else None,
+            mime=file["mime"] if file else None,
+            seen_at=file["first_seen"] if file else None,
+        )
+
+    def _tend_current(self) -> None:
+        job = self.current
+        reply = self.supervisor.poll(TICK)
+        if reply is None:
+            if self.supervisor.running_for() > self.config.jobs.timeout_seconds:
+                reply = self.supervisor.abort(
+                    "timeout", f"no answer within {self.config.jobs.timeout_seconds:.0f}s"
+                )
+            else:
+                if self.monotonic() - self._last_beat > self.config.jobs.lease_seconds / 3:
+                    self.ledger.heartbeat(job["id"], self.owner, self.config.jobs.lease_seconds)
+                    self._last_beat = self.monotonic()
+                return
+        self._finish(job, reply)
+
+    def _finish(self, job: dict[str, Any], reply: dict[str, Any]) -> None:
+        self.current = None
+        if reply.get("ok"):
+            task = self.host.task(job["task"])
+            try:
+                result = task.Output.model_validate(reply["data"])  # re-validate on our side
+            except Exception as e:
+                self.ledger.fail(job["id"], self.owner, "permanent", "schema_violation", str(e))
+                self.stats["failed"] += 1
+                return
+            stats = {**reply.get("stats", {})}
+            ok = self.ledger.complete(
+                job["id"], self.owner, reply["data"], evidence=reply.get("evidence"),
+                stats=stats, persist=lambda db, row: task.persist(db, row, result),
+            )
+            if ok:
+                self.stats["done"] += 1
+                self._maybe_move_done(job)
+            return
+        self.stats["failed"] += 1
+        state = self.ledger.fail(job["id"], self.owner, reply.get("kind", "transient"),
+                                 reply.get("reason", "unknown"), reply.get("message", ""))
+        log.warning("job %s (%s) %s: %s", job["id"], job["task"], state, reply.get("reason"))
+
+    def _maybe_move_done(self, job: dict[str, Any]) -> None:
+        done = self.config.inbox.done_folder
+        if not done or not job["input_sha256"]:
+            return
+        from mustelid.archive import move_to_done
+
+        file = store_files.get_file(self.db, job["input_sha256"])
+        pending = self.db.execute(
+            "SELECT COUNT(*) FROM jobs WHERE input_sha256 = ? AND state NOT IN ('done', 'dead')",
+            [job["input_sha256"]],
+        ).fetchone()[0]
+        src = Path(file["original_path"])
+        if pending == 0 and src.exists():
+            try:
+                move_to_done(src, self.config.inbox_dir, Path(done).expanduser())
+                store_files.mark_moved(self.db, str(src))
+            except OSError as e:
+                log.warning("could not move %s to the done folder: %s", src, e)
+
+    def _drained(self) -> bool:
+        """--once: nothing being written, nothing runnable now or within a short backoff."""
+        if len(self.tracker) or self.current is not None:
+            return False
+        soon = self.db.execute(
+            "SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND run_after <= ?",
+            [time.time() + 30],
+        ).fetchone()[0]
+        return soon == 0
+
+    # -- shutdown -----------------------------------------------------------------------------
+
+    def _shutdown(self) -> None:
+        job = self.current
+        if job is not None:
+            deadline = self.monotonic() + SHUTDOWN_GRACE
+            reply = None
+            while reply is None and self.monotonic() < deadline and self.stop_requested < 2:
+                reply = self.supervisor.poll(TICK)
+            if reply is not None:
+                self._finish(job, reply)
+            else:
+                self.supervisor.kill()
+                self.ledger.release(job["id"], self.owner, "daemon stopped")
+                self.current = None
+        self.supervisor.stop()
+
+    # -- reporting ----------------------------------------------------------------------------
+
+    def _on_event(self, job: dict[str, Any], event: str) -> None:
+        self.host.job_event(job, event)
+
+    def _publish(self, state: str) -> None:
+        info = {
+            "pid": os.getpid(), "state": state, "version": __version__, "owner": self.owner,
+            "inbox": str(self.config.inbox_dir), "heartbeat": time.time(),
+            "worker": {**self.supervisor.last_stats, "alive": self.supervisor.alive}
+            if hasattr(self, "supervisor") else {},
+            "stats": self.stats, "tracking": len(self.tracker) if hasattr(self, "tracker") else 0,
+        }
+        store_files.set_state(self.db, "daemon", json.dumps(info))

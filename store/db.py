@@ -1,0 +1,51 @@
+"""Opening the one SQLite file, with the durability settings the promise depends on."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from pathlib import Path
+from typing import Iterator
+
+import sqlite_utils
+
+BUSY_TIMEOUT_MS = 15_000
+
+
+def open_db(path: Path | str) -> sqlite_utils.Database:
+    """A sqlite-utils Database in WAL mode with ``synchronous=FULL``.
+
+    FULL, not NORMAL: in WAL mode NORMAL loses acknowledged commits on power loss (NOTES.md
+    measured 4,220 of 39,835), and we move or forget user files on the strength of a commit.
+    busy_timeout lets the CLI and the daemon write at the same time without "database is locked".
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
+    db = sqlite_utils.Database(conn)
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        # enable_wal() must run outside a transaction (NOTES.md).
+        db.enable_wal()
+    db.execute("PRAGMA synchronous = FULL")
+    db.execute("PRAGMA foreign_keys = ON")
+    return db
+
+
+@contextlib.contextmanager
+def immediate(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """A write transaction that takes the write lock up front.
+
+    sqlite-utils opens deferred transactions; two writers that both read first and then upgrade
+    can deadlock into SQLITE_BUSY. BEGIN IMMEDIATE makes the second writer wait on busy_timeout
+    instead, which is what claiming a job needs.
+    """
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    else:
+        db.conn.execute("COMMIT")

@@ -1,0 +1,100 @@
+"""Files seen in the inbox: content-addressed records, per-path scan state, refusals."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterable
+
+import sqlite_utils
+
+from mustelid.store.db import immediate
+from mustelid.store.ledger import Ledger, iso
+
+
+def already_seen(db: sqlite_utils.Database, path: str, size: int, mtime_ns: int) -> bool:
+    """True if this exact (path, size, mtime) was already ingested or refused: skip re-hashing."""
+    row = db.execute(
+        "SELECT 1 FROM inbox_files WHERE path = ? AND size = ? AND mtime_ns = ?",
+        [path, size, mtime_ns],
+    ).fetchone()
+    return row is not None
+
+
+def record_ingest(
+    ledger: Ledger,
+    *,
+    sha256: str,
+    size: int,
+    mime: str | None,
+    archived_path: str,
+    original_path: str,
+    original_name: str,
+    mtime_ns: int,
+    jobs: Iterable[dict[str, Any]],
+) -> list[tuple[str, bool]]:
+    """One transaction: the file, its inbox path, and its jobs (idempotent per key).
+
+    Called only after the archive copy is fsynced, so a committed job always has its bytes.
+    ``jobs`` are ``Ledger.enqueue`` keyword arguments.
+    """
+    db, now = ledger.db, iso(ledger.clock())
+    with immediate(db):
+        db.execute(
+            "INSERT OR IGNORE INTO files (sha256, size, mime, archived_path, original_name,"
+            " original_path, first_seen) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [sha256, size, mime, archived_path, original_name, original_path, now],
+        )
+        _mark(db, original_path, size, mtime_ns, "ingested", None, None, sha256, now)
+        return [ledger.enqueue(input_sha256=sha256, **job) for job in jobs]
+
+
+def record_refusal(
+    db: sqlite_utils.Database, path: str, size: int, mtime_ns: int, reason: str, message: str
+) -> None:
+    """The file stays where it is, untouched; we remember why we refused it (quarantine list)."""
+    with immediate(db):
+        _mark(db, path, size, mtime_ns, "refused", reason, message, None, iso(time.time()))
+
+
+def mark_moved(db: sqlite_utils.Database, path: str) -> None:
+    db.execute(
+        "UPDATE inbox_files SET state = 'moved', updated_at = ? WHERE path = ?",
+        [iso(time.time()), path],
+    )
+
+
+def _mark(db, path, size, mtime_ns, state, reason, message, sha256, now) -> None:
+    db.execute(
+        "INSERT INTO inbox_files (path, size, mtime_ns, sha256, state, reason, message,"
+        " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET"
+        " size = excluded.size, mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256,"
+        " state = excluded.state, reason = excluded.reason, message = excluded.message,"
+        " updated_at = excluded.updated_at",
+        [path, size, mtime_ns, sha256, state, reason, message, now],
+    )
+
+
+def get_file(db: sqlite_utils.Database, sha256: str) -> dict[str, Any] | None:
+    rows = list(db["files"].rows_where("sha256 = ?", [sha256]))
+    return rows[0] if rows else None
+
+
+def refusals(db: sqlite_utils.Database, limit: int = 100) -> list[dict[str, Any]]:
+    return list(
+        db["inbox_files"].rows_where("state = 'refused'", order_by="updated_at DESC", limit=limit)
+    )
+
+
+def set_state(db: sqlite_utils.Database, key: str, value: str) -> None:
+    """Publish a daemon fact for `mustelid status`."""
+    db.execute(
+        "INSERT INTO daemon_state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key)"
+        " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        [key, value, iso(time.time())],
+    )
+
+
+def get_states(db: sqlite_utils.Database) -> dict[str, dict[str, str]]:
+    if not db["daemon_state"].exists():
+        return {}
+    return {r["key"]: r for r in db["daemon_state"].rows}

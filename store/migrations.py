@@ -1,0 +1,128 @@
+"""The host's own tables, as numbered sqlite-utils migrations; plugins add their own named sets.
+
+Each migration says why it exists. Never edit an applied migration: add the next one.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+core = Migrations("mustelid")
+
+
+@core()
+def m001_files(db: sqlite_utils.Database) -> None:
+    # One row per distinct content (sha256): the archive is content-addressed, so the same bytes
+    # dropped twice under two names are one file with two sightings.
+    db["files"].create(
+        {
+            "sha256": str,
+            "size": int,
+            "mime": str,
+            "archived_path": str,
+            "original_name": str,
+            "original_path": str,
+            "first_seen": str,
+        },
+        pk="sha256",
+    )
+    # What the inbox scanner has already handled, keyed by path, so a rescan does not re-hash
+    # unchanged files; also where refused (quarantined) files and their reasons are listed.
+    db["inbox_files"].create(
+        {
+            "path": str,
+            "size": int,
+            "mtime_ns": int,
+            "sha256": str,
+            "state": str,          # ingested | refused | moved
+            "reason": str,
+            "message": str,
+            "updated_at": str,
+        },
+        pk="path",
+    )
+
+
+@core()
+def m002_jobs(db: sqlite_utils.Database) -> None:
+    # The lease ledger. Sources only insert rows here; the supervisor claims them with a lease.
+    # idempotency_key is UNIQUE: the same bytes + task + task version + model never run twice.
+    db["jobs"].create(
+        {
+            "id": str,                 # ULID: sortable by creation time
+            "task": str,
+            "task_version": str,
+            "input_sha256": str,
+            "params": str,             # JSON
+            "state": str,              # queued | running | done | dead | waiting
+            "priority": int,
+            "attempts": int,
+            "max_attempts": int,
+            "lease_owner": str,
+            "lease_expires": float,    # epoch seconds
+            "run_after": float,        # epoch seconds; retry backoff and waiting re-checks
+            "idempotency_key": str,
+            "reason": str,             # machine-readable code of the last failure
+            "last_error": str,
+            "model_id": str,
+            "prompt_tokens": int,
+            "completion_tokens": int,
+            "created_at": str,
+            "updated_at": str,
+            "started_at": str,
+            "finished_at": str,
+            "duration_s": float,
+        },
+        pk="id",
+        defaults={"state": "queued", "priority": 0, "attempts": 0, "params": "{}"},
+        not_null={"task", "state", "idempotency_key"},
+    )
+    db["jobs"].create_index(["idempotency_key"], unique=True)
+    db["jobs"].create_index(["state", "run_after"])
+    db["jobs"].create_index(["input_sha256"])
+    # History of every transition: `mustelid show` prints it, and the reliability suite counts
+    # re-executions from it.
+    db["job_events"].create(
+        {"id": int, "job_id": str, "event": str, "at": str, "detail": str},
+        pk="id",
+    )
+    db["job_events"].create_index(["job_id"])
+
+
+@core()
+def m003_results(db: sqlite_utils.Database) -> None:
+    # Validated output of every done job, whatever the task; each task also keeps its own table.
+    # `version` lets a reprocess add a newer result without destroying the old one.
+    db["results"].create(
+        {
+            "id": int,
+            "job_id": str,
+            "task": str,
+            "input_sha256": str,
+            "version": int,
+            "data": str,       # validated JSON
+            "evidence": str,   # JSON: OCR lines, boxes, provenance
+            "model_id": str,
+            "created_at": str,
+        },
+        pk="id",
+    )
+    db["results"].create_index(["job_id"], unique=True)
+    db["results"].create_index(["task", "input_sha256"])
+
+
+@core()
+def m004_daemon_state(db: sqlite_utils.Database) -> None:
+    # Small key/value facts the daemon publishes for `mustelid status` (pid, heartbeat, model
+    # tier, memory), so the CLI can report without talking to the daemon.
+    db["daemon_state"].create({"key": str, "value": str, "updated_at": str}, pk="key")
+
+
+def migrate(db: sqlite_utils.Database, extra: Iterable[Migrations] = ()) -> None:
+    """Apply the host's migrations, then every plugin's set, each at most once."""
+    core.apply(db)
+    for migrations in extra:
+        migrations.apply(db)
