@@ -58,15 +58,6 @@ def register_commands(cli: Any) -> None:
     """
 
 
-@hookspec
-def register_schedules(register: Callable[..., None]) -> None:
-    """Call ``register(name, task, cron, period=...)`` to enqueue a task on a schedule.
-
-    Called in the daemon. A fire only enqueues a job keyed by its period, so a double fire is
-    harmless.
-    """
-
-
 @hookspec(firstresult=True)
 def route_file(relpath: str, mime: str, config: Any) -> list[str] | None:
     """Choose the task names for a file newly ingested from the inbox.

@@ -16,7 +16,7 @@ from typing import Any
 from mustelid.config import Config
 from mustelid.store import files as store_files
 from mustelid.store.ledger import Ledger
-from mustelid.tasks import JobError, TransientError
+from mustelid.tasks import JobError, TransientError, WaitingError
 
 log = logging.getLogger("mustelid.ingest")
 
@@ -80,7 +80,9 @@ def ingest(
         archived = archive_file(
             path, config.archive_dir, max_bytes=int(config.inbox.max_file_mb * 2**20)
         )
-    except TransientError as e:
+    except (TransientError, WaitingError) as e:
+        # Changing under us, or the disk is full: nothing committed, the file untouched;
+        # the next scan tries again.
         out.refused, out.message, out.retry = e.reason, e.message, True
         return out
     except FileNotFoundError:

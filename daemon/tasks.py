@@ -146,6 +146,8 @@ def parse_output(task_output: type[BaseModel], gen: Generation) -> BaseModel:
         )
     try:
         raw = json.loads(gen.text, parse_constant=_reject_constant)
+    except _NonFinite as e:
+        raise PermanentError("non_finite_number", str(e)) from None
     except ValueError as e:
         raise PermanentError("invalid_json", f"model output is not JSON: {e}") from None
     _reject_non_finite(raw)
@@ -155,8 +157,12 @@ def parse_output(task_output: type[BaseModel], gen: Generation) -> BaseModel:
         raise PermanentError("schema_violation", _short_validation_error(e)) from None
 
 
+class _NonFinite(ValueError):
+    pass
+
+
 def _reject_constant(name: str) -> float:
-    raise ValueError(f"non-finite number {name}")
+    raise _NonFinite(f"model output contains the non-finite number {name}")
 
 
 def _reject_non_finite(value: Any) -> None:

@@ -7,8 +7,15 @@ from __future__ import annotations
 
 from typing import Iterable
 
+import logging
+import sqlite3
+
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
+
+from mustelid.store.db import immediate
+
+log = logging.getLogger("mustelid.store")
 
 core = Migrations("mustelid")
 
@@ -121,8 +128,32 @@ def m004_daemon_state(db: sqlite_utils.Database) -> None:
     db["daemon_state"].create({"key": str, "value": str, "updated_at": str}, pk="key")
 
 
-def migrate(db: sqlite_utils.Database, extra: Iterable[Migrations] = ()) -> None:
-    """Apply the host's migrations, then every plugin's set, each at most once."""
-    core.apply(db)
-    for migrations in extra:
-        migrations.apply(db)
+def migrate(db: sqlite_utils.Database, extra: Iterable[Migrations] = ()) -> list[str]:
+    """Apply the host's migrations, then every plugin's set, each at most once.
+
+    Each set runs inside BEGIN IMMEDIATE (sqlite-utils nests its per-migration transactions as
+    savepoints): the daemon and a CLI command starting together on a new database would
+    otherwise both upgrade deferred transactions and one would fail with "database is locked".
+    A plugin's set that fails is rolled back and reported; it never blocks the host's tables.
+    Returns the errors, one line per failed set.
+    """
+    errors = []
+    for migrations in [core, *extra]:
+        if not _has_pending(db, migrations):
+            continue
+        try:
+            with immediate(db):
+                migrations.apply(db)
+        except Exception as e:
+            if migrations is core:
+                raise
+            errors.append(f"migrations {migrations.name!r} failed: {type(e).__name__}: {e}")
+            log.warning(errors[-1])
+    return errors
+
+
+def _has_pending(db: sqlite_utils.Database, migrations: Migrations) -> bool:
+    try:
+        return bool(migrations.pending(db))
+    except sqlite3.OperationalError:
+        return True

@@ -1,0 +1,77 @@
+"""Helpers to run the real `mustelid` daemon as a child process in tests."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+MUSTELID = [sys.executable, "-m", "mustelid"]
+
+
+def cli(*args, check=True, timeout=60):
+    proc = subprocess.run([*MUSTELID, *args], capture_output=True, text=True, timeout=timeout,
+                          env=os.environ.copy())
+    if check and proc.returncode != 0:
+        raise AssertionError(f"mustelid {' '.join(args)} failed ({proc.returncode}):\n"
+                             f"{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def cli_json(*args, timeout=60):
+    return json.loads(cli(*args, "--json", timeout=timeout).stdout)
+
+
+class DaemonProcess:
+    def __init__(self, home: Path, *extra):
+        self.home = home
+        self.log = open(home / f"daemon-{time.monotonic_ns()}.log", "w")
+        self.proc = subprocess.Popen([*MUSTELID, "-v", "run", *extra], stdout=self.log,
+                                     stderr=subprocess.STDOUT, env=os.environ.copy())
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def signal(self, sig=signal.SIGTERM):
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout):
+        return self.proc.wait(timeout)
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait(10)
+
+    def output(self):
+        self.log.flush()
+        return Path(self.log.name).read_text()
+
+    def stop(self):
+        if self.alive():
+            self.signal(signal.SIGTERM)
+            try:
+                self.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+        self.log.close()
+
+
+def wait_for(predicate, timeout=60, interval=0.3, what="condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last={last!r}")
+
+
+def jobs_by_file():
+    return {j["file"]: j for j in cli_json("jobs", "-n", "1000")}
