@@ -83,3 +83,31 @@ def register_backends(register):
 @hookimpl
 def route_file(relpath, mime, config):
     return ["echo"] if relpath.endswith(".txt") else None
+
+
+@hookimpl
+def register_migrations(register):
+    from sqlite_utils.migrations import Migrations
+
+    m = Migrations("fakeplugin")
+
+    @m()
+    def m001_echoes(db):
+        db["echoes"].create({"id": int, "job_id": str, "text": str, "words": int}, pk="id")
+
+    register(m)
+
+
+@hookimpl
+def register_commands(cli):
+    import click
+
+    @cli.command()
+    def echoes():
+        """List echoed texts (from the test plugin)."""
+        from mustelid.config import load_config
+        from mustelid.store import open_db
+
+        db = open_db(load_config().db_path)
+        for row in db["echoes"].rows:
+            click.echo(row["text"])

@@ -1,0 +1,207 @@
+"""One test per hook (test_hook_<name>), plus the meta-test that keeps README honest."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mustelid import Evidence, Generation, Task, hookimpl, hookspecs
+from mustelid.host import Host
+from mustelid.store import Ledger, migrate, open_db
+
+REPO = Path(__file__).parent.parent
+HOOKS = sorted(n for n in dir(hookspecs) if not n.startswith("_")
+               and hasattr(getattr(hookspecs, n), "mustelid_spec"))
+
+
+def test_every_hook_is_documented_in_readme_and_tested():
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Writing a plugin", 1)[1]
+    tests = "\n".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
+    assert HOOKS, "no hookspecs found"
+    for name in HOOKS:
+        assert re.search(rf"^#+ .*`{name}", section, re.M), f"README lacks a heading for {name}"
+        assert f"def test_hook_{name}(" in tests, f"no test_hook_{name}"
+
+
+class Ping(Task):
+    name = "ping"
+    function = "ping"
+    description = "test task"
+    input_kind = "text"
+
+    from pydantic import BaseModel as _B
+
+    class Output(_B):
+        ok: bool
+
+
+class Plugin:
+    """A plugin object registered in code, with every hook implemented."""
+
+    def __init__(self):
+        self.events = []
+
+    @hookimpl
+    def register_tasks(self, register):
+        register(Ping())
+
+    @hookimpl
+    def register_backends(self, register):
+        register("pingback", lambda config: "backend-object")
+
+    @hookimpl
+    def register_ocr_engines(self, register):
+        register("fakeocr", lambda: "engine")
+
+    @hookimpl
+    def route_file(self, relpath, mime, config):
+        return ["ping"] if relpath.startswith("pings/") else None
+
+    @hookimpl
+    def job_event(self, job, event):
+        self.events.append((job["id"], event))
+
+    @hookimpl
+    def startup(self, daemon):
+        self.events.append(("startup", daemon.owner))
+
+    @hookimpl
+    def shutdown(self, daemon):
+        self.events.append(("shutdown", daemon.owner))
+
+
+class Raising:
+    @hookimpl
+    def register_tasks(self, register):
+        raise RuntimeError("boom")
+
+    @hookimpl
+    def job_event(self, job, event):
+        raise RuntimeError("observer bug")
+
+
+def make_host(*plugins):
+    host = Host(load=False)
+    for i, p in enumerate(plugins):
+        host.register(p, f"p{i}")
+    return host
+
+
+def test_hook_register_tasks():
+    host = make_host(Raising(), Plugin())
+    assert list(host.tasks) == ["ping"]           # the raising plugin lost only its own part
+    assert "boom" in host.plugins["p0"].error
+    host2 = make_host(Plugin(), Plugin())
+    assert list(host2.tasks) == ["ping"]          # duplicate names: first wins
+
+
+def test_hook_register_backends(home):
+    from mustelid.config import load_config
+    from mustelid.worker import WorkerContext
+
+    cfg = load_config()
+    cfg.model.backend = "pingback"
+    ctx = WorkerContext(cfg, make_host(Plugin()))
+    assert ctx.backend == "backend-object"
+    cfg.model.backend = "missing"
+    from mustelid import WaitingError
+
+    with pytest.raises(WaitingError) as e:
+        WorkerContext(cfg, make_host(Plugin())).backend
+    assert e.value.reason == "backend_missing"
+
+
+def test_hook_register_ocr_engines(home):
+    from mustelid.config import load_config
+
+    host = make_host(Plugin())
+    assert host.ocr_engines["fakeocr"]() == "engine"
+    assert "rapidocr" in Host().ocr_engines  # the built-in registers the same way
+
+
+def test_hook_register_migrations(tmp_path):
+    from sqlite_utils.migrations import Migrations
+
+    good, bad = Migrations("good"), Migrations("bad")
+
+    @good()
+    def m001(db):
+        db["good_table"].create({"id": int}, pk="id")
+
+    @bad()
+    def m001_bad(db):
+        db["half"].create({"id": int}, pk="id")
+        raise RuntimeError("broken migration")
+
+    class P:
+        @hookimpl
+        def register_migrations(self, register):
+            register(bad)
+            register(good)
+
+    db = open_db(tmp_path / "m.db")
+    errors = migrate(db, make_host(P()).migrations())
+    assert db["good_table"].exists() and db["jobs"].exists()
+    assert not db["half"].exists()               # rolled back
+    assert len(errors) == 1 and "broken migration" in errors[0]
+    assert migrate(db, [good]) == []             # applied once only
+
+
+def test_hook_register_commands(fake_home):
+    from daemonproc import cli
+
+    out = cli("--help").stdout
+    assert "echoes" in out and "expenses" in out
+
+
+def test_hook_route_file(home, tmp_path):
+    from mustelid.config import load_config
+    from mustelid.ingest import route
+
+    cfg = load_config()
+    host = make_host(Plugin())
+    assert route(host, cfg, "pings/a.jpg", "image/jpeg") == ["ping"]
+    assert route(host, cfg, "receipts/a.jpg", "image/jpeg") == ["receipts"]   # config routes
+    assert route(host, cfg, "a.jpg", "image/jpeg") == ["receipts"]            # default
+
+
+def test_hook_job_event(tmp_path):
+    plugin = Plugin()
+    host = make_host(Raising(), plugin)
+    db = open_db(tmp_path / "e.db")
+    migrate(db)
+    ledger = Ledger(db, on_event=host.job_event)
+    job_id, _ = ledger.enqueue("ping", idempotency_key="k")
+    ledger.claim("me", 30)
+    assert ledger.complete(job_id, "me", {"ok": True})   # a raising observer changes nothing
+    assert plugin.events == [(job_id, "running"), (job_id, "done")]
+
+
+def test_hook_startup(fake_home):
+    from mustelid.config import load_config
+    from mustelid.runner import Daemon
+
+    plugin = Plugin()
+    host = Host(load_config().plugins_path)
+    host.register(plugin, "observer")
+    daemon = Daemon(load_config(), host, once=True)
+    daemon.run()
+    assert plugin.events[0] == ("startup", daemon.owner)
+
+
+def test_hook_shutdown(fake_home):
+    from mustelid.config import load_config
+    from mustelid.runner import Daemon
+
+    (fake_home / "inbox").mkdir(exist_ok=True)
+    (fake_home / "inbox" / "a.txt").write_text("hello")
+    plugin = Plugin()
+    host = Host(load_config().plugins_path)
+    host.register(plugin, "observer")
+    daemon = Daemon(load_config(), host, once=True)
+    daemon.run()
+    assert plugin.events[-1] == ("shutdown", daemon.owner)
+    assert daemon.stats["done"] == 1
