@@ -25,9 +25,17 @@ def run_job(task: Task, job: JobInput, ctx: Any) -> dict[str, Any]:
     started = time.monotonic()
     evidence: Evidence = task.prepare(job, ctx)
     prepared = time.monotonic()
+    stats: dict[str, Any] = {"prompt_tokens": 0, "completion_tokens": 0, "generations": 0}
+    if not task.uses_model:
+        result = task.Output.model_validate(task.compute(job, evidence, ctx).model_dump())
+        problems = task.check(result, evidence)
+        if problems:
+            raise PermanentError("check_failed", "; ".join(problems))
+        stats["duration_s"] = round(time.monotonic() - started, 3)
+        return {"data": result.model_dump(mode="json"), "evidence": evidence.data,
+                "stats": stats}
     messages = task.messages(job, evidence, ctx)
     schema = task.schema(evidence)
-    stats: dict[str, Any] = {"prompt_tokens": 0, "completion_tokens": 0, "generations": 0}
     problem = ""
     for attempt in range(2):
         gen = ctx.backend.generate(messages, schema, task.max_tokens)

@@ -116,6 +116,7 @@ class Task:
     prompt: ClassVar[str] = ""               # template name in mustelid.prompts (or user override)
     max_tokens: ClassVar[int] = 512
     accepts: ClassVar[tuple[str, ...]] = ("image/jpeg", "image/png", "image/webp")
+    uses_model: ClassVar[bool] = True        # False: ``compute`` replaces the generation step
 
     def prepare(self, job: JobInput, ctx: Any) -> Evidence:
         raise NotImplementedError
@@ -128,6 +129,11 @@ class Task:
 
     def check(self, result: BaseModel, evidence: Evidence) -> list[str]:
         return []
+
+    def compute(self, job: JobInput, evidence: Evidence, ctx: Any) -> BaseModel:
+        """For tasks with ``uses_model = False`` (e.g. a summary computed from the database):
+        produce the result directly. It is validated and checked like a generated one."""
+        raise NotImplementedError
 
     def persist(self, db: Any, job: dict[str, Any], result: BaseModel) -> None:
         """Write ``result`` into the task's own table. ``db`` is a sqlite-utils Database already

@@ -37,6 +37,7 @@ class WorkerContext:
         self._backend: Any = None
         self._ocr_engine: Any = None
         self._ocr_cache: dict[str, list] = {}
+        self._read_db: Any = None
 
     @property
     def backend(self) -> Any:
@@ -70,6 +71,18 @@ class WorkerContext:
         from mustelid.imaging import load_image
 
         return load_image(path)
+
+    def read_db(self) -> Any:
+        """A read-only view of the database, for tasks that summarise what is stored. The worker
+        never writes: results go back to the daemon, which commits them."""
+        if self._read_db is None:
+            import sqlite3
+
+            import sqlite_utils
+
+            uri = f"file:{self.config.db_path}?mode=ro"
+            self._read_db = sqlite_utils.Database(sqlite3.connect(uri, uri=True, timeout=15))
+        return self._read_db
 
     def now(self) -> dt.datetime:
         return dt.datetime.now().astimezone()

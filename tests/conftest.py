@@ -60,3 +60,16 @@ def real_model_path():
         return resolve_model(load_config())
     except WaitingError:
         return None
+
+
+@pytest.fixture(scope="session")
+def real_model():
+    """The pulled default model. In CI (MUSTELID_REQUIRE_REAL=1) its absence is a failure, not
+    a skip: the real-model tests are the ones that prove the product works."""
+    path = real_model_path()
+    if path is None:
+        msg = "the default model is not pulled: run `mustelid models pull`"
+        if os.environ.get("MUSTELID_REQUIRE_REAL"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
