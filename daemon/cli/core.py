@@ -286,12 +286,28 @@ def config_get(state: State, key: str) -> None:
     click.echo(json.dumps(value) if isinstance(value, (dict, list)) else str(value))
 
 
-def _attach_models() -> None:
-    try:
-        from mustelid.cli.models import models
-    except ImportError:  # pragma: no cover
-        return
-    cli.add_command(models)
+# Host-level command groups that live in their own modules under daemon/cli/.
+_MODULES = {
+    "models": "mustelid.cli.models",
+    "search": "mustelid.cli.search",
+    "schedules": "mustelid.cli.schedules",
+    "prompts": "mustelid.cli.prompts",
+    "bench": "mustelid.cli.bench",
+    "eval": "mustelid.cli.eval",
+}
 
 
-_attach_models()
+def _attach_modules() -> None:
+    import importlib
+
+    for name, module in _MODULES.items():
+        try:
+            command = getattr(importlib.import_module(module), name)
+        except ModuleNotFoundError as e:
+            if e.name != module:
+                raise
+            continue  # not written yet
+        cli.add_command(command, name)
+
+
+_attach_modules()
