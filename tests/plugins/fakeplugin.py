@@ -3,7 +3,7 @@
 Task ``echo`` reads a text file and asks backend ``fake`` to return it. The file's first word
 steers the fake backend, so tests can provoke every failure from the outside:
 CRASH (abort the worker), HANG (never answer), RAISE (plugin bug), BADJSON, TRUNCATE, NAN,
-SLOW (answer after 3 s), PERMANENT (task refuses), otherwise a valid answer.
+SLOW (answer after 3 s), PAUSE (0.1 s), PERMANENT (task refuses), otherwise a valid answer.
 """
 
 import json
@@ -54,6 +54,8 @@ class FakeBackend:
             time.sleep(3600)
         if word == "SLOW":
             time.sleep(3)
+        if word == "PAUSE":
+            time.sleep(0.1)   # long enough that a random kill often lands mid-job
         if word == "RAISE":
             raise ValueError("a bug in a plugin")
         if word == "BADJSON":
