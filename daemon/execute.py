@@ -23,6 +23,14 @@ def run_job(task: Task, job: JobInput, ctx: Any) -> dict[str, Any]:
     Returns ``{"data", "evidence", "stats"}``; raises a ``JobError`` subclass otherwise.
     """
     started = time.monotonic()
+    if job.path is not None and job.mime not in task.accepts:
+        # Sniffed from the bytes, not the name: a PDF, ZIP, ELF or EPS renamed .jpg stops here,
+        # before any decoder sees it.
+        raise PermanentError(
+            "unsupported_type",
+            f"{job.original_name or 'the file'} is {job.mime or 'of an unknown type'}; "
+            f"task {task.name} accepts {', '.join(task.accepts)}",
+        )
     evidence: Evidence = task.prepare(job, ctx)
     prepared = time.monotonic()
     stats: dict[str, Any] = {"prompt_tokens": 0, "completion_tokens": 0, "generations": 0}

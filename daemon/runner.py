@@ -15,6 +15,7 @@ import os
 import queue
 import signal
 import socket
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from mustelid.tasks import JobInput
 
 log = logging.getLogger("mustelid.daemon")
 
+PAUSE_SECONDS = 5.0      # back-off after a database or filesystem error (e.g. disk full)
 SHUTDOWN_GRACE = 6.0     # seconds a running job may take to finish after SIGTERM
 TICK = 0.2
 
@@ -79,6 +81,8 @@ class Daemon:
         self.stop_requested = 0          # count of SIGTERM/SIGINT received
         self.hints: queue.SimpleQueue[str] = queue.SimpleQueue()
         self.current: dict[str, Any] | None = None
+        self.reply: dict[str, Any] | None = None
+        self.paused: str | None = None   # why the daemon is not claiming, for `mustelid status`
         self.stats = {"ingested": 0, "refused": 0, "done": 0, "failed": 0}
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -104,6 +108,11 @@ class Daemon:
         recovered = self.ledger.recover()
         if recovered:
             log.warning("recovered %d job(s) left running by a crash", len(recovered))
+        from mustelid.scheduler import Scheduler
+
+        # Schedules only enqueue ledger rows; ticking from this loop keeps all writes on one
+        # thread, and the first tick (before any claim) catches up a fire missed while down.
+        self.scheduler = Scheduler.build(self.config, self.host, self.ledger)
         self.supervisor = Supervisor(
             str(self.config.config_path) if self.config.config_path else None, self.monotonic
         )
@@ -143,24 +152,51 @@ class Daemon:
     # -- the loop -----------------------------------------------------------------------------
 
     def _loop(self) -> None:
-        next_scan = self.monotonic()
-        next_publish = 0.0
+        self._next_scan = self.monotonic()
+        self._next_publish = 0.0
         while not self.stop_requested:
-            now = self.monotonic()
-            if now >= next_scan:
-                self.scan()
-                next_scan = now + self.config.inbox.rescan_seconds
-            self._drain_hints()
-            self._ingest_ready()
-            if self.current is not None:
-                self._tend_current()
-            elif not self._claim_next():
-                if self.once and self._drained():
+            try:
+                if self._iteration():
                     return
-                time.sleep(TICK)
-            if now >= next_publish:
-                self._publish(state="running")
-                next_publish = now + 5
+            except sqlite3.OperationalError as e:
+                # Disk full, or the database locked for longer than busy_timeout: stop claiming,
+                # say why, delete nothing, and try again shortly. Every write is a transaction,
+                # so nothing half-done was committed.
+                self._pause(f"database: {e}")
+            except OSError as e:
+                self._pause(f"filesystem: {e}")
+
+    def _pause(self, why: str) -> None:
+        log.error("paused: %s; retrying in %.0fs", why, PAUSE_SECONDS)
+        self.paused = why
+        try:
+            self._publish(state="paused")
+        except Exception:
+            pass   # publishing needs the same full disk
+        deadline = self.monotonic() + PAUSE_SECONDS
+        while not self.stop_requested and self.monotonic() < deadline:
+            time.sleep(TICK)
+
+    def _iteration(self) -> bool:
+        """One pass of the loop; True when --once has nothing left to do."""
+        now = self.monotonic()
+        if now >= self._next_scan:
+            self.scan()
+            self._next_scan = now + self.config.inbox.rescan_seconds
+        self.scheduler.tick()
+        self._drain_hints()
+        self._ingest_ready()
+        if self.current is not None:
+            self._tend_current()
+        elif not self._claim_next():
+            if self.once and self._drained():
+                return True
+            time.sleep(TICK)
+        if now >= self._next_publish:
+            self.paused = None
+            self._publish(state="running")
+            self._next_publish = now + 5
+        return False
 
     def scan(self) -> None:
         from mustelid.inbox import scan
@@ -208,7 +244,11 @@ class Daemon:
                             ledger=self.ledger, stat=st)
             if result.retry:
                 # Changed under us or disk trouble: observe again from scratch next scan.
-                log.info("will retry %s later: %s", rel, result.message)
+                log.warning("will retry %s later (%s): %s", rel, result.refused, result.message)
+                # Look again soon rather than at the next full rescan (minutes away).
+                self._next_scan = min(self._next_scan, self.monotonic() + 2 * PAUSE_SECONDS)
+                if result.refused == "disk_full":
+                    self.paused = f"disk_full: {result.message}"
                 self.tracker.forget(rel)
                 continue
             self.tracker.forget(rel)
@@ -244,7 +284,8 @@ class Daemon:
 
     def _tend_current(self) -> None:
         job = self.current
-        reply = self.supervisor.poll(TICK)
+        # A reply whose commit failed (disk full) is kept and committed again, never lost.
+        reply = self.reply or self.supervisor.poll(TICK)
         if reply is None:
             if self.supervisor.running_for() > self.config.jobs.timeout_seconds:
                 reply = self.supervisor.abort(
@@ -255,10 +296,11 @@ class Daemon:
                     self.ledger.heartbeat(job["id"], self.owner, self.config.jobs.lease_seconds)
                     self._last_beat = self.monotonic()
                 return
+        self.reply = reply
         self._finish(job, reply)
+        self.current = self.reply = None
 
     def _finish(self, job: dict[str, Any], reply: dict[str, Any]) -> None:
-        self.current = None
         if reply.get("ok"):
             task = self.host.task(job["task"])
             try:
@@ -316,11 +358,12 @@ class Daemon:
         job = self.current
         if job is not None:
             deadline = self.monotonic() + SHUTDOWN_GRACE
-            reply = None
+            reply = self.reply
             while reply is None and self.monotonic() < deadline and self.stop_requested < 2:
                 reply = self.supervisor.poll(TICK)
             if reply is not None:
                 self._finish(job, reply)
+                self.current = None
             else:
                 self.supervisor.kill()
                 self.ledger.release(job["id"], self.owner, "daemon stopped")
@@ -338,6 +381,6 @@ class Daemon:
             "inbox": str(self.config.inbox_dir), "heartbeat": time.time(),
             "worker": {**self.supervisor.last_stats, "alive": self.supervisor.alive}
             if hasattr(self, "supervisor") else {},
-            "stats": self.stats, "tracking": len(self.tracker) if hasattr(self, "tracker") else 0,
+            "paused": self.paused, "stats": self.stats, "tracking": len(self.tracker) if hasattr(self, "tracker") else 0,
         }
         store_files.set_state(self.db, "daemon", json.dumps(info))

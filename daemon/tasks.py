@@ -115,8 +115,11 @@ class Task:
     Output: ClassVar[type[BaseModel]]        # the function's arguments
     prompt: ClassVar[str] = ""               # template name in mustelid.prompts (or user override)
     max_tokens: ClassVar[int] = 512
-    accepts: ClassVar[tuple[str, ...]] = ("image/jpeg", "image/png", "image/webp")
+    accepts: ClassVar[tuple[str, ...]] = (          # sniffed types this task can read
+        "image/jpeg", "image/png", "image/webp", "image/gif", "image/tiff", "image/bmp",
+    )
     uses_model: ClassVar[bool] = True        # False: ``compute`` replaces the generation step
+    routable: ClassVar[bool] = True          # offered to the inbox router (task ``auto``)
 
     def prepare(self, job: JobInput, ctx: Any) -> Evidence:
         raise NotImplementedError
@@ -129,6 +132,12 @@ class Task:
 
     def check(self, result: BaseModel, evidence: Evidence) -> list[str]:
         return []
+
+    def router_hint(self, evidence: Evidence) -> str:
+        """A few short lines of this job's evidence that the inbox router prints under this
+        task's function (e.g. the amounts found on a receipt), to help the model choose and fill
+        the arguments. Keep it short: every line is prefilled for every routed file."""
+        return ""
 
     def compute(self, job: JobInput, evidence: Evidence, ctx: Any) -> BaseModel:
         """For tasks with ``uses_model = False`` (e.g. a summary computed from the database):

@@ -102,7 +102,7 @@ def test_corrupt_image_and_text_renamed_jpg_end_dead_with_reasons(real_home):
         assert jobs["truncated.jpg"]["state"] == "dead"
         assert jobs["truncated.jpg"]["reason"] == "unreadable_image"
         assert jobs["notes.jpg"]["state"] == "dead"
-        assert jobs["notes.jpg"]["reason"] == "unreadable_image"
+        assert jobs["notes.jpg"]["reason"] == "unsupported_type"
         assert d.alive() and cli_json("status")["pid"] == d.pid
         assert (real_home / "inbox" / "truncated.jpg").exists()
         assert cli_json("expenses") == []
