@@ -54,8 +54,20 @@ class ModelConfig(_Section):
     sha256: str | None = Field(None, description="expected sha256 of `path`, checked before use")
     threads: int = Field(2, ge=1, le=256, description="CPU threads for generation")
     n_ctx: int = Field(4096, ge=256, description="maximum context tokens")
+    n_ctx_min: int = Field(
+        1024, ge=256, description="first context size; grows in doubling steps up to n_ctx"
+    )
+    kv_type: Literal["f16", "q8_0", "q4_0"] = Field(
+        "f16", description="KV cache element type; quantized needs flash_attn"
+    )
+    flash_attn: bool = Field(False, description="flash attention (required for a quantized KV)")
+    prefix_reuse: bool = Field(True, description="keep the previous prompt's KV for the next job")
     idle_release: float = Field(300, ge=0, description="seconds idle before paging weights out")
     idle_unload: float = Field(1800, ge=0, description="seconds idle before the worker exits")
+    prewarm: bool = Field(True, description="read the weights back in before a job needs them")
+    memory_margin_mb: float = Field(
+        256, ge=0, description="free memory to leave beside model + KV before starting a job"
+    )
     seed: int = Field(0, description="sampling seed; generation is greedy anyway")
 
 
@@ -82,7 +94,11 @@ class Config(_Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     ocr: OcrConfig = Field(default_factory=OcrConfig)
     jobs: JobsConfig = Field(default_factory=JobsConfig)
-    schedules: dict[str, ScheduleConfig] = Field(default_factory=dict)
+    schedules: dict[str, ScheduleConfig] = Field(
+        default_factory=lambda: {"daily_summary": ScheduleConfig(
+            task="summaries", cron="0 18 * * *", params={"period": "day"})},
+        description="recurring jobs; any [schedules.NAME] table replaces this default set",
+    )
     plugins_dir: Path | None = Field(None, description="folder of *.py plugins")
     # plugin settings live under [plugin.NAME]; validated by the plugin itself
     plugin: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -239,8 +255,14 @@ name = "qwen2.5-coder-0.5b"     # from `mustelid models list`
 # sha256 = "..."                # checked before the file at `path` is used
 threads = 2
 n_ctx = 4096
+n_ctx_min = 1024                # the context starts this small and doubles (up to n_ctx) on need
+kv_type = "f16"                 # KV cache type: f16, q8_0 or q4_0 (quantized needs flash_attn)
+flash_attn = false
+prefix_reuse = true             # a task's shared prompt prefix is evaluated once, not per job
 idle_release = 300              # seconds idle before the weights are paged back to the file
 idle_unload = 1800              # seconds idle before the model worker exits entirely
+prewarm = true                  # read the weights back sequentially when a job is on its way
+memory_margin_mb = 256          # jobs wait (memory_budget) unless model + KV + this fits
 
 [ocr]
 engine = "rapidocr"
@@ -251,4 +273,18 @@ lease_seconds = 60
 timeout_seconds = 300           # a job running longer is killed and retried
 backoff_seconds = 5
 backoff_max_seconds = 600
+
+# Recurring jobs. cron is a crontab line in local time: minute hour day month day-of-week
+# (0 or 7 = Sunday). A fire only queues a job keyed by its period, so it runs once per period
+# however often it fires; a fire missed while the machine slept or the daemon was stopped runs
+# once at the next start. Writing any [schedules.NAME] table replaces this default set; an
+# empty [schedules] table turns scheduling off. `mustelid schedules` shows next and last fires.
+[schedules.daily_summary]
+task = "summaries"              # spending, todos and screenshots of the day, as Markdown in outbox/
+cron = "0 18 * * *"             # every day at 18:00
+params = { period = "day" }     # "day" or "week" (Monday to Sunday) containing the fire
+# [schedules.weekly_summary]
+# task = "summaries"
+# cron = "0 18 * * 0"           # Sundays at 18:00
+# params = { period = "week" }
 """

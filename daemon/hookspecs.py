@@ -50,6 +50,21 @@ def register_migrations(register: Callable[[Any], None]) -> None:
 
 
 @hookspec
+def register_schedules(register: Callable[..., None]) -> None:
+    """Call ``register(name, task, cron, params=None)`` for each recurring job the plugin wants.
+
+    ``cron`` is a five-field crontab line in local time (day of week 0 or 7 = Sunday);
+    ``params`` become the job's params, and ``{"period": "day" | "week"}`` keys the job by the
+    day or ISO week the fire falls in. A fire only enqueues a ledger job with the idempotency key
+    ``schedule:NAME:PERIOD``, so repeated fires in one period are harmless; a fire missed while
+    the daemon was down is caught up once at start. A ``[schedules.NAME]`` table in the config
+    replaces the plugin's schedule of the same name. Called in the daemon at start and by
+    ``mustelid schedules``; must be cheap and must not block. A bad cron line or unknown task is
+    reported by ``mustelid schedules`` and never fires.
+    """
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add click commands or groups to the ``mustelid`` CLI (``cli`` is the root click group).
 

@@ -128,6 +128,27 @@ def m004_daemon_state(db: sqlite_utils.Database) -> None:
     db["daemon_state"].create({"key": str, "value": str, "updated_at": str}, pk="key")
 
 
+@core()
+def m005_schedule_state(db: sqlite_utils.Database) -> None:
+    # Where each schedule stands, in our own table rather than an APScheduler job store (those
+    # pickle callables and hold SQLite locks; NOTES.md). `cursor` is the instant up to which
+    # fire times are settled: a fire in (cursor, now] is due, so a restart after downtime catches
+    # up exactly once. The ledger's idempotency key, not this row, is what makes a fire harmless
+    # to repeat; this row only remembers what was last done (for catch-up and `mustelid schedules`).
+    db["schedule_state"].create(
+        {
+            "name": str,
+            "cursor": str,         # ISO instant with offset
+            "armed_at": str,       # when the daemon first saw this schedule
+            "last_fire": str,      # the scheduled instant last fired (not when we noticed)
+            "last_key": str,       # its period key, e.g. 2026-11-22 or 2026-W47
+            "last_job_id": str,
+            "updated_at": str,
+        },
+        pk="name",
+    )
+
+
 def migrate(db: sqlite_utils.Database, extra: Iterable[Migrations] = ()) -> list[str]:
     """Apply the host's migrations, then every plugin's set, each at most once.
 

@@ -46,6 +46,7 @@ default_tasks = ["echo"]
 timeout_seconds = 5
 backoff_seconds = 0.2
 lease_seconds = 3
+[schedules]
 """)
     return home
 
