@@ -54,7 +54,8 @@ def test_three_receipts_dropped_into_the_inbox_land_as_expenses(real_home):
             and all(x["state"] in ("done", "dead") for x in j.values()) and j,
             timeout=600, interval=1, what="3 receipts to be processed")
         elapsed = time.monotonic() - started
-        assert all(j["state"] == "done" for j in jobs.values()), jobs
+        assert all(j["state"] == "done" for j in jobs.values()), {
+            f: (j["state"], j["reason"], j["last_error"]) for f, j in jobs.items()}
         expenses = cli_json("expenses")
         assert len(expenses) == 3
         by_file = {e["file"]: e for e in expenses}

@@ -195,6 +195,9 @@ def status(state: State, as_json: bool) -> None:
     waiting = state.db.execute(
         "SELECT reason, COUNT(*) FROM jobs WHERE state = 'waiting' GROUP BY reason").fetchall()
     info["waiting_reasons"] = {r: n for r, n in waiting}
+    from mustelid.runtime import status_line, status_memory
+
+    info["memory"] = status_memory(daemon.get("worker", {}), up)
     if as_json:
         emit_json(info)
         return
@@ -211,6 +214,7 @@ def status(state: State, as_json: bool) -> None:
     if w:
         click.echo(f"worker:   {'alive' if w.get('alive') else 'not running'}"
                    + (f", rss {w['rss_mb']} MiB" if "rss_mb" in w else ""))
+    click.echo(f"memory:   {status_line(info['memory'])}")
 
 
 @cli.command()
@@ -227,12 +231,15 @@ def files(state: State, refused: bool, limit: int, as_json: bool) -> None:
                title="inbox files", as_json=as_json)
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @json_option
-@pass_state
-def plugins(state: State, as_json: bool) -> None:
-    """List loaded plugins, their hooks, and any that failed to load."""
-    host = state.host
+@click.pass_context
+def plugins(ctx: click.Context, as_json: bool) -> None:
+    """List loaded plugins, their hooks, and any that failed to load (`plugins new NAME`
+    starts a new one)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    host = ctx.ensure_object(State).host
     rows = [
         {"name": p.name, "source": p.source, "hooks": ", ".join(p.hooks),
          "status": "error: " + p.error if p.error else "ok"}
@@ -245,6 +252,26 @@ def plugins(state: State, as_json: bool) -> None:
     emit_table(rows, ["name", "hooks", "status", "source"], title="plugins")
     click.echo(f"tasks: {', '.join(sorted(host.tasks)) or '-'}")
     click.echo(f"backends: {', '.join(sorted(host.backends)) or '-'}")
+
+
+@plugins.command("new")
+@click.argument("name")
+@click.option("--dir", "parent", type=click.Path(file_okay=False, path_type=Path), default=".",
+              show_default=True, help="Create the package folder inside this folder.")
+@click.pass_context
+def plugins_new(ctx: click.Context, name: str, parent: Path) -> None:
+    """Write a new plugin package NAME: pyproject with the entry point, a task with its hooks,
+    migration and prompt, tests using mustelid.testing, and a README."""
+    from mustelid.scaffold import ScaffoldError, create_plugin
+
+    taken = set(ctx.find_root().command.commands)
+    try:
+        root, written = create_plugin(name, parent, taken)
+    except ScaffoldError as e:
+        raise click.ClickException(str(e)) from None
+    for path in written:
+        click.echo(f"wrote {clean(path)}")
+    click.echo(f"\nnext: pip install -e '{clean(root)}[test]' && pytest {clean(root)}")
 
 
 @cli.group(invoke_without_command=True)
