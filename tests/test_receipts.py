@@ -1,0 +1,368 @@
+"""The receipts task: evidence finding, schema bounds, checks, persistence; one real-model test.
+
+Unit tests use a fake worker context (fixed OCR lines, no model, no OCR engine).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlite_utils
+from PIL import Image
+
+from mustelid import Evidence, Generation, JobInput, PermanentError
+from mustelid.config import Config
+from mustelid.ocr import OcrLine
+from mustelid.prompts import Prompts
+from mustelid.tasks import parse_output
+from mustelid.plugins import receipts
+from mustelid.plugins.receipts import Receipts, RecordedExpense, Row, find_amounts, find_dates
+
+REPO = Path(__file__).resolve().parent.parent
+SROIE = REPO.parent / "shared" / "data" / "sroie-dev"
+NOW = dt.datetime(2026, 1, 10, 12, 0, tzinfo=dt.timezone.utc)
+
+
+def receipt_lines(*rows: str) -> list[OcrLine]:
+    """One OCR line per row, stacked 30 px apart, left-aligned; "label|amount" makes two cells."""
+    lines = []
+    for i, row in enumerate(rows):
+        y = 20 + 30 * i
+        left, _, right = row.partition("|")
+        lines.append(OcrLine(left, (10, y, 200, y + 20), 0.98))
+        if right:
+            lines.append(OcrLine(right, (300, y, 380, y + 20), 0.97))
+    return lines
+
+
+SHOP = receipt_lines(
+    "jane doe",                       # a person's name scribbled above the header
+    "CORNER HARDWARE SDN BHD",
+    "12 JALAN MAJU, 43000 KAJANG",
+    "Date: 05/01/2026 14:02",
+    "HAMMER 1 X|19.90",
+    "NAILS 100PCS 2 X|4.00",
+    "TOTAL RM|27.92",
+    "ROUNDING ADJ|-0.02",
+    "TOTAL ROUNDED RM|27.90",
+    "CASH|50.00",
+    "CHANGE|22.10",
+)
+
+
+class FakeCtx:
+    def __init__(self, lines: list[OcrLine], plugin_settings: dict | None = None):
+        self.config = Config(plugin={"receipts": plugin_settings or {}})
+        self.prompts = Prompts()   # the shipped template
+        self.lines = lines
+        self.ocr_calls = 0
+
+    def load_image(self, path: str) -> Image.Image:
+        return Image.new("RGB", (400, 400), "white")
+
+    def ocr(self, path: str) -> list[OcrLine]:
+        self.ocr_calls += 1
+        return self.lines
+
+    def now(self) -> dt.datetime:
+        return NOW
+
+
+def job() -> JobInput:
+    return JobInput(id="job-1", task="receipts", path="/archive/r.jpg")
+
+
+def prepared(lines=SHOP, **settings) -> Evidence:
+    return Receipts().prepare(job(), FakeCtx(lines, settings))
+
+
+def good_answer(**override) -> dict:
+    answer = {
+        "is_receipt": True, "merchant": "CORNER HARDWARE SDN BHD", "date": "2026-01-05",
+        "total": "27.90", "currency": "MYR", "category": "household",
+        "items": [{"name": "HAMMER", "quantity": 1, "price": "19.90"}],
+    }
+    return {**answer, **override}
+
+
+def result_of(answer: dict) -> RecordedExpense:
+    return parse_output(RecordedExpense, Generation(json.dumps(answer), "stop"))
+
+
+# -- prepare ------------------------------------------------------------------------------------
+
+
+def test_prepare_finds_the_candidates_and_keeps_boxes():
+    ev = prepared()
+    assert "TOTAL ROUNDED RM 27.90" in ev.variables["ocr_text"]
+    assert [c["value"] for c in ev.data["amounts"]][:3] == ["19.90", "4.00", "27.92"]
+    # Labelled totals before the payment lines; 27.92 gives way to its rounded sum 27.90.
+    assert ev.data["totals"] == ["27.90"]
+    assert [d["value"] for d in ev.data["dates"]] == ["2026-01-05"]
+    assert ev.data["currencies"] == ["MYR"]
+    # The company word outranks the scribble above it, and only the best rank is offered.
+    assert ev.data["merchants"] == ["CORNER HARDWARE SDN BHD"]
+    line = ev.data["lines"][1]
+    assert line["text"] == "CORNER HARDWARE SDN BHD" and line["box"] == [25, 125, 500, 175]
+
+
+@pytest.mark.parametrize("lines, why", [
+    ([], "no text"),
+    (receipt_lines("Dear Sam,", "see you at the lake", "love, Ann"), "no digits"),
+    (receipt_lines("MEETING NOTES", "Room 4 at 10:30", "Call 555 0199"), "no money"),
+])
+def test_prepare_refuses_what_cannot_be_a_receipt(lines, why):
+    with pytest.raises(PermanentError) as e:
+        prepared(lines)
+    assert e.value.reason == "not_a_receipt", why
+
+
+def test_prepare_propagates_unreadable_images():
+    class Broken(FakeCtx):
+        def load_image(self, path):
+            raise PermanentError("unreadable_image", "truncated")
+
+    ctx = Broken(SHOP)
+    with pytest.raises(PermanentError) as e:
+        Receipts().prepare(job(), ctx)
+    assert e.value.reason == "unreadable_image" and ctx.ocr_calls == 0
+
+
+def test_messages_render_every_placeholder():
+    ev = prepared()
+    messages = Receipts().messages(job(), ev, FakeCtx(SHOP))
+    assert [m["role"] for m in messages] == ["system", "user"]
+    user = messages[1]["content"]
+    assert "27.90" in user and "CORNER HARDWARE SDN BHD" in user and "2026-01-05" in user
+    assert "${" not in user
+
+
+# -- evidence helpers ---------------------------------------------------------------------------
+
+
+def rows(*texts: str) -> list[Row]:
+    return [Row(t, []) for t in texts]
+
+
+def test_amounts_formats():
+    found = [c.value for c in find_amounts(rows(
+        "TOTAL 1,234.50", "Date 12.01.19", "RM9.00", "Tel 03-1234 5678", "¥1,200",
+    ))]
+    assert found == ["1234.50", "9.00", "1200"]
+    assert [c.value for c in find_amounts(rows("Summe EUR 12,50", "Bar 20,00"))] == ["12.50", "20.00"]
+
+
+@pytest.mark.parametrize("text, order, iso", [
+    ("Date: 25/12/2018 8:13 PM", "DMY", "2018-12-25"),
+    ("12-01-19 21:13", "DMY", "2019-01-12"),
+    ("12-01-19 21:13", "MDY", "2019-12-01"),
+    ("12/28/2017", "DMY", "2017-12-28"),        # impossible day-first: read month-first
+    ("2018-03-30 11:18", "DMY", "2018-03-30"),
+    ("05 MAR 2018", "DMY", "2018-03-05"),
+    ("March 5, 2018", "DMY", "2018-03-05"),
+])
+def test_dates_become_iso(text, order, iso):
+    assert [c.value for c in find_dates(rows(text), order)] == [iso]
+
+
+def test_product_codes_are_not_dates():
+    assert find_dates(rows("HC03-7 - 15", "SKU 1851-A", "Version 1.2.3")) == []
+
+
+# -- schema -------------------------------------------------------------------------------------
+
+
+def _unbounded(node: Any, defs: dict, path: str = "$") -> list[str]:
+    """Every string without maxLength/pattern/enum and every array without maxItems."""
+    if isinstance(node, dict):
+        if "$ref" in node:
+            return _unbounded(defs[node["$ref"].split("/")[-1]], defs, path)
+        bad = []
+        bounded = {"enum", "const", "pattern", "maxLength"} & node.keys()
+        if node.get("type") == "string" and not bounded:
+            bad.append(path)
+        if node.get("type") == "array" and "maxItems" not in node:
+            bad.append(path)
+        if node.get("type") in ("integer", "number") and "enum" not in node:
+            bad.append(path)  # llama.cpp's converter ignores minimum/maximum
+        for key, value in node.items():
+            if key != "$defs":
+                bad += _unbounded(value, defs, f"{path}.{key}")
+        return bad
+    if isinstance(node, list):
+        return [p for i, v in enumerate(node) for p in _unbounded(v, defs, f"{path}[{i}]")]
+    return []
+
+
+def test_every_field_is_bounded_in_the_job_schema_and_the_static_one():
+    job_schema = Receipts().schema(prepared())
+    assert _unbounded(job_schema, job_schema.get("$defs", {})) == []
+    static = receipts.Expense.model_json_schema()
+    assert _unbounded(static, static.get("$defs", {})) == []
+    assert list(job_schema["properties"])[0] == "is_receipt"   # the refusal comes first
+    assert job_schema["properties"]["items"]["maxItems"] == receipts.MAX_ITEMS
+
+
+def test_job_schema_only_admits_printed_values():
+    schema = Receipts().schema(prepared())
+    props = schema["properties"]
+    assert props["total"]["enum"] == ["27.90"]
+    assert props["date"]["anyOf"][0]["enum"] == ["2026-01-05"]
+    assert props["currency"]["enum"] == ["MYR"]
+    assert "CORNER HARDWARE SDN BHD" in props["merchant"]["enum"]
+    price = schema["$defs"]["LineItem"]["properties"]["price"]
+    assert "19.90" in price["enum"] and "999.99" not in price["enum"]
+
+
+def test_max_tokens_covers_the_worst_case_answer():
+    schema = Receipts().schema(prepared())
+    props = schema["properties"]
+    longest = {k: max(v.get("enum", [""]), key=lambda x: len(str(x))) for k, v in props.items()}
+    worst = good_answer(
+        merchant=longest["merchant"], total=longest["total"], category="entertainment",
+        items=[{"name": "W" * 40, "quantity": 99, "price": "1234.50"}] * receipts.MAX_ITEMS,
+    )
+    # Generous upper bound: one token per character of the JSON.
+    assert len(json.dumps(worst)) <= Receipts.max_tokens
+
+
+# -- parse + check ------------------------------------------------------------------------------
+
+
+def test_a_grounded_answer_passes_and_gets_provenance():
+    ev = prepared()
+    result = result_of(good_answer())
+    assert Receipts().check(result, ev) == []
+    assert result.total == Decimal("27.90")
+    assert result.provenance["total"]["text"] == "TOTAL ROUNDED RM 27.90"
+    assert result.provenance["merchant"]["text"] == "CORNER HARDWARE SDN BHD"
+
+
+def test_check_catches_an_ungrounded_total():
+    problems = Receipts().check(result_of(good_answer(total="31.00")), prepared())
+    assert any("total 31.00" in p for p in problems)
+
+
+def test_check_catches_unprinted_and_future_dates_and_invented_merchants():
+    ev = prepared()
+    problems = Receipts().check(result_of(good_answer(date="2026-01-04")), ev)
+    assert any("not printed" in p for p in problems)
+    problems = Receipts().check(result_of(good_answer(date="2027-01-05")), ev)
+    assert any("future" in p for p in problems)
+    problems = Receipts().check(result_of(good_answer(merchant="ACME WIDGETS LLC")), ev)
+    assert any("merchant" in p for p in problems)
+
+
+def test_a_refusal_is_final_even_if_a_reask_says_yes():
+    ev, task = prepared(), Receipts()
+    with pytest.raises(PermanentError) as e:
+        task.check(result_of(good_answer(is_receipt=False)), ev)
+    assert e.value.reason == "not_a_receipt"
+    with pytest.raises(PermanentError):   # the host re-asks once; the verdict stands
+        task.check(result_of(good_answer()), ev)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("items", [{"name": "X", "quantity": 9556641320027, "price": "1.00"}]),  # a barcode
+    ("total", "1e999"),
+    ("currency", "ringgit"),
+    ("date", "25/12/2018"),
+])
+def test_parse_rejects_out_of_bounds_values(field, value):
+    with pytest.raises(PermanentError) as e:
+        result_of(good_answer(**{field: value}))
+    assert e.value.reason == "schema_violation"
+
+
+# -- persistence --------------------------------------------------------------------------------
+
+
+def migrated_db(tmp_path) -> sqlite_utils.Database:
+    db = sqlite_utils.Database(tmp_path / "t.db")
+    sets = []
+    receipts.register_migrations(register=sets.append)
+    for migrations in sets:
+        migrations.apply(db)
+        migrations.apply(db)   # idempotent: each migration runs once per database
+    return db
+
+
+def test_migration_creates_expenses(tmp_path):
+    db = migrated_db(tmp_path)
+    columns = db["expenses"].columns_dict
+    assert columns["total"] is str and columns["date"] is str
+    assert {"job_id", "file_sha256", "merchant", "currency", "category", "items", "provenance",
+            "created"} <= set(columns)
+
+
+def test_persist_writes_one_row(tmp_path):
+    db = migrated_db(tmp_path)
+    ev = prepared()
+    result = result_of(good_answer())
+    assert Receipts().check(result, ev) == []
+    # The result crosses a process boundary as JSON before persist (worker -> daemon).
+    result = RecordedExpense.model_validate(result.model_dump(mode="json"))
+    with db.conn:
+        Receipts().persist(db, {"id": "job-1", "input_sha256": "ab" * 32}, result)
+    [row] = list(db["expenses"].rows)
+    assert row["total"] == "27.90" and row["date"] == "2026-01-05"
+    assert row["merchant"] == "CORNER HARDWARE SDN BHD" and row["currency"] == "MYR"
+    assert json.loads(row["items"]) == [{"name": "HAMMER", "quantity": 1, "price": "19.90"}]
+    assert json.loads(row["provenance"])["total"]["text"] == "TOTAL ROUNDED RM 27.90"
+    assert row["file_sha256"] == "ab" * 32
+
+
+# -- registration -------------------------------------------------------------------------------
+
+
+def test_hooks_register_the_task_and_the_ocr_engine():
+    tasks, engines = [], {}
+    receipts.register_tasks(register=tasks.append)
+    assert [(t.name, t.function) for t in tasks] == [("receipts", "record_expense")]
+    from mustelid.plugins import ocr_rapid
+
+    ocr_rapid.register_ocr_engines(register=engines.__setitem__)
+    assert set(engines) == {"rapidocr"}
+
+
+def test_quad_to_box():
+    from mustelid.plugins.ocr_rapid import quad_to_box
+
+    assert quad_to_box([[10.2, 5], [90.7, 7], [91, 30.4], [9.8, 28]]) == (9, 5, 91, 30)
+
+
+# -- the real thing -----------------------------------------------------------------------------
+
+REAL_SAMPLES = ["002", "007", "029"]
+
+
+@pytest.mark.real
+def test_real_receipts_total_and_date(real_model):
+    """Real OCR and the real default model through the worker's own code path (run_job) on three
+    SROIE receipts; total and date must match the ground truth."""
+    if not SROIE.is_dir():
+        pytest.skip(f"SROIE dev receipts not found at {SROIE}")
+    pytest.importorskip("rapidocr")
+    from mustelid.config import ModelConfig
+    from mustelid.execute import run_job
+    from mustelid.host import Host
+    from mustelid.worker import WorkerContext
+
+    cfg = Config(model=ModelConfig(path=real_model, threads=2))
+    ctx = WorkerContext(cfg, Host())
+    task = ctx.host.task("receipts")
+    try:
+        for sample in REAL_SAMPLES:
+            truth = json.loads((SROIE / f"{sample}.json").read_text())
+            out = run_job(task, JobInput(id=sample, task="receipts",
+                                         path=str(SROIE / f"{sample}.jpg")), ctx)
+            got = out["data"]
+            assert Decimal(got["total"]) == Decimal(truth["total"]), (sample, got)
+            assert got["date"] == find_dates(rows(truth["date"]))[0].value, (sample, got)
+    finally:
+        ctx.close()
