@@ -61,7 +61,8 @@ class RapidOcrEngine:
         for quad, text, score in zip(result.boxes, result.txts, result.scores):
             text = text.strip()
             if text:
-                lines.append(OcrLine(text=text, box=quad_to_box(quad), score=round(float(score), 4)))
+                box = quad_to_box(quad)
+                lines.append(OcrLine(text=text, box=box, score=round(float(score), 4)))
         return lines
 
 

@@ -45,11 +45,12 @@ default_tasks = ["echo"]
 
 
 def fill(path):
-    with open(path, "wb") as f:
+    # Unbuffered: a buffered file would try to flush its leftover bytes again on close and raise
+    # ENOSPC out of the with-block.
+    with open(path, "wb", buffering=0) as f:
         try:
             while True:
                 f.write(b"\0" * 65536)
-                f.flush()
         except OSError:
             pass
 

@@ -6,7 +6,8 @@ and llama.cpp called directly (one process, greedy decoding), then scores:
   total   exact as a decimal      date   same calendar day      company  case/space-insensitive
 
     python examples/scripts/sroie_quick_eval.py /work/shared/data/sroie-dev \
-        --model /work/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf [--ids 000 001] [--json out.json]
+        --model /work/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf --threads 1 \
+        [--ids 000 001] [--json out.json] [--ocr-cache ocr.json]
 
 OCR and generation seconds are reported separately. ``--ocr-cache FILE`` stores/reuses OCR lines
 so prompt iterations do not pay for OCR again (timings then show the cached run's OCR seconds).
@@ -22,7 +23,6 @@ import sys
 import time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from types import SimpleNamespace
 
 from mustelid.config import Config
 from mustelid.ocr import OcrLine
@@ -147,7 +147,8 @@ def score(row: dict, truth: dict, key: str = "result") -> dict:
     got = row.get(key) or {}
     s = {}
     if norm_total(truth.get("total", "")) is not None:
-        s["total"] = got.get("total") is not None and Decimal(got["total"]) == norm_total(truth["total"])
+        want = norm_total(truth["total"])
+        s["total"] = got.get("total") is not None and Decimal(got["total"]) == want
     if norm_date(truth.get("date", "")):
         s["date"] = got.get("date") == norm_date(truth["date"])
     if truth.get("company"):
@@ -166,7 +167,8 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, help="write per-receipt rows here")
     args = ap.parse_args(argv)
 
-    cache = json.loads(args.ocr_cache.read_text()) if args.ocr_cache and args.ocr_cache.exists() else {}
+    cached = args.ocr_cache and args.ocr_cache.exists()
+    cache = json.loads(args.ocr_cache.read_text()) if cached else {}
     ctx, task = MiniCtx(cache), Receipts()
     llm = load_llama(args.model, args.threads, args.n_ctx)
     jpgs = sorted(args.folder.glob("*.jpg"))
