@@ -122,7 +122,7 @@ def archive_file(src: str | os.PathLike[str], archive_dir: str | os.PathLike[str
     """Copy ``src`` into the content-addressed archive and describe it.
 
     Raises ``PermanentError`` ("symlink_refused", "not_a_regular_file", "too_large",
-    "permission_denied"), ``TransientError`` ("file_changed" while being read, "file_vanished",
+    "empty_file", "permission_denied"), ``TransientError`` ("file_changed" while being read, "file_vanished",
     "read_error", "archive_write_failed") or ``WaitingError("disk_full")``. Never modifies or
     deletes ``src``.
     """
@@ -145,6 +145,10 @@ def archive_file(src: str | os.PathLike[str], archive_dir: str | os.PathLike[str
             raise PermanentError(
                 "too_large", f"{src.name} is {before.st_size:,} bytes; the limit is {max_bytes:,}"
             )
+        if before.st_size == 0:
+            # Reported only after it stayed empty for a while (StabilityTracker): say so, rather
+            # than archive nothing. Written to later, it is a new version and is ingested then.
+            raise PermanentError("empty_file", f"{src.name} is empty")
         try:
             archive_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:

@@ -34,11 +34,13 @@ class InboxConfig(_Section):
     stable_seconds: float = Field(2.0, ge=0, description="size+mtime unchanged this long = written")
     rescan_seconds: float = Field(300, gt=0, description="full scan period; the watcher is a hint")
     routes: dict[str, list[str]] = Field(
-        default_factory=lambda: {"receipts": ["receipts"]},
+        default_factory=lambda: {"receipts": ["receipts"], "screenshots": ["screenshots"],
+                                 "notes": ["todos"]},
         description="subfolder -> task names, no model involved",
     )
     default_tasks: list[str] = Field(
-        default_factory=lambda: ["receipts"], description="tasks for files in the inbox root"
+        default_factory=lambda: ["auto"],
+        description="tasks for files in the inbox root; auto lets the model choose",
     )
     ignore: list[str] = Field(default_factory=list, description="extra glob patterns to ignore")
     max_file_mb: float = Field(50, gt=0, description="larger files are refused with a reason")
@@ -55,7 +57,7 @@ class ModelConfig(_Section):
     threads: int = Field(2, ge=1, le=256, description="CPU threads for generation")
     n_ctx: int = Field(4096, ge=256, description="maximum context tokens")
     n_ctx_min: int = Field(
-        1024, ge=256, description="first context size; grows in doubling steps up to n_ctx"
+        2048, ge=256, description="first context size; grows in doubling steps up to n_ctx"
     )
     kv_type: Literal["f16", "q8_0", "q4_0"] = Field(
         "f16", description="KV cache element type; quantized needs flash_attn"
@@ -68,6 +70,14 @@ class ModelConfig(_Section):
     memory_margin_mb: float = Field(
         256, ge=0, description="free memory to leave beside model + KV before starting a job"
     )
+    url: str | None = Field(
+        None, description='backend "remote": OpenAI-compatible base URL (http://host:port/v1)'
+    )
+    remote_model: str | None = Field(None, description='backend "remote": model name to request')
+    api_key_env: str | None = Field(
+        None, description='backend "remote": environment variable holding the API key'
+    )
+    remote_timeout: float = Field(120, gt=0, description='backend "remote": seconds per request')
     seed: int = Field(0, description="sampling seed; generation is greedy anyway")
 
 
@@ -241,12 +251,14 @@ ANNOTATED_CONFIG = """\
 # path = "~/mustelid/inbox"     # the folder you drop images into (MUSTELID_HOME/inbox if set)
 stable_seconds = 2.0            # a file counts as written once size+mtime hold still this long
 rescan_seconds = 300            # full rescan period: the file watcher can miss events
-default_tasks = ["receipts"]    # what to do with a file dropped in the inbox root
+default_tasks = ["auto"]        # files in the inbox root: the model chooses the task (or ignores)
 max_file_mb = 50                # bigger files are refused, with a reason, and left alone
 # done_folder = "~/mustelid/done"  # move processed files here; by default the inbox is never touched
 
 [inbox.routes]                  # subfolder -> tasks, decided without asking the model
 receipts = ["receipts"]
+screenshots = ["screenshots"]
+notes = ["todos"]
 
 [model]
 backend = "llama_cpp"           # which backend plugin runs the model
@@ -255,7 +267,7 @@ name = "qwen2.5-coder-0.5b"     # from `mustelid models list`
 # sha256 = "..."                # checked before the file at `path` is used
 threads = 2
 n_ctx = 4096
-n_ctx_min = 1024                # the context starts this small and doubles (up to n_ctx) on need
+n_ctx_min = 2048                # the context starts this small and doubles (up to n_ctx) on need
 kv_type = "f16"                 # KV cache type: f16, q8_0 or q4_0 (quantized needs flash_attn)
 flash_attn = false
 prefix_reuse = true             # a task's shared prompt prefix is evaluated once, not per job
@@ -263,6 +275,11 @@ idle_release = 300              # seconds idle before the weights are paged back
 idle_unload = 1800              # seconds idle before the model worker exits entirely
 prewarm = true                  # read the weights back sequentially when a job is on its way
 memory_margin_mb = 256          # jobs wait (memory_budget) unless model + KV + this fits
+# backend = "remote"            # an OpenAI-compatible server (llama-server, vLLM, Ollama):
+# url = "http://127.0.0.1:8080/v1"
+# remote_model = "qwen2.5-coder"  # the name the server knows the model by
+# api_key_env = "MUSTELID_API_KEY"  # the key is read from this variable, never from this file
+# (with backend = "mlx" on Apple Silicon, `path` is a local MLX model folder)
 
 [ocr]
 engine = "rapidocr"

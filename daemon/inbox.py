@@ -118,15 +118,23 @@ class StabilityTracker:
     Any change restarts the timer. ``ready()`` reports each stable version of a file once, so a
     periodic rescan does not re-ingest the same file every time; a later change (new size or
     mtime) makes it a new version that is reported again. Call ``forget(path)`` when a file is
-    gone, or after a transient ingest failure so that the next scan reports it again. Empty files
-    are never reported: an empty file is almost always one that is about to be written.
+    gone, or after a transient ingest failure so that the next scan reports it again.
+
+    An empty file is almost always one that is about to be written, so it must hold still for
+    ``empty_seconds`` (default: ten times ``stable_seconds``, at least 5 s) before it is reported.
+    It is reported in the end, so that ingest can refuse it with a reason: a file that stays
+    empty (or a FIFO or socket, whose size is 0) would otherwise sit in the inbox unexplained,
+    and keep ``mustelid run --once`` from ever finishing.
 
     The clock is injected so tests and the daemon's loop(now) can drive time. Not thread-safe:
     call it from the daemon's loop only.
     """
 
-    def __init__(self, stable_seconds: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, stable_seconds: float, clock: Callable[[], float] = time.monotonic,
+                 empty_seconds: float | None = None):
         self.stable_seconds = stable_seconds
+        self.empty_seconds = (max(5.0, 10 * stable_seconds) if empty_seconds is None
+                              else empty_seconds)
         self._clock = clock
         self._seen: dict[Hashable, _Seen] = {}
 
@@ -136,15 +144,20 @@ class StabilityTracker:
         if seen is None or seen.signature != signature:
             self._seen[path] = _Seen(signature, self._clock())
 
-    def ready(self) -> list[Hashable]:
+    def ready(self, limit: int | None = None) -> list[Hashable]:
         """Paths whose current version held still for ``stable_seconds`` and was not reported
-        yet, oldest first."""
+        yet, oldest first. ``limit`` caps how many are reported (and marked reported) per call,
+        so a caller can ingest a burst in slices and still answer signals between them; the rest
+        are reported by later calls."""
         now = self._clock()
-        out = []
+        out: list[Hashable] = []
         for path, seen in sorted(self._seen.items(), key=lambda item: item[1].since):
-            if seen.reported or seen.signature[0] == 0:
+            if limit is not None and len(out) >= limit:
+                break
+            if seen.reported:
                 continue
-            if now - seen.since >= self.stable_seconds:
+            wait = self.empty_seconds if seen.signature[0] == 0 else self.stable_seconds
+            if now - seen.since >= wait:
                 seen.reported = True
                 out.append(path)
         return out
@@ -180,11 +193,31 @@ class Candidate:
     kind: Kind              # "symlink" and "special" (FIFO, socket, device) are for refusing
 
 
+def storable_name(name: str) -> bool:
+    """True if a file name can be stored as text (SQLite, logs, JSON): valid UTF-8 on disk.
+
+    POSIX names are bytes; Python hands back the ones that are not UTF-8 with lone surrogates
+    ("surrogateescape"), which SQLite refuses to bind (UnicodeEncodeError). One such name must
+    not take the daemon down on every scan, so the scan reports it instead of yielding it.
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable_path(path: str | os.PathLike[str]) -> str:
+    """A path as text that can always be stored and shown: undecodable bytes become \\xNN."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def scan(
     inbox_dir: str | os.PathLike[str],
     extra_ignore: Iterable[str] = (),
     *,
     done_dir: str | os.PathLike[str] | None = None,
+    on_unstorable: Callable[[Path], object] | None = None,
 ) -> Iterator[Candidate]:
     """Walk the inbox recursively without following symlinks and yield every entry that is not
     ignored: regular files, and symlinks/FIFOs/sockets/devices so ingest can refuse them with a
@@ -192,6 +225,8 @@ def scan(
 
     ``done_dir``, if inside the inbox, is skipped so processed files are not processed again.
     A folder that cannot be read is logged and skipped; a missing inbox yields nothing.
+    An entry whose name is not valid UTF-8 (see ``storable_name``) is not yielded: it is passed
+    to ``on_unstorable`` (to record a refusal under ``printable_path``) or else logged.
     """
     root = Path(inbox_dir).absolute()
     extra = tuple(extra_ignore)
@@ -212,6 +247,13 @@ def scan(
         subfolders = []
         for entry in entries:
             relpath = prefix + entry.name
+            if not storable_name(entry.name):
+                if on_unstorable is not None:
+                    on_unstorable(Path(entry.path))
+                else:
+                    log.warning("skipping %s: its name is not valid UTF-8",
+                                printable_path(entry.path))
+                continue
             if is_ignored(relpath, extra):
                 continue
             try:
@@ -340,8 +382,11 @@ class _HintHandler(FileSystemEventHandler):
             path = event.src_path
         else:
             return
+        path = os.fsdecode(path)
+        if not storable_name(path):
+            return                       # not valid UTF-8: the scan reports it (storable_name)
         try:
-            self._on_hint(os.fsdecode(path))
+            self._on_hint(path)
         except Exception:
             # An exception here would kill watchdog's dispatcher thread and silently end all
             # hints; the rescan would still find files, but later. Log and carry on.

@@ -114,7 +114,8 @@ class Daemon:
         # thread, and the first tick (before any claim) catches up a fire missed while down.
         self.scheduler = Scheduler.build(self.config, self.host, self.ledger)
         self.supervisor = Supervisor(
-            str(self.config.config_path) if self.config.config_path else None, self.monotonic
+            str(self.config.config_path) if self.config.config_path else None, self.monotonic,
+            model=self.config.model,
         )
         self.tracker = StabilityTracker(self.config.inbox.stable_seconds, clock=self.monotonic)
         self._install_signals()
@@ -183,7 +184,8 @@ class Daemon:
         if now >= self._next_scan:
             self.scan()
             self._next_scan = now + self.config.inbox.rescan_seconds
-        self.scheduler.tick()
+        if any(created for *_, created in self.scheduler.tick()):
+            self.supervisor.wake()   # a scheduled job is queued: prewarm while it waits
         self._drain_hints()
         self._ingest_ready()
         if self.current is not None:
@@ -191,6 +193,7 @@ class Daemon:
         elif not self._claim_next():
             if self.once and self._drained():
                 return True
+            self.supervisor.tend_idle()   # idle long enough: page the model out, then unload
             time.sleep(TICK)
         if now >= self._next_publish:
             self.paused = None
@@ -231,6 +234,7 @@ class Daemon:
                 continue
             if not store_files.already_seen(self.db, str(hinted), st.st_size, st.st_mtime_ns):
                 self.tracker.observe(rel, st.st_size, st.st_mtime_ns)
+                self.supervisor.wake()   # prewarm overlaps the file's stability wait
 
     def _ingest_ready(self) -> None:
         for rel in self.tracker.ready():
@@ -265,6 +269,10 @@ class Daemon:
                                 tasks=list(self.host.tasks))
         if job is None:
             return False
+        problem = self.supervisor.budget_problem()
+        if problem:   # visible as waiting/memory_budget, re-checked later, attempt not charged
+            self.ledger.fail(job["id"], self.owner, "waiting", "memory_budget", problem)
+            return True
         self.current = job
         self.supervisor.submit(self._job_input(job))
         self._last_beat = self.monotonic()

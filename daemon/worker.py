@@ -3,11 +3,20 @@
 Why a separate process: an abort or segfault inside llama.cpp (or OCR, or a plugin) must kill
 this child, not the daemon. The daemon keeps the ledger; the worker never touches the database.
 
-Protocol over a multiprocessing Pipe, one request at a time:
+Protocol over a multiprocessing Pipe. Requests are answered in order, and every reply names
+its ``op``, so the daemon can queue a ``prewarm`` and a ``job`` back to back:
   -> {"op": "job", "job": {...JobInput fields...}}   <- {"ok": True, "data", "evidence", "stats"}
                                                       <- {"ok": False, "kind", "reason", "message"}
   -> {"op": "stats"}                                  <- {"ok": True, "stats": {...}}
-  -> {"op": "exit"}                                   (closes the model and exits)
+  -> {"op": "release"}   tier 1: page the weights out  <- {"ok": True, "stats", "release": {...}}
+  -> {"op": "prewarm"}   load or read the weights back <- {"ok": True, "stats", "prewarm": {...}}
+  -> {"op": "exit"}                                   (closes the model and exits: tier 2)
+
+Memory tiers of the model, reported as ``stats["tier"]``: ``unloaded`` (no backend yet),
+``loaded`` (weights resident), ``released`` (weights paged out to their file, the model object
+kept). A backend takes part in the tiers through optional methods: ``release()``,
+``prewarm()`` and ``memory()`` (see plugins/llama_backend.py); a backend without them (a remote
+server) simply stays ``loaded``.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import datetime as dt
 import logging
 import os
 import signal
+import threading
 import time
 import traceback
 from typing import Any
@@ -38,9 +48,16 @@ class WorkerContext:
         self._ocr_engine: Any = None
         self._ocr_cache: dict[str, list] = {}
         self._read_db: Any = None
+        self.tier = "unloaded"
+        self.last_release: dict[str, Any] = {}
+        self.last_prewarm: dict[str, Any] = {}
+        self._prewarming: threading.Thread | None = None
 
     @property
     def backend(self) -> Any:
+        if self._prewarming is not None:
+            self._prewarming.join()  # started at job start: it overlapped prepare (OCR)
+            self._prewarming = None
         if self._backend is None:
             name = self.config.model.backend
             factory = self.host.backends.get(name)
@@ -49,7 +66,70 @@ class WorkerContext:
                     "backend_missing", f"no installed plugin provides model backend {name!r}"
                 )
             self._backend = factory(self.config)
+            self.tier = "loaded"
         return self._backend
+
+    # -- memory tiers ---------------------------------------------------------------------------
+
+    def release(self) -> dict[str, Any]:
+        """Tier 1: the backend gives its weights back to the page cache, keeping the model."""
+        release = getattr(self._backend, "release", None)
+        if self._backend is None or release is None or self.tier != "loaded":
+            return {"released": False, "tier": self.tier}
+        self.last_release = release()
+        if self.last_release.get("released"):
+            self.tier = "released"
+        return self.last_release
+
+    def prewarm(self) -> dict[str, Any]:
+        """Get the model ready for a job that is on its way: load it, or read it back in."""
+        if self._backend is None:
+            started = time.perf_counter()
+            self.backend  # noqa: B018  (loading reads the whole file: it is the prewarm)
+            self.last_prewarm = {"loaded": True, "seconds": round(time.perf_counter() - started, 3)}
+        elif self.tier == "released":
+            prewarm = getattr(self._backend, "prewarm", None)
+            self.last_prewarm = prewarm() if prewarm is not None else {}
+            self.tier = "loaded"
+        return self.last_prewarm
+
+    def prewarm_in_background(self) -> None:
+        """At job start with the weights paged out: read them back while ``prepare`` runs OCR,
+        instead of taking page faults inside the first matrix multiplications."""
+        if self.tier != "released" or self._prewarming is not None:
+            return
+        self.tier = "loaded"  # the thread's reads make it so before the backend is handed out
+        backend = self._backend
+
+        def run() -> None:
+            try:
+                self.last_prewarm = backend.prewarm()
+            except Exception as e:  # a failed prewarm only costs page faults later
+                log.warning("prewarm failed: %s", e)
+
+        self._prewarming = threading.Thread(target=run, name="mustelid-prewarm", daemon=True)
+        self._prewarming.start()
+
+    def memory(self) -> dict[str, Any]:
+        from mustelid import runtime
+
+        out: dict[str, Any] = {"tier": self.tier}
+        split = runtime.rss_split()
+        if split:
+            out.update(rss_anon_mb=runtime.mb(split["anon"]), rss_file_mb=runtime.mb(split["file"]))
+        memory = getattr(self._backend, "memory", None)
+        if memory is not None and self._prewarming is None:
+            facts = memory()
+            model, resident = facts.get("model_bytes", 0), facts.get("model_resident_bytes", 0)
+            out.update(model_mb=runtime.mb(model), model_resident_mb=runtime.mb(resident),
+                       model_resident_pct=round(100 * resident / model, 1) if model else None,
+                       n_ctx=facts.get("n_ctx"))
+        out["major_faults_total"] = runtime.major_faults()
+        if self.last_release:
+            out["last_release"] = self.last_release
+        if self.last_prewarm:
+            out["last_prewarm"] = self.last_prewarm
+        return out
 
     @property
     def backend_loaded(self) -> bool:
@@ -124,7 +204,7 @@ def _failure(kind: str, e: JobError) -> dict[str, Any]:
     return {"ok": False, "kind": kind, "reason": e.reason, "message": e.message}
 
 
-def memory_stats() -> dict[str, Any]:
+def memory_stats(ctx: WorkerContext | None = None) -> dict[str, Any]:
     import psutil
 
     p = psutil.Process()
@@ -133,7 +213,33 @@ def memory_stats() -> dict[str, Any]:
     for field in ("uss", "shared"):
         if hasattr(info, field):
             out[f"{field}_mb"] = round(getattr(info, field) / 2**20, 1)
+    if ctx is not None:
+        out.update(ctx.memory())
     return out
+
+
+def run_one(ctx: WorkerContext, job: JobInput) -> dict[str, Any]:
+    """A job with its costs: wall time, major faults (disk reads of paged-out weights), and the
+    backend's prefill/decode split when it reports one."""
+    from mustelid import runtime
+
+    if ctx.config.model.prewarm:
+        ctx.prewarm_in_background()
+    started, faults = time.monotonic(), runtime.major_faults()
+    reply = handle(ctx, job)
+    if ctx._prewarming is not None:  # the job ended before it needed the model (e.g. bad file)
+        ctx._prewarming.join()
+        ctx._prewarming = None
+    if ctx.tier == "released" and ctx.backend_loaded:
+        ctx.tier = "loaded"  # the generation faulted the weights back in
+    stats = reply.setdefault("stats", {})
+    stats["worker_s"] = round(time.monotonic() - started, 3)
+    stats["major_faults"] = runtime.major_faults() - faults
+    perf = getattr(ctx._backend, "last_perf", None)
+    if perf:
+        stats["perf"] = perf  # the last generation's prefill/decode split
+    stats["worker"] = {**memory_stats(ctx), "major_faults_last_job": stats["major_faults"]}
+    return reply
 
 
 def worker_main(conn: Any, config_path: str | None, env: dict[str, str]) -> None:
@@ -158,18 +264,27 @@ def worker_main(conn: Any, config_path: str | None, env: dict[str, str]) -> None
             op = msg.get("op") if isinstance(msg, dict) else "exit"
             if op == "exit":
                 return
-            if op == "stats":
-                conn.send({"ok": True, "stats": {**memory_stats(),
-                                                 "model_loaded": ctx.backend_loaded}})
-            elif op == "job":
-                started = time.monotonic()
-                reply = handle(ctx, JobInput(**msg["job"]))
-                reply.setdefault("stats", {})
-                reply["stats"]["worker_s"] = round(time.monotonic() - started, 3)
-                reply["stats"]["worker"] = memory_stats()
-                conn.send(reply)
+            if op == "job":
+                reply = run_one(ctx, JobInput(**msg["job"]))
+            elif op in ("release", "prewarm"):
+                reply = tier_op(ctx, op)
+            elif op == "stats":
+                reply = {"ok": True}
             else:
-                conn.send({"ok": False, "kind": "permanent", "reason": "bad_request",
-                           "message": f"unknown op {op!r}"})
+                reply = {"ok": False, "kind": "permanent", "reason": "bad_request",
+                         "message": f"unknown op {op!r}"}
+            if op != "job":
+                reply["stats"] = {**memory_stats(ctx), "model_loaded": ctx.backend_loaded}
+            conn.send({**reply, "op": op})
     finally:
         ctx.close()
+
+
+def tier_op(ctx: WorkerContext, op: str) -> dict[str, Any]:
+    try:
+        return {"ok": True, op: ctx.release() if op == "release" else ctx.prewarm()}
+    except JobError as e:  # e.g. the model is missing: the job that follows will say so too
+        return _failure("waiting", e)
+    except Exception as e:
+        log.warning("%s failed: %s", op, e)
+        return {"ok": False, "kind": "transient", "reason": f"{op}_failed", "message": str(e)}

@@ -4,6 +4,19 @@ grammar built from the task's JSON schema.
 Fail-closed throughout: a schema that cannot become a grammar, or a prompt that does not fit the
 context with its output budget, is a ``PermanentError``; nothing is ever generated unconstrained
 or silently truncated. llama_cpp is imported only here, in the model worker.
+
+Memory (measured figures in docs/BENCHMARKS.md):
+- The weights stay a clean file-backed mmap (no mlock, no extra buffer types), so ``release``
+  can hand them back to the page cache with MADV_PAGEOUT and ``prewarm`` can read them in again
+  with one sequential read (``mustelid.runtime``).
+- The context (KV cache + compute buffers, all anonymous memory) starts at ``model.n_ctx_min``
+  tokens and doubles when a job's prompt + max_tokens needs more, up to ``model.n_ctx``. Growing
+  reloads the model object, which costs little because its pages are already in memory; a job
+  beyond ``model.n_ctx`` fails as ``input_too_long``, never truncated.
+- Prefix reuse: llama-cpp-python keeps the previous prompt's tokens in the context and only
+  evaluates the part of the next prompt that differs (``Llama.generate``'s prefix match). Jobs of
+  one task share their system prompt, so each job prefills mostly its own evidence.
+  ``model.prefix_reuse = false`` resets the context before every job (for measurement).
 """
 
 from __future__ import annotations
@@ -49,25 +62,56 @@ class LlamaCppBackend:
         self.model_id: str = resolved.model_id
         self.threads = cfg.model.threads
         self.seed = cfg.model.seed
+        self.max_ctx = cfg.model.n_ctx
+        self.kv_type = cfg.model.kv_type
+        self.flash_attn = cfg.model.flash_attn or cfg.model.kv_type != "f16"
+        self.prefix_reuse = cfg.model.prefix_reuse
+        self.verbose = verbose
+        self.context_reloads = 0
+        self.last_perf: dict[str, Any] = {}
+        self.llm: Any = None
+        self._load(min(cfg.model.n_ctx_min, self.max_ctx))
+        self._grammars: dict[str, Any] = {}
+
+    def _load(self, n_ctx: int) -> None:
+        if self.llm is not None:
+            self.llm.close()
+            self.llm = None
         self.llm = _load_llama(
-            self.path, n_ctx=cfg.model.n_ctx, threads=self.threads, verbose=verbose
+            self.path, n_ctx=n_ctx, threads=self.threads, verbose=self.verbose,
+            flash_attn=self.flash_attn, kv_type=self.kv_type,
         )
         self._formatter = _chat_formatter(self.llm)
-        self._grammars: dict[str, Any] = {}
+
+    def _fit_context(self, needed: int) -> None:
+        """Grow the context in doubling steps until ``needed`` tokens fit (never past
+        ``model.n_ctx``): a few sizes over the daemon's life instead of one per job."""
+        n_ctx = self.llm.n_ctx()
+        if needed <= n_ctx:
+            return
+        while n_ctx < needed:
+            n_ctx *= 2
+        self._load(min(n_ctx, self.max_ctx))
+        self.context_reloads += 1
 
     def generate(
         self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int
     ) -> Generation:
         grammar = self.grammar_for(schema)
         prompt_tokens = self.count_prompt_tokens(messages)
-        n_ctx = self.llm.n_ctx()
         # llama-cpp-python would quietly shrink max_tokens to fit; refuse instead.
-        if prompt_tokens + max_tokens > n_ctx:
+        if prompt_tokens + max_tokens > self.max_ctx:
             raise PermanentError(
                 "input_too_long",
                 f"prompt is {prompt_tokens} tokens; with max_tokens={max_tokens} it needs "
-                f"{prompt_tokens + max_tokens}, more than model.n_ctx={n_ctx}",
+                f"{prompt_tokens + max_tokens}, more than model.n_ctx={self.max_ctx}",
             )
+        self._fit_context(prompt_tokens + max_tokens)
+        if not self.prefix_reuse:
+            self.llm.reset()  # n_tokens = 0: nothing of the previous prompt is matched
+        from llama_cpp import llama_cpp as lib
+
+        lib.llama_perf_context_reset(self.llm.ctx)
         started = time.perf_counter()
         try:
             out = self.llm.create_chat_completion(
@@ -82,6 +126,13 @@ class LlamaCppBackend:
             if "exceed context window" in str(e):
                 raise PermanentError("input_too_long", str(e)) from None
             raise
+        perf = lib.llama_perf_context(self.llm.ctx)
+        # llama.cpp's own counters: prefill (prompt eval) and decode split, for stats and bench.
+        self.last_perf = {
+            "prefill_tokens": perf.n_p_eval, "prefill_s": round(perf.t_p_eval_ms / 1000, 4),
+            "decode_tokens": perf.n_eval, "decode_s": round(perf.t_eval_ms / 1000, 4),
+            "reused_tokens": prompt_tokens - perf.n_p_eval,
+        }
         choice = out["choices"][0]
         usage = out.get("usage") or {}
         return Generation(
@@ -147,11 +198,44 @@ class LlamaCppBackend:
             "path": str(self.path),
             "sha256": self.sha256,
             "n_ctx": self.llm.n_ctx() if self.llm else None,
+            "n_ctx_max": self.max_ctx,
+            "kv_type": self.kv_type,
+            "flash_attn": self.flash_attn,
+            "prefix_reuse": self.prefix_reuse,
             "threads": self.threads,
             "use_extra_bufts": extra_bufts,
             "llama_cpp_python": llama_cpp.__version__,
             "system_info": llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip(),
         }
+
+    # -- memory tiers (called by the model worker between jobs) --------------------------------
+
+    def release(self) -> dict[str, Any]:
+        """Tier 1: page the weights out to their file (MADV_PAGEOUT). The model stays loaded;
+        the next touch reads pages back (``prewarm`` does that in one sequential pass)."""
+        from mustelid import runtime
+
+        ranges = runtime.file_ranges(self.path)
+        before, mapped = runtime.residency(ranges)
+        err = runtime.page_out(ranges)
+        after, _ = runtime.residency(ranges)
+        return {"released": err == 0, "errno": err, "mapped": mapped,
+                "resident_before": before, "resident_after": after}
+
+    def prewarm(self) -> dict[str, Any]:
+        """Read the weights back with large sequential reads and map them, before a job."""
+        from mustelid import runtime
+
+        return runtime.prewarm(self.path)
+
+    def memory(self) -> dict[str, Any]:
+        """What the model maps and how much of it is resident (mincore)."""
+        from mustelid import runtime
+
+        resident, mapped = runtime.residency(runtime.file_ranges(self.path))
+        return {"model_bytes": mapped, "model_resident_bytes": resident,
+                "n_ctx": self.llm.n_ctx() if self.llm else None,
+                "context_reloads": self.context_reloads}
 
     def close(self) -> None:
         # Llama.close() frees the model and context; `del` alone does not (llama-cpp-python #1442).
@@ -160,9 +244,17 @@ class LlamaCppBackend:
             self.llm = None
 
 
-def _load_llama(path: Path, *, n_ctx: int, threads: int, verbose: bool) -> Any:
+_KV_TYPES = {"f16": "GGML_TYPE_F16", "q8_0": "GGML_TYPE_Q8_0", "q4_0": "GGML_TYPE_Q4_0"}
+
+
+def _load_llama(
+    path: Path, *, n_ctx: int, threads: int, verbose: bool, flash_attn: bool = False,
+    kv_type: str = "f16",
+) -> Any:
     import llama_cpp
     from llama_cpp import llama_cpp as lib
+
+    kv = getattr(lib, _KV_TYPES[kv_type])
 
     # On CPUs with AMX, llama.cpp's default "extra buffer types" repack the weights into an AMX
     # buffer and then segfault on the first decode (llama.cpp #20824). Llama() has no argument
@@ -189,6 +281,9 @@ def _load_llama(path: Path, *, n_ctx: int, threads: int, verbose: bool) -> Any:
                 n_threads_batch=threads,  # the library's default is every core, even for prefill
                 use_mmap=True,
                 use_mlock=False,
+                flash_attn=flash_attn,
+                type_k=kv,
+                type_v=kv,
                 verbose=verbose,
             )
         except ValueError as e:  # "Failed to load model from file": memory, or unsupported arch

@@ -149,6 +149,46 @@ def m005_schedule_state(db: sqlite_utils.Database) -> None:
     )
 
 
+# The searchable text of one result: the string values of its JSON. Not the JSON text itself:
+# results.data is written with ensure_ascii, so "café" is stored as "caf\u00e9" and would never
+# match, and its keys ("total", "name") would match every row. A row that is somehow not JSON is
+# indexed as it is: a trigger must never make a result's commit fail.
+_RESULT_TEXT = (
+    "CASE WHEN json_valid({d}) THEN (SELECT group_concat(value, ' ') FROM json_tree({d})"
+    " WHERE type = 'text') ELSE {d} END"
+)
+
+
+@core()
+def m006_results_search(db: sqlite_utils.Database) -> None:
+    # `mustelid search`: full-text search over every task's stored results. An FTS5 table kept
+    # in step with `results` by triggers, so results stored before this migration (indexed by
+    # the INSERT below) and after it are found alike. porter + remove_diacritics: "receipt"
+    # finds "receipts", "cafe" finds "café".
+    db.execute(
+        "CREATE VIRTUAL TABLE results_fts USING fts5(text,"
+        " tokenize = 'porter unicode61 remove_diacritics 2')"
+    )
+    new = _RESULT_TEXT.format(d="new.data")
+    db.execute(
+        "CREATE TRIGGER results_fts_insert AFTER INSERT ON results BEGIN"
+        f" INSERT INTO results_fts (rowid, text) VALUES (new.id, {new}); END"
+    )
+    db.execute(
+        "CREATE TRIGGER results_fts_delete AFTER DELETE ON results BEGIN"
+        " DELETE FROM results_fts WHERE rowid = old.id; END"
+    )
+    db.execute(
+        "CREATE TRIGGER results_fts_update AFTER UPDATE OF data ON results BEGIN"
+        " DELETE FROM results_fts WHERE rowid = old.id;"
+        f" INSERT INTO results_fts (rowid, text) VALUES (new.id, {new}); END"
+    )
+    db.execute(
+        "INSERT INTO results_fts (rowid, text) SELECT id, "
+        + _RESULT_TEXT.format(d="results.data") + " FROM results"
+    )
+
+
 def migrate(db: sqlite_utils.Database, extra: Iterable[Migrations] = ()) -> list[str]:
     """Apply the host's migrations, then every plugin's set, each at most once.
 

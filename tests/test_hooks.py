@@ -165,7 +165,7 @@ def test_hook_route_file(home, tmp_path):
     host = make_host(Plugin())
     assert route(host, cfg, "pings/a.jpg", "image/jpeg") == ["ping"]
     assert route(host, cfg, "receipts/a.jpg", "image/jpeg") == ["receipts"]   # config routes
-    assert route(host, cfg, "a.jpg", "image/jpeg") == ["receipts"]            # default
+    assert route(host, cfg, "a.jpg", "image/jpeg") == ["auto"]                # default
 
 
 def test_hook_job_event(tmp_path):

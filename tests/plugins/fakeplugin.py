@@ -4,10 +4,27 @@ Task ``echo`` reads a text file and asks backend ``fake`` to return it. The file
 steers the fake backend, so tests can provoke every failure from the outside:
 CRASH (abort the worker), HANG (never answer), RAISE (plugin bug), BADJSON, TRUNCATE, NAN,
 SLOW (answer after 3 s), PAUSE (0.1 s), PERMANENT (task refuses), otherwise a valid answer.
+Bad-output words (tests/test_bad_output.py): INF (a number the grammar admits that parses to
+inf), HUGE (5 MB of JSON), WRONGTYPE, DEEPJSON (100,000 nested arrays), BADONCE (invalid JSON,
+then a valid answer to the re-ask), PERSISTFAIL (valid output; the task's persist raises).
+Every generate() call appends the first word to ``$MUSTELID_HOME/fake-generations.log`` so
+tests can count generations (re-asks) from the outside.
+
+Task ``imgcheck`` (no model) decodes an image with ``ctx.load_image`` and reports its size;
+files under ``images/`` route to it. Task ``stamp`` (no model) is for schedules.
+
+``MUSTELID_TEST_KILL_AFTER_MOVE=1`` makes the daemon SIGKILL itself right after it moved a file
+to the done folder: the worst moment for the "move only after a durable commit" rule.
+``MUSTELID_TEST_KILL_ON_DONE=1`` makes it SIGKILL itself as a job's ``done`` is reported (after
+the commit, before any move).
+``MUSTELID_TEST_CLOCK_FILE=PATH`` steps the daemon's wall clock: the file holds an offset in
+seconds, read at every call, applied to ``time.time`` and injected as the ledger's and the
+scheduler's clock (their seams for tests). ``time.monotonic`` is untouched, as in a real NTP step.
 """
 
 import json
 import os
+import signal
 import time
 
 from pydantic import BaseModel, Field
@@ -39,7 +56,61 @@ class Echo(Task):
         return [{"role": "user", "content": evidence.text}]
 
     def persist(self, db, job, result):
+        if result.text.startswith("PERSISTFAIL"):
+            raise ValueError("a bug in a plugin's persist")
         db["echoes"].insert({"job_id": job["id"], "text": result.text, "words": result.words})
+
+
+class ImgOut(BaseModel):
+    width: int = Field(ge=1, le=1_000_000)
+    height: int = Field(ge=1, le=1_000_000)
+
+
+class ImgCheck(Task):
+    """Decodes the image the way every image task does (``ctx.load_image``); no model."""
+
+    name = "imgcheck"
+    function = "check_image"
+    description = "Decode an image and report its size."
+    Output = ImgOut
+    uses_model = False
+    routable = False
+
+    def prepare(self, job, ctx):
+        return Evidence()
+
+    def compute(self, job, evidence, ctx):
+        img = ctx.load_image(job.path)
+        return ImgOut(width=img.width, height=img.height)
+
+
+class StampOut(BaseModel):
+    key: str = Field(max_length=200)
+
+
+class Stamp(Task):
+    """A scheduled task that records which period it ran for; no model."""
+
+    name = "stamp"
+    function = "stamp"
+    description = "Record the scheduled period."
+    input_kind = "period"
+    Output = StampOut
+    uses_model = False
+    routable = False
+
+    def prepare(self, job, ctx):
+        return Evidence()
+
+    def compute(self, job, evidence, ctx):
+        return StampOut(key=str(job.params.get("date") or job.params.get("scheduled_for")))
+
+
+def _log_generation(word):
+    home = os.environ.get("MUSTELID_HOME")
+    if home:
+        with open(os.path.join(home, "fake-generations.log"), "a", encoding="utf-8") as f:
+            f.write(word + "\n")
 
 
 class FakeBackend:
@@ -48,6 +119,7 @@ class FakeBackend:
     def generate(self, messages, schema, max_tokens):
         text = messages[0]["content"]
         word = text.split()[0] if text.split() else ""
+        _log_generation(word)
         if word == "CRASH":
             os.abort()
         if word == "HANG":
@@ -64,6 +136,18 @@ class FakeBackend:
             return Generation('{"text": "abc', "length", model_id=self.model_id)
         if word == "NAN":
             return Generation('{"text": "x", "words": NaN}', "stop", model_id=self.model_id)
+        if word == "INF":
+            return Generation('{"text": "x", "words": 7777777777777777.6666666666666666E6666666666666666}',
+                              "stop", model_id=self.model_id)
+        if word == "HUGE":
+            return Generation(json.dumps({"text": "x" * 5_000_000, "words": 1}), "stop",
+                              model_id=self.model_id)
+        if word == "WRONGTYPE":
+            return Generation('{"text": 5, "words": "many"}', "stop", model_id=self.model_id)
+        if word == "DEEPJSON":
+            return Generation("[" * 100_000 + "]" * 100_000, "stop", model_id=self.model_id)
+        if word == "BADONCE" and len(messages) == 1:      # a re-ask carries the earlier reply
+            return Generation("{not json", "stop", model_id=self.model_id)
         out = json.dumps({"text": text.strip()[:200], "words": len(text.split())})
         return Generation(out, "stop", prompt_tokens=len(text.split()), completion_tokens=5,
                           model_id=self.model_id)
@@ -75,6 +159,8 @@ class FakeBackend:
 @hookimpl
 def register_tasks(register):
     register(Echo())
+    register(ImgCheck())
+    register(Stamp())
 
 
 @hookimpl
@@ -84,7 +170,53 @@ def register_backends(register):
 
 @hookimpl
 def route_file(relpath, mime, config):
+    if relpath.startswith("images/"):
+        return ["imgcheck"]
     return ["echo"] if relpath.endswith(".txt") else None
+
+
+@hookimpl
+def job_event(job, event):
+    if event == "done" and os.environ.get("MUSTELID_TEST_KILL_ON_DONE"):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _stepped_clock(path):
+    real_time = time.time
+
+    def offset():
+        try:
+            with open(path, encoding="utf-8") as f:
+                return float(f.read().strip() or 0)
+        except (OSError, ValueError):
+            return 0.0
+
+    return lambda: real_time() + offset()
+
+
+@hookimpl
+def startup(daemon):
+    clock_file = os.environ.get("MUSTELID_TEST_CLOCK_FILE")
+    if clock_file:
+        import datetime as dt
+
+        now = _stepped_clock(clock_file)
+        time.time = now                 # process-wide: runner, store (called at call time)
+        daemon.ledger.clock = now       # bound at construction: inject
+        tz = daemon.scheduler.tz
+        daemon.scheduler.clock = lambda: dt.datetime.fromtimestamp(now(), tz)
+    if os.environ.get("MUSTELID_TEST_KILL_AFTER_MOVE"):
+        import mustelid.archive
+
+        real_move = mustelid.archive.move_to_done
+
+        def move_then_die(*args, **kwargs):
+            moved = real_move(*args, **kwargs)
+            if moved is not None:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return moved
+
+        mustelid.archive.move_to_done = move_then_die
 
 
 @hookimpl

@@ -1,0 +1,94 @@
+"""``mustelid bench``: the speed and memory targets, measured as side-by-side ratios."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from mustelid.cli import State, pass_state
+
+SROIE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sroie-dev"
+
+
+def _images(folder: Path | None, n: int) -> list[Path]:
+    if n <= 0:
+        return []
+    candidates = [folder] if folder else [SROIE, Path("examples/inbox")]
+    for c in candidates:
+        if c and c.is_dir():
+            found = sorted(p for p in c.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+            if found:
+                return found[: n + 1]   # the extra one warms the OCR engine, unmeasured
+    return []
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--quick", is_flag=True, help="2 pairs, no receipts: a smoke test.")
+@click.option("--pairs", type=int, default=5, show_default=True, help="A/B pairs per comparison.")
+@click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False,
+              path_type=Path), help="A GGUF to bench instead of the configured model.")
+@click.option("--threads", type=int, help="Generation threads (default: model.threads).")
+@click.option("--n-ctx", type=int, default=2048, show_default=True)
+@click.option("--receipts", type=int, default=5, show_default=True,
+              help="Receipt images for P4/P5 (0: skip OCR).")
+@click.option("--images", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of receipt images (default: shared/data/sroie-dev, examples/inbox).")
+@click.option("--contexts", is_flag=True,
+              help="Instead: anonymous memory of each n_ctx / KV type / flash-attention setting.")
+@pass_state
+def bench(state: State, as_json: bool, quick: bool, pairs: int, model_path: Path | None,
+          threads: int | None, n_ctx: int, receipts: int, images: Path | None,
+          contexts: bool) -> None:
+    """Measure P1-P5 (docs/BENCHMARKS.md). Wrap it in `flock` on a shared machine."""
+    from mustelid import bench as b
+    from mustelid.models import resolve_model
+    from mustelid.tasks import WaitingError
+
+    cfg = state.config
+    if model_path is None:
+        try:
+            model_path = resolve_model(cfg)
+        except WaitingError as e:
+            raise click.ClickException(e.message) from None
+    if quick:
+        pairs, receipts = min(pairs, 2), 0
+    log = lambda s: click.echo(s, err=True)  # noqa: E731  (progress: stderr, even with --json)
+    if contexts:
+        rows = b.context_costs(model_path.resolve(), threads or cfg.model.threads, log)
+        if as_json:
+            click.echo(json.dumps(rows, indent=2))
+        else:
+            for r in rows:
+                click.echo("\t".join(str(r.get(k, "")) for k in
+                                      ("n_ctx", "kv", "flash_attn", "anon_mb", "decode_tok_s",
+                                       "error")))
+        return
+    out = b.run(model_path.resolve(), threads or cfg.model.threads, pairs=pairs, n_ctx=n_ctx,
+                images=_images(images, receipts), log=log)
+    if as_json:
+        click.echo(json.dumps(out, indent=2, default=str))
+        return
+    m = out["machine"]
+    click.echo(f"{m['cpu']}, {m['cores']} cores, {m['threads']} threads; load "
+               f"{m['loadavg_before']} -> {m['loadavg_after']}")
+    rows = [
+        ("P1 daemon job vs one-shot script (x faster)", "p1", ("p1", "ratio"), ">= 1.5"),
+        ("P2 decode tok/s daemon / raw", "p2", ("p2", "ratio"), ">= 0.95"),
+        ("P3 idle RSS after release / loaded", "p3", ("p3", "idle_rss_ratio"), "<= 0.4"),
+        ("P3 first job after release / warm, prewarm", "p3",
+         ("p3", "first_job_ratio_prewarm"), "<= 1.10"),
+        ("P3 first job after release / warm, no prewarm", "p3",
+         ("p3", "first_job_ratio_no_prewarm"), "-"),
+        ("P4 receipt end to end, seconds", "p4", ("p4", "seconds"), "<= 3"),
+        ("P5 prefix reuse on vs off (x faster)", "p5", ("p5", b.BENCH_TASK, "speedup"), "-"),
+    ]
+    for label, _, keys, target in rows:
+        node = out
+        for k in keys:
+            node = node.get(k) if isinstance(node, dict) else None
+        shown = (f"{node['median']} (min {node['min']}, max {node['max']}, n {node['n']})"
+                 if node and node.get("n") else "not measured")
+        click.echo(f"{label:<48} {shown:<40} target {target}")

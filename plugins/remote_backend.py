@@ -1,0 +1,153 @@
+"""Backend ``remote``: an OpenAI-compatible server (llama.cpp's llama-server, vLLM, Ollama,
+llama-cpp-python's server) on this machine or the user's network.
+
+Servers differ in how they take a JSON schema, and some silently ignore the way they do not
+understand (llama-cpp-python ignores the OpenAI ``json_schema`` envelope and generates free
+text). So nothing is assumed: at startup the backend *probes* each way of sending a schema with a
+question an unconstrained model would answer differently (an enum of two nonsense words), keeps
+the first way the server proves it enforces, and otherwise refuses to run jobs
+(``WaitingError("remote_schema_not_enforced")``: the jobs wait, visible, until the server is
+fixed). Every answer is still validated by the host afterwards.
+
+Config (``[model]``): ``backend = "remote"``, ``url``, ``remote_model``, ``api_key_env`` (the
+name of an environment variable holding the key: keys never live in the config file),
+``remote_timeout``. stdlib HTTP only: one JSON POST per generation needs no client library.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from mustelid import Generation, PermanentError, TransientError, WaitingError, hookimpl
+from mustelid.config import Config
+
+# The ways servers take a schema, most standard first.
+STYLES: dict[str, Any] = {
+    # OpenAI structured outputs: llama-server, vLLM, Ollama >= 0.5
+    "json_schema": lambda schema: {"response_format": {
+        "type": "json_schema",
+        "json_schema": {"name": "output", "schema": schema, "strict": True}}},
+    # llama-cpp-python's server
+    "json_object": lambda schema: {"response_format": {"type": "json_object", "schema": schema}},
+}
+
+PROBE_WORDS = ("zqx-vormit", "plemb-utarq")
+PROBE_SCHEMA = {
+    "type": "object",
+    "properties": {"answer": {"type": "string", "enum": list(PROBE_WORDS)}},
+    "required": ["answer"],
+    "additionalProperties": False,
+}
+PROBE_MESSAGES = [
+    {"role": "system", "content": "Answer in JSON."},
+    {"role": "user", "content": 'What is the capital of France? Reply as {"answer": "..."}.'},
+]
+
+
+@hookimpl
+def register_backends(register):
+    register("remote", RemoteBackend)
+
+
+class RemoteBackend:
+    """Satisfies ``mustelid.Backend``; fail-closed unless the server enforces schemas."""
+
+    def __init__(self, cfg: Config):
+        m = cfg.model
+        if not m.url:
+            raise WaitingError("remote_not_configured",
+                               'model.backend = "remote" needs model.url (the server base URL)')
+        self.url = m.url.rstrip("/")
+        self.model = m.remote_model
+        self.timeout = m.remote_timeout
+        self.seed = m.seed
+        self.api_key = None
+        if m.api_key_env:
+            self.api_key = os.environ.get(m.api_key_env)
+            if not self.api_key:
+                raise WaitingError("remote_api_key_missing",
+                                   f"environment variable {m.api_key_env} (model.api_key_env) "
+                                   "is not set")
+        host = urllib.parse.urlsplit(self.url).netloc
+        self.model_id = f"remote:{self.model or 'default'}@{host}"
+        self.style = self.probe()
+
+    def probe(self) -> str:
+        """The first schema style the server provably enforces, else WaitingError."""
+        seen = []
+        for style in STYLES:
+            try:
+                # 48 tokens: byte-level vocabularies spend one token a character
+                body = self._chat(PROBE_MESSAGES, PROBE_SCHEMA, 48, style)
+            except (PermanentError, TransientError) as e:  # rejects this way of asking
+                seen.append(f"{style}: rejected ({e.message[:120]})")
+                continue
+            text = _content(body)
+            try:
+                answer = json.loads(text).get("answer")
+            except (ValueError, AttributeError):
+                answer = None
+            if answer in PROBE_WORDS:
+                return style
+            seen.append(f"{style}: answered {text[:60]!r}")
+        raise WaitingError(
+            "remote_schema_not_enforced",
+            f"{self.url} does not enforce JSON schemas (probe with a two-word enum: "
+            f"{'; '.join(seen)}); refusing to run jobs on unconstrained output",
+        )
+
+    def generate(self, messages: list[dict[str, str]], schema: dict[str, Any],
+                 max_tokens: int) -> Generation:
+        started = time.perf_counter()
+        body = self._chat(messages, schema, max_tokens, self.style)
+        choice = (body.get("choices") or [{}])[0]
+        usage = body.get("usage") or {}
+        return Generation(
+            text=_content(body),
+            finish_reason=choice.get("finish_reason") or "",
+            prompt_tokens=usage.get("prompt_tokens", 0),
+            completion_tokens=usage.get("completion_tokens", 0),
+            seconds=time.perf_counter() - started,
+            model_id=self.model_id,
+        )
+
+    def _chat(self, messages, schema, max_tokens, style) -> dict[str, Any]:
+        payload = {"messages": messages, "max_tokens": max_tokens, "temperature": 0.0,
+                   "seed": self.seed, "stream": False, **STYLES[style](schema)}
+        if self.model:
+            payload["model"] = self.model
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        request = urllib.request.Request(f"{self.url}/chat/completions",
+                                         data=json.dumps(payload).encode(), headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as e:
+            detail = e.read()[:500].decode("utf-8", "replace")
+            if e.code in (401, 403):
+                raise WaitingError("remote_unauthorized", f"{self.url}: HTTP {e.code} {detail}")
+            if 400 <= e.code < 500:
+                reason = "input_too_long" if "context" in detail.lower() else "remote_rejected"
+                raise PermanentError(reason, f"{self.url}: HTTP {e.code} {detail}") from None
+            raise TransientError("remote_error", f"{self.url}: HTTP {e.code} {detail}") from None
+        except (urllib.error.URLError, OSError) as e:
+            raise WaitingError("remote_unreachable",
+                               f"{self.url}: {getattr(e, 'reason', e)}") from None
+        except ValueError as e:
+            raise TransientError("remote_error", f"{self.url}: not JSON: {e}") from None
+
+    def close(self) -> None:
+        pass
+
+
+def _content(body: dict[str, Any]) -> str:
+    choices = body.get("choices") or [{}]
+    return ((choices[0].get("message") or {}).get("content")) or ""

@@ -1,0 +1,79 @@
+"""`mustelid bench --quick` end to end on the tiny GGUF: every measurement runs and the JSON has
+the documented shape. Speed targets are judged by the benchmark itself, never here."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import numbers
+import os
+import subprocess
+import sys
+
+import pytest
+
+from mustelid import bench
+
+HEADLINE = ("p1_daemon_vs_oneshot", "p2_decode_ratio", "p3_idle_rss_ratio",
+            "p3_first_job_ratio_prewarm", "p3_first_job_ratio_no_prewarm", "p4_receipt_p50_s",
+            "p5_prefix_reuse_speedup")
+
+
+def test_summary_is_median_min_max_and_skips_missing_values():
+    assert bench.summary([3.0, 1.0, None, 2.0]) == {"median": 2.0, "min": 1.0, "max": 3.0,
+                                                   "n": 3}
+    assert bench.summary([None]) == {"median": None, "min": None, "max": None, "n": 0}
+
+
+def test_bench_jobs_differ_so_only_the_shared_prefix_can_be_reused():
+    texts = {bench.receipt_text(i) for i in range(50)}
+    assert len(texts) == 50
+    assert all("TOTAL RM" in t for t in texts)
+
+
+def test_bench_quick_json_on_the_tiny_model(home, tmp_path):
+    pytest.importorskip("llama_cpp")
+    pytest.importorskip("gguf")
+    from tinygguf import write_tiny_gguf
+
+    model = write_tiny_gguf(tmp_path / "tiny.gguf", n_embd=128, n_ff=128)
+    with open(model, "rb") as f:
+        os.fsync(f.fileno())
+    proc = subprocess.run(
+        [sys.executable, "-m", "mustelid", "bench", "--quick", "--json", "--model", str(model),
+         "--threads", "1", "--n-ctx", "2048"],
+        capture_output=True, text=True, timeout=600, env=os.environ.copy())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
+    for key in HEADLINE:
+        assert key in out
+    for key in HEADLINE[:5]:
+        assert isinstance(out[key], numbers.Real) and out[key] > 0, (key, out[key])
+    assert out["p4_receipt_p50_s"] is None                      # --quick skips OCR
+    assert isinstance(out["p5_prefix_reuse_speedup"], numbers.Real)
+    assert out["pairs"] == 2 and out["p1"]["ratio"]["n"] == 2
+    m = out["machine"]
+    assert m["model_sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
+    assert len(m["loadavg_before"]) == 3 and len(m["loadavg_after"]) == 3
+    assert m["threads"] == 1 and m["cpu"] and m["llama_cpp_python"]
+    # prefix reuse really happened on the "on" side: the system prompt was not evaluated again
+    assert out["p5"][bench.BENCH_TASK]["reused_tokens"]["min"] > 20
+
+
+def test_bench_contexts_measures_each_setting_in_a_fresh_process(home, tmp_path):
+    pytest.importorskip("llama_cpp")
+    pytest.importorskip("gguf")
+    from tinygguf import write_tiny_gguf
+
+    # head size 64: quantized KV blocks (32 values) need heads at least that wide
+    model = write_tiny_gguf(tmp_path / "tiny.gguf", n_embd=128, n_ff=128)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mustelid", "bench", "--contexts", "--json", "--model",
+         str(model), "--threads", "1"],
+        capture_output=True, text=True, timeout=600, env=os.environ.copy())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = {(r["n_ctx"], r["kv"], r["flash_attn"]): r for r in json.loads(proc.stdout)}
+    assert set(rows) == set(bench.CONTEXTS)
+    assert all(r["anon_mb"] > 0 and r["prefill_tokens"] > 0 for r in rows.values())
+    # a bigger KV cache is anonymous memory that only freeing gives back
+    assert rows[(8192, "f16", False)]["anon_mb"] > rows[(2048, "f16", False)]["anon_mb"]

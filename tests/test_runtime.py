@@ -1,0 +1,396 @@
+"""Memory facts and tiers: paging a file mapping out and back, the budget guard, idle release and
+unload of the model worker, and what `mustelid status` reports."""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import write_config
+
+from mustelid import runtime
+
+linux_only = pytest.mark.skipif(sys.platform != "linux", reason="/proc, mincore, MADV_PAGEOUT")
+
+
+def _kernel_at_least(major: int, minor: int) -> bool:
+    try:
+        parts = os.uname().release.split(".")
+        return (int(parts[0]), int(parts[1].split("-")[0])) >= (major, minor)
+    except (ValueError, IndexError):
+        return False
+
+
+pageout_kernel = pytest.mark.skipif(not _kernel_at_least(5, 14),
+                                    reason="MADV_PAGEOUT needs 5.4, MADV_POPULATE_READ 5.14")
+
+
+@pytest.fixture
+def mapped_file(tmp_path):
+    """A 32 MiB file of our own (nobody else maps it), mapped and fully touched."""
+    path = tmp_path / "weights.bin"
+    with open(path, "wb") as f:
+        f.write(os.urandom(1 << 20) * 32)
+        f.flush()
+        os.fsync(f.fileno())   # clean pages: reclaim must not need writeback
+    f = open(path, "rb")
+    m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    for off in range(0, len(m), mmap.PAGESIZE):
+        m[off]
+    yield path, m
+    m.close()
+    f.close()
+
+
+@linux_only
+def test_file_ranges_find_the_mapping_by_inode_not_by_spelling(mapped_file, tmp_path):
+    path, m = mapped_file
+    link = tmp_path / "link.bin"
+    link.symlink_to(path)
+    ranges = runtime.file_ranges(link)
+    assert sum(r.length for r in ranges) == len(m)
+    assert runtime.file_ranges(tmp_path / "absent") == []
+
+
+@linux_only
+@pageout_kernel
+def test_page_out_drops_residency_and_prewarm_brings_it_back(mapped_file):
+    path, m = mapped_file
+    ranges = runtime.file_ranges(path)
+    resident, total = runtime.residency(ranges)
+    assert resident == total == len(m)
+    file_before = runtime.rss_split()["file"]
+
+    assert runtime.page_out(ranges) == 0
+    resident, _ = runtime.residency(ranges)
+    assert resident < total * 0.2, "MADV_PAGEOUT left the mapping resident"
+    assert runtime.rss_split()["file"] < file_before - 16 * runtime.MiB
+
+    warm = runtime.prewarm(path, ranges)
+    assert warm["bytes"] == total and warm["populated"]
+    resident, _ = runtime.residency(ranges)
+    assert resident == total
+    faults = runtime.major_faults()
+    for off in range(0, len(m), mmap.PAGESIZE):
+        m[off]
+    assert runtime.major_faults() - faults == 0
+
+
+def test_mem_available_reads_meminfo(tmp_path):
+    fake = tmp_path / "meminfo"
+    fake.write_text("MemTotal:       1000 kB\nMemAvailable:     2048 kB\n")
+    assert runtime.mem_available(fake) == 2048 * 1024
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_cgroup_headroom_takes_the_tightest_limit_and_discounts_inactive_cache(
+        tmp_path, monkeypatch, version):
+    root = tmp_path / "cg"
+    if version == "v2":
+        leaf = root / "app" / "svc"
+        files = ("memory.max", "memory.current", "inactive_file")
+        (root / "cgroup.controllers").parent.mkdir(parents=True)
+        (root / "cgroup.controllers").write_text("memory\n")
+        line = "0::/app/svc\n"
+    else:
+        leaf = root / "memory" / "app" / "svc"
+        files = ("memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file")
+        line = "4:memory:/app/svc\n"
+    leaf.mkdir(parents=True)
+    limit, usage, inactive = files
+    (leaf / limit).write_text("max\n" if version == "v2" else str(1 << 62))
+    (leaf / usage).write_text(str(300 << 20))
+    (leaf.parent / limit).write_text(str(1000 << 20))      # the parent's limit applies
+    (leaf.parent / usage).write_text(str(600 << 20))
+    (leaf.parent / "memory.stat").write_text(f"{inactive} {100 << 20}\n")
+    real_read = Path.read_text
+
+    def read_text(self, *a, **kw):
+        return line if str(self) == "/proc/self/cgroup" else real_read(self, *a, **kw)
+
+    monkeypatch.setattr(Path, "read_text", read_text)
+    found = runtime.cgroup_headroom(root)
+    assert found == {"limit": 1000 << 20, "usage": 600 << 20, "available": 500 << 20}
+
+
+def test_check_budget():
+    MiB = runtime.MiB
+    assert runtime.check_budget(500 * MiB, 100 * MiB, 1000 * MiB) is None
+    assert runtime.check_budget(0, 100 * MiB, 10 * MiB) is None          # nothing new needed
+    assert runtime.check_budget(500 * MiB, 100 * MiB, None) is None       # unknown: do not block
+    why = runtime.check_budget(950 * MiB, 100 * MiB, 1000 * MiB)
+    assert "950 MiB" in why and "1,000 MiB" in why
+
+
+# -- the budget guard in the daemon ------------------------------------------------------------
+
+
+def test_budget_guard_holds_a_job_in_waiting_then_lets_it_run(fake_home, tmp_path, monkeypatch):
+    from mustelid.config import load_config
+    from mustelid.host import Host
+    from mustelid.runner import Daemon, open_store
+
+    model = tmp_path / "big.gguf"
+    with open(model, "wb") as f:
+        f.truncate(600 << 20)              # sparse: a 600 MiB "model" that costs no disk
+    write_config(fake_home, f"""
+[model]
+backend = "fake"
+path = "{model.as_posix()}"
+[inbox]
+stable_seconds = 0
+default_tasks = ["echo"]
+[jobs]
+timeout_seconds = 5
+""")
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text(f"MemAvailable: {400 * 1024} kB\n")   # 400 MiB: cannot hold 600 MiB
+    monkeypatch.setattr(runtime, "MEMINFO", meminfo)
+    monkeypatch.setattr(runtime, "cgroup_headroom", lambda root=None: None)
+    (fake_home / "inbox").mkdir(exist_ok=True)
+    (fake_home / "inbox" / "a.txt").write_text("hello budget")
+
+    cfg = load_config()
+    assert cfg.model.path == model
+    Daemon(cfg, Host(cfg.plugins_path), once=True).run()
+    _, ledger = open_store(cfg, Host(cfg.plugins_path))
+    job = ledger.list()[0]
+    assert job["state"] == "waiting" and job["reason"] == "memory_budget", job
+    assert job["attempts"] == 0 and "MiB" in job["last_error"]
+
+    meminfo.write_text(f"MemAvailable: {8 * 1024 * 1024} kB\n")   # memory freed
+    ledger.retry(job["id"])
+    Daemon(cfg, Host(cfg.plugins_path), once=True).run()
+    assert ledger.get(job["id"])["state"] == "done"
+
+
+# -- tiers in the real worker process, with the tiny GGUF ----------------------------------------
+
+
+@pytest.fixture
+def tiny_home(fake_home, tmp_path):
+    pytest.importorskip("llama_cpp")
+    pytest.importorskip("gguf")
+    from tinygguf import write_tiny_gguf
+
+    # 64 MiB of embeddings, so the mapping spans enough pages to see paging at work
+    gguf = write_tiny_gguf(tmp_path / "tiny.gguf", n_embd=256, n_ff=256)
+    with open(gguf, "rb") as f:
+        os.fsync(f.fileno())   # dirty page cache cannot be paged out without writeback
+    write_config(fake_home, f"""
+[model]
+backend = "llama_cpp"
+path = "{gguf}"
+threads = 1
+n_ctx = 2048
+idle_release = 0.5
+idle_unload = 3
+[jobs]
+timeout_seconds = 30
+""")
+    return fake_home
+
+
+def _pump(sup, until, timeout=30.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sup.tend_idle()
+        if until():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}; stats={sup.last_stats}")
+
+
+@linux_only
+@pageout_kernel
+def test_worker_prewarms_releases_unloads_and_restarts_for_the_next_job(tiny_home):
+    from mustelid.config import load_config
+    from mustelid.supervisor import Supervisor
+    from mustelid.tasks import JobInput
+
+    cfg = load_config()
+    sup = Supervisor(str(cfg.config_path), model=cfg.model)
+    try:
+        assert sup.tier == "unloaded" and not sup.alive
+        sup.wake()                                  # a job is on its way: load the model
+        _pump(sup, lambda: sup.tier == "loaded" and "model_mb" in sup.last_stats,
+              what="prewarm to load the model")
+        assert sup.last_stats["model_resident_pct"] > 90
+        sup.idle_since = time.monotonic()
+        _pump(sup, lambda: sup.tier == "released", what="idle release")
+        assert sup.last_stats["last_release"]["released"] is True
+        assert sup.last_stats["model_resident_pct"] < 50
+        assert sup.alive, "tier 1 keeps the worker"
+        assert sup.need_bytes() > 0                 # coming back costs memory again
+
+        sup.wake()                                  # read the weights back in
+        _pump(sup, lambda: sup.tier == "loaded", what="prewarm after release")
+        assert sup.last_stats["model_resident_pct"] > 90
+        assert sup.last_stats["last_prewarm"]["major_faults"] >= 0
+
+        pid = sup.proc.pid
+        sup.idle_since = time.monotonic()
+        _pump(sup, lambda: not sup.alive, timeout=20, what="idle unload")
+        assert sup.tier == "unloaded"
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)                          # the worker exited: its memory is back
+
+        job = tiny_home / "later.txt"
+        job.write_text("a job after unload")
+        sup.submit(JobInput(id="J1", task="echo", path=str(job), mime="text/plain"))
+        assert sup.alive and sup.proc.pid != pid     # a later job restarts the worker
+        reply = None
+        deadline = time.monotonic() + 60
+        while reply is None and time.monotonic() < deadline:
+            reply = sup.poll(0.2)
+        assert reply is not None and reply["op"] == "job"
+        # noise weights under the grammar: valid JSON, maybe not a valid EchoOut; either way
+        # the job reached the model
+        assert reply["ok"] or reply["reason"] in ("schema_violation", "check_failed"), reply
+        assert "major_faults" in reply["stats"] and reply["stats"]["worker"]["tier"] == "loaded"
+    finally:
+        sup.stop()
+
+
+# -- mustelid status ---------------------------------------------------------------------------
+
+
+def test_status_json_reports_memory_fields(fake_home):
+    from daemonproc import DaemonProcess, cli_json, wait_for
+
+    stopped = cli_json("status")["memory"]
+    assert stopped["tier"] == "unloaded" and stopped["available_mb"] > 0
+    for key in ("rss_anon_mb", "rss_file_mb", "model_resident_pct", "major_faults_last_job"):
+        assert key in stopped
+    d = DaemonProcess(fake_home)
+    try:
+        (fake_home / "inbox").mkdir(exist_ok=True)
+        (fake_home / "inbox" / "x.txt").write_text("hello status")
+        wait_for(lambda: cli_json("status")["jobs"]["done"] == 1, timeout=60, what="job done")
+        mem = wait_for(lambda: (m := cli_json("status")["memory"])["tier"] == "loaded" and m,
+                       timeout=30, what="status to show the loaded worker")
+        assert mem["rss_anon_mb"] > 0 and mem["rss_file_mb"] > 0
+        assert mem["major_faults_last_job"] is not None
+    finally:
+        d.stop()
+
+
+# -- the real model ----------------------------------------------------------------------------
+
+
+@pytest.mark.real
+@linux_only
+@pageout_kernel
+def test_real_model_release_drops_residency_and_prewarm_avoids_major_faults(real_model, tmp_path):
+    from mustelid.config import Config
+    from mustelid.plugins.llama_backend import LlamaCppBackend
+
+    # A private copy: MADV_PAGEOUT skips pages that another process (another test run) maps.
+    copy = tmp_path / real_model.name
+    shutil.copyfile(real_model, copy)
+    with open(copy, "rb") as f:
+        os.fsync(f.fileno())   # dirty page cache cannot be paged out without writeback
+    cfg = Config()
+    cfg.model.path = copy
+    cfg.model.threads = 1
+    cfg.model.n_ctx = 1024
+    b = LlamaCppBackend(cfg)
+    messages = [{"role": "system", "content": "Extract the receipt as JSON."},
+                {"role": "user", "content": "BLUE FOX CAFE\nTOTAL EUR 7.30"}]
+    schema = {"type": "object", "properties": {"total": {"type": "string", "maxLength": 8}},
+              "required": ["total"]}
+    try:
+        b.generate(messages, schema, 24)
+        loaded = b.memory()
+        assert loaded["model_resident_bytes"] > 0.95 * loaded["model_bytes"]
+        file_before = runtime.rss_split()["file"]
+
+        out = b.release()
+        assert out["released"], out
+        assert out["resident_after"] < 0.2 * out["mapped"], out
+        assert runtime.rss_split()["file"] < file_before - 300 * runtime.MiB
+
+        warm = b.prewarm()
+        assert warm["populated"] and b.memory()["model_resident_bytes"] > 0.95 * out["mapped"]
+        faults = runtime.major_faults()
+        b.llm.reset()                       # a full prefill + decode touches every weight
+        gen = b.generate(messages, schema, 24)
+        assert gen.finish_reason == "stop"
+        assert runtime.major_faults() - faults <= 2
+    finally:
+        b.close()
+    print(json.dumps({"release": out, "prewarm": warm}))
+
+
+# -- context sizing and prefix reuse in the llama backend -----------------------------------------
+
+
+def _tiny_backend(tmp_path, **model_keys):
+    pytest.importorskip("llama_cpp")
+    pytest.importorskip("gguf")
+    from tinygguf import write_tiny_gguf
+
+    from mustelid.config import Config
+    from mustelid.plugins.llama_backend import LlamaCppBackend
+
+    cfg = Config()
+    cfg.model.path = write_tiny_gguf(tmp_path / "tiny.gguf")
+    cfg.model.threads = 1
+    for k, v in model_keys.items():
+        setattr(cfg.model, k, v)
+    return LlamaCppBackend(cfg)
+
+
+SHARED = "Fill_the_note." * 20             # 280 byte tokens every job shares (no spaces:
+                                             # the tiny vocabulary spends 3 tokens on each)
+NOTE_SCHEMA = {"type": "object", "properties": {"t": {"type": "string", "maxLength": 4}},
+               "required": ["t"], "additionalProperties": False}
+
+
+def _ask(text):
+    return [{"role": "system", "content": SHARED}, {"role": "user", "content": text}]
+
+
+def test_context_grows_in_steps_to_fit_and_refuses_beyond_the_maximum(tmp_path):
+    from mustelid import PermanentError
+
+    b = _tiny_backend(tmp_path, n_ctx_min=256, n_ctx=2048)
+    try:
+        assert b.llm.n_ctx() == 256
+        sizes = []
+        for text in ("short", "x" * 400, "short"):
+            need = b.count_prompt_tokens(_ask(text)) + 40
+            b.generate(_ask(text), NOTE_SCHEMA, 40)
+            sizes.append(b.llm.n_ctx())
+            assert need <= b.llm.n_ctx()
+            if len(sizes) < 3:
+                assert b.llm.n_ctx() < 2 * need          # the smallest step that fits
+        assert sizes[0] < sizes[1] == sizes[2], sizes     # grows on need, never shrinks
+        assert all(n in (256, 512, 1024, 2048) for n in sizes) and b.context_reloads == 2
+        with pytest.raises(PermanentError) as e:
+            b.generate(_ask("y" * 1800), NOTE_SCHEMA, 40)
+        assert e.value.reason == "input_too_long" and b.llm.n_ctx() == 1024
+    finally:
+        b.close()
+
+
+@pytest.mark.parametrize("reuse", [True, False])
+def test_jobs_sharing_a_prefix_only_prefill_their_own_part(tmp_path, reuse):
+    b = _tiny_backend(tmp_path, n_ctx=1024, n_ctx_min=1024, prefix_reuse=reuse)
+    try:
+        b.generate(_ask("first job's evidence"), NOTE_SCHEMA, 20)
+        gen = b.generate(_ask("second, different evidence"), NOTE_SCHEMA, 20)
+        perf = b.last_perf
+        if reuse:
+            assert perf["reused_tokens"] > 280, perf        # the shared system prompt
+            assert perf["prefill_tokens"] < 60, perf
+        else:
+            assert perf["reused_tokens"] == 0 and perf["prefill_tokens"] == gen.prompt_tokens
+    finally:
+        b.close()

@@ -1,0 +1,364 @@
+"""The screenshots task: evidence, per-job schema, grounded boxes, persistence with full-text
+search, the CLI; then the real model and real OCR on the committed samples.
+
+Unit tests use a fake worker context: fixed OCR lines, a scripted backend, no model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mustelid import Generation, JobInput, PermanentError
+from mustelid.execute import run_job
+from mustelid.ocr import OcrLine, normalise_box
+from mustelid.prompts import render_text
+from mustelid.store import Ledger, migrate, open_db
+from mustelid.plugins import screenshots
+from mustelid.plugins.screenshots import (Screenshot, Screenshots, find_candidates, find_signs,
+                                          likely_kind, line_choices)
+from mustelid.plugins.screenshots_cli import list_screenshots
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "examples" / "samples"
+
+# The error dialog sample (800x500) as OCR reads it, abridged; boxes in pixels.
+DIALOG = [
+    OcrLine("Backup Utility", (47, 35, 157, 58), 0.99),
+    OcrLine("Backup Utility - Error", (159, 117, 313, 141), 0.98),
+    OcrLine("Could not complete the backup.", (247, 166, 542, 192), 0.99),
+    OcrLine("The disk BACKUP-01 is full (0 bytes free).", (248, 197, 546, 219), 0.98),
+    OcrLine("Error code: 0x80070070", (247, 274, 425, 298), 0.97),
+    OcrLine("Retry", (448, 323, 500, 352), 1.0),
+    OcrLine("Cancel", (560, 325, 621, 349), 1.0),
+    OcrLine("Backup Utility", (600, 471, 700, 494), 0.9),     # a repeated text (taskbar)
+]
+
+
+class SourcePrompts:
+    """The shipped template from the source tree (what ctx.prompts renders when installed)."""
+
+    def render(self, name, **variables):
+        text = (REPO / "prompts" / f"{name}.txt").read_text(encoding="utf-8")
+        return render_text(text, **variables)
+
+
+class ScriptedBackend:
+    """Returns the queued answers in order, recording what it was asked."""
+
+    model_id = "scripted"
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.calls = []
+
+    def generate(self, messages, schema, max_tokens):
+        self.calls.append({"messages": messages, "schema": schema, "max_tokens": max_tokens})
+        return Generation(json.dumps(self.answers.pop(0)), "stop", model_id=self.model_id)
+
+
+class FakeCtx:
+    def __init__(self, lines, backend=None):
+        from mustelid.config import Config
+
+        self.config = Config()
+        self.prompts = SourcePrompts()
+        self.lines = lines
+        self.backend = backend
+
+    def load_image(self, path):
+        from mustelid.imaging import load_image
+
+        return load_image(path)
+
+    def ocr(self, path):
+        return self.lines
+
+
+def dialog_job():
+    return JobInput(id="J1", task="screenshots", path=str(SAMPLES / "error_dialog.png"),
+                    mime="image/png")
+
+
+def answer(**overrides):
+    base = {"title": "Backup failed", "summary": "A backup utility reports a full disk.",
+            "kind": "error_dialog", "key_text": ["Could not complete the backup."],
+            "regions": [{"text": "Error code: 0x80070070", "label": "error code"},
+                        {"text": "Retry", "label": "button"}],
+            "entity_choices": []}
+    return {**base, **overrides}
+
+
+# -- evidence -----------------------------------------------------------------------------------
+
+def test_candidates_find_links_addresses_dates_amounts_and_names():
+    lines = ["Daniel Ortiz <daniel.ortiz@example.com>", "Tue, 12 May 2026, 09:14",
+             "$48,200.00. Two things", "Review https://intranet.example.com/budget/q3.",
+             "It's already paid, 24.50 EUR.", "Marketing 2 review", "meeting on 19/05/2026"]
+    found = {(c["type"], c["value"]): c for c in find_candidates(lines)}
+    assert ("email", "daniel.ortiz@example.com") in found
+    assert ("url", "https://intranet.example.com/budget/q3") in found     # trailing dot dropped
+    assert found[("date", "12 May 2026")]["iso"] == "2026-05-12"
+    assert found[("date", "19/05/2026")]["iso"] == "2026-05-19"
+    assert ("amount", "$48,200.00") in found and ("amount", "24.50 EUR") in found
+    assert ("name", "Daniel Ortiz") in found
+    assert found[("email", "daniel.ortiz@example.com")]["line"] == 1
+    assert not any(c["type"] == "date" and "Marketing" in c["value"] for c in found.values())
+
+
+def test_signs_point_to_the_kind_of_screen():
+    chat = ["9:41", "Maya Lindqvist", "online", "Hi!", "10:02", "Sure", "10:05", "Type a message"]
+    assert likely_kind(find_signs(chat)) == "chat"
+    assert likely_kind(find_signs([l.text for l in DIALOG])) == "error_dialog"
+    assert likely_kind(find_signs(["Hello there"])) is None
+
+
+def test_only_kinds_with_signs_on_the_screen_are_offered():
+    task = Screenshots()
+    schema = task.schema(task.prepare(dialog_job(), FakeCtx(DIALOG)))
+    assert schema["properties"]["kind"]["enum"] == ["error_dialog", "app", "document", "other"]
+    assert "error_dialog (an error or warning message box)" in task.prepare(
+        dialog_job(), FakeCtx(DIALOG)).variables["kinds"]
+    bare = task.schema(task.prepare(dialog_job(), FakeCtx([OcrLine("Hello", (0, 0, 50, 20))])))
+    assert bare["properties"]["kind"]["enum"] == ["app", "document", "other"]
+
+
+def test_a_repeated_line_stays_reachable_under_its_own_choice():
+    choices = line_choices(["Backup Utility", "Retry", "Backup Utility"])
+    assert choices == {"Backup Utility": 1, "Retry": 2, "Backup Utility (2)": 3}
+
+
+def test_prepare_numbers_the_lines_and_normalises_their_boxes():
+    ev = Screenshots().prepare(dialog_job(), FakeCtx(DIALOG))
+    assert ev.data["image"]["width"] == 800 and ev.data["image"]["height"] == 500
+    assert ev.data["lines"][0] == {"text": "Backup Utility", "box": [59, 70, 196, 116],
+                                   "score": 0.99}
+    assert "[8] Backup Utility (2)" in ev.variables["lines"]
+    assert ev.variables["likely"] == "error_dialog"
+
+
+def test_no_text_is_a_permanent_error_not_a_guess():
+    with pytest.raises(PermanentError) as e:
+        Screenshots().prepare(dialog_job(), FakeCtx([]))
+    assert e.value.reason == "no_text"
+
+
+# -- schema -------------------------------------------------------------------------------------
+
+def test_schema_makes_lines_and_candidates_enums_and_bounds_everything():
+    task = Screenshots()
+    ev = task.prepare(dialog_job(), FakeCtx(DIALOG))
+    schema = task.schema(ev)
+    props = schema["properties"]
+    assert props["key_text"]["items"]["enum"] == list(line_choices([l.text for l in DIALOG]))
+    region = schema["$defs"]["RegionChoice"]["properties"]["text"]
+    assert region["enum"] == props["key_text"]["items"]["enum"]
+    assert [c["value"] for c in ev.data["candidates"]] == ["Backup Utility"]
+    assert props["entity_choices"]["items"] == {"type": "integer", "enum": [1]}
+    assert props["title"]["maxLength"] == 80 and props["summary"]["maxLength"] == 160
+    assert props["regions"]["maxItems"] == 4 and props["key_text"]["maxItems"] == 3
+    assert set(schema["required"]) == set(props)
+    # It must convert to a grammar: a schema that does not would fail the job closed.
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    gbnf = json_schema_to_gbnf(json.dumps(schema))
+    assert '"\\"Backup Utility (2)\\""' in gbnf
+
+
+def test_no_candidates_means_an_empty_entity_list():
+    task = Screenshots()
+    ev = task.prepare(dialog_job(), FakeCtx([OcrLine("Retry", (0, 0, 50, 20))]))
+    assert task.schema(ev)["properties"]["entity_choices"] == {
+        "type": "array", "items": {"type": "integer"}, "maxItems": 0}
+
+
+def test_entity_choices_are_numbers_of_the_candidates():
+    lines = [OcrLine("Mail", (0, 0, 50, 20)),
+             OcrLine("Daniel Ortiz <daniel.ortiz@example.com>", (0, 40, 300, 60))]
+    task = Screenshots()
+    ev = task.prepare(JobInput("J", "screenshots", str(SAMPLES / "email.png"), mime="image/png"),
+                      FakeCtx(lines))
+    assert task.schema(ev)["properties"]["entity_choices"]["items"] == {
+        "type": "integer", "enum": [1, 2]}
+
+
+# -- grounding ----------------------------------------------------------------------------------
+
+def test_regions_get_the_ocr_box_of_the_line_they_copied():
+    backend = ScriptedBackend(answer(regions=[
+        {"text": "Error code: 0x80070070", "label": "error code"},
+        {"text": "Backup Utility (2)", "label": "taskbar"},
+        {"text": "Error code: 0x80070070", "label": "again"}]))      # a repeat is dropped
+    out = run_job(Screenshots(), dialog_job(), FakeCtx(DIALOG, backend))
+    result = Screenshot.model_validate(out["data"])
+    ocr_boxes = [normalise_box(l.box, 800, 500) for l in DIALOG]
+    assert [r.box for r in result.regions] == [ocr_boxes[4], ocr_boxes[7]]
+    assert [(r.line, r.text, r.label) for r in result.regions] == [
+        (5, "Error code: 0x80070070", "error code"), (8, "Backup Utility", "taskbar")]
+    assert result.key_lines == [3] and result.key_text == ["Could not complete the backup."]
+
+
+def test_a_region_the_screen_does_not_show_is_reasked_then_dead():
+    invented = answer(regions=[{"text": "Disk cleanup wizard", "label": "button"}])
+    backend = ScriptedBackend(invented, invented)
+    with pytest.raises(PermanentError) as e:
+        run_job(Screenshots(), dialog_job(), FakeCtx(DIALOG, backend))
+    assert e.value.reason == "check_failed" and "Disk cleanup wizard" in e.value.message
+    assert len(backend.calls) == 2
+    assert "Disk cleanup wizard" in backend.calls[1]["messages"][-1]["content"]
+
+
+def test_boxes_and_entities_a_model_supplies_are_replaced_by_ocr_facts():
+    # A backend that ignores the grammar cannot smuggle a box or an entity in: the result's
+    # shape has room for them (check fills them), so check rebuilds every one from the evidence.
+    sneaky = answer(regions=[{"text": "Retry", "label": "button", "box": [1, 2, 3, 4]}],
+                    entities=[{"type": "url", "value": "https://evil.example"}])
+    out = run_job(Screenshots(), dialog_job(), FakeCtx(DIALOG, ScriptedBackend(sneaky)))
+    assert out["data"]["regions"][0]["box"] == normalise_box(DIALOG[5].box, 800, 500)
+    assert out["data"]["entities"] == []
+
+
+def test_entities_are_copied_from_the_chosen_candidates():
+    lines = [OcrLine("Daniel Ortiz <daniel.ortiz@example.com>", (0, 0, 300, 20)),
+             OcrLine("See https://intranet.example.com/q3", (0, 40, 300, 60))]
+    job = JobInput("J", "screenshots", str(SAMPLES / "email.png"), mime="image/png")
+    backend = ScriptedBackend(answer(kind="email", key_text=[], regions=[],
+                                     entity_choices=[3, 1, 3]))
+    out = run_job(Screenshots(), job, FakeCtx(lines, backend))
+    assert out["data"]["entities"] == [
+        {"type": "url", "value": "https://intranet.example.com/q3", "iso": None, "line": 2},
+        {"type": "email", "value": "daniel.ortiz@example.com", "iso": None, "line": 1}]
+
+
+# -- persistence, search, CLI -------------------------------------------------------------------
+
+def persisted_db(tmp_path, *answers):
+    db = open_db(tmp_path / "s.db")
+    migrate(db, [screenshots._migrations()])
+    ledger = Ledger(db)
+    task = Screenshots()
+    ev = task.prepare(dialog_job(), FakeCtx(DIALOG))
+    ids = []
+    for i, a in enumerate(answers):
+        job_id, _ = ledger.enqueue("screenshots", idempotency_key=f"k{i}")
+        ledger.claim("me", 30)
+        result = Screenshot.model_validate(a)
+        assert task.check(result, ev) == []
+        assert ledger.complete(job_id, "me", result.model_dump(mode="json"),
+                               persist=lambda db, row, r=result: task.persist(db, row, r))
+        ids.append(job_id)
+    return db, ids
+
+
+def test_persist_and_full_text_search(tmp_path):
+    db, ids = persisted_db(
+        tmp_path, answer(),
+        answer(title="Lunch with Maya", summary="A chat about dinner on Saturday.", kind="chat",
+               key_text=["Retry"], regions=[]))
+    row = db["screenshots"].get(1)
+    assert row["job_id"] == ids[0] and row["kind"] == "error_dialog"
+    assert json.loads(row["regions"])[0]["box"] == normalise_box(DIALOG[4].box, 800, 500)
+    assert [r["job_id"] for r in list_screenshots(db, query="backup")] == [ids[0]]   # summary
+    assert [r["job_id"] for r in list_screenshots(db, query="complete")] == [ids[0]]  # key text
+    assert [r["job_id"] for r in list_screenshots(db, query="maya saturday")] == [ids[1]]
+    assert list_screenshots(db, query='"unbalanced AND (') == []        # FTS syntax is quoted
+    assert [r["kind"] for r in list_screenshots(db, kind="chat")] == ["chat"]
+    db["screenshots"].update(2, {"title": "Dinner plans"})              # triggers keep FTS in step
+    assert [r["id"] for r in list_screenshots(db, query="dinner plans")] == [2]
+
+
+def test_cli_lists_and_searches_as_json(home):
+    from mustelid.cli import _assembled
+    from mustelid.config import load_config
+    from mustelid.runner import open_store
+
+    db, ledger = open_store(load_config(), __import__("mustelid.host").host.Host())
+    task = Screenshots()
+    ev = task.prepare(dialog_job(), FakeCtx(DIALOG))
+    job_id, _ = ledger.enqueue("screenshots", idempotency_key="k")
+    ledger.claim("me", 30)
+    result = Screenshot.model_validate(answer())
+    task.check(result, ev)
+    ledger.complete(job_id, "me", result.model_dump(mode="json"),
+                    persist=lambda db, row: task.persist(db, row, result))
+    runner = CliRunner()
+    out = runner.invoke(_assembled(), ["screenshots", "--json"], catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.output)
+    assert rows[0]["title"] == "Backup failed" and rows[0]["key_text"] == [
+        "Could not complete the backup."]
+    assert rows[0]["regions"][0]["box"] == normalise_box(DIALOG[4].box, 800, 500)
+    hit = runner.invoke(_assembled(), ["screenshots", "--search", "backup", "--json"])
+    assert [r["job_id"] for r in json.loads(hit.output)] == [job_id]
+    miss = runner.invoke(_assembled(), ["screenshots", "--search", "zebra", "--json"])
+    assert json.loads(miss.output) == []
+    plain = runner.invoke(_assembled(), ["screenshots"])
+    assert "Backup failed" in plain.output and "\t" in plain.output     # piped: TSV
+
+
+# -- the real model and real OCR ----------------------------------------------------------------
+
+def real_ctx():
+    """A real WorkerContext (configured backend and OCR engine, loaded on first use)."""
+    from mustelid.config import load_config
+    from mustelid.host import Host
+    from mustelid.worker import WorkerContext
+
+    ctx = WorkerContext(load_config(), Host())
+    try:
+        ctx.prompts.text("screenshots")
+    except TypeError:
+        # daemon/prompts.py shadows the prompts/ package in an editable install, so the shipped
+        # templates are not found there; render the same files from the source tree.
+        ctx.prompts = SourcePrompts()
+    return ctx
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("sample, kind", [("chat.png", "chat"),
+                                          ("error_dialog.png", "error_dialog")])
+def test_real_model_describes_the_samples_with_ocr_boxes_only(home, real_model, sample, kind):
+    ctx = real_ctx()
+    try:
+        job = JobInput("real", "screenshots", str(SAMPLES / sample), mime="image/png")
+        out = run_job(Screenshots(), job, ctx)
+    finally:
+        ctx.close()
+    result = Screenshot.model_validate(out["data"])
+    lines = out["evidence"]["lines"]
+    ocr_boxes = [l["box"] for l in lines]
+    assert result.kind.value == kind
+    assert result.title.strip() and result.summary.strip()
+    assert result.regions or result.key_text
+    for region in result.regions:
+        assert region.box in ocr_boxes
+        assert region.box == lines[region.line - 1]["box"] and region.text == lines[
+            region.line - 1]["text"]
+    for number, text in zip(result.key_lines, result.key_text):
+        assert lines[number - 1]["text"] == text
+    printed = " ".join(l["text"] for l in lines)
+    assert all(e.value in printed for e in result.entities)
+
+
+@pytest.mark.real
+def test_real_daemon_describes_a_screenshot_and_search_finds_it(home, real_model):
+    from conftest import write_config
+    from daemonproc import cli, cli_json
+
+    write_config(home, "[jobs]\ntimeout_seconds = 280\n")
+    cli("submit", "--task", "screenshots", str(SAMPLES / "error_dialog.png"))
+    cli("run", "--once", timeout=900)
+    job = cli_json("jobs")[0]
+    assert job["state"] == "done", job
+    rows = cli_json("screenshots")
+    assert len(rows) == 1 and rows[0]["kind"] == "error_dialog"
+    assert rows[0]["file"] == "error_dialog.png"
+    ocr_boxes = [l["box"] for l in cli_json("show", job["id"])["evidence"]["lines"]]
+    assert all(r["box"] in ocr_boxes for r in rows[0]["regions"])
+    # Full-text search over what the model wrote and the lines it picked.
+    word = (rows[0]["key_text"] or [rows[0]["title"]])[0].split()[0]
+    assert [r["job_id"] for r in cli_json("screenshots", "--search", word)] == [job["id"]]
+    assert cli_json("screenshots", "--search", "zzzunlikelyzzz") == []
