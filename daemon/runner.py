@@ -41,6 +41,26 @@ class AlreadyRunning(Exception):
     pass
 
 
+class PersistFailed(Exception):
+    """A task's ``persist()`` raised: the task's fault, not the database's."""
+
+
+# SQLite primary result codes that mean the machine, not the plugin, is in trouble (disk full,
+# locked, I/O): those propagate and pause the daemon, keeping the reply to commit again later.
+_ENVIRONMENTAL = {5, 6, 10, 13}   # SQLITE_BUSY, SQLITE_LOCKED, SQLITE_IOERR, SQLITE_FULL
+
+
+def _persist(task: Any, db: Any, row: dict[str, Any], result: Any) -> None:
+    try:
+        task.persist(db, row, result)
+    except sqlite3.Error as e:
+        if (getattr(e, "sqlite_errorcode", 0) or 0) & 0xFF in _ENVIRONMENTAL:
+            raise
+        raise PersistFailed(f"{type(e).__name__}: {e}") from e
+    except Exception as e:
+        raise PersistFailed(f"{type(e).__name__}: {e}") from e
+
+
 def lock_path(config: Config) -> Path:
     return config.data_dir / "daemon.lock"
 
@@ -318,15 +338,33 @@ class Daemon:
                 self.stats["failed"] += 1
                 return
             stats = {**reply.get("stats", {})}
-            ok = self.ledger.complete(
-                job["id"], self.owner, reply["data"], evidence=reply.get("evidence"),
-                stats=stats, persist=lambda db, row: task.persist(db, row, result),
-            )
+            try:
+                ok = self.ledger.complete(
+                    job["id"], self.owner, reply["data"], evidence=reply.get("evidence"),
+                    stats=stats, persist=lambda db, row: _persist(task, db, row, result),
+                )
+            except PersistFailed as e:
+                # The transaction rolled back: no result, job still ours. A plugin bug may be
+                # data-dependent or fixed by an upgrade, so retry with backoff, then dead.
+                self.stats["failed"] += 1
+                state = self.ledger.fail(job["id"], self.owner, "transient", "persist_failed",
+                                         str(e))
+                log.warning("job %s (%s) %s: persist failed: %s", job["id"], job["task"],
+                            state, e)
+                return
             if ok:
                 self.stats["done"] += 1
                 self._maybe_move_done(job)
             return
         self.stats["failed"] += 1
+        if reply.get("kind") == "review":
+            # Valid but failing the task's checks after the re-ask: a person decides, the raw
+            # answer is kept (mustelid review).
+            self.ledger.hold_for_review(job["id"], self.owner, reply.get("reason", "check_failed"),
+                                        reply.get("message", ""), reply["review"])
+            log.warning("job %s (%s) needs review: %s", job["id"], job["task"],
+                        reply.get("message"))
+            return
         state = self.ledger.fail(job["id"], self.owner, reply.get("kind", "transient"),
                                  reply.get("reason", "unknown"), reply.get("message", ""))
         log.warning("job %s (%s) %s: %s", job["id"], job["task"], state, reply.get("reason"))

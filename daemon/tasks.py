@@ -139,6 +139,24 @@ class Task:
         the arguments. Keep it short: every line is prefilled for every routed file."""
         return ""
 
+    def eval_truth(self, labels: dict[str, Any]) -> dict[str, Any]:
+        """``mustelid eval``: the expected value of each field this task can be judged on, from
+        one labels file (``NNN.json`` beside ``NNN.jpg``). The default takes the labels that
+        name the task's own fields; a task maps other dataset layouts here."""
+        return {k: v for k, v in labels.items() if k in self.Output.model_fields}
+
+    def eval_normalise(self, field: str, value: Any) -> Any:
+        """``mustelid eval``: a field's value the way a person would judge it, so expected and
+        produced values compare with ``==``. Default: text ignoring case and whitespace."""
+        if value is None:
+            return None
+        return "".join(str(value).split()).casefold()
+
+    def example_key(self, data: dict[str, Any]) -> str | None:
+        """``mustelid review``: the key under which a person's correction of this result is kept
+        for reuse as an example (receipts: the merchant), or None to keep none."""
+        return None
+
     def compute(self, job: JobInput, evidence: Evidence, ctx: Any) -> BaseModel:
         """For tasks with ``uses_model = False`` (e.g. a summary computed from the database):
         produce the result directly. It is validated and checked like a generated one."""
@@ -165,11 +183,17 @@ def parse_output(task_output: type[BaseModel], gen: Generation) -> BaseModel:
         raise PermanentError("non_finite_number", str(e)) from None
     except ValueError as e:
         raise PermanentError("invalid_json", f"model output is not JSON: {e}") from None
+    except RecursionError:
+        # Not a ValueError: uncaught, deeply nested output ([[[[...) looked like a plugin bug
+        # and was retried as transient. It is bad output like any other.
+        raise PermanentError("invalid_json", "model output is nested too deeply") from None
     _reject_non_finite(raw)
     try:
         return task_output.model_validate(raw)
     except ValidationError as e:
         raise PermanentError("schema_violation", _short_validation_error(e)) from None
+    except RecursionError:
+        raise PermanentError("schema_violation", "model output is nested too deeply") from None
 
 
 class _NonFinite(ValueError):
@@ -182,14 +206,17 @@ def _reject_constant(name: str) -> float:
 
 def _reject_non_finite(value: Any) -> None:
     # A grammar admits 7777777777777777.6E6666666666666666, which json parses to inf (NOTES.md).
-    if isinstance(value, float) and not math.isfinite(value):
-        raise PermanentError("non_finite_number", "model output contains a non-finite number")
-    if isinstance(value, dict):
-        for v in value.values():
-            _reject_non_finite(v)
-    elif isinstance(value, list):
-        for v in value:
-            _reject_non_finite(v)
+    # Iterative: json.loads accepts nesting almost as deep as the recursion limit, so a
+    # recursive walk from a deeper stack could still raise RecursionError.
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, float) and not math.isfinite(v):
+            raise PermanentError("non_finite_number", "model output contains a non-finite number")
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
 
 
 def _short_validation_error(e: ValidationError) -> str:

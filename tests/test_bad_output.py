@@ -78,8 +78,29 @@ def test_bad_output_is_rejected_with_reasons_and_bounded_retries(fake_home, outs
         d.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="tasks.parse_output: json.loads raises RecursionError on"
-                   " deeply nested output, which escapes as task_error and is retried 4 times")
+def test_parse_output_rejects_deep_nesting_and_deep_non_finite_numbers():
+    from typing import Any
+
+    from pydantic import BaseModel
+
+    from mustelid.tasks import Generation, PermanentError, parse_output
+
+    class Anything(BaseModel):
+        x: Any
+
+    def reason(text: str) -> str | None:
+        try:
+            parse_output(Anything, Generation(text, "stop"))
+        except PermanentError as e:
+            return e.reason
+        return None
+
+    assert reason("[" * 100_000 + "]" * 100_000) == "invalid_json"
+    # as deep as json.loads accepts: an inf at the bottom is still found, no RecursionError
+    assert reason('{"x": ' + "[" * 900 + "1e999" + "]" * 900 + "}") == "non_finite_number"
+    assert reason('{"x": ' + "[" * 900 + "1" + "]" * 900 + "}") is None
+
+
 def test_deeply_nested_output_is_invalid_json_not_a_plugin_bug(fake_home):
     drop_all(fake_home, ["DEEPJSON"])
     d = DaemonProcess(fake_home)
@@ -92,9 +113,6 @@ def test_deeply_nested_output_is_invalid_json_not_a_plugin_bug(fake_home):
         d.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="runner._finish: an exception from a task's persist()"
-                   " propagates out of the loop and kills the daemon (every restart, until the job"
-                   " is dead as crashed_repeatedly)")
 def test_a_persist_that_raises_fails_the_job_not_the_daemon(fake_home):
     dropped = drop_all(fake_home, ["PERSISTFAIL", "fine"])
     d = DaemonProcess(fake_home)
@@ -104,8 +122,35 @@ def test_a_persist_that_raises_fails_the_job_not_the_daemon(fake_home):
         jobs = {j["file"]: j for j in cli_json("jobs")}
         assert jobs["persistfail.txt"]["state"] == "dead"
         assert jobs["persistfail.txt"]["reason"] == "persist_failed"
+        assert jobs["persistfail.txt"]["attempts"] == 4          # bounded: max_attempts, then dead
+        assert "ValueError: a bug in a plugin's persist" in cli_json(
+            "show", jobs["persistfail.txt"]["id"])["job"]["last_error"]
         assert jobs["fine.txt"]["state"] == "done"
         assert query(fake_home, "SELECT COUNT(*) FROM results") == [(1,)]
         assert_invariants(fake_home, dropped=dropped, daemon=d)
     finally:
         d.stop()
+
+
+def test_a_persist_error_is_the_plugins_fault_unless_the_disk_or_lock_is():
+    import sqlite3
+
+    from mustelid.runner import PersistFailed, _persist
+
+    class Task:
+        def __init__(self, exc):
+            self.exc = exc
+
+        def persist(self, db, row, result):
+            raise self.exc
+
+    for exc in (ValueError("bug"), sqlite3.OperationalError("no such table: echoes"),
+                sqlite3.IntegrityError("UNIQUE constraint failed")):
+        if isinstance(exc, sqlite3.Error):
+            exc.sqlite_errorcode = 1 if isinstance(exc, sqlite3.OperationalError) else 2067
+        with pytest.raises(PersistFailed, match=type(exc).__name__):
+            _persist(Task(exc), None, {}, None)
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode = 13                           # SQLITE_FULL: pause, keep the reply
+    with pytest.raises(sqlite3.OperationalError):
+        _persist(Task(full), None, {}, None)
