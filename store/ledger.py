@@ -113,7 +113,7 @@ class Ledger:
     def claim(self, owner: str, lease_seconds: float, tasks: Iterable[str] | None = None):
         """Take the next runnable job, or None. ``tasks`` limits claims to tasks we can run."""
         now = self.clock()
-        task_filter, args = "", [now]
+        task_filter, args = "", [now, now + self.horizon(lease_seconds)]
         if tasks is not None:
             names = list(tasks)
             if not names:
@@ -122,7 +122,8 @@ class Ledger:
             args += names
         with immediate(self.db):
             row = self.db.execute(
-                "SELECT id FROM jobs WHERE state IN ('queued', 'waiting') AND run_after <= ?"
+                "SELECT id FROM jobs WHERE state IN ('queued', 'waiting')"
+                " AND (run_after <= ? OR run_after > ?)"
                 f"{task_filter} ORDER BY priority DESC, run_after, id LIMIT 1",
                 args,
             ).fetchone()
@@ -285,6 +286,13 @@ class Ledger:
             sql += " AND reason = ?"
             args.append(reason)
         return self.db.execute(sql, args).rowcount
+
+    def horizon(self, lease_seconds: float) -> float:
+        """How far ahead of now any ``run_after`` we write can be (backoff, waiting re-check, a
+        ``run_now`` hold of one lease), plus a minute of slack. A ``run_after`` further ahead was
+        written before the wall clock stepped back (NTP fixing a fast clock, a clock back from
+        2200): honouring it would strand the job for the size of the step, so it counts as due."""
+        return max(self.backoff_max_seconds, self.waiting_recheck_seconds, lease_seconds) + 60
 
     def backoff(self, attempts: int) -> float:
         return min(self.backoff_max_seconds, self.backoff_seconds * 2 ** max(0, attempts - 1))

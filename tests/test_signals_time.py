@@ -122,9 +122,6 @@ def test_wall_clock_steps_run_nothing_twice(fake_home, stepped, outside):
         d.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="store/ledger.py claim: a job queued (or backed off) before"
-                   " the clock stepped back waits until the clock catches up with run_after;"
-                   " see RELIABILITY.md")
 def test_a_job_queued_before_the_clock_steps_back_still_runs(fake_home, stepped):
     d = DaemonProcess(fake_home)
     try:
@@ -177,8 +174,6 @@ def test_ledger_steps_forward_run_each_job_once(ledger):
     assert ledger.db.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 2
 
 
-@pytest.mark.xfail(strict=True, reason="store/ledger.py claim: run_after set before a backward"
-                   " step is honoured to the letter; see RELIABILITY.md")
 @pytest.mark.parametrize("how", ["queued", "backed_off"])
 def test_ledger_step_back_does_not_strand_jobs(ledger, how):
     clock = ledger.clock
@@ -190,6 +185,29 @@ def test_ledger_step_back_does_not_strand_jobs(ledger, how):
     clock.t -= HOUR                                   # ...and then NTP steps the clock back
     job = ledger.claim("me", 60)
     assert job is not None and job["id"] == job_id
+
+
+def test_ledger_honours_every_delay_it_sets_itself(ledger):
+    """The horizon must not make a real backoff, waiting re-check or run_now hold due early."""
+    clock = ledger.clock
+    ledger.backoff_max_seconds = 600
+    for i, (kind, delay) in enumerate([("transient", 600), ("waiting", 30)]):
+        job_id, _ = ledger.enqueue("echo", idempotency_key=f"k{i}", max_attempts=99)
+        for attempt in range(1, 13 if kind == "transient" else 2):  # backoff reaches its cap
+            clock.t = max(clock.t, ledger.get(job_id)["run_after"])
+            assert ledger.claim("me", 60)["id"] == job_id
+            assert ledger.fail(job_id, "me", kind, "x") in ("queued", "waiting")
+        assert ledger.get(job_id)["run_after"] == clock.t + delay
+        assert ledger.claim("me", 60) is None, kind
+        clock.t += delay - 1
+        assert ledger.claim("me", 60) is None, kind
+        clock.t += 1
+        assert ledger.claim("me", 60)["id"] == job_id
+        ledger.fail(job_id, "me", "permanent", "done with it")
+    ledger.enqueue("echo", idempotency_key="held", run_after=clock.t + 60)  # like run_now
+    assert ledger.claim("me", 60) is None
+    clock.t -= 2 * HOUR                                # a step back past the horizon: due
+    assert ledger.claim("me", 60) is not None
 
 
 def test_scheduler_steps_fire_each_period_once(ledger):
