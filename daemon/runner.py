@@ -35,6 +35,8 @@ log = logging.getLogger("mustelid.daemon")
 PAUSE_SECONDS = 5.0      # back-off after a database or filesystem error (e.g. disk full)
 SHUTDOWN_GRACE = 6.0     # seconds a running job may take to finish after SIGTERM
 TICK = 0.2
+INGEST_SLICE = 50        # files ingested per loop pass (≈0.5 s here): signals, heartbeats and
+                         # claims are served between slices of a burst, not after all of it
 
 
 class AlreadyRunning(Exception):
@@ -207,14 +209,15 @@ class Daemon:
         if any(created for *_, created in self.scheduler.tick()):
             self.supervisor.wake()   # a scheduled job is queued: prewarm while it waits
         self._drain_hints()
-        self._ingest_ready()
+        backlog = self._ingest_ready()
         if self.current is not None:
-            self._tend_current()
+            self._tend_current(wait=0 if backlog else TICK)
         elif not self._claim_next():
             if self.once and self._drained():
                 return True
             self.supervisor.tend_idle()   # idle long enough: page the model out, then unload
-            time.sleep(TICK)
+            if not backlog:
+                time.sleep(TICK)
         if now >= self._next_publish:
             self.paused = None
             self._publish(state="running")
@@ -256,8 +259,14 @@ class Daemon:
                 self.tracker.observe(rel, st.st_size, st.st_mtime_ns)
                 self.supervisor.wake()   # prewarm overlaps the file's stability wait
 
-    def _ingest_ready(self) -> None:
-        for rel in self.tracker.ready():
+    def _ingest_ready(self) -> bool:
+        """Ingest one slice of the files that are ready; True if more may be waiting."""
+        ready = self.tracker.ready(limit=INGEST_SLICE)
+        for i, rel in enumerate(ready):
+            if self.stop_requested:
+                for rest in ready[i:]:
+                    self.tracker.forget(rest)   # reported but not ingested: the next run scans
+                return False
             path = self.config.inbox_dir / rel
             try:
                 st = os.lstat(path)
@@ -281,6 +290,7 @@ class Daemon:
             else:
                 self.stats["ingested"] += 1
                 log.info("ingested %s -> %d job(s)", rel, sum(1 for _, new in result.jobs if new))
+        return len(ready) == INGEST_SLICE
 
     def _claim_next(self) -> bool:
         if not self.supervisor.can_start():
@@ -310,10 +320,10 @@ class Daemon:
             seen_at=file["first_seen"] if file else None,
         )
 
-    def _tend_current(self) -> None:
+    def _tend_current(self, wait: float = TICK) -> None:
         job = self.current
         # A reply whose commit failed (disk full) is kept and committed again, never lost.
-        reply = self.reply or self.supervisor.poll(TICK)
+        reply = self.reply or self.supervisor.poll(wait)
         if reply is None:
             if self.supervisor.running_for() > self.config.jobs.timeout_seconds:
                 reply = self.supervisor.abort(

@@ -304,9 +304,6 @@ def test_sigstop_of_the_worker_past_the_timeout(fake_home, outside):
 # --- SIGTERM in the middle of a big ingest ---------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="runner._ingest_ready ingests every ready file in one pass"
-                   " without looking at stop_requested: SIGTERM waits for the whole batch"
-                   " (32.5 s measured with 10,000 files waiting at start)")
 def test_sigterm_during_a_big_ingest_exits_within_10s(fake_home):
     inbox = fake_home / "inbox"
     inbox.mkdir()
@@ -323,8 +320,11 @@ def test_sigterm_during_a_big_ingest_exits_within_10s(fake_home):
             d.wait(10)
         except subprocess.TimeoutExpired:
             pass
+        took = time.monotonic() - started
         assert not d.alive(), "still running 10 s after SIGTERM"
-        assert time.monotonic() - started < 10.5
+        assert took < 10.5
+        n = query(fake_home, "SELECT COUNT(*) FROM inbox_files")[0][0]
+        print(f"\nSIGTERM with 10,000 files waiting: exited in {took:.1f} s, {n:,} ingested")
     finally:
         if d.alive():
             d.kill9()
