@@ -205,6 +205,7 @@ class Daemon:
         now = self.monotonic()
         if now >= self._next_scan:
             self.scan()
+            self._maybe_move_done()   # a move a crash cut off, or one that failed earlier
             self._next_scan = now + self.config.inbox.rescan_seconds
         if any(created for *_, created in self.scheduler.tick()):
             self.supervisor.wake()   # a scheduled job is queued: prewarm while it waits
@@ -290,6 +291,8 @@ class Daemon:
             else:
                 self.stats["ingested"] += 1
                 log.info("ingested %s -> %d job(s)", rel, sum(1 for _, new in result.jobs if new))
+                if not any(new for _, new in result.jobs):
+                    self._maybe_move_done(result.sha256)   # known bytes, their jobs may be done
         return len(ready) == INGEST_SLICE
 
     def _claim_next(self) -> bool:
@@ -364,7 +367,8 @@ class Daemon:
                 return
             if ok:
                 self.stats["done"] += 1
-                self._maybe_move_done(job)
+                if job["input_sha256"]:
+                    self._maybe_move_done(job["input_sha256"])
             return
         self.stats["failed"] += 1
         if reply.get("kind") == "review":
@@ -379,24 +383,43 @@ class Daemon:
                                  reply.get("reason", "unknown"), reply.get("message", ""))
         log.warning("job %s (%s) %s: %s", job["id"], job["task"], state, reply.get("reason"))
 
-    def _maybe_move_done(self, job: dict[str, Any]) -> None:
+    def _maybe_move_done(self, sha256: str | None = None) -> None:
+        """Move to the done folder the inbox files whose jobs are all finished (at least one
+        done): those of ``sha256`` after its commit, or every such file (at startup and after
+        each full rescan, which catches a move lost to a crash right after the commit).
+
+        Only a file still the version that was ingested (same size and mtime as recorded) is
+        moved: a version saved since is not processed yet, and moving it would lose it.
+        """
         done = self.config.inbox.done_folder
-        if not done or not job["input_sha256"]:
+        if not done:
             return
         from mustelid.archive import move_to_done
 
-        file = store_files.get_file(self.db, job["input_sha256"])
-        pending = self.db.execute(
-            "SELECT COUNT(*) FROM jobs WHERE input_sha256 = ? AND state NOT IN ('done', 'dead')",
-            [job["input_sha256"]],
-        ).fetchone()[0]
-        src = Path(file["original_path"])
-        if pending == 0 and src.exists():
+        inbox = self.config.inbox_dir.absolute()
+        for path, size, mtime_ns in self._finished_files(sha256):
+            src = Path(path)
+            if not src.is_relative_to(inbox):
+                continue     # `mustelid submit` of a file elsewhere: not ours to move
             try:
-                move_to_done(src, self.config.inbox_dir, Path(done).expanduser())
-                store_files.mark_moved(self.db, str(src))
+                moved = move_to_done(src, inbox, Path(done).expanduser(),
+                                     expected_size=size, expected_mtime_ns=mtime_ns)
             except OSError as e:
                 log.warning("could not move %s to the done folder: %s", src, e)
+                continue
+            if moved is not None:
+                store_files.mark_moved(self.db, path)
+
+    def _finished_files(self, sha256: str | None) -> list[tuple[str, int, int]]:
+        one = " AND f.sha256 = ?" if sha256 else ""
+        return self.db.execute(
+            "SELECT f.path, f.size, f.mtime_ns FROM inbox_files f WHERE f.state = 'ingested'"
+            f" AND f.sha256 IS NOT NULL{one}"
+            " AND EXISTS (SELECT 1 FROM jobs j WHERE j.input_sha256 = f.sha256"
+            " AND j.state = 'done') AND NOT EXISTS (SELECT 1 FROM jobs j"
+            " WHERE j.input_sha256 = f.sha256 AND j.state NOT IN ('done', 'dead'))",
+            [sha256] if sha256 else [],
+        ).fetchall()
 
     def _drained(self) -> bool:
         """--once: nothing being written, nothing runnable now or within a short backoff."""

@@ -24,7 +24,7 @@ import time
 
 import pytest
 from conftest import write_config
-from daemonproc import DaemonProcess, cli_json, wait_for
+from daemonproc import DaemonProcess, cli, cli_json, wait_for
 from invariants import assert_invariants, running, watch_outside
 
 
@@ -495,8 +495,6 @@ def _with_done_folder(home, done, extra="", stable_seconds=0.3):
                                     f"stable_seconds = {stable_seconds}\n{extra}"))
 
 
-@pytest.mark.xfail(strict=True, reason="runner: a file whose job committed just before a crash is"
-                   " never moved to the done folder (already_seen skips it); see RELIABILITY.md")
 def test_a_crash_between_commit_and_move_still_moves_the_file_later(fake_home, tmp_path,
                                                                      monkeypatch):
     done = tmp_path / "done"
@@ -515,9 +513,6 @@ def test_a_crash_between_commit_and_move_still_moves_the_file_later(fake_home, t
         d.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="runner._maybe_move_done moves whatever is at the path now:"
-                   " a version saved after ingest goes to the done folder unprocessed;"
-                   " see RELIABILITY.md")
 def test_a_new_version_saved_while_the_old_one_runs_is_processed_not_moved(fake_home, tmp_path):
     done = tmp_path / "done"
     # The new version needs 5 s to count as written; the old one's job ends 3 s after it starts.
@@ -544,3 +539,25 @@ def test_a_new_version_saved_while_the_old_one_runs_is_processed_not_moved(fake_
         wait_for(second_version_done, timeout=30, what="the second version to be processed")
     finally:
         d.stop()
+
+
+def test_done_folder_moves_only_inbox_files_still_as_ingested(fake_home, tmp_path):
+    """`mustelid submit` of a file outside the inbox: processed, never moved (it crashed the
+    daemon: the move raised ValueError). A second copy of already-processed bytes is moved by
+    the sweep, though no job of its own ends."""
+    done = tmp_path / "done"
+    _with_done_folder(fake_home, done)
+    inbox = fake_home / "inbox"
+    inbox.mkdir()
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("submitted from elsewhere")
+    cli("submit", str(elsewhere))
+    (inbox / "a.txt").write_text("same bytes twice")
+    proc = cli("run", "--once", timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert elsewhere.exists() and (done / "a.txt").exists()
+    (inbox / "copy.txt").write_text("same bytes twice")       # its job is already done
+    proc = cli("run", "--once", timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (done / "copy.txt").exists() and not (inbox / "copy.txt").exists()
+    assert elsewhere.exists() and {j["state"] for j in cli_json("jobs")} == {"done"}
