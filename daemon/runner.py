@@ -230,12 +230,38 @@ class Daemon:
 
         present = set()
         for c in scan(self.config.inbox_dir, self.config.inbox.ignore,
-                      done_dir=self.config.inbox.done_folder):
+                      done_dir=self.config.inbox.done_folder,
+                      on_unstorable=self._refuse_unstorable):
             present.add(c.relpath)
             if store_files.already_seen(self.db, str(c.path), c.size, c.mtime_ns):
                 continue
             self.tracker.observe(c.relpath, c.size, c.mtime_ns)
         self.tracker.retain(present)
+
+    def _refuse_unstorable(self, path: Path) -> None:
+        """A name that is not valid UTF-8 cannot be stored or shown as it is: refuse it under its
+        printable form (undecodable bytes as \\xNN) so `mustelid files --refused` says why the
+        file was left alone. The file is not touched; renaming it makes it a new file."""
+        from mustelid.inbox import is_ignored, printable_path
+
+        shown = printable_path(path)
+        try:
+            inbox = printable_path(self.config.inbox_dir.absolute())
+            rel = Path(shown).relative_to(inbox).as_posix()
+            st = os.lstat(path)
+        except (ValueError, OSError):
+            return
+        if is_ignored(rel, self.config.inbox.ignore):
+            return
+        if store_files.already_seen(self.db, shown, st.st_size, st.st_mtime_ns):
+            return
+        what = "folder" if os.path.isdir(path) else "file"
+        store_files.record_refusal(
+            self.db, shown, st.st_size, st.st_mtime_ns, "undecodable_name",
+            f"the {what} name is not valid UTF-8; rename it to have it processed",
+        )
+        self.stats["refused"] += 1
+        log.warning("refused %s: undecodable_name", shown)
 
     def _drain_hints(self) -> None:
         from mustelid.inbox import is_ignored

@@ -428,16 +428,20 @@ def test_a_name_that_is_not_utf8_does_not_take_the_daemon_down(fake_home):
     assert cli_json("status")["jobs"]["done"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="runner.scan does not pass on_unstorable: a name that is not"
-                   " UTF-8 is skipped with a log line, not refused with a reason")
 def test_a_name_that_is_not_utf8_is_refused_with_a_reason(fake_home):
     inbox = fake_home / "inbox"
     inbox.mkdir()
     Path(os.fsdecode(os.fsencode(inbox) + b"/bad\xff\xfe.txt")).write_text("odd name")
+    Path(os.fsdecode(os.fsencode(inbox) + b"/dir\xff")).mkdir()
+    Path(os.fsdecode(os.fsencode(inbox) + b"/._junk\xff")).write_text("ignored junk")
     cli("run", "--once", timeout=120)
-    refused = cli_json("files", "--refused")
-    assert [r["reason"] for r in refused] == ["undecodable_name"]
+    refused = sorted(cli_json("files", "--refused"), key=lambda r: r["path"])
+    assert [r["reason"] for r in refused] == ["undecodable_name", "undecodable_name"]
     assert refused[0]["path"].endswith("bad\\xff\\xfe.txt")
+    assert refused[1]["path"].endswith("dir\\xff") and "folder" in refused[1]["message"]
+    assert cli_json("status")["refused_files"] == 2
+    cli("run", "--once", timeout=120)                    # recorded once, not at every scan
+    assert sorted(cli_json("files", "--refused"), key=lambda r: r["path"]) == refused
 
 
 def test_run_once_finishes_with_an_empty_file_and_a_fifo_in_the_inbox(fake_home):
