@@ -17,10 +17,28 @@ REASK = (
 )
 
 
+class NeedsReview(PermanentError):
+    """A well-formed answer that still fails the task's semantic checks after the re-ask.
+
+    Not dead: the answer may be right where the checks are too strict (a total with an unusual
+    label), or nearly right. The job waits in ``needs_review`` for a person, with the model's raw
+    reply, its parsed fields and the problems kept (``mustelid review``). Subclassing
+    ``PermanentError`` keeps callers that only know the older errors fail-closed.
+    """
+
+    def __init__(self, message: str, *, data: dict[str, Any], raw: str,
+                 problems: list[str], evidence: dict[str, Any], stats: dict[str, Any]):
+        super().__init__("check_failed", message)
+        self.review = {"data": data, "raw": raw, "problems": problems,
+                       "evidence": evidence, "stats": stats}
+
+
 def run_job(task: Task, job: JobInput, ctx: Any) -> dict[str, Any]:
     """Prepare, generate, validate, check; one re-ask on a rejected answer; then give up.
 
-    Returns ``{"data", "evidence", "stats"}``; raises a ``JobError`` subclass otherwise.
+    Returns ``{"data", "evidence", "stats"}``; raises a ``JobError`` subclass otherwise:
+    ``NeedsReview`` when the answer is valid JSON of the right shape but still fails ``check``
+    after the re-ask, ``PermanentError`` when it is not even that (fail-closed).
     """
     started = time.monotonic()
     if job.path is not None and job.mime not in task.accepts:
@@ -44,13 +62,14 @@ def run_job(task: Task, job: JobInput, ctx: Any) -> dict[str, Any]:
                 "stats": stats}
     messages = task.messages(job, evidence, ctx)
     schema = task.schema(evidence)
-    problem = ""
+    problem = first_problem = ""
     for attempt in range(2):
         gen = ctx.backend.generate(messages, schema, task.max_tokens)
         stats["prompt_tokens"] += gen.prompt_tokens
         stats["completion_tokens"] += gen.completion_tokens
         stats["generations"] += 1
         stats["model_id"] = gen.model_id
+        problems = []
         try:
             result = parse_output(task.Output, gen)
             problems = task.check(result, evidence)
@@ -58,6 +77,14 @@ def run_job(task: Task, job: JobInput, ctx: Any) -> dict[str, Any]:
                 raise PermanentError("check_failed", "; ".join(problems))
         except PermanentError as e:
             problem = f"{e.reason}: {e.message}"
+            if attempt == 1 and e.reason == "check_failed" and problems:
+                stats["duration_s"] = round(time.monotonic() - started, 3)
+                stats["first_problem"] = first_problem
+                raise NeedsReview(
+                    f"{e.message} (after 2 tries)", data=result.model_dump(mode="json"),
+                    raw=gen.text, problems=problems, evidence=evidence.data, stats=stats,
+                ) from None
+            first_problem = problem
             if attempt == 0 and e.reason != "truncated_output":
                 messages = messages + [
                     {"role": "assistant", "content": gen.text},

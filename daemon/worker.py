@@ -201,6 +201,10 @@ def handle(ctx: WorkerContext, job: JobInput) -> dict[str, Any]:
 
 
 def _failure(kind: str, e: JobError) -> dict[str, Any]:
+    review = getattr(e, "review", None)   # execute.NeedsReview: the answer goes to a person
+    if review is not None:
+        return {"ok": False, "kind": "review", "reason": e.reason, "message": e.message,
+                "review": review}
     return {"ok": False, "kind": kind, "reason": e.reason, "message": e.message}
 
 

@@ -108,10 +108,13 @@ class Expense(BaseModel):
     # statement, menu, recipe, ...) refused 2 of 6 non-receipts but also 3 of 40 real receipts
     # (read as "recipe"). The boolean refuses almost nothing; prepare's gate does the refusing.
     is_receipt: bool
-    merchant: str = Field(min_length=1, max_length=60)
+    # merchant, date and currency are null when nothing printed can be them (the job schema
+    # then admits only null): a missing value is recorded as missing, with the reason in
+    # provenance, never guessed.
+    merchant: str | None = Field(..., min_length=1, max_length=60)   # required, may be null
     date: IsoDate = None
     total: Money
-    currency: str = Field(pattern=r"^[A-Z]{3}$", max_length=3)
+    currency: str | None = Field(..., pattern=r"^[A-Z]{3}$", max_length=3)
     category: Category
     items: list[LineItem] = Field(default_factory=list, max_length=MAX_ITEMS)
 
@@ -509,6 +512,10 @@ class Receipts(Task):
         currencies = find_currencies(text)
         default_currency = settings.get("default_currency", "")
         now = ctx.now()
+        header = [r.text for r in rows[:HEADER_ROWS]]
+        example = corrected_example(ctx, merchant_choices(merchants, header))
+        if example:
+            totals = _prefer_label(totals, rows, example.get("total_label"))
         return Evidence(
             text=text,
             variables={
@@ -532,8 +539,17 @@ class Receipts(Task):
                 "currencies": currencies,
                 "default_currency": default_currency,
                 "now": now.isoformat(),
+                "example": example,
             },
         )
+
+    def messages(self, job: JobInput, evidence: Evidence, ctx: Any) -> list[dict[str, str]]:
+        messages = super().messages(job, evidence, ctx)
+        example = evidence.data.get("example")
+        if example:
+            # Appended, not a template variable: a user's own copy of the template keeps working.
+            messages[-1]["content"] += "\n\n" + _example_text(example)
+        return messages
 
     def schema(self, evidence: Evidence) -> dict[str, Any]:
         """The static schema, narrowed to this receipt: values can only be ones printed on it."""
@@ -554,10 +570,10 @@ class Receipts(Task):
         props["date"] = {"anyOf": [{"type": "string", "enum": dates}, {"type": "null"}]} if dates \
             else {"type": "null"}
         merchants = evidence.data.get("merchants")
-        if merchants:
-            props["merchant"] = {"type": "string", "enum": merchants}
-        if currencies:
-            props["currency"] = {"type": "string", "enum": currencies}
+        props["merchant"] = {"type": "string", "enum": merchants} if merchants \
+            else {"type": "null"}
+        props["currency"] = {"type": "string", "enum": currencies} if currencies \
+            else {"type": "null"}
         # Every field is required in the grammar so the model never stops early on defaults.
         schema["required"] = list(props)
         return schema
@@ -589,17 +605,38 @@ class Receipts(Task):
         for item in result.items:
             if item.price not in amounts:
                 problems.append(f"item price {item.price} does not appear among the amounts")
-        merchant_row = _best_row(result.merchant, [r["text"] for r in rows])
-        if merchant_row is None:
-            problems.append(f"merchant {result.merchant!r} does not appear in the text")
+        problems += _consistency_problems(result, evidence)
+        merchant_row = None
+        if result.merchant is not None:
+            merchant_row = _best_row(result.merchant, [r["text"] for r in rows])
+            if merchant_row is None:
+                problems.append(f"merchant {result.merchant!r} does not appear in the text")
         if problems:
             return problems
         result.provenance = {
             "total": _provenance(total, evidence),
-            "date": _provenance(date, evidence) if date else None,
-            "merchant": _provenance({"rows": [merchant_row]}, evidence),
+            "date": _provenance(date, evidence) if date else _missing("date", evidence),
+            "merchant": _provenance({"rows": [merchant_row]}, evidence)
+            if merchant_row is not None else _missing("merchant", evidence),
         }
+        if result.currency is None:
+            result.provenance["currency"] = _missing("currency", evidence)
         return []
+
+    def eval_truth(self, labels: dict[str, Any]) -> dict[str, Any]:
+        from mustelid.plugins import receipts_eval
+
+        return receipts_eval.truth(labels, set(Expense.model_fields))
+
+    def eval_normalise(self, field: str, value: Any) -> Any:
+        from mustelid.plugins import receipts_eval
+
+        return receipts_eval.normalise(field, value)
+
+    def example_key(self, data: dict[str, Any]) -> str | None:
+        from mustelid.plugins import receipts_eval
+
+        return receipts_eval.merchant_key(data.get("merchant"))
 
     def persist(self, db: Any, job: dict[str, Any], result: RecordedExpense) -> None:
         db["expenses"].insert(
@@ -616,6 +653,98 @@ class Receipts(Task):
                 "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             },
         )
+
+
+# Rounding slack for "the items cannot cost more than the total": cash rounding, per-item tax.
+ITEMS_TOLERANCE = Decimal("0.05")
+
+
+def _consistency_problems(result: RecordedExpense, evidence: Evidence) -> list[str]:
+    """Semantic checks across fields: the listed items (at most MAX_ITEMS, so possibly only some)
+    cannot cost more than the total; the currency must be one whose mark is printed."""
+    problems = []
+    if result.items:
+        spent = sum((i.price * i.quantity for i in result.items), Decimal(0))
+        # Prices may be line totals already (qty 2, price = both): accept either reading.
+        plain = sum((i.price for i in result.items), Decimal(0))
+        if min(spent, plain) > result.total * Decimal("1.01") + ITEMS_TOLERANCE:
+            problems.append(f"the items add up to {min(spent, plain)}, more than the total "
+                            f"{result.total}: the total or an item price is wrong")
+    printed = evidence.data.get("currencies") or []
+    if printed and result.currency is not None and result.currency not in printed:
+        problems.append(f"currency {result.currency} does not match the marks printed "
+                        f"({', '.join(printed)})")
+    return problems
+
+
+def _missing(field: str, evidence: Evidence) -> dict[str, str]:
+    """Why a field is null: provenance for an absence."""
+    data = evidence.data
+    if field == "date":
+        why = "a date is printed but none was chosen as the purchase date" \
+            if data.get("dates") else "no date legible on the receipt"
+    elif field == "merchant":
+        why = "no header row looks like a business name"
+    else:
+        why = "no currency mark printed and no default_currency configured"
+    return {"missing": why}
+
+
+def corrected_example(ctx: Any, merchants: list[str]) -> dict[str, Any] | None:
+    """The newest receipt from one of these merchants that a person corrected in review
+    (``mustelid review``), reduced to what helps here: its answer and the words printed beside
+    its total. None without a database, a correction, or a matching merchant."""
+    from mustelid.plugins.receipts_eval import merchant_key
+
+    read_db = getattr(ctx, "read_db", None)
+    config = getattr(ctx, "config", None)
+    db_path = getattr(config, "db_path", None)
+    if read_db is None or db_path is None or not merchants:
+        return None
+    try:
+        if not db_path.exists():
+            return None
+        from mustelid.store import reviews
+
+        found = reviews.examples(read_db(), "receipts", [merchant_key(m) for m in merchants])
+    except Exception:   # an example is a hint: a locked or old database must not fail the job
+        return None
+    if not found:
+        return None
+    ex = found[0]
+    data, evidence = ex["data"], ex["evidence"]
+    label = None
+    rows = evidence.get("rows", [])
+    for cand in evidence.get("amounts", []):
+        if data.get("total") is not None and Decimal(cand["value"]) == Decimal(data["total"]):
+            label = _label(rows[cand["rows"][0]]["text"]) if cand.get("rows") else None
+            break
+    return {"job_id": ex["job_id"], "merchant": data.get("merchant"), "total": data.get("total"),
+            "date": data.get("date"), "currency": data.get("currency"), "total_label": label,
+            "corrected": ex["corrected"]}
+
+
+def _prefer_label(totals: list[Candidate], rows: list[Row], label: str | None) -> list[Candidate]:
+    """Put first the candidate printed beside the same words as the corrected example's total
+    ("TOTAL ROUNDED"): the same shop prints its receipts the same way."""
+    if not label:
+        return totals
+    want = _squash(label)
+    same = [c for c in totals if any(_squash(_label(rows[r].text)) == want for r in c.rows)]
+    return same + [c for c in totals if c not in same] if same else totals
+
+
+def _example_text(example: dict[str, Any]) -> str:
+    lines = [f"A person checked an earlier receipt from {example['merchant']} and corrected "
+             f"{', '.join(example['corrected'])}. Its right answer:"]
+    if example.get("total_label"):
+        lines.append(f"- total {example['total']}, printed beside \"{example['total_label']}\"")
+    else:
+        lines.append(f"- total {example['total']}")
+    if example.get("date"):
+        lines.append(f"- date {example['date']}")
+    lines.append("This shop prints its receipts the same way: choose the same kind of line here.")
+    return "\n".join(lines)
 
 
 def _amount_menu(amounts: list[Candidate], rows: list[Row], only_totals: bool = False) -> str:
@@ -727,6 +856,12 @@ def _migrations():
         db["expenses"].create_index(["job_id"], unique=True)
         db["expenses"].create_index(["date"])
         db["expenses"].create_index(["file_sha256"])
+
+    @migrations()
+    def m002_nullable_merchant_currency(db):
+        # A merchant or currency that is not printed is recorded as NULL (with the reason in
+        # provenance) instead of being guessed, so those columns may now be empty.
+        db["expenses"].transform(not_null={"merchant": False, "currency": False})
 
     return migrations
 

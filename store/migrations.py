@@ -189,6 +189,49 @@ def m006_results_search(db: sqlite_utils.Database) -> None:
     )
 
 
+@core()
+def m007_review_and_versions(db: sqlite_utils.Database) -> None:
+    # needs_review: an answer that is well-formed but fails the task's checks after the re-ask
+    # waits for a person instead of dying. One row per held job keeps what the model said (raw
+    # text and parsed fields), the problems and the evidence, so nothing is lost and a person
+    # can accept or correct it (`mustelid review`).
+    db["reviews"].create(
+        {
+            "job_id": str,
+            "task": str,
+            "problems": str,       # JSON list
+            "raw": str,            # the model's last reply, verbatim
+            "data": str,           # JSON: that reply, parsed and schema-valid
+            "evidence": str,       # JSON: what prepare found
+            "stats": str,          # JSON
+            "created_at": str,
+            "resolved_at": str,
+            "resolution": str,     # accepted | corrected | rejected
+        },
+        pk="job_id",
+    )
+    # A person's corrections, one row per changed field; `example_key` (e.g. the merchant)
+    # lets the task show a corrected example to the model for later inputs of the same kind.
+    db["corrections"].create(
+        {
+            "id": int,
+            "job_id": str,
+            "task": str,
+            "example_key": str,
+            "field": str,
+            "model_value": str,    # JSON
+            "value": str,          # JSON
+            "created_at": str,
+        },
+        pk="id",
+    )
+    db["corrections"].create_index(["task", "example_key"])
+    # Reprocess: the idempotency key is sha256+task+version+model, so re-running the same input
+    # with the same versions needs a new job on purpose. `reprocess_of` links it to the job whose
+    # result it supersedes; its key carries a counter, so each key still has at most one result.
+    db["jobs"].add_column("reprocess_of", str)
+
+
 def migrate(db: sqlite_utils.Database, extra: Iterable[Migrations] = ()) -> list[str]:
     """Apply the host's migrations, then every plugin's set, each at most once.
 

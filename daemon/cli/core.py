@@ -102,7 +102,7 @@ def _with_file(state: State, jobs: list[dict]) -> list[dict]:
 
 @cli.command()
 @click.option("--state", "job_state", type=click.Choice(["queued", "running", "done", "dead",
-                                                         "waiting"]))
+                                                         "waiting", "needs_review"]))
 @click.option("--task")
 @click.option("-n", "--limit", default=50, show_default=True)
 @json_option
@@ -191,6 +191,9 @@ def status(state: State, as_json: bool) -> None:
             "SELECT COUNT(*) FROM inbox_files WHERE state = 'refused'").fetchone()[0],
         "model": {"backend": cfg.model.backend, "name": str(cfg.model.path or cfg.model.name)},
         "worker": daemon.get("worker", {}) if up else {},
+        # why a running daemon is not making progress, and the inbox files it is waiting on
+        "paused": daemon.get("paused_reasons", []) if up else [],
+        "inbox_files": daemon.get("inbox_files", {}) if up else {},
     }
     waiting = state.db.execute(
         "SELECT reason, COUNT(*) FROM jobs WHERE state = 'waiting' GROUP BY reason").fetchall()
@@ -201,8 +204,15 @@ def status(state: State, as_json: bool) -> None:
     if as_json:
         emit_json(info)
         return
-    click.echo(f"daemon:   {info['daemon']}" + (f" (pid {info['pid']})" if info["pid"] else ""))
+    click.echo(f"daemon:   {info['daemon']}" + (f" (pid {info['pid']})" if info["pid"] else "")
+               + (" paused" if info["paused"] else ""))
+    for p in info["paused"]:
+        click.echo(f"  paused: {clean(p['reason'])} for {p['for_s']:.0f}s: {clean(p['message'])}")
     click.echo(f"inbox:    {clean(info['inbox'])}")
+    f = info["inbox_files"]
+    if f.get("tracking"):
+        click.echo(f"          {f['tracking']} file(s) not ingested yet: {f.get('settling', 0)}"
+                   f" being written or settling, {f.get('ready', 0)} ready")
     click.echo(f"database: {clean(info['database'])}")
     click.echo("jobs:     " + ", ".join(f"{k} {v}" for k, v in info["jobs"].items()))
     for reason, n in info["waiting_reasons"].items():
@@ -321,6 +331,8 @@ _MODULES = {
     "prompts": "mustelid.cli.prompts",
     "bench": "mustelid.cli.bench",
     "eval": "mustelid.cli.eval",
+    "review": "mustelid.cli.review",
+    "reprocess": "mustelid.cli.reprocess",
 }
 
 

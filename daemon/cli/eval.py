@@ -1,0 +1,81 @@
+"""``mustelid eval TASK FOLDER``: score a task on a labelled folder (docs/EVAL.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mustelid.cli import State, json_option, pass_state
+
+
+@click.command("eval")
+@click.argument("task_name", metavar="TASK")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("-n", "--limit", type=int, help="Only the first N labelled inputs (name order).")
+@click.option("--threads", type=int, help="Model threads (default: the configured model.threads).")
+@click.option("--misses", is_flag=True, help="Also list every field that did not match.")
+@json_option
+@pass_state
+def eval(state: State, task_name: str, folder: Path, limit: int | None, threads: int | None,
+         misses: bool, as_json: bool) -> None:
+    """Run TASK over FOLDER (NAME.jpg beside NAME.json labels) the way the model worker does,
+    and report per-field exact-match rates, JSON-valid and needs-review rates, latency p50/p95
+    and peak RSS. Nothing is stored."""
+    from mustelid.cli.output import clean, emit_json, emit_table
+    from mustelid.evaluate import EvalError, evaluate, load_cases
+    from mustelid.tasks import JobError
+    from mustelid.worker import WorkerContext
+
+    task = state.host.tasks.get(task_name)
+    if task is None:
+        raise click.ClickException(f"unknown task {task_name!r}; installed: "
+                                   f"{', '.join(sorted(state.host.tasks))}")
+    try:
+        cases, unlabelled = load_cases(folder, task, limit)
+    except EvalError as e:
+        raise click.ClickException(str(e)) from None
+    cfg = state.config
+    if threads:
+        cfg.model.threads = threads
+    ctx = WorkerContext(cfg, state.host)
+
+    def progress(row: dict) -> None:
+        if not as_json:
+            wrong = [f for f, v in row["fields"].items() if not v["match"]]
+            click.echo(f"{clean(row['name'])}: {row['outcome']:<12} {row['seconds']:6.2f}s"
+                       + (f"  wrong: {', '.join(wrong)}" if wrong else ""), err=True)
+
+    try:
+        report = evaluate(task, cases, ctx, progress)
+    except JobError as e:   # e.g. the model is not pulled: say so, do not print a 0 % table
+        raise click.ClickException(f"{e.reason}: {e.message}") from None
+    finally:
+        ctx.close()
+    report["folder"] = str(folder)
+    report["unlabelled"] = unlabelled
+    if as_json:
+        emit_json(report)
+        return
+    rows = [{"field": f, "matched": v["matched"], "of": v["of"],
+             "exact_match": f"{100 * v['rate']:.1f}%"} for f, v in report["fields"].items()]
+    emit_table(rows, ["field", "matched", "of", "exact_match"],
+               title=f"{task.name} on {folder} ({report['cases']} inputs)")
+    lat = report["latency_s"]
+    click.echo(f"json valid:   {100 * report['json_valid_rate']:.1f}%")
+    click.echo(f"needs review: {100 * report['needs_review_rate']:.1f}%")
+    click.echo(f"failed:       {100 * report['failed_rate']:.1f}%"
+               + (f" ({', '.join(f'{k} {n}' for k, n in report['failures'].items())})"
+                  if report["failures"] else ""))
+    click.echo(f"re-asked:     {100 * report['reask_rate']:.1f}%")
+    click.echo(f"latency:      p50 {lat['p50']:.2f}s  p95 {lat['p95']:.2f}s  mean {lat['mean']:.2f}s"
+               f"  (model load {report['model_load_s']:.1f}s, not counted)")
+    click.echo(f"peak rss:     {report['peak_rss_mb']:.0f} MiB")
+    if unlabelled:
+        click.echo(f"unlabelled (skipped): {len(unlabelled)}")
+    if misses:
+        for r in report["results"]:
+            for f, v in r["fields"].items():
+                if not v["match"]:
+                    click.echo(f"  {clean(r['name'])} {f}: expected {clean(v['expected'])!s}"
+                               f" got {clean(v['got'])} [{r['outcome']}]")
