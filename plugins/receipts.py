@@ -204,8 +204,10 @@ _ADDRESS = re.compile(
 )
 # A registration number printed after the name: "99 SPEED MART S/B (519537-X)".
 _TRAILING_REG_NO = re.compile(r"\s*\(?[A-Z]{0,3}\d{4,}[-\d]*-?[A-Z]?\)?$")
+# OCR misreads the Malaysian legal suffix often (SDN BND, SON BHD, SDN.BHO): accept those too.
+_LEGAL_SUFFIX = r"S[DO]N\.? ?B[HN][DO]|BHD|S/B|LTD|LIMITED|INC|LLC|GMBH|PTE|PLC|CORP"
 _COMPANY_WORDS = re.compile(
-    r"\b(SDN\.? ?BHD|BHD|S/B|LTD|LIMITED|INC|LLC|GMBH|PTE|PLC|CORP|CO\.|ENTERPRISE|TRADING"
+    r"\b(" + _LEGAL_SUFFIX + r"|CO\.|ENTERPRISE|TRADING"
     r"|RESTAURANT|RESTORAN|STORE|MART|MARKET|SHOP|CAFE|HOTEL|HARDWARE|STATIONERY)\b"
 )
 
@@ -380,6 +382,23 @@ def _by_size(amounts: list[Candidate]) -> list[Candidate]:
     return sorted(amounts, key=lambda c: -Decimal(c.value))
 
 
+def item_prices(amounts: list[Candidate], rows: list[Row]) -> list[Candidate]:
+    """Amounts an item can cost: printed above the first total row, on a row that is not a
+    total, tax, rounding or payment line. The total, the cash handed over and the change are
+    never an item's price; offering them let the model list items that cost more than the total."""
+    labelled = total_labels(rows)
+    end = min(labelled) if labelled else len(rows)
+    out = []
+    for c in amounts:
+        ok = [r for r in c.rows if r < end and not _TAX_LABEL.search(rows[r].text.upper())
+              and not _PAYMENT_LABEL.search(rows[r].text.upper())
+              and not _ROUNDING_LABEL.search(rows[r].text.upper())
+              and not is_total_label(rows[r].text) and Decimal(c.value) > 0]
+        if ok:
+            out.append(c)
+    return out
+
+
 def total_labels(rows: list[Row]) -> dict[int, str]:
     """Rows whose amounts are labelled as a total -> the label. OCR often splits a label from its
     value ("Total Sales (Inclusive of GST) :" / "32.70"): a total label without an amount lends
@@ -444,15 +463,38 @@ def merchant_rows(rows: list[Row]) -> list[str]:
     return best[:MAX_MERCHANT_ROWS]
 
 
+_ENDS_LEGAL = re.compile(r"\b(" + _LEGAL_SUFFIX + r")\.?\)?$")
+
+
 def merchant_choices(rows: list[str], header: list[str]) -> list[str]:
     """The candidate rows, plus a row joined with the one printed after it when it visibly
-    continues ("HOME MASTER HARDWARE &" / "ELECTRICAL"). The shared prefix lets the model decide,
-    token by token, whether the name goes on."""
-    out = list(rows)
-    for a, b in zip(header, header[1:]):
-        if a in rows and re.search(r"(&|-|\+|\bAND|\bOF)$", a.upper()) and len(a) + len(b) < 60:
-            out.append(f"{a} {b}")
-    return out
+    continues ("HOME MASTER HARDWARE &" / "ELECTRICAL"), or with the next one or two rows when
+    those end the legal name ("AIK HUAT HARDWARE" / "ENTERPRISE (SETIA" / "ALAM) SDN BHD"): a
+    long registered name wraps, and its legal suffix is where it ends. The shared prefix lets the
+    model decide, token by token, whether the name goes on."""
+    # The whole name goes first (a small model mostly takes the first option); the fragment it
+    # starts with stays offered after it, and fragments swallowed by it are dropped.
+    out: list[str] = []
+    swallowed: set[str] = set()
+    for row in rows:
+        if row in swallowed:
+            continue
+        i = header.index(row) if row in header else -1
+        b = header[i + 1] if 0 <= i < len(header) - 1 else ""
+        if b and re.search(r"(&|-|\+|\bAND|\bOF)$", row.upper()) and len(row) + len(b) < 60:
+            out.append(f"{row} {b}")
+        elif i >= 0 and not _ENDS_LEGAL.search(row.upper()):
+            for n in (2, 3):
+                parts = header[i:i + n]
+                joined = " ".join(_TRAILING_REG_NO.sub("", p) for p in parts)
+                if len(parts) == n and len(joined) <= 60 and _ENDS_LEGAL.search(joined.upper()) \
+                        and not any(_ADDRESS.search(p.upper()) and not _COMPANY_WORDS.search(
+                            p.upper()) for p in parts):
+                    out.append(joined)
+                    swallowed.update(parts[1:])
+                    break
+        out.append(row)
+    return list(dict.fromkeys(out))
 
 
 def find_currencies(text: str) -> list[str]:
@@ -521,7 +563,7 @@ class Receipts(Task):
             variables={
                 "ocr_text": text,
                 "totals": _amount_menu(totals, rows, only_totals=True),
-                "merchants": _merchant_menu(merchants),
+                "merchants": _merchant_menu(merchant_choices(merchants, header)),
                 "dates": _date_menu(dates),
                 "currency_hint": _currency_hint(currencies, default_currency),
             },
@@ -533,6 +575,7 @@ class Receipts(Task):
                 ],
                 "rows": [{"text": r.text, "lines": r.lines} for r in rows],
                 "amounts": [vars(c) for c in amounts],
+                "item_prices": [c.value for c in item_prices(amounts, rows)],
                 "totals": [c.value for c in totals],
                 "merchants": merchant_choices(merchants, [r.text for r in rows[:HEADER_ROWS]]),
                 "dates": [vars(c) for c in dates],
@@ -565,7 +608,8 @@ class Receipts(Task):
         if totals:
             props["total"] = {"type": "string", "enum": totals}
         if amounts:
-            schema["$defs"]["LineItem"]["properties"]["price"] = {"type": "string", "enum": amounts}
+            prices = evidence.data.get("item_prices") or amounts
+            schema["$defs"]["LineItem"]["properties"]["price"] = {"type": "string", "enum": prices}
         # A receipt may have no legible date: null is always allowed, an unprinted date never.
         props["date"] = {"anyOf": [{"type": "string", "enum": dates}, {"type": "null"}]} if dates \
             else {"type": "null"}

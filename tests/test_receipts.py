@@ -375,3 +375,49 @@ def test_real_receipts_total_and_date(real_model):
             assert got["date"] == find_dates(rows(truth["date"]))[0].value, (sample, got)
     finally:
         ctx.close()
+
+
+# -- grounded decoding: what can be chosen, and null with a reason -------------------------------
+
+
+def test_item_prices_exclude_totals_tax_and_payment_amounts():
+    ev = prepared()
+    assert ev.data["item_prices"] == ["19.90", "4.00"]
+    schema = Receipts().schema(ev)
+    assert schema["$defs"]["LineItem"]["properties"]["price"]["enum"] == ["19.90", "4.00"]
+
+
+def test_a_wrapped_legal_name_is_offered_whole_and_first():
+    from mustelid.plugins.receipts import merchant_choices
+
+    header = ["AIK HUAT HARDWARE", "ENTERPRISE (SETIA", "ALAM) SDN BHD", "NO 5, JALAN 1"]
+    assert merchant_choices(header[:3], header)[0] == \
+        "AIK HUAT HARDWARE ENTERPRISE (SETIA ALAM) SDN BHD"
+    assert "ENTERPRISE (SETIA" not in merchant_choices(header[:3], header)
+    # An OCR-mangled legal suffix still marks a company, not an address row.
+    ev = prepared(receipt_lines("BOOK TA .K(TAMAN DAYA) SDN BND", "NO 5, JALAN 1",
+                                "TOTAL RM|9.00"))
+    assert ev.data["merchants"][0] == "BOOK TA .K(TAMAN DAYA) SDN BND"
+
+
+def test_unprinted_date_and_currency_are_null_with_a_reason():
+    ev = prepared(receipt_lines("CORNER HARDWARE SDN BHD", "HAMMER|19.90", "TOTAL|19.90"))
+    props = Receipts().schema(ev)["properties"]
+    assert props["date"] == {"type": "null"} and props["currency"] == {"type": "null"}
+    result = result_of(good_answer(date=None, currency=None, total="19.90", items=[]))
+    assert Receipts().check(result, ev) == []
+    assert result.provenance["date"] == {"missing": "no date legible on the receipt"}
+    assert "no currency mark" in result.provenance["currency"]["missing"]
+
+
+def test_items_costing_more_than_the_total_and_a_foreign_currency_are_problems():
+    ev = prepared()
+    problems = Receipts().check(result_of(good_answer(
+        items=[{"name": "HAMMER", "quantity": 2, "price": "19.90"}])), ev)
+    assert problems == []                    # 39.80 as a line price of 2 is not an error ...
+    problems = Receipts().check(result_of(good_answer(items=[
+        {"name": "HAMMER", "quantity": 1, "price": "19.90"},
+        {"name": "SAW", "quantity": 1, "price": "19.90"}])), ev)
+    assert any("more than the total" in p for p in problems)   # ... 39.80 > 27.90 is
+    problems = Receipts().check(result_of(good_answer(currency="SGD")), ev)
+    assert any("currency SGD" in p for p in problems)

@@ -40,11 +40,10 @@ def eval(state: State, task_name: str, folder: Path, limit: int | None, threads:
         cfg.model.threads = threads
     ctx = WorkerContext(cfg, state.host)
 
-    def progress(row: dict) -> None:
-        if not as_json:
-            wrong = [f for f, v in row["fields"].items() if not v["match"]]
-            click.echo(f"{clean(row['name'])}: {row['outcome']:<12} {row['seconds']:6.2f}s"
-                       + (f"  wrong: {', '.join(wrong)}" if wrong else ""), err=True)
+    def progress(row: dict) -> None:   # on stderr, so --json output stays one document
+        wrong = [f for f, v in row["fields"].items() if not v["match"]]
+        click.echo(f"{clean(row['name'])}: {row['outcome']:<12} {row['seconds']:6.2f}s"
+                   + (f"  wrong: {', '.join(wrong)}" if wrong else ""), err=True)
 
     try:
         report = evaluate(task, cases, ctx, progress)
