@@ -162,6 +162,20 @@ class StabilityTracker:
                 out.append(path)
         return out
 
+    def counts(self) -> dict[str, int]:
+        """For `mustelid status`: tracked paths still settling (being written, or not yet still
+        for long enough) and those ready but not yet handed out (an ingest backlog)."""
+        now, settling, ready = self._clock(), 0, 0
+        for seen in self._seen.values():
+            if seen.reported:
+                continue
+            wait = self.empty_seconds if seen.signature[0] == 0 else self.stable_seconds
+            if now - seen.since >= wait:
+                ready += 1
+            else:
+                settling += 1
+        return {"tracking": len(self._seen), "settling": settling, "ready": ready}
+
     def forget(self, path: Hashable) -> None:
         self._seen.pop(path, None)
 

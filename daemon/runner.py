@@ -9,6 +9,7 @@ process exits within 10 s. A second SIGTERM skips the grace.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -41,6 +42,50 @@ INGEST_SLICE = 50        # files ingested per loop pass (≈0.5 s here): signals
 
 class AlreadyRunning(Exception):
     pass
+
+
+class Pauses:
+    """Why the daemon is not making progress, for `mustelid status`.
+
+    Each cause (``loop``: database or filesystem errors; ``ingest``: the archive disk is full;
+    ``claim``: not enough memory for the model) is set again while it lasts and cleared when what
+    it blocked succeeds. One not seen for ``STALE_SECONDS`` is dropped, so a cause whose file was
+    deleted or whose job was retried by hand does not linger in the status forever.
+    """
+
+    STALE_SECONDS = 90.0
+
+    def __init__(self, clock):
+        self._clock = clock
+        self._active: dict[str, tuple[str, str, float, float]] = {}  # cause -> code, msg, since, seen
+
+    def set(self, cause: str, code: str, message: str) -> None:
+        now = self._clock()
+        old = self._active.get(cause)
+        since = old[2] if old and old[0] == code else now
+        self._active[cause] = (code, message, since, now)
+
+    def clear(self, cause: str) -> None:
+        self._active.pop(cause, None)
+
+    def reasons(self) -> list[dict[str, Any]]:
+        now = self._clock()
+        for cause in [c for c, v in self._active.items() if now - v[3] > self.STALE_SECONDS]:
+            del self._active[cause]
+        return [{"reason": code, "message": msg[:500], "for_s": round(now - since, 1)}
+                for code, msg, since, _ in self._active.values()]
+
+    def summary(self) -> str | None:
+        return "; ".join(f"{r['reason']}: {r['message']}" for r in self.reasons()) or None
+
+
+def _pause_code(e: Exception) -> str:
+    text = str(e).lower()
+    if getattr(e, "errno", None) == errno.ENOSPC or "full" in text:
+        return "disk_full"
+    if "locked" in text or "busy" in text:
+        return "database_locked"
+    return "database_error" if isinstance(e, sqlite3.Error) else "filesystem_error"
 
 
 class PersistFailed(Exception):
@@ -104,8 +149,11 @@ class Daemon:
         self.hints: queue.SimpleQueue[str] = queue.SimpleQueue()
         self.current: dict[str, Any] | None = None
         self.reply: dict[str, Any] | None = None
-        self.paused: str | None = None   # why the daemon is not claiming, for `mustelid status`
+        self.pauses = Pauses(monotonic)   # why the daemon is not making progress
         self.stats = {"ingested": 0, "refused": 0, "done": 0, "failed": 0}
+        # Where the daemon first learned of each new file: the watcher is a hint, the rescan the
+        # safety net; a high found_by_scan on a user's machine means the watcher is missing events.
+        self.found = {"found_by_watcher": 0, "found_by_scan": 0}
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -185,13 +233,13 @@ class Daemon:
                 # Disk full, or the database locked for longer than busy_timeout: stop claiming,
                 # say why, delete nothing, and try again shortly. Every write is a transaction,
                 # so nothing half-done was committed.
-                self._pause(f"database: {e}")
+                self._pause(f"database: {e}", _pause_code(e))
             except OSError as e:
-                self._pause(f"filesystem: {e}")
+                self._pause(f"filesystem: {e}", _pause_code(e))
 
-    def _pause(self, why: str) -> None:
+    def _pause(self, why: str, code: str) -> None:
         log.error("paused: %s; retrying in %.0fs", why, PAUSE_SECONDS)
-        self.paused = why
+        self.pauses.set("loop", code, why)
         try:
             self._publish(state="paused")
         except Exception:
@@ -219,8 +267,8 @@ class Daemon:
             self.supervisor.tend_idle()   # idle long enough: page the model out, then unload
             if not backlog:
                 time.sleep(TICK)
+        self.pauses.clear("loop")       # a whole pass without a database or filesystem error
         if now >= self._next_publish:
-            self.paused = None
             self._publish(state="running")
             self._next_publish = now + 5
         return False
@@ -235,6 +283,8 @@ class Daemon:
             present.add(c.relpath)
             if store_files.already_seen(self.db, str(c.path), c.size, c.mtime_ns):
                 continue
+            if c.relpath not in self.tracker:
+                self.found["found_by_scan"] += 1
             self.tracker.observe(c.relpath, c.size, c.mtime_ns)
         self.tracker.retain(present)
 
@@ -283,6 +333,8 @@ class Daemon:
             if is_ignored(rel, self.config.inbox.ignore):
                 continue
             if not store_files.already_seen(self.db, str(hinted), st.st_size, st.st_mtime_ns):
+                if rel not in self.tracker:
+                    self.found["found_by_watcher"] += 1
                 self.tracker.observe(rel, st.st_size, st.st_mtime_ns)
                 self.supervisor.wake()   # prewarm overlaps the file's stability wait
 
@@ -308,9 +360,10 @@ class Daemon:
                 # Look again soon rather than at the next full rescan (minutes away).
                 self._next_scan = min(self._next_scan, self.monotonic() + 2 * PAUSE_SECONDS)
                 if result.refused == "disk_full":
-                    self.paused = f"disk_full: {result.message}"
+                    self.pauses.set("ingest", "disk_full", result.message)
                 self.tracker.forget(rel)
                 continue
+            self.pauses.clear("ingest")
             self.tracker.forget(rel)
             if result.refused:
                 self.stats["refused"] += 1
@@ -331,7 +384,9 @@ class Daemon:
         problem = self.supervisor.budget_problem()
         if problem:   # visible as waiting/memory_budget, re-checked later, attempt not charged
             self.ledger.fail(job["id"], self.owner, "waiting", "memory_budget", problem)
+            self.pauses.set("claim", "memory_budget", problem)
             return True
+        self.pauses.clear("claim")
         self.current = job
         self.supervisor.submit(self._job_input(job))
         self._last_beat = self.monotonic()
@@ -481,11 +536,15 @@ class Daemon:
         self.host.job_event(job, event)
 
     def _publish(self, state: str) -> None:
+        reasons = self.pauses.reasons()
+        tracked = self.tracker.counts() if hasattr(self, "tracker") else {"tracking": 0}
         info = {
-            "pid": os.getpid(), "state": state, "version": __version__, "owner": self.owner,
+            "pid": os.getpid(), "state": "paused" if reasons and state == "running" else state,
+            "version": __version__, "owner": self.owner,
             "inbox": str(self.config.inbox_dir), "heartbeat": time.time(),
             "worker": {**self.supervisor.last_stats, "alive": self.supervisor.alive}
             if hasattr(self, "supervisor") else {},
-            "paused": self.paused, "stats": self.stats, "tracking": len(self.tracker) if hasattr(self, "tracker") else 0,
+            "paused": self.pauses.summary(), "paused_reasons": reasons, "stats": self.stats,
+            "tracking": tracked["tracking"], "inbox_files": {**tracked, **self.found},
         }
         store_files.set_state(self.db, "daemon", json.dumps(info))

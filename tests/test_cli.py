@@ -116,3 +116,103 @@ def test_terminal_output_escapes_control_characters(fake_home, tmp_path):
     invoke("submit", str(f))
     out = invoke("jobs").output
     assert "\x1b" not in out and "\\x1b[2J" in out
+
+
+def test_status_says_why_the_daemon_is_paused_and_what_it_waits_on(fake_home, tmp_path,
+                                                                      monkeypatch):
+    """A daemon whose model cannot fit in memory publishes memory_budget, and `status` shows it
+    (the daemon is run --once in-process; `daemon_running` is faked so status reads what it
+    published, as it would from a live daemon)."""
+    import mustelid.runner
+    from mustelid import runtime
+    from mustelid.config import load_config
+    from mustelid.host import Host
+    from mustelid.runner import Daemon
+    from conftest import write_config
+
+    model = tmp_path / "big.gguf"
+    with open(model, "wb") as f:
+        f.truncate(600 << 20)                              # sparse: costs no disk
+    write_config(fake_home, f'[model]\nbackend = "fake"\npath = "{model.as_posix()}"\n'
+                 '[inbox]\nstable_seconds = 0\ndefault_tasks = ["echo"]\n')
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text(f"MemAvailable: {400 * 1024} kB\n")   # cannot hold 600 MiB
+    monkeypatch.setattr(runtime, "MEMINFO", meminfo)
+    monkeypatch.setattr(runtime, "cgroup_headroom", lambda root=None: None)
+    (fake_home / "inbox").mkdir(exist_ok=True)
+    (fake_home / "inbox" / "a.txt").write_text("hello budget")
+    cfg = load_config()
+    Daemon(cfg, Host(cfg.plugins_path), once=True).run()
+
+    monkeypatch.setattr(mustelid.runner, "daemon_running", lambda cfg: True)
+    status = json.loads(invoke("status", "--json").output)
+    assert [p["reason"] for p in status["paused"]] == ["memory_budget"]
+    assert "MiB" in status["paused"][0]["message"]
+    assert status["inbox_files"]["found_by_scan"] == 1          # --once has no watcher
+    assert status["inbox_files"]["found_by_watcher"] == 0
+    out = invoke("status").output
+    assert "paused: memory_budget" in out
+
+
+def test_pauses_are_set_cleared_and_forgotten_when_stale():
+    import sqlite3
+
+    from mustelid.runner import Pauses, _pause_code
+
+    now = [0.0]
+    p = Pauses(lambda: now[0])
+    assert p.summary() is None and p.reasons() == []
+    p.set("ingest", "disk_full", "no space left")
+    now[0] = 10
+    p.set("ingest", "disk_full", "still no space")
+    assert p.reasons() == [{"reason": "disk_full", "message": "still no space", "for_s": 10.0}]
+    p.set("claim", "memory_budget", "600 MiB needed")
+    p.clear("ingest")
+    assert p.summary() == "memory_budget: 600 MiB needed"
+    now[0] += Pauses.STALE_SECONDS + 1                      # never seen again: dropped
+    assert p.summary() is None
+    assert _pause_code(sqlite3.OperationalError("database or disk is full")) == "disk_full"
+    assert _pause_code(sqlite3.OperationalError("database is locked")) == "database_locked"
+    assert _pause_code(OSError(28, "No space left on device")) == "disk_full"
+    assert _pause_code(OSError(13, "Permission denied")) == "filesystem_error"
+
+
+def test_tracker_counts_what_is_settling_and_what_is_ready():
+    from mustelid.inbox import StabilityTracker
+
+    now = [0.0]
+    t = StabilityTracker(1.0, clock=lambda: now[0])
+    t.observe("a", 10, 1)
+    t.observe("b", 10, 1)
+    now[0] = 0.5
+    t.observe("c", 10, 1)
+    now[0] = 1.2
+    assert t.counts() == {"tracking": 3, "settling": 1, "ready": 2}
+    assert t.ready(limit=1) == ["a"]
+    assert t.counts() == {"tracking": 3, "settling": 1, "ready": 1}
+
+
+@pytest.mark.parametrize("raw, shown", [
+    ("a\x1b[2Jb\x07\x9bc", "a\\x1b[2Jb\\x07\\x9bc"),              # C0 and C1 controls
+    ("invoice\u202egpj.exe", "invoice\\u202egpj.exe"),             # RLO: would read "exe.jpg"
+    ("\u202a\u202b\u202c\u202d", "\\u202a\\u202b\\u202c\\u202d"),  # embeddings, PDF, LRO
+    ("\u2066x\u2067y\u2068z\u2069", "\\u2066x\\u2067y\\u2068z\\u2069"),  # isolates
+    ("a\u200bb\u200ec\u200fd\ufeffe\u061cf", "a\\u200bb\\u200ec\\u200fd\\ufeffe\\u061cf"),
+    ("line\u2028para\u2029", "line\\u2028para\\u2029"),
+    ("tab\there\nnext", "tab\\there\\nnext"),                      # a TSV row stays one row
+    ("bad\udcff\udcfe.txt", "bad\\xff\\xfe.txt"),                  # undecodable bytes of a name
+    ("reçu 日本 Ωμέγα 😀", "reçu 日本 Ωμέγα 😀"),                    # ordinary text untouched
+])
+def test_clean_escapes_controls_bidi_and_format_characters(raw, shown):
+    from mustelid.cli.output import clean
+
+    assert clean(raw) == shown
+
+
+def test_tsv_listing_escapes_a_bidi_override_in_a_file_name(fake_home, tmp_path):
+    f = tmp_path / "invoice\u202egpj.exe"
+    f.write_text("hello")
+    invoke("submit", str(f))
+    out = invoke("jobs").output                            # CliRunner output is not a tty: TSV
+    assert "\u202e" not in out and "invoice\\u202egpj.exe" in out
+    assert json.loads(invoke("jobs", "--json").output)[0]["file"] == "invoice\u202egpj.exe"

@@ -102,7 +102,7 @@ def _with_file(state: State, jobs: list[dict]) -> list[dict]:
 
 @cli.command()
 @click.option("--state", "job_state", type=click.Choice(["queued", "running", "done", "dead",
-                                                         "waiting", "needs_review"]))
+                                                         "waiting"]))
 @click.option("--task")
 @click.option("-n", "--limit", default=50, show_default=True)
 @json_option
@@ -181,6 +181,7 @@ def status(state: State, as_json: bool) -> None:
     daemon = json.loads(facts["daemon"]["value"]) if "daemon" in facts else {}
     info = {
         "daemon": "running" if up else "stopped",
+        "state": daemon.get("state") if up else None,     # starting | running | paused
         "pid": daemon.get("pid") if up else None,
         "heartbeat_age_s": round(time.time() - daemon["heartbeat"], 1)
         if up and "heartbeat" in daemon else None,
@@ -331,8 +332,6 @@ _MODULES = {
     "prompts": "mustelid.cli.prompts",
     "bench": "mustelid.cli.bench",
     "eval": "mustelid.cli.eval",
-    "review": "mustelid.cli.review",
-    "reprocess": "mustelid.cli.reprocess",
 }
 
 

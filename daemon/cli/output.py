@@ -9,19 +9,43 @@ from __future__ import annotations
 import json
 import re
 import sys
+import unicodedata
 from typing import Any, Iterable
 
 import click
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e]")
+# Cc: C0/C1 controls (ESC, CSI, BEL...). Cf: format characters, among them the bidi overrides
+# and isolates (U+202A-202E, U+2066-2069) that make "gpj.exe" read as "exe.jpg", and zero-width
+# characters. Zl/Zp: line and paragraph separators. Cs: lone surrogates, which is how Python
+# carries a file name's undecodable bytes; printing one raises UnicodeEncodeError.
+_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+_NAMED = {"\n": "\\n", "\t": "\\t"}   # a tab would split a TSV row as surely as a newline
+
+
+def _escape(m: re.Match) -> str:
+    ch = m.group()
+    if ch in _NAMED:
+        return _NAMED[ch]
+    if unicodedata.category(ch) not in _ESCAPED_CATEGORIES:
+        return ch                         # ordinary letters in any script pass through
+    code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:          # surrogateescape: show the original byte
+        return f"\\x{code - 0xDC00:02x}"
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def clean(value: Any) -> str:
+    """Text that is safe to print to a terminal: control, format and bidi characters become
+    visible escapes (``\\x1b``, ``\\u202e``), so a file or model output cannot repaint the screen,
+    reorder what the user reads, or split a row."""
     if value is None:
         return ""
     text = value if isinstance(value, str) else json.dumps(value) if isinstance(
         value, (dict, list)) else str(value)
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text.replace("\n", "\\n"))
+    return _NOT_PRINTABLE_ASCII.sub(_escape, text)
 
 
 def emit_json(data: Any) -> None:
