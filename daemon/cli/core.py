@@ -102,7 +102,7 @@ def _with_file(state: State, jobs: list[dict]) -> list[dict]:
 
 @cli.command()
 @click.option("--state", "job_state", type=click.Choice(["queued", "running", "done", "dead",
-                                                         "waiting"]))
+                                                         "waiting", "needs_review"]))
 @click.option("--task")
 @click.option("-n", "--limit", default=50, show_default=True)
 @json_option
@@ -332,6 +332,8 @@ _MODULES = {
     "prompts": "mustelid.cli.prompts",
     "bench": "mustelid.cli.bench",
     "eval": "mustelid.cli.eval",
+    "review": "mustelid.cli.review",
+    "reprocess": "mustelid.cli.reprocess",
 }
 
 
