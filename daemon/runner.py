@@ -57,7 +57,8 @@ class Pauses:
 
     def __init__(self, clock):
         self._clock = clock
-        self._active: dict[str, tuple[str, str, float, float]] = {}  # cause -> code, msg, since, seen
+        # cause -> (code, message, since, last seen)
+        self._active: dict[str, tuple[str, str, float, float]] = {}
 
     def set(self, cause: str, code: str, message: str) -> None:
         now = self._clock()
@@ -81,7 +82,7 @@ class Pauses:
 
 def _pause_code(e: Exception) -> str:
     text = str(e).lower()
-    if getattr(e, "errno", None) == errno.ENOSPC or "full" in text:
+    if getattr(e, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "full" in text:
         return "disk_full"
     if "locked" in text or "busy" in text:
         return "database_locked"

@@ -141,3 +141,23 @@ def test_submit_works_with_daemon_stopped(fake_home, tmp_path):
     assert cli_json("status")["jobs"]["queued"] == 1
     cli("run", "--once")
     assert cli_json("status")["jobs"]["done"] == 1
+
+
+def test_status_shows_files_being_written_and_where_they_were_found(fake_home):
+    from conftest import write_config
+
+    text = (fake_home / "config.toml").read_text()
+    write_config(fake_home, text.replace("stable_seconds = 0.3", "stable_seconds = 60"))
+    d = DaemonProcess(fake_home)
+    try:
+        wait_for(lambda: cli_json("status")["state"] == "running", what="the first scan")
+        drop(fake_home, "slow.txt", "still being written, as far as the daemon knows")
+        status = wait_for(lambda: (s := cli_json("status"))["inbox_files"].get("tracking") and s,
+                          timeout=15, what="the file to be tracked")
+        files = status["inbox_files"]
+        assert (files["tracking"], files["settling"], files["ready"]) == (1, 1, 0), files
+        assert files["found_by_watcher"] == 1 and files["found_by_scan"] == 0, files
+        assert status["paused"] == []
+        assert "1 file(s) not ingested yet: 1 being written" in cli("status").stdout
+    finally:
+        d.stop()
