@@ -105,7 +105,7 @@ def run_case(task: Task, case: Case, ctx: Any) -> dict[str, Any]:
            # Conservative: only a reply that parsed and fitted the schema counts; an input that
            # failed for any reason (refused, invalid JSON, crashed) does not.
            "json_valid": outcome in ("done", "needs_review"),
-           "seconds": round(seconds, 3), "reasked": bool(stats.get("reasked")),
+           "seconds": round(seconds, 3), "reasked": bool(stats.get("reasked")) or stats.get("generations", 0) > 1,
            "generations": stats.get("generations", 0), "fields": fields}
     if outcome == "needs_review":
         row["held"] = held

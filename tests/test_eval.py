@@ -145,7 +145,8 @@ def test_real_eval_on_sroie_receipts(real_model, tmp_path, monkeypatch):
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("MUSTELID_HOME", str(home))
-    result = CliRunner().invoke(main_group(), ["eval", "receipts", str(folder), "--json"])
+    result = CliRunner().invoke(main_group(), ["eval", "receipts", str(folder), "--json",
+                                               "--threads", "1"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["cases"] == 2 and set(report["fields"]) == {"merchant", "date", "total"}

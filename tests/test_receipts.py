@@ -419,5 +419,13 @@ def test_items_costing_more_than_the_total_and_a_foreign_currency_are_problems()
         {"name": "HAMMER", "quantity": 1, "price": "19.90"},
         {"name": "SAW", "quantity": 1, "price": "19.90"}])), ev)
     assert any("more than the total" in p for p in problems)   # ... 39.80 > 27.90 is
+    # After the re-ask the same items are dropped, with the reason, instead of holding the
+    # receipt: the total, date and merchant stand on their own.
+    result = result_of(good_answer(items=[
+        {"name": "HAMMER", "quantity": 1, "price": "19.90"},
+        {"name": "SAW", "quantity": 1, "price": "19.90"}]))
+    assert Receipts().check(result, ev) == []
+    assert result.items == [] and "more than the total" in result.provenance["items"]["dropped"]
+    ev = prepared()
     problems = Receipts().check(result_of(good_answer(currency="SGD")), ev)
     assert any("currency SGD" in p for p in problems)

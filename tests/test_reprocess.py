@@ -104,3 +104,38 @@ def test_expenses_show_the_latest_version_and_history_on_request(home):
     history = json.loads(cli("expenses", "--history", "--json").stdout)
     assert [(e["total"], e["version"]) for e in history] == [("27.92", 1), ("27.90", 2)]
     one_result_per_key(db)
+
+
+@pytest.mark.real
+def test_real_reprocess_of_a_receipt(real_model, home, tmp_path):
+    """A stored SROIE receipt with a wrong stale total, reprocessed by the real OCR and model:
+    a new version with the printed total, and the diff says so."""
+    import shutil
+
+    from test_receipts import SROIE, good_answer
+
+    if not SROIE.is_dir():
+        pytest.skip(f"SROIE dev receipts not found at {SROIE}")
+    pytest.importorskip("rapidocr")
+    truth = json.loads((SROIE / "002.json").read_text())
+    # One thread: two OpenMP threads on a shared 2-core box collapse (NOTES.md).
+    (home / "config.toml").write_text("[model]\nthreads = 1\n")
+    src = tmp_path / "002.jpg"
+    shutil.copy(SROIE / "002.jpg", src)
+    cfg = load_config()
+    host = Host(cfg.plugins_path)
+    db, ledger = open_store(cfg, host)
+    r = ingest(src, relpath="002.jpg", config=cfg, host=host, ledger=ledger, tasks=["receipts"])
+    task = host.task("receipts")
+    stale = task.Output.model_validate(good_answer(total="1.00"))
+    ledger.claim("old", 60)
+    ledger.complete(r.jobs[0][0], "old", stale.model_dump(mode="json"),
+                    persist=lambda d, row: task.persist(d, row, stale))
+    out = cli("reprocess", "--task", "receipts", "--json")
+    assert out.exit_code == 0, out.output
+    [row] = json.loads(out.stdout)
+    assert row["state"] == "done", row
+    assert row["diff"]["total"] == ["1.00", truth["total"]]
+    latest = json.loads(cli("expenses", "--json").stdout)
+    assert [e["total"] for e in latest] == [truth["total"]]
+    one_result_per_key(db)
