@@ -106,7 +106,9 @@ def run_case(task: Task, case: Case, ctx: Any) -> dict[str, Any]:
            # failed for any reason (refused, invalid JSON, crashed) does not.
            "json_valid": outcome in ("done", "needs_review"),
            "seconds": round(seconds, 3), "reasked": bool(stats.get("reasked")) or stats.get("generations", 0) > 1,
-           "generations": stats.get("generations", 0), "fields": fields}
+           "generations": stats.get("generations", 0), "prepare_s": stats.get("prepare_s"),
+           "prompt_tokens": stats.get("prompt_tokens"),
+           "completion_tokens": stats.get("completion_tokens"), "fields": fields}
     if outcome == "needs_review":
         row["held"] = held
     return row
