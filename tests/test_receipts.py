@@ -359,7 +359,8 @@ def test_real_receipts_total_and_date(real_model):
     from mustelid.host import Host
     from mustelid.worker import WorkerContext
 
-    cfg = Config(model=ModelConfig(path=real_model, threads=2))
+    # One thread: two OpenMP threads on a shared 2-core box collapse (NOTES.md, BENCHMARKS P4).
+    cfg = Config(model=ModelConfig(path=real_model, threads=1))
     ctx = WorkerContext(cfg, Host())
     task = ctx.host.task("receipts")
     try:
