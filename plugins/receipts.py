@@ -399,6 +399,37 @@ def item_prices(amounts: list[Candidate], rows: list[Row]) -> list[Candidate]:
     return out
 
 
+_SUBTOTAL_LABEL = re.compile(r"SUB\s?-?\s?TOTAL|SUBTOTAL|TOTAL\s+EXCL")
+_SERVICE_LABEL = re.compile(r"SERVICE|SVC|S\.?CHARGE")
+
+
+def printed_sum(rows: list[Row]) -> Decimal | None:
+    """Subtotal + tax + service charge as printed above the first total row, or None when the
+    receipt does not print a subtotal with at least one of the others (then there is nothing to
+    add up). Tax-inclusive summaries (INCL) are left out: their tax is already in the subtotal."""
+    labelled = total_labels(rows)
+    end = min(labelled) if labelled else len(rows)
+    subtotal, extras = None, []
+    for row in rows[:end]:
+        upper = row.text.upper()
+        amounts = [Decimal(v) for v in _row_amounts(row.text)]
+        if not amounts or "INCL" in upper or "%" in upper and len(amounts) > 1:
+            continue
+        if _SUBTOTAL_LABEL.search(upper) and subtotal is None:
+            subtotal = amounts[-1]
+        elif subtotal is not None and "TOTAL" not in upper and (
+                _TAX_LABEL.search(upper) or _SERVICE_LABEL.search(upper)):
+            extras.append(amounts[-1])
+    if subtotal is None or not extras:
+        return None
+    return subtotal + sum(extras)
+
+
+def _row_amounts(text: str) -> list[str]:
+    return [f"{int(re.sub(r'[.,]', '', m.group(1)))}.{m.group(2)}"
+            for m in _AMOUNT_DOT.finditer(text)]
+
+
 def total_labels(rows: list[Row]) -> dict[int, str]:
     """Rows whose amounts are labelled as a total -> the label. OCR often splits a label from its
     value ("Total Sales (Inclusive of GST) :" / "32.70"): a total label without an amount lends
@@ -576,6 +607,7 @@ class Receipts(Task):
                 "rows": [{"text": r.text, "lines": r.lines} for r in rows],
                 "amounts": [vars(c) for c in amounts],
                 "item_prices": [c.value for c in item_prices(amounts, rows)],
+                "printed_sum": str(subtotal_sum) if (subtotal_sum := printed_sum(rows)) else None,
                 "totals": [c.value for c in totals],
                 "merchants": merchant_choices(merchants, [r.text for r in rows[:HEADER_ROWS]]),
                 "dates": [vars(c) for c in dates],
@@ -727,6 +759,14 @@ def _consistency_problems(result: RecordedExpense, evidence: Evidence) -> list[s
             else:
                 evidence.data["items_reasked"] = True
                 problems.append(problem)
+    expected = evidence.data.get("printed_sum")
+    amounts = {Decimal(c["value"]) for c in evidence.data.get("amounts", [])}
+    if expected is not None and abs(result.total - Decimal(expected)) > ITEMS_TOLERANCE \
+            and any(abs(a - Decimal(expected)) <= ITEMS_TOLERANCE for a in amounts):
+        # Only when that sum is itself printed (as the total, or its cash-rounded form): then
+        # another printed amount, not this one, is what was paid.
+        problems.append(f"total {result.total} is not the subtotal plus tax and service "
+                        f"printed above it ({expected})")
     printed = evidence.data.get("currencies") or []
     if printed and result.currency is not None and result.currency not in printed:
         problems.append(f"currency {result.currency} does not match the marks printed "

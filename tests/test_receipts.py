@@ -430,3 +430,17 @@ def test_items_costing_more_than_the_total_and_a_foreign_currency_are_problems()
     ev = prepared()
     problems = Receipts().check(result_of(good_answer(currency="SGD")), ev)
     assert any("currency SGD" in p for p in problems)
+
+
+def test_a_total_that_is_not_subtotal_plus_tax_is_a_problem():
+    lines = receipt_lines("CAFE NOOK SDN BHD", "Date: 05/01/2026", "LATTE|10.00",
+                          "SUBTOTAL|10.00", "SERVICE CHARGE 10%|1.00", "SST 6%|0.60",
+                          "TOTAL|11.60", "CASH|20.00", "CHANGE|8.40")
+    ev = prepared(lines)
+    assert ev.data["printed_sum"] == "11.60"
+    good = {"merchant": "CAFE NOOK SDN BHD", "total": "11.60", "items": []}
+    assert Receipts().check(result_of(good_answer(**good)), ev) == []
+    problems = Receipts().check(result_of(good_answer(**{**good, "total": "10.00"})), ev)
+    assert any("subtotal plus tax" in p for p in problems)
+    # Nothing to add up without a printed subtotal: no opinion.
+    assert prepared().data["printed_sum"] is None
