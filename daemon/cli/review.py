@@ -114,6 +114,7 @@ def review(state: State, job_id: str | None, sets: tuple[str, ...], accept: bool
         for k, v in after.items():
             mark = " (corrected)" if any(c["field"] == k for c in corrections) else ""
             click.echo(f"  {k:>12}: {clean(v)}{mark}")
+        click.echo(f"  model said: {clean(held['raw'])}")
         click.echo("add --accept to store it" + (" with these corrections" if corrections else "")
                    + ", or --reject")
         return
