@@ -479,7 +479,7 @@ class Daemon:
         from mustelid.archive import move_to_done
 
         inbox = self.config.inbox_dir.absolute()
-        for path, size, mtime_ns in self._finished_files(sha256):
+        for path, size, mtime_ns in store_files.finished(self.db, sha256):
             src = Path(path)
             if not src.is_relative_to(inbox):
                 continue     # `mustelid submit` of a file elsewhere: not ours to move
@@ -491,17 +491,6 @@ class Daemon:
                 continue
             if moved is not None:
                 store_files.mark_moved(self.db, path)
-
-    def _finished_files(self, sha256: str | None) -> list[tuple[str, int, int]]:
-        one = " AND f.sha256 = ?" if sha256 else ""
-        return self.db.execute(
-            "SELECT f.path, f.size, f.mtime_ns FROM inbox_files f WHERE f.state = 'ingested'"
-            f" AND f.sha256 IS NOT NULL{one}"
-            " AND EXISTS (SELECT 1 FROM jobs j WHERE j.input_sha256 = f.sha256"
-            " AND j.state = 'done') AND NOT EXISTS (SELECT 1 FROM jobs j"
-            " WHERE j.input_sha256 = f.sha256 AND j.state NOT IN ('done', 'dead'))",
-            [sha256] if sha256 else [],
-        ).fetchall()
 
     def _drained(self) -> bool:
         """--once: nothing being written, nothing runnable now or within a short backoff."""

@@ -85,6 +85,21 @@ def refusals(db: sqlite_utils.Database, limit: int = 100) -> list[dict[str, Any]
     )
 
 
+def finished(db: sqlite_utils.Database, sha256: str | None = None) -> list[tuple[str, int, int]]:
+    """(path, size, mtime_ns) of ingested inbox files whose jobs have all ended, at least one
+    ``done`` (a file with only dead jobs stays where the user can see it); one file's bytes only
+    if ``sha256`` is given. The runner moves these to the done folder."""
+    one = " AND f.sha256 = ?" if sha256 else ""
+    return db.execute(
+        "SELECT f.path, f.size, f.mtime_ns FROM inbox_files f WHERE f.state = 'ingested'"
+        f" AND f.sha256 IS NOT NULL{one}"
+        " AND EXISTS (SELECT 1 FROM jobs j WHERE j.input_sha256 = f.sha256"
+        " AND j.state = 'done') AND NOT EXISTS (SELECT 1 FROM jobs j"
+        " WHERE j.input_sha256 = f.sha256 AND j.state NOT IN ('done', 'dead'))",
+        [sha256] if sha256 else [],
+    ).fetchall()
+
+
 def set_state(db: sqlite_utils.Database, key: str, value: str) -> None:
     """Publish a daemon fact for `mustelid status`."""
     db.execute(
