@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
+from mustelid.faults import crash_point
 from mustelid.tasks import PermanentError, TransientError, WaitingError
 
 log = logging.getLogger(__name__)
@@ -162,10 +163,12 @@ def archive_file(src: str | os.PathLike[str], archive_dir: str | os.PathLike[str
                     os.fsync(out.fileno())
             except OSError as e:          # reading errors were already turned into JobErrors
                 raise _archive_error(e, archive_dir) from None
+            crash_point("after_hash")      # hashed, temp copy fsynced, nothing published
             _check_unchanged(src, before, os.fstat(fd), copied)
             mime = sniff(head)
             final = archive_dir / digest[:2] / digest[2:4] / (digest + EXTENSIONS.get(mime, ".bin"))
             _publish(tmp, final, copied, archive_dir)
+            crash_point("after_archive_copy")   # published, no row points at it yet
         finally:
             tmp.unlink(missing_ok=True)
     return Archived(digest, copied, mime, final, before.st_mtime_ns)

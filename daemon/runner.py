@@ -25,6 +25,7 @@ import filelock
 
 from mustelid import __version__
 from mustelid.config import Config
+from mustelid.faults import crash_point
 from mustelid.ingest import ingest
 from mustelid.store import Ledger, migrate, open_db
 from mustelid.store import files as store_files
@@ -382,6 +383,7 @@ class Daemon:
                                 tasks=list(self.host.tasks))
         if job is None:
             return False
+        crash_point("after_claim")        # claimed (running, leased), not handed to the worker
         problem = self.supervisor.budget_problem()
         if problem:   # visible as waiting/memory_budget, re-checked later, attempt not charged
             self.ledger.fail(job["id"], self.owner, "waiting", "memory_budget", problem)
@@ -433,6 +435,7 @@ class Daemon:
                 self.stats["failed"] += 1
                 return
             stats = {**reply.get("stats", {})}
+            crash_point("before_commit")  # the answer exists only in this process's memory
             try:
                 ok = self.ledger.complete(
                     job["id"], self.owner, reply["data"], evidence=reply.get("evidence"),

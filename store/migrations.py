@@ -13,6 +13,7 @@ import sqlite3
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from mustelid.faults import crash_point
 from mustelid.store.db import immediate
 
 log = logging.getLogger("mustelid.store")
@@ -248,6 +249,8 @@ def migrate(db: sqlite_utils.Database, extra: Iterable[Migrations] = ()) -> list
         try:
             with immediate(db):
                 migrations.apply(db)
+                crash_point("migration_uncommitted")  # applied inside the open transaction
+            crash_point("between_migrations")         # this set committed, the next not begun
         except Exception as e:
             if migrations is core:
                 raise
