@@ -91,6 +91,10 @@ class JobsConfig(_Section):
     timeout_seconds: float = Field(300, gt=0, description="one attempt may run this long")
     backoff_seconds: float = Field(5, ge=0, description="first retry delay; doubles each attempt")
     backoff_max_seconds: float = Field(600, ge=0)
+    worker_memory_mb: int = Field(
+        0, ge=-1, description="address-space cap on the model worker, MiB; 0 = automatic "
+        "(model file + 4 GiB + 128 MiB per CPU), -1 = no cap",
+    )
 
 
 class ScheduleConfig(_Section):
@@ -290,6 +294,9 @@ lease_seconds = 60
 timeout_seconds = 300           # a job running longer is killed and retried
 backoff_seconds = 5
 backoff_max_seconds = 600
+worker_memory_mb = 0            # address-space cap (RLIMIT_AS) on the model worker, in MiB: a task
+                                # that eats memory fails `out_of_memory` instead of starving the
+                                # machine. 0 = model file + 4 GiB + 128 MiB per CPU; -1 = no cap
 
 # Recurring jobs. cron is a crontab line in local time: minute hour day month day-of-week
 # (0 or 7 = Sunday). A fire only queues a job keyed by its period, so it runs once per period

@@ -232,6 +232,8 @@ class Supervisor:
         return {"ok": False, "kind": "transient", "reason": reason, "message": message}
 
     def _crashed(self) -> dict[str, Any]:
+        if self.proc is not None:
+            self.proc.join(2)    # the pipe closes before the child is reaped: wait for its code
         code = self.proc.exitcode if self.proc is not None else None
         self.kill()
         self._backoff()

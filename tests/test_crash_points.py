@@ -103,3 +103,40 @@ def test_kill9_at_a_named_point_loses_nothing(point, fake_home, monkeypatch):
           f"{recovered[0][0]} recovered, {len(_generations(fake_home))} generations, "
           f"{len(temps)} temp file(s) left in the archive, 0 lost, 0 duplicated")
     assert db_path(fake_home).exists()
+
+
+# -- faults inside the model worker: the daemon survives them, the job ends dead with a reason --
+
+
+def test_a_worker_that_eats_memory_or_segfaults_dies_alone_and_the_job_is_dead_lettered(fake_home):
+    from conftest import write_config
+    from daemonproc import jobs_by_file, wait_for
+
+    text = (fake_home / "config.toml").read_text()
+    write_config(fake_home, text.replace("[jobs]\n", "[jobs]\nworker_memory_mb = 1024\n"))
+    inbox = fake_home / "inbox"
+    inbox.mkdir()
+    words = {"eat.txt": "EATMEM until stopped", "segv.txt": "SEGV now", "ok.txt": "plain text"}
+    dropped = []
+    for name, body in words.items():
+        (inbox / name).write_text(body)
+        dropped.append(inbox / name)
+    d = DaemonProcess(fake_home)
+    try:
+        jobs = wait_for(lambda: (j := jobs_by_file()) and len(j) == 3
+                        and all(x["state"] in ("done", "dead") for x in j.values()) and j,
+                        timeout=120, what="3 jobs to finish")
+        errors = dict(query(fake_home, "SELECT f.original_name, j.last_error FROM jobs j"
+                                       " JOIN files f ON f.sha256 = j.input_sha256"))
+        eat, segv = jobs["eat.txt"], jobs["segv.txt"]
+        # The cap ended it (MemoryError in the worker), not the 5 s job timeout.
+        assert (eat["state"], eat["reason"], eat["attempts"]) == ("dead", "out_of_memory", 4), eat
+        assert "1024 MiB" in errors["eat.txt"], errors
+        assert (segv["state"], segv["reason"], segv["attempts"]) == ("dead", "worker_crashed", 4)
+        assert f"signal {signal.SIGSEGV.value}" in errors["segv.txt"], errors
+        assert jobs["ok.txt"]["state"] == "done"
+        counts = assert_invariants(fake_home, dropped=dropped, daemon=d)   # same daemon PID
+        print(f"\nEATMEM: dead out_of_memory after {eat['attempts']} attempts; SEGV: dead "
+              f"worker_crashed after {segv['attempts']}; daemon PID {d.pid} unchanged; {counts}")
+    finally:
+        d.stop()

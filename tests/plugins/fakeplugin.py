@@ -2,7 +2,9 @@
 
 Task ``echo`` reads a text file and asks backend ``fake`` to return it. The file's first word
 steers the fake backend, so tests can provoke every failure from the outside:
-CRASH (abort the worker), HANG (never answer), RAISE (plugin bug), BADJSON, TRUNCATE, NAN,
+CRASH (abort the worker), SEGV (a real segfault: read address 0), EATMEM (allocate and touch
+memory, 64 MiB at a time, until stopped), HANG (never answer), RAISE (plugin bug), BADJSON,
+TRUNCATE, NAN,
 SLOW (answer after 3 s), PAUSE (0.1 s), PERMANENT (task refuses), otherwise a valid answer.
 Bad-output words (tests/test_bad_output.py): INF (a number the grammar admits that parses to
 inf), HUGE (5 MB of JSON), WRONGTYPE, DEEPJSON (100,000 nested arrays), BADONCE (invalid JSON,
@@ -122,6 +124,14 @@ class FakeBackend:
         _log_generation(word)
         if word == "CRASH":
             os.abort()
+        if word == "SEGV":
+            import ctypes
+
+            ctypes.string_at(0)
+        if word == "EATMEM":
+            hoard = []
+            while True:   # only the worker's memory cap (MemoryError) or a kill ends this
+                hoard.append(bytearray(b"\xa5") * (64 << 20))
         if word == "HANG":
             time.sleep(3600)
         if word == "SLOW":
