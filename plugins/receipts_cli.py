@@ -35,8 +35,8 @@ def register_commands(cli):
         else:
             where, args = ("date >= ?", [since]) if since else (None, [])
             rows = list(db["expenses"].rows_where(where, args, order_by="date DESC, id DESC"))
-            versions = reviews.result_versions(db, "receipts")
-            latest = reviews.latest_job_ids(db, "receipts")
+            versions = reviews.versions_of(db, "expenses")
+            latest = reviews.newest_per_input(db, "expenses")
             for row in rows:
                 row["version"] = versions.get(row["job_id"])
             if not history:

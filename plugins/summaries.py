@@ -113,7 +113,14 @@ def read_expenses(db: Any, start: dt.date, end: dt.date, tz, notes: list[str]) -
         "(date >= ? AND date < ?) OR (date IS NULL AND created >= ? AND created < ?)",
         [start.isoformat(), end.isoformat(), *_widened(start, end)], order_by="id",
     )
-    return [r for r in rows if r["date"] or _in_period(r["created"], start, end, tz)]
+    rows = [r for r in rows if r["date"] or _in_period(r["created"], start, end, tz)]
+    if {"job_id", "file_sha256"} <= set(db["expenses"].columns_dict):
+        # A reprocessed or corrected receipt keeps one row per version: count the newest only.
+        from mustelid.store.reviews import newest_per_input
+
+        newest = newest_per_input(db, "expenses")
+        rows = [r for r in rows if r["job_id"] in newest]
+    return rows
 
 
 def read_todos(db: Any, start: dt.date, end: dt.date, cutoff: dt.date, tz,

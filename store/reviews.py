@@ -101,6 +101,25 @@ def latest_job_ids(db: sqlite_utils.Database, task: str) -> set[str]:
         " AND r2.input_sha256 = r.input_sha256))", [task])}
 
 
+def newest_per_input(db: sqlite_utils.Database, table: str) -> set[str]:
+    """Job ids of a task table's rows (``job_id``, ``file_sha256``) that hold the newest
+    committed result for their input. Keyed on the table, not on ``results.task``: an expense
+    filed by the router (task ``auto``) is as much an expense as one from task ``receipts``, and
+    a later reprocess or correction of either supersedes it."""
+    quoted = '"' + table.replace('"', '""') + '"'
+    return {r[0] for r in db.execute(
+        f"SELECT t.job_id FROM {quoted} t LEFT JOIN results r ON r.job_id = t.job_id"
+        f" WHERE r.id IS NULL OR r.id = (SELECT MAX(r2.id) FROM {quoted} t2"
+        " JOIN results r2 ON r2.job_id = t2.job_id WHERE t2.file_sha256 = t.file_sha256)")}
+
+
+def versions_of(db: sqlite_utils.Database, table: str) -> dict[str, int]:
+    """job id -> the version number of its result, for the jobs with rows in ``table``."""
+    quoted = '"' + table.replace('"', '""') + '"'
+    return {r[0]: r[1] for r in db.execute(
+        f"SELECT r.job_id, r.version FROM results r JOIN {quoted} t ON t.job_id = r.job_id")}
+
+
 def result_versions(db: sqlite_utils.Database, task: str) -> dict[str, int]:
     """job id -> the version number of its result."""
     return {r[0]: r[1] for r in db.execute(

@@ -139,3 +139,23 @@ def test_real_reprocess_of_a_receipt(real_model, home, tmp_path):
     latest = json.loads(cli("expenses", "--json").stdout)
     assert [e["total"] for e in latest] == [truth["total"]]
     one_result_per_key(db)
+
+
+def test_newest_per_input_is_keyed_on_the_task_table_not_the_result_task(stored):
+    """The expenses listing and the summaries count one row per receipt: the newest result's,
+    whichever task produced it (an expense filed by the router has results.task = 'auto')."""
+    db, ledger, first = stored
+    out = cli("reprocess", "--task", "echo", "--json")
+    [row] = json.loads(out.stdout)
+    second = row["job_id"]
+    sha = ledger.get(first)["input_sha256"]
+    db["rows_of_a_task"].insert_all([
+        {"job_id": first, "file_sha256": sha},
+        {"job_id": second, "file_sha256": sha},
+        {"job_id": "no-result-yet", "file_sha256": "other"},
+    ])
+    assert reviews.newest_per_input(db, "rows_of_a_task") == {second, "no-result-yet"}
+    # The result of the first version, relabelled as if the router had produced it: still older.
+    db.execute("UPDATE results SET task = 'auto' WHERE job_id = ?", [first])
+    assert reviews.newest_per_input(db, "rows_of_a_task") == {second, "no-result-yet"}
+    assert reviews.versions_of(db, "rows_of_a_task") == {first: 1, second: 2}
