@@ -73,7 +73,10 @@ def test_three_receipts_dropped_into_the_inbox_land_as_expenses(real_home):
 
 def test_kill9_mid_receipt_then_restart_gives_exactly_one_expense(real_home):
     d = DaemonProcess(real_home)
-    drop_receipt(real_home, "003")
+    # Into receipts/ (routed by folder, no router call): this test is about recovery, and one
+    # receipts job is the shortest real job that writes an expense.
+    (real_home / "inbox" / "receipts").mkdir()
+    drop_receipt(real_home, "003", name="receipts/receipt-003.jpg")
     wait_for(lambda: any(j["state"] == "running" for j in cli_json("jobs")),
              timeout=120, what="the receipt job to start")
     time.sleep(1.0)          # inside OCR or generation
