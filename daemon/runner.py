@@ -180,6 +180,7 @@ class Daemon:
         recovered = self.ledger.recover()
         if recovered:
             log.warning("recovered %d job(s) left running by a crash", len(recovered))
+        self._remove_stale_temps()
         from mustelid.scheduler import Scheduler
 
         # Schedules only enqueue ledger rows; ticking from this loop keeps all writes on one
@@ -275,8 +276,19 @@ class Daemon:
             self._next_publish = now + 5
         return False
 
+    def _remove_stale_temps(self) -> None:
+        # A crash mid-copy leaves a temp file in the archive root that nothing references. Only
+        # old ones go: a `mustelid submit` running beside the daemon may be writing a new one.
+        from mustelid.archive import remove_stale_temps
+
+        removed = remove_stale_temps(self.config.archive_dir)
+        if removed:
+            log.info("removed %d temp file(s) left in the archive by a crash", removed)
+
     def scan(self) -> None:
         from mustelid.inbox import scan
+
+        self._remove_stale_temps()
 
         present = set()
         for c in scan(self.config.inbox_dir, self.config.inbox.ignore,
