@@ -36,6 +36,12 @@ class RapidOcrEngine:
     def _get(self) -> Any:
         with self._lock:
             if self._engine is None:
+                # onnxruntime >= 1.29 has telemetry on POSIX too: at every session it writes a
+                # device id under ~/.cache/Microsoft, a session file in TMPDIR, and may try to
+                # send events. mustelid is offline and writes only under its home, and the
+                # Python knob (disable_telemetry_events) comes too late to stop the first two.
+                # Measured: with this variable set before import, none of the three appear.
+                os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
                 from rapidocr import RapidOCR  # heavy: onnxruntime + opencv
 
                 n = self.threads
