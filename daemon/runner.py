@@ -281,7 +281,11 @@ class Daemon:
         # old ones go: a `mustelid submit` running beside the daemon may be writing a new one.
         from mustelid.archive import remove_stale_temps
 
-        removed = remove_stale_temps(self.config.archive_dir)
+        try:
+            removed = remove_stale_temps(self.config.archive_dir)
+        except OSError as e:      # housekeeping: an unreadable archive must not stop the loop
+            log.warning("could not clean temp files in the archive: %s", e)
+            return
         if removed:
             log.info("removed %d temp file(s) left in the archive by a crash", removed)
 
