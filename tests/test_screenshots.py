@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from mustelid import Generation, JobInput, PermanentError
+from mustelid import JobInput, PermanentError
 from mustelid.execute import run_job
 from mustelid.ocr import OcrLine, normalise_box
-from mustelid.prompts import render_text
 from mustelid.store import Ledger, migrate, open_db
+from scripted import ScriptedBackend, SourcePrompts
 from mustelid.plugins import screenshots
 from mustelid.plugins.screenshots import (Screenshot, Screenshots, find_candidates, find_signs,
                                           likely_kind, line_choices)
@@ -36,28 +36,6 @@ DIALOG = [
     OcrLine("Cancel", (560, 325, 621, 349), 1.0),
     OcrLine("Backup Utility", (600, 471, 700, 494), 0.9),     # a repeated text (taskbar)
 ]
-
-
-class SourcePrompts:
-    """The shipped template from the source tree (what ctx.prompts renders when installed)."""
-
-    def render(self, name, **variables):
-        text = (REPO / "prompts" / f"{name}.txt").read_text(encoding="utf-8")
-        return render_text(text, **variables)
-
-
-class ScriptedBackend:
-    """Returns the queued answers in order, recording what it was asked."""
-
-    model_id = "scripted"
-
-    def __init__(self, *answers):
-        self.answers = list(answers)
-        self.calls = []
-
-    def generate(self, messages, schema, max_tokens):
-        self.calls.append({"messages": messages, "schema": schema, "max_tokens": max_tokens})
-        return Generation(json.dumps(self.answers.pop(0)), "stop", model_id=self.model_id)
 
 
 class FakeCtx:

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from mustelid import Generation, JobInput, PermanentError, TransientError
+from mustelid import JobInput, PermanentError, TransientError
 from mustelid.config import Config
 from mustelid.execute import run_job
 from mustelid.ocr import OcrLine
-from mustelid.prompts import render_text
 from mustelid.store import Ledger, migrate, open_db
+from scripted import ScriptedBackend, SourcePrompts
 from mustelid.plugins import todos
 from mustelid.plugins.todos import (TodoList, Todos, enqueue_todos, find_due_phrases, parse_due,
                                     result_text, split_long, squash, task_like)
@@ -32,26 +32,6 @@ TUESDAY = dt.date(2026, 5, 12)
 NOTE = [OcrLine(t, (80, 50 + 56 * i, 490, 100 + 56 * i), 0.98) for i, t in enumerate([
     "To do", "- call the plumber tomorrow", "- pay electricity bill by Friday",
     "- buy milk and eggs", "- dentist appointment 14 May"])]
-
-
-class SourcePrompts:
-    """The shipped template from the source tree (what ctx.prompts renders when installed)."""
-
-    def render(self, name, **variables):
-        text = (REPO / "prompts" / f"{name}.txt").read_text(encoding="utf-8")
-        return render_text(text, **variables)
-
-
-class ScriptedBackend:
-    model_id = "scripted"
-
-    def __init__(self, *answers):
-        self.answers = list(answers)
-        self.calls = []
-
-    def generate(self, messages, schema, max_tokens):
-        self.calls.append({"messages": messages, "schema": schema})
-        return Generation(json.dumps(self.answers.pop(0)), "stop", model_id=self.model_id)
 
 
 class FakeCtx:
