@@ -17,6 +17,9 @@ Memory (measured figures in docs/BENCHMARKS.md):
   evaluates the part of the next prompt that differs (``Llama.generate``'s prefix match). Jobs of
   one task share their system prompt, so each job prefills mostly its own evidence.
   ``model.prefix_reuse = false`` resets the context before every job (for measurement).
+- Closed schemas (every value an enum, boolean or null, as the grounded receipts schema is) are
+  decoded by ``llama_choices``: forced text is appended in batches and the model is asked only
+  where the options differ. ``model.choice_decoding = false`` uses the grammar for everything.
 """
 
 from __future__ import annotations
@@ -66,9 +69,11 @@ class LlamaCppBackend:
         self.kv_type = cfg.model.kv_type
         self.flash_attn = cfg.model.flash_attn or cfg.model.kv_type != "f16"
         self.prefix_reuse = cfg.model.prefix_reuse
+        self.choice_decoding = cfg.model.choice_decoding
         self.verbose = verbose
         self.context_reloads = 0
         self.last_perf: dict[str, Any] = {}
+        self.last_confidence: dict[str, float] = {}
         self.llm: Any = None
         self._load(min(cfg.model.n_ctx_min, self.max_ctx))
         self._grammars: dict[str, Any] = {}
@@ -97,7 +102,10 @@ class LlamaCppBackend:
     def generate(
         self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int
     ) -> Generation:
-        grammar = self.grammar_for(schema)
+        from mustelid.plugins import llama_choices
+
+        plan = llama_choices.compile_schema(schema) if self.choice_decoding else None
+        grammar = None if plan is not None else self.grammar_for(schema)
         prompt_tokens = self.count_prompt_tokens(messages)
         # llama-cpp-python would quietly shrink max_tokens to fit; refuse instead.
         if prompt_tokens + max_tokens > self.max_ctx:
@@ -113,6 +121,10 @@ class LlamaCppBackend:
 
         lib.llama_perf_context_reset(self.llm.ctx)
         started = time.perf_counter()
+        if plan is not None and self._formatter is not None:
+            return self._generate_choices(messages, plan, prompt_tokens, started)
+        if grammar is None:
+            grammar = self.grammar_for(schema)
         try:
             out = self.llm.create_chat_completion(
                 messages=messages,
@@ -126,13 +138,7 @@ class LlamaCppBackend:
             if "exceed context window" in str(e):
                 raise PermanentError("input_too_long", str(e)) from None
             raise
-        perf = lib.llama_perf_context(self.llm.ctx)
-        # llama.cpp's own counters: prefill (prompt eval) and decode split, for stats and bench.
-        self.last_perf = {
-            "prefill_tokens": perf.n_p_eval, "prefill_s": round(perf.t_p_eval_ms / 1000, 4),
-            "decode_tokens": perf.n_eval, "decode_s": round(perf.t_eval_ms / 1000, 4),
-            "reused_tokens": prompt_tokens - perf.n_p_eval,
-        }
+        self._record_perf(prompt_tokens)
         choice = out["choices"][0]
         usage = out.get("usage") or {}
         return Generation(
@@ -143,6 +149,43 @@ class LlamaCppBackend:
             seconds=time.perf_counter() - started,
             model_id=self.model_id,
         )
+
+    def _generate_choices(
+        self, messages: list[dict[str, str]], plan: Any, prompt_tokens: int, started: float
+    ) -> Generation:
+        from mustelid.plugins.llama_choices import ChoiceDecoder
+
+        prompt = self._formatter(messages=messages).prompt
+        tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        decoder = ChoiceDecoder(self.llm)
+        decoded = decoder.decode(tokens, plan)
+        self._record_perf(prompt_tokens)
+        self.last_perf.update(
+            decisions=decoded.decisions, decoder="choices", reused_tokens=decoded.reused,
+            evals=decoder.evals)
+        self.last_confidence = decoded.confidence
+        return Generation(
+            text=decoded.text,
+            finish_reason="stop",   # the plan always ends the JSON; nothing can be cut off
+            prompt_tokens=prompt_tokens,
+            completion_tokens=decoded.tokens,
+            seconds=time.perf_counter() - started,
+            model_id=self.model_id,
+        )
+
+    def _record_perf(self, prompt_tokens: int) -> None:
+        from llama_cpp import llama_cpp as lib
+
+        perf = lib.llama_perf_context(self.llm.ctx)
+        # llama.cpp's own counters: prefill (prompt eval) and decode split, for stats and bench.
+        # With choice decoding the answer's forced tokens are evaluated in batches, so they
+        # count as prefill there; "decisions" is the number of times the model was asked.
+        self.last_perf = {
+            "prefill_tokens": perf.n_p_eval, "prefill_s": round(perf.t_p_eval_ms / 1000, 4),
+            "decode_tokens": perf.n_eval, "decode_s": round(perf.t_eval_ms / 1000, 4),
+            "reused_tokens": max(0, prompt_tokens - perf.n_p_eval),
+            "decoder": "grammar",
+        }
 
     def count_prompt_tokens(self, messages: list[dict[str, str]]) -> int:
         if self._formatter is None:

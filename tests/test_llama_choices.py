@@ -1,0 +1,191 @@
+"""Choice decoding (plugins/llama_choices.py): which schemas are closed, and, on a tiny random
+GGUF and on the real model, that what it decodes is what greedy decoding under the schema picks."""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+import pytest
+from pydantic import BaseModel, ConfigDict, Field
+
+pytest.importorskip("llama_cpp")
+pytest.importorskip("gguf")
+
+from mustelid.config import Config  # noqa: E402
+from mustelid.plugins.llama_backend import LlamaCppBackend  # noqa: E402
+from mustelid.plugins.llama_choices import (  # noqa: E402
+    Arr, Choice, ChoiceDecoder, Obj, compile_schema,
+)
+
+try:
+    from tinygguf import write_tiny_gguf
+except ImportError:  # tests/ imported as a package
+    from tests.tinygguf import write_tiny_gguf
+
+
+class Pick(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ok: bool
+    colour: Literal["red", "green", "blue", "dark blue"]
+    size: Literal[1, 2, 12, 120] | None
+    tags: list[Literal["a", "ab", "abc"]] = Field(max_length=2, json_schema_extra={
+        "uniqueItems": True})
+
+
+def closed_schema() -> dict:
+    schema = Pick.model_json_schema()
+    schema["required"] = list(schema["properties"])
+    return schema
+
+
+# -- which schemas are closed ----------------------------------------------------------------
+
+
+def test_enums_booleans_nulls_and_bounded_arrays_compile():
+    plan = compile_schema(closed_schema())
+    assert isinstance(plan, Obj)
+    members = dict(plan.members)
+    assert members["ok"] == Choice(["true", "false"])
+    assert members["colour"] == Choice(['"red"', '"green"', '"blue"', '"dark blue"'])
+    assert members["size"] == Choice(["1", "2", "12", "120", "null"])
+    tags = members["tags"]
+    assert isinstance(tags, Arr) and tags.max_items == 2 and tags.unique
+    assert tags.item == Choice(['"a"', '"ab"', '"abc"'])
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "string", "maxLength": 5},                                  # free text
+    {"type": "number"},
+    {"type": "string", "pattern": "^[0-9]+$"},
+    {"type": "object", "properties": {"a": {"type": "boolean"}}},        # optional member
+    {"type": "array", "items": {"type": "object", "properties": {"a": {"type": "boolean"}},
+                                "required": ["a"]}},                     # unbounded array
+    {"type": "array", "items": {"enum": [1, 12]}, "maxItems": 2},        # `1` is a prefix of `12`
+    {"$ref": "#/$defs/gone"},
+    {"enum": []},
+])
+def test_open_or_unsupported_schemas_get_no_plan(schema):
+    assert compile_schema(schema) is None
+
+
+def test_typed_enums_keep_only_values_of_that_type_and_empty_arrays_are_literal():
+    assert compile_schema({"type": "string", "enum": ["a", 1, None]}) == Choice(['"a"'])
+    assert compile_schema({"type": "array", "maxItems": 0, "items": {"type": "string"}}) \
+        == Choice(["[]"])
+
+
+# -- decoding with a real llama.cpp context (tiny random weights) -------------------------------
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory):
+    cfg = Config()
+    cfg.model.path = write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")
+    cfg.model.threads = 1
+    cfg.model.n_ctx = 512
+    b = LlamaCppBackend(cfg)
+    yield b
+    b.close()
+
+
+def ask(text: str) -> list[dict[str, str]]:
+    return [{"role": "system", "content": "Pick."}, {"role": "user", "content": text}]
+
+
+def prompt_tokens(backend, text: str) -> list[int]:
+    prompt = backend._formatter(messages=ask(text)).prompt
+    return backend.llm.tokenize(prompt.encode(), add_bos=False, special=True)
+
+
+@pytest.mark.parametrize("text", ["a red one", "size 12 please", "zz " * 20])
+def test_backend_decodes_closed_schemas_by_choices_into_valid_answers(backend, text):
+    gen = backend.generate(ask(text), closed_schema(), max_tokens=64)
+    assert backend.last_perf["decoder"] == "choices"
+    assert gen.finish_reason == "stop" and gen.completion_tokens > 0
+    pick = Pick.model_validate_json(gen.text)          # schema-valid, whatever the weights say
+    assert len(set(pick.tags)) == len(pick.tags)        # uniqueItems held
+    assert json.loads(gen.text) == pick.model_dump(mode="json")
+    assert 0 < backend.last_perf["decisions"] <= 2 + 1 + 5 + 3   # ok, colour, size, tags
+
+
+def test_each_choice_is_the_most_likely_next_token_among_the_options(backend):
+    # One decision, options differing in their first token: the decoder must pick the option
+    # whose first token has the highest logit after the prompt and the forced '{"colour": '.
+    schema = {"type": "object", "properties": {"colour": {"enum": ["red", "green", "blue"]}},
+              "required": ["colour"]}
+    tokens = prompt_tokens(backend, "which colour?")
+    decoded = ChoiceDecoder(backend.llm).decode(tokens, compile_schema(schema))
+    fulls = {c: backend.llm.tokenize(f'{{"colour": "{c}"}}'.encode(), add_bos=False)
+             for c in ("red", "green", "blue")}
+    common = 0
+    while len({tuple(f[:common + 1]) for f in fulls.values()}) == 1:
+        common += 1
+    firsts = {c: f[common] for c, f in fulls.items()}
+    assert len(set(firsts.values())) == 3   # so the single decision is at this token
+    backend.llm.reset()
+    backend.llm.eval(tokens + fulls["red"][:common])
+    from llama_cpp import llama_cpp as lib
+
+    logits = lib.llama_get_logits_ith(backend.llm.ctx, -1)
+    best = max(firsts, key=lambda c: logits[firsts[c]])
+    assert json.loads(decoded.text) == {"colour": best}
+    assert decoded.decisions == 1 and 0 < decoded.confidence["colour"] <= 1
+
+
+def test_reused_prefix_gives_the_same_answer_as_a_fresh_context(backend):
+    tokens = prompt_tokens(backend, "the same prompt twice")
+    plan = compile_schema(closed_schema())
+    backend.llm.reset()
+    fresh = ChoiceDecoder(backend.llm).decode(tokens, plan)
+    again = ChoiceDecoder(backend.llm).decode(tokens, plan)
+    assert fresh.reused == 0 and again.reused == len(tokens) - 1
+    assert again.text == fresh.text
+
+
+def test_open_schemas_and_the_switch_use_the_grammar(backend):
+    backend.generate(ask("x"), {"type": "object", "properties": {"t": {
+        "type": "string", "maxLength": 4}}, "required": ["t"]}, max_tokens=32)
+    assert backend.last_perf["decoder"] == "grammar"
+    backend.choice_decoding = False
+    try:
+        gen = backend.generate(ask("x"), closed_schema(), max_tokens=96)
+        assert backend.last_perf["decoder"] == "grammar"
+        Pick.model_validate_json(gen.text)
+    finally:
+        backend.choice_decoding = True
+
+
+# -- the real model ------------------------------------------------------------------------------
+
+
+@pytest.mark.real
+def test_real_receipts_get_the_same_fields_from_choices_and_from_the_grammar(real_model):
+    """The speed-up must not change answers: two SROIE receipts through the receipts task, once
+    per decoder, give the same merchant, date and total (and the right ones)."""
+    from pathlib import Path
+
+    from mustelid.config import load_config
+    from mustelid.evaluate import load_cases, run_case
+    from mustelid.host import Host
+    from mustelid.worker import WorkerContext
+
+    sroie = Path(__file__).resolve().parents[2] / "shared" / "data" / "sroie-dev"
+    if not sroie.is_dir():
+        pytest.skip(f"{sroie} is not here")
+    cfg = load_config()
+    host = Host(cfg.plugins_path)
+    task = host.tasks["receipts"]
+    cases, _ = load_cases(sroie, task, 2)
+    answers = {}
+    for choice in (True, False):
+        cfg.model.choice_decoding = choice
+        ctx = WorkerContext(cfg, host)
+        try:
+            rows = [run_case(task, case, ctx) for case in cases]
+            assert ctx._backend.last_perf["decoder"] == ("choices" if choice else "grammar")
+        finally:
+            ctx.close()
+        answers[choice] = [{f: v["got"] for f, v in r["fields"].items()} for r in rows]
+        assert all(r["fields"]["total"]["match"] and r["fields"]["date"]["match"] for r in rows)
+    assert answers[True] == answers[False]
