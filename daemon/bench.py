@@ -49,6 +49,40 @@ SCHEMA = {
 MAX_TOKENS = 160
 JOB_TIMEOUT = 600.0
 
+# The closed variant: the same receipts, every value chosen from candidates printed in the text
+# (what the receipts task does), so the daemon decodes it by choices (plugins/llama_choices.py).
+CHOOSE_TASK = "bench_choose"
+CHOOSE_SYSTEM = ("You read OCR text of shop receipts and record them as expenses by calling "
+                 "record_expense. Reply with one JSON object only. Choose each value from the "
+                 "candidates listed under the text: the merchant is the shop name at the top; "
+                 "the total is the amount paid, labelled TOTAL; the date is the purchase date.")
+
+
+def choose_request(text: str) -> dict[str, Any]:
+    """Messages and closed schema for one receipt text: candidates found by regular
+    expressions, as the receipts task finds them in OCR text."""
+    import re
+
+    lines = text.splitlines()
+    amounts = list(dict.fromkeys(re.findall(r"(?<![\d.])\d+[.]\d{2}(?![\d])", text)))
+    dates = list(dict.fromkeys(f"{y}-{m}-{d}" for d, m, y in
+                               re.findall(r"\b(\d{2})/(\d{2})/(\d{4})\b", text)))
+    menus = (f"Merchant candidates: {'; '.join(lines[:2])}\n"
+             f"Date candidates: {'; '.join(dates) or 'none'}\n"
+             f"Total candidates: {'; '.join(amounts)}")
+    schema = {
+        "type": "object",
+        "properties": {
+            "merchant": {"type": "string", "enum": lines[:2]},
+            "date": {"anyOf": [{"type": "string", "enum": dates}, {"type": "null"}]},
+            "total": {"type": "string", "enum": amounts},
+        },
+        "required": ["merchant", "date", "total"],
+    }
+    return {"messages": [{"role": "system", "content": CHOOSE_SYSTEM},
+                         {"role": "user", "content": f"{text}\n\n{menus}"}],
+            "schema": schema, "max_tokens": MAX_TOKENS}
+
 # The bench task, loaded by the worker from the bench home's plugins folder like any user plugin.
 PLUGIN = f'''
 from pydantic import BaseModel, Field
@@ -78,9 +112,29 @@ class BenchExtract(Task):
     def schema(self, evidence):
         return {SCHEMA!r}
 
+class ChooseOut(BaseModel):
+    merchant: str
+    date: str | None
+    total: str
+
+class BenchChoose(BenchExtract):
+    name = {CHOOSE_TASK!r}
+    Output = ChooseOut
+
+    def prepare(self, job, ctx):
+        from mustelid.bench import choose_request
+        return Evidence(text=job.params["text"], data=choose_request(job.params["text"]))
+
+    def messages(self, job, evidence, ctx):
+        return evidence.data["messages"]
+
+    def schema(self, evidence):
+        return evidence.data["schema"]
+
 @hookimpl
 def register_tasks(register):
     register(BenchExtract())
+    register(BenchChoose())
 '''
 
 SHOPS = ["BLUE FOX CAFE", "KEDAI RUNCIT AMAN", "MEGA HARDWARE SDN BHD", "PASAR MINI JAYA",
@@ -205,7 +259,8 @@ def run(model: Path, threads: int, pairs: int = 5, n_ctx: int = 2048, images: li
         main = make("main")
         daemon_job(main, BENCH_TASK, params={"text": receipt_text(999)})   # load + warm
         out["p2"] = p2_decode(main, model, threads, n_ctx, pairs, log)
-        out["p1"] = p1_oneshot(main, model, threads, n_ctx, pairs, log)
+        out["p1"] = p1_oneshot(main, model, threads, n_ctx, pairs, log, closed=True)
+        out["p1_open"] = p1_oneshot(main, model, threads, n_ctx, pairs, log, closed=False)
         out["p4"] = p4_receipts(main, images, log) if images else None
         out["p5"] = p5_prefix(main, make("noreuse", prefix_reuse=False), images, pairs, log)
         out["p3"] = p3_tiers(main, make("noprewarm", prewarm=False), pairs, log)
@@ -213,20 +268,28 @@ def run(model: Path, threads: int, pairs: int = 5, n_ctx: int = 2048, images: li
     return with_headline(out)
 
 
-def p1_oneshot(sup, model, threads, n_ctx, pairs, log) -> dict[str, Any]:
+def p1_oneshot(sup, model, threads, n_ctx, pairs, log, closed: bool) -> dict[str, Any]:
+    """A warm daemon job against a script that loads llama-cpp-python and runs the same
+    messages and schema through ``create_chat_completion`` (its grammar), as one would write it.
+    ``closed``: every value chosen from candidates (how the receipts task asks); otherwise free
+    strings under patterns (the daemon then uses the grammar too: warm model and prefix only)."""
     daemon, oneshot, ratios = [], [], []
+    task = CHOOSE_TASK if closed else BENCH_TASK
+    daemon_job(sup, task, params={"text": receipt_text(990)})   # this task's prefix is cached
     for i in range(pairs):
-        a, reply = daemon_job(sup, BENCH_TASK, params={"text": receipt_text(i)})
+        a, reply = daemon_job(sup, task, params={"text": receipt_text(i)})
+        request = choose_request(receipt_text(i)) if closed else raw_request(i)
         started = time.perf_counter()
         done = subprocess.run(raw_cmd("oneshot", model, threads, n_ctx), capture_output=True,
-                              text=True, input=json.dumps(raw_request(i)), timeout=600)
+                              text=True, input=json.dumps(request), timeout=600)
         b = time.perf_counter() - started
         if done.returncode != 0:
             raise RuntimeError(f"one-shot script failed: {done.stderr[-2000:]}")
         daemon.append(a)
         oneshot.append(b)
         ratios.append(b / a)
-        log(f"P1 pair {i + 1}: daemon {a:.2f}s, one-shot {b:.2f}s")
+        log(f"P1 {'closed' if closed else 'open'} pair {i + 1}: daemon {a:.2f}s, "
+            f"one-shot {b:.2f}s")
     return {"daemon_s": summary(daemon), "oneshot_s": summary(oneshot),
             "ratio": summary(ratios)}
 
@@ -349,6 +412,7 @@ def with_headline(out: dict[str, Any]) -> dict[str, Any]:
 
     out.update(
         p1_daemon_vs_oneshot=med("p1", "ratio", "median"),
+        p1_open_schema_ratio=med("p1_open", "ratio", "median"),
         p2_decode_ratio=med("p2", "ratio", "median"),
         p3_idle_rss_ratio=med("p3", "idle_rss_ratio", "median"),
         p3_first_job_ratio_prewarm=med("p3", "first_job_ratio_prewarm", "median"),

@@ -17,9 +17,11 @@ Memory (measured figures in docs/BENCHMARKS.md):
   evaluates the part of the next prompt that differs (``Llama.generate``'s prefix match). Jobs of
   one task share their system prompt, so each job prefills mostly its own evidence.
   ``model.prefix_reuse = false`` resets the context before every job (for measurement).
-- Closed schemas (every value an enum, boolean or null, as the grounded receipts schema is) are
-  decoded by ``llama_choices``: forced text is appended in batches and the model is asked only
-  where the options differ. ``model.choice_decoding = false`` uses the grammar for everything.
+- Schemas with a known structure (objects with required members, enums, booleans, unions told
+  apart by a first member) are decoded by ``llama_choices``: forced text is appended in batches,
+  the model is asked only where options differ, and open values (free strings, numbers) are
+  generated under a grammar of their own. ``model.choice_decoding = false`` uses one grammar for
+  the whole answer, token by token.
 """
 
 from __future__ import annotations
@@ -122,7 +124,7 @@ class LlamaCppBackend:
         lib.llama_perf_context_reset(self.llm.ctx)
         started = time.perf_counter()
         if plan is not None and self._formatter is not None:
-            return self._generate_choices(messages, plan, prompt_tokens, started)
+            return self._generate_choices(messages, plan, prompt_tokens, max_tokens, started)
         if grammar is None:
             grammar = self.grammar_for(schema)
         try:
@@ -151,22 +153,30 @@ class LlamaCppBackend:
         )
 
     def _generate_choices(
-        self, messages: list[dict[str, str]], plan: Any, prompt_tokens: int, started: float
+        self, messages: list[dict[str, str]], plan: Any, prompt_tokens: int, max_tokens: int,
+        started: float,
     ) -> Generation:
         from mustelid.plugins.llama_choices import ChoiceDecoder
 
         prompt = self._formatter(messages=messages).prompt
         tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
-        decoder = ChoiceDecoder(self.llm)
+        decoder = ChoiceDecoder(self.llm, grammar_for=self.grammar_for, budget=max_tokens)
         decoded = decoder.decode(tokens, plan)
         self._record_perf(prompt_tokens)
+        batched = self.last_perf["prefill_tokens"]
         self.last_perf.update(
-            decisions=decoded.decisions, decoder="choices", reused_tokens=decoded.reused,
-            evals=decoder.evals)
+            decoder="choices", decisions=decoded.decisions, evals=decoder.evals,
+            reused_tokens=decoded.reused,
+            # llama.cpp counts every multi-token batch as prompt evaluation; split off the
+            # answer's forced tokens (evaluated in the same batches) so prefill means the prompt.
+            prefill_tokens=len(tokens) - decoded.reused,
+            forced_tokens=batched - (len(tokens) - decoded.reused),
+        )
         self.last_confidence = decoded.confidence
         return Generation(
             text=decoded.text,
-            finish_reason="stop",   # the plan always ends the JSON; nothing can be cut off
+            # The plan always closes the JSON; only an open value can run out of tokens.
+            finish_reason="length" if decoded.truncated else "stop",
             prompt_tokens=prompt_tokens,
             completion_tokens=decoded.tokens,
             seconds=time.perf_counter() - started,

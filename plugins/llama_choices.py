@@ -17,8 +17,11 @@ prefix of another's (every option ends in the same separator, and a JSON value c
 that separator outside a string). Tokens not needed for a decision stay as text and are
 re-tokenized with whatever follows.
 
-Schemas with any open value (free strings, numbers, patterns) get ``None`` from ``compile`` and
-go through the grammar path.
+Open values (free strings, numbers, patterns, unbounded arrays) inside a schema are generated
+token by token under a grammar built for that value alone (``Open``), and decoding by choices
+resumes after them: a router's kind, a task's enums and every key are still chosen or forced.
+A schema that is open at its root gets ``None`` from ``compile`` and goes through the plain
+grammar path.
 """
 
 from __future__ import annotations
@@ -48,20 +51,51 @@ class Arr:
     unique: bool = False      # uniqueItems: a chosen option is not offered again
 
 
-Node = Union[Choice, Obj, Arr]
+@dataclass
+class Union_:
+    """``anyOf`` of objects whose first member is a choice (a discriminator such as a router's
+    ``kind``): choosing its value chooses the branch."""
+    branches: list[Obj]
+
+
+@dataclass
+class Open:
+    schema: dict[str, Any]    # self-contained (with the $defs it refers to)
+
+
+Node = Union[Choice, Obj, Arr, Union_, Open]
 MAX_OPTIONS = 4096   # beyond this a trie per choice costs more than it saves
 
 
-def compile_schema(schema: dict[str, Any]) -> Node | None:
-    """The schema as a decoding plan, or None if any value in it is open-ended."""
+def compile_schema(schema: dict[str, Any], allow_open: bool = True) -> Node | None:
+    """The schema as a decoding plan; None if it is open at the root (or anywhere, when
+    ``allow_open`` is false)."""
     defs = schema.get("$defs") or schema.get("definitions") or {}
     try:
-        return _node(schema, defs, depth=0)
+        plan = _node(schema, defs, depth=0, allow_open=allow_open)
     except _Open:
         return None
+    return None if isinstance(plan, Open) else plan
+
+
+def is_closed(plan: Node | None) -> bool:
+    """No value in the plan needs token-by-token generation."""
+    if plan is None or isinstance(plan, Open):
+        return False
+    if isinstance(plan, Obj):
+        return all(is_closed(n) for _, n in plan.members)
+    if isinstance(plan, Arr):
+        return is_closed(plan.item)
+    if isinstance(plan, Union_):
+        return all(is_closed(b) for b in plan.branches)
+    return True
 
 
 class _Open(Exception):
+    pass
+
+
+class _Truncated(Exception):
     pass
 
 
@@ -110,29 +144,57 @@ def _json_type(value: Any) -> str:
     return "other"
 
 
-def _node(s: dict[str, Any], defs: dict[str, Any], depth: int) -> Node:
+def _node(s: dict[str, Any], defs: dict[str, Any], depth: int, allow_open: bool = False) -> Node:
+    """The plan for ``s``; with ``allow_open``, what cannot be planned becomes ``Open``."""
+    try:
+        return _closed_node(s, defs, depth, allow_open)
+    except _Open:
+        if not allow_open or depth > 8:
+            raise
+        s = _resolve(s, defs)
+        return Open({**s, "$defs": defs} if defs and "$defs" not in s else s)
+
+
+def _closed_node(s: dict[str, Any], defs: dict[str, Any], depth: int, allow_open: bool) -> Node:
     if depth > 8:
         raise _Open
     s = _resolve(s, defs)
     if s.get("type") == "object" and "properties" in s:
         props = s["properties"]
         if set(s.get("required", [])) != set(props) or not props:
-            raise _Open   # optional members: the grammar path decides whether to emit them
-        return Obj([(k, _node(v, defs, depth + 1)) for k, v in props.items()])
+            raise _Open   # optional members: the grammar decides whether to emit them
+        return Obj([(k, _node(v, defs, depth + 1, allow_open)) for k, v in props.items()])
     if s.get("type") == "array":
         if s.get("maxItems") == 0:
             return Choice(["[]"])
-        item = _node(s.get("items") or {}, defs, depth + 1)
-        if "maxItems" not in s or isinstance(item, Arr):
+        item = _closed_node(s.get("items") or {}, defs, depth + 1, allow_open=False)
+        if "maxItems" not in s or isinstance(item, (Arr, Union_)):
             raise _Open   # unbounded
         if isinstance(item, Choice) and not all(o[:1] in ('"', "{", "[") for o in item.options):
             raise _Open   # bare numbers as items: `1` is a prefix of `12`, the ending is unknown
         return Arr(item, int(s.get("minItems", 0)), int(s["maxItems"]),
                    bool(s.get("uniqueItems")))
+    branches = s.get("anyOf") or s.get("oneOf")
+    if branches and all(_resolve(b, defs).get("type") == "object" for b in branches):
+        return _union([_closed_node(b, defs, depth + 1, allow_open) for b in branches])
     options = list(dict.fromkeys(_options(s, defs)))   # de-duplicated, order kept
     if not options or len(options) > MAX_OPTIONS:
         raise _Open
     return Choice(options)
+
+
+def _union(branches: list[Node]) -> Union_:
+    """Objects told apart by the value of a first member they share."""
+    objs = [b for b in branches if isinstance(b, Obj)]
+    if len(objs) != len(branches) or len({o.members[0][0] for o in objs}) != 1:
+        raise _Open
+    firsts = [o.members[0][1] for o in objs]
+    if not all(isinstance(f, Choice) for f in firsts):
+        raise _Open
+    options = [opt for f in firsts for opt in f.options]
+    if len(set(options)) != len(options):
+        raise _Open   # the same value in two branches: choosing it would not choose a branch
+    return Union_(objs)
 
 
 @dataclass
@@ -141,6 +203,7 @@ class Decoded:
     tokens: int                  # tokens of the answer (decided + forced)
     decisions: int               # times the model was asked
     reused: int                  # prompt tokens whose KV was kept from the previous call
+    truncated: bool = False      # an open value ran out of the token budget
     confidence: dict[str, float] = field(default_factory=dict)   # per field path: P(choice)
 
 
@@ -148,8 +211,12 @@ class ChoiceDecoder:
     """Runs one plan against a loaded ``llama_cpp.Llama``, reusing its KV cache like
     ``Llama.generate`` does (the longest common prefix with the previous prompt is kept)."""
 
-    def __init__(self, llm: Any):
+    def __init__(self, llm: Any, grammar_for: Any = None, budget: int = 1 << 30):
         self.llm = llm
+        self.grammar_for = grammar_for   # schema -> LlamaGrammar, for Open values
+        self.budget = budget             # answer tokens an open value may use, in all
+        self._open_tokens = 0
+        self._truncated = False
         self._text_parts: list[str] = []
         self._pending_tokens: list[int] = []   # forced, not yet evaluated
         # Forced, not yet tokenized. Bytes: a decision can fall inside a multi-byte character.
@@ -160,10 +227,13 @@ class ChoiceDecoder:
 
     def decode(self, prompt_tokens: list[int], plan: Node) -> Decoded:
         reused = self._start(prompt_tokens)
-        self._emit(plan, after="", path="")
+        try:
+            self._emit(plan, after="", path="")
+        except _Truncated:
+            self._truncated = True
         text = "".join(self._text_parts)
         return Decoded(text, len(self._tokenize(text.encode("utf-8"))), self._decisions,
-                       reused, self._confidence)
+                       reused, self._truncated, self._confidence)
 
     # -- walking the plan ------------------------------------------------------------------
 
@@ -172,11 +242,20 @@ class ChoiceDecoder:
         if isinstance(node, Choice):
             self._choose([o + after for o in node.options], path)
         elif isinstance(node, Obj):
-            for i, (key, value) in enumerate(node.members):
-                head = ("" if opened else "{") if i == 0 else ""
-                self._literal(head + json.dumps(key, ensure_ascii=False) + ": ")
-                last = i == len(node.members) - 1
-                self._emit(value, ("}" + after) if last else ", ", f"{path}.{key}".lstrip("."))
+            self._members(node, 0, after, path, opened)
+        elif isinstance(node, Union_):
+            key = node.branches[0].members[0][0]
+            self._literal("{" + json.dumps(key, ensure_ascii=False) + ": ")
+            owners, options = [], []
+            for branch in node.branches:
+                sep = ", " if len(branch.members) > 1 else "}" + after
+                for option in branch.members[0][1].options:
+                    owners.append(branch)
+                    options.append(option + sep)
+            branch = owners[self._choose(options, f"{path}.{key}".lstrip("."))]
+            self._members(branch, 1, after, path, opened=True)
+        elif isinstance(node, Open):
+            self._open(node, after)
         elif isinstance(node.item, Choice):
             self._emit_choices(node, after, path)
         else:
@@ -191,6 +270,38 @@ class ChoiceDecoder:
                 elif self._choose(["]" + after, sep], f"{path}[{i}]") == 0:
                     return
                 self._emit(node.item, "", f"{path}[{i}]", opened=True)
+
+    def _members(self, node: Obj, start: int, after: str, path: str, opened: bool) -> None:
+        for i, (key, value) in enumerate(node.members[start:], start):
+            head = ("" if opened else "{") if i == 0 else ""
+            self._literal(head + json.dumps(key, ensure_ascii=False) + ": ")
+            last = i == len(node.members) - 1
+            self._emit(value, ("}" + after) if last else ", ", f"{path}.{key}".lstrip("."))
+
+    def _open(self, node: Open, after: str) -> None:
+        """Generate one open value token by token under its own grammar (greedy, like the
+        grammar path), continuing from everything forced or chosen so far."""
+        llm = self.llm
+        prompt = [*llm.input_ids[: llm.n_tokens], *self._pending_tokens,
+                  *self._tokenize(self._pending_text)]
+        self._pending_tokens, self._pending_text = [], b""
+        grammar = self.grammar_for(node.schema)
+        from llama_cpp import llama_cpp as lib
+
+        vocab = lib.llama_model_get_vocab(llm.model)
+        out: list[int] = []
+        for token in llm.generate(prompt, temp=0.0, top_k=40, top_p=0.95, min_p=0.05,
+                                  repeat_penalty=1.0, grammar=grammar):
+            if lib.llama_vocab_is_eog(vocab, token):
+                break
+            out.append(token)
+            self._open_tokens += 1
+            if self._open_tokens >= self.budget:
+                self._text_parts.append(_text(self._detokenize(out)))
+                raise _Truncated
+        self._decisions += len(out)
+        self._text_parts.append(_text(self._detokenize(out)))
+        self._literal(after)
 
     def _emit_choices(self, node: Arr, after: str, path: str) -> None:
         """An array of whole options: each step is one choice between closing the array and
@@ -286,3 +397,9 @@ class ChoiceDecoder:
 
     def _detokenize(self, tokens: list[int]) -> bytes:
         return self.llm.detokenize(tokens) if tokens else b""
+
+
+def _text(generated: bytes) -> str:
+    # As llama-cpp-python's completions do: bytes that are not UTF-8 (a byte-level token the
+    # grammar admitted on its own) are dropped, not turned into U+FFFD characters.
+    return generated.decode("utf-8", errors="ignore")

@@ -31,6 +31,18 @@ def test_bench_jobs_differ_so_only_the_shared_prefix_can_be_reused():
     assert all("TOTAL RM" in t for t in texts)
 
 
+def test_the_closed_bench_request_offers_what_is_printed():
+    text = bench.receipt_text(3)
+    request = bench.choose_request(text)
+    props = request["schema"]["properties"]
+    total = text.split("TOTAL RM ")[1].splitlines()[0]
+    assert total in props["total"]["enum"] and props["merchant"]["enum"][0] == bench.SHOPS[3]
+    assert len(props["date"]["anyOf"][0]["enum"]) == 1
+    from mustelid.plugins.llama_choices import compile_schema
+
+    assert compile_schema(request["schema"]) is not None   # the daemon decodes it by choices
+
+
 def test_bench_quick_json_on_the_tiny_model(home, tmp_path):
     pytest.importorskip("llama_cpp")
     pytest.importorskip("gguf")
@@ -52,6 +64,7 @@ def test_bench_quick_json_on_the_tiny_model(home, tmp_path):
     assert out["p4_receipt_p50_s"] is None                      # --quick skips OCR
     assert isinstance(out["p5_prefix_reuse_speedup"], numbers.Real)
     assert out["pairs"] == 2 and out["p1"]["ratio"]["n"] == 2
+    assert out["p1_open"]["ratio"]["n"] == 2 and out["p1_open_schema_ratio"] > 0
     m = out["machine"]
     assert m["model_sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
     assert len(m["loadavg_before"]) == 3 and len(m["loadavg_after"]) == 3

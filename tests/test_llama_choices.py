@@ -15,7 +15,7 @@ pytest.importorskip("gguf")
 from mustelid.config import Config  # noqa: E402
 from mustelid.plugins.llama_backend import LlamaCppBackend  # noqa: E402
 from mustelid.plugins.llama_choices import (  # noqa: E402
-    Arr, Choice, ChoiceDecoder, Obj, compile_schema,
+    Arr, Choice, ChoiceDecoder, Obj, Open, Union_, compile_schema, is_closed,
 )
 
 try:
@@ -67,6 +67,29 @@ def test_enums_booleans_nulls_and_bounded_arrays_compile():
 ])
 def test_open_or_unsupported_schemas_get_no_plan(schema):
     assert compile_schema(schema) is None
+
+
+def test_open_members_are_planned_as_open_values_between_choices():
+    schema = {"type": "object", "required": ["kind", "title", "n"], "properties": {
+        "kind": {"enum": ["todo", "idea"]}, "title": {"type": "string", "maxLength": 8},
+        "n": {"type": "integer"}}}
+    plan = compile_schema(schema)
+    assert isinstance(plan, Obj) and not is_closed(plan)
+    assert [type(n) for _, n in plan.members] == [Choice, Open, Open]
+    assert compile_schema(schema, allow_open=False) is None
+    assert is_closed(compile_schema(closed_schema()))
+
+
+def test_a_union_told_apart_by_its_first_member_is_one_choice():
+    def branch(kind, args):
+        return {"type": "object", "required": ["kind", "arguments"], "properties": {
+            "kind": {"const": kind}, "arguments": args}}
+    union = {"anyOf": [branch("receipts", {"enum": [1, 2]}),
+                       branch("other", {"type": "string", "maxLength": 9})]}
+    plan = compile_schema(union)
+    assert isinstance(plan, Union_) and len(plan.branches) == 2
+    same_kind = {"anyOf": [branch("a", {"enum": [1]}), branch("a", {"enum": [2]})]}
+    assert compile_schema(same_kind) is None   # choosing "a" would not choose a branch
 
 
 def test_typed_enums_keep_only_values_of_that_type_and_empty_arrays_are_literal():
@@ -143,9 +166,54 @@ def test_reused_prefix_gives_the_same_answer_as_a_fresh_context(backend):
     assert again.text == fresh.text
 
 
+class Mixed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["todo", "idea"]
+    title: str = Field(max_length=10)
+    tags: list[str] = Field(max_length=2)
+    urgent: bool
+
+
+def mixed_schema() -> dict:
+    schema = Mixed.model_json_schema()
+    schema["properties"]["tags"]["items"]["maxLength"] = 5
+    return schema
+
+
+@pytest.mark.parametrize("text", ["buy milk", "an idea", "zz " * 30])
+def test_open_values_inside_a_planned_schema_are_generated_under_their_grammar(backend, text):
+    gen = backend.generate(ask(text), mixed_schema(), max_tokens=96)
+    assert backend.last_perf["decoder"] == "choices" and gen.finish_reason == "stop"
+    Mixed.model_validate_json(gen.text)
+
+
+def test_a_router_union_decodes_to_one_consistent_branch(backend):
+    def branch(kind, fn, args):
+        return {"type": "object", "required": ["kind", "name", "arguments"], "properties": {
+            "kind": {"const": kind}, "name": {"const": fn}, "arguments": args}}
+    union = {"anyOf": [branch("receipts", "record_expense", closed_schema()),
+                       branch("other", "ignore", {"type": "object", "required": ["reason"],
+                              "properties": {"reason": {"type": "string", "maxLength": 9}}})]}
+    for text in ("a receipt", "nothing", "x " * 40):
+        gen = backend.generate(ask(text), union, max_tokens=96)
+        answer = json.loads(gen.text)
+        assert (answer["kind"], answer["name"]) in {("receipts", "record_expense"),
+                                                    ("other", "ignore")}
+        if answer["kind"] == "receipts":
+            Pick.model_validate(answer["arguments"])
+        else:
+            assert len(answer["arguments"]["reason"]) <= 9
+
+
+def test_an_open_value_that_runs_out_of_tokens_is_reported_truncated(backend):
+    schema = {"type": "object", "required": ["ok", "text"], "properties": {
+        "ok": {"type": "boolean"}, "text": {"type": "string", "maxLength": 400}}}
+    gen = backend.generate(ask("write a lot"), schema, max_tokens=3)
+    assert gen.finish_reason == "length"
+
+
 def test_open_schemas_and_the_switch_use_the_grammar(backend):
-    backend.generate(ask("x"), {"type": "object", "properties": {"t": {
-        "type": "string", "maxLength": 4}}, "required": ["t"]}, max_tokens=32)
+    backend.generate(ask("x"), {"type": "string", "maxLength": 4}, max_tokens=32)
     assert backend.last_perf["decoder"] == "grammar"
     backend.choice_decoding = False
     try:

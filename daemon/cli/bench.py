@@ -76,6 +76,7 @@ def bench(state: State, as_json: bool, quick: bool, pairs: int, model_path: Path
                f"{m['loadavg_before']} -> {m['loadavg_after']}")
     rows = [
         ("P1 daemon job vs one-shot script (x faster)", "p1", ("p1", "ratio"), ">= 1.5"),
+        ("P1 same, open schema (grammar on both sides)", "p1", ("p1_open", "ratio"), "-"),
         ("P2 decode tok/s daemon / raw", "p2", ("p2", "ratio"), ">= 0.95"),
         ("P3 idle RSS after release / loaded", "p3", ("p3", "idle_rss_ratio"), "<= 0.4"),
         ("P3 first job after release / warm, prewarm", "p3",
