@@ -23,9 +23,9 @@ _FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF")
 # the single model worker, so OCR never shares the cores with llama.cpp: use both (capped at 2,
 # beyond which these small models gain little). MUSTELID_OCR_THREADS overrides.
 DEFAULT_THREADS = max(1, min(2, os.cpu_count() or 1))
-# Long side (px) text detection runs at. Measured on 10 SROIE scans, 2 threads: detection 0.78 s
-# -> 0.30 s per image against rapidocr's default; field accuracy in docs/EVAL.md.
-DET_LIMIT = int(os.environ.get("MUSTELID_OCR_DET_LIMIT", 1280))
+# Detection keeps rapidocr's default size (short side upscaled to 736 px). Capping the long side
+# at 1280 instead made detection 0.78 -> 0.30 s per SROIE scan but lost a total and a date of 40
+# (small print missed without the upscale): docs/EVAL.md.
 
 
 class RapidOcrEngine:
@@ -53,13 +53,6 @@ class RapidOcrEngine:
                         "Global.log_level": "warning",  # "info" logs every model path per call
                         "EngineConfig.onnxruntime.intra_op_num_threads": n,
                         "EngineConfig.onnxruntime.inter_op_num_threads": 1,
-                        # Detection size. rapidocr's default (limit_type "min", 736) *upscales*
-                        # any image whose short side is under 736 px: a 463-px-wide receipt scan
-                        # was detected at 736x1610, 0.78 of 1.7 s per image. Capping the long
-                        # side instead never upscales and bounds a 12 MP phone photo. Boxes are
-                        # scaled back and lines are read from the full-size image either way.
-                        "Det.limit_type": "max",
-                        "Det.limit_side_len": DET_LIMIT,
                     }
                 )
             return self._engine
