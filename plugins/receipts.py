@@ -97,7 +97,7 @@ class LineItem(BaseModel):
 
 
 MAX_ITEMS = 12   # priced rows kept as line items (filled by code, not generated)
-MAX_ITEMS_SHOWN = 5   # item names in the prompt, for the category: ~8 prompt tokens each
+MAX_ITEMS_SHOWN = 4   # item names in the prompt, for the category: ~8 prompt tokens each
 
 
 class Expense(BaseModel):
@@ -409,6 +409,12 @@ _QUANTITY = re.compile(r"(?<![\w.,/])(\d{1,2})\s?(?:[xX*@]|PCS?\b|UNITS?\b)|\bQT
                        r"|(?<![\w.,/-])(\d{1,2})(?![\w.,/:-])")
 
 
+# "Item(s) : 4  Qty(s) : 5": a count of the items, not one of them.
+_ITEM_SUMMARY = re.compile(r"\bITEMS?\b\s*\(?S?\)?\s*:|\bQTY\(?S?\)?\s*:|\bNO\.? OF ITEMS")
+# Barcodes and article numbers (6+ digits) say nothing a reader of the item list needs.
+_CODE = re.compile(r"(?<![\w.])\d{6,}(?![\w.])")
+
+
 def item_lines(amounts: list[Candidate], rows: list[Row]) -> list[dict[str, Any]]:
     """Priced rows that can be purchased items: name, quantity, price, and the row.
 
@@ -420,11 +426,12 @@ def item_lines(amounts: list[Candidate], rows: list[Row]) -> list[dict[str, Any]
     out: list[dict[str, Any]] = []
     for i, row in enumerate(rows):
         on_row = [v for v in _row_amounts(row.text) if v in prices]
-        if not on_row:
+        if not on_row or _ITEM_SUMMARY.search(row.text.upper()):
             continue
-        label = _label(row.text)
+        label = _CODE.sub(" ", _label(row.text))
         if sum(ch.isalpha() for ch in label) < 4 and i + 1 < len(rows) \
-                and not _has_amount(rows[i + 1].text):
+                and not _has_amount(rows[i + 1].text) \
+                and not _ITEM_SUMMARY.search(rows[i + 1].text.upper()):
             label = f"{rows[i + 1].text} {label}".strip()
         qty = _QUANTITY.search(label)
         quantity = int(next(g for g in qty.groups() if g)) if qty else 1
@@ -918,7 +925,7 @@ def _amount_menu(amounts: list[Candidate], rows: list[Row], only_totals: bool = 
 
 def _item_menu(items: list[dict[str, Any]]) -> str:
     # Names only, a few: they tell the model what kind of shop this is (the category).
-    return "; ".join(i["name"] for i in items[:MAX_ITEMS_SHOWN]) or "(none)"
+    return "; ".join(i["name"][:24] for i in items[:MAX_ITEMS_SHOWN]) or "(none)"
 
 
 def _merchant_menu(rows: list[str]) -> str:
