@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from pathlib import Path
@@ -124,7 +125,10 @@ class LlamaCppBackend:
         lib.llama_perf_context_reset(self.llm.ctx)
         started = time.perf_counter()
         if plan is not None and self._formatter is not None:
-            return self._generate_choices(messages, plan, prompt_tokens, max_tokens, started)
+            try:
+                return self._generate_choices(messages, plan, prompt_tokens, max_tokens, started)
+            except llama_choices.Unplannable as e:
+                log.info("choice decoding gave up (%s); using the grammar", e)
         if grammar is None:
             grammar = self.grammar_for(schema)
         try:
@@ -209,8 +213,12 @@ class LlamaCppBackend:
         # Same flags the library's template handler uses to tokenize the rendered prompt.
         return len(self.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
 
-    def grammar_for(self, schema: dict[str, Any]) -> Any:
-        key = json.dumps(schema, sort_keys=True)
+    def grammar_for(self, schema: dict[str, Any], lead: str = "", trail: str = "") -> Any:
+        """The grammar of one JSON value of ``schema``. ``lead`` and ``trail``: literal text
+        before and after the value (the choice decoder passes the space after a key's colon and
+        the comma or brace after the value, so the model writes them merged with the value's
+        first and last characters, as it would on its own)."""
+        key = json.dumps(schema, sort_keys=True) + "\0" + lead + "\0" + trail
         if key in self._grammars:
             return self._grammars[key]
         from llama_cpp import llama_cpp as lib
@@ -225,6 +233,10 @@ class LlamaCppBackend:
                 "grammar_unavailable", f"JSON schema cannot be turned into a grammar: {e!r}"[:500]
             ) from None
         gbnf = gbnf.replace(_LOOSE_STRING_CHAR, _JSON_STRING_CHAR)
+        if lead or trail:
+            gbnf = re.sub(r"^root ::=", "root-value ::=", gbnf, count=1, flags=re.M)
+            parts = [json.dumps(lead)] * bool(lead) + ["root-value"] + [json.dumps(trail)] * bool(trail)
+            gbnf += f"\nroot ::= {' '.join(parts)}\n"
         # LlamaGrammar only stores text; llama.cpp parses it when sampling starts, and a failed
         # parse there gives a NULL sampler (measured: the process died). Parse it here first.
         vocab = lib.llama_model_get_vocab(self.llm.model)

@@ -99,6 +99,10 @@ class _Truncated(Exception):
     pass
 
 
+class Unplannable(Exception):
+    """Decoding by plan went wrong in a way the whole-answer grammar does not: use that."""
+
+
 def _resolve(s: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     ref = s.get("$ref")
     if ref is None:
@@ -282,10 +286,18 @@ class ChoiceDecoder:
         """Generate one open value token by token under its own grammar (greedy, like the
         grammar path), continuing from everything forced or chosen so far."""
         llm = self.llm
-        prompt = [*llm.input_ids[: llm.n_tokens], *self._pending_tokens,
-                  *self._tokenize(self._pending_text)]
+        # The space after a key's colon goes into the value's grammar instead of being
+        # tokenized alone: models write ' "' as one token, and a lone ' ' token before a value
+        # is text they have rarely seen (measured: the default model then wrote "No one" for a
+        # name it otherwise copied right).
+        # Likewise the comma or brace after the value: the model writes '",' as one token, and
+        # a grammar that ends at the closing quote pushed it to put the comma inside the string.
+        lead = " " if self._pending_text.endswith(b" ") else ""
+        trail = after.rstrip(" ")
+        pending = self._pending_text[:-1] if lead else self._pending_text
+        prompt = [*llm.input_ids[: llm.n_tokens], *self._pending_tokens, *self._tokenize(pending)]
         self._pending_tokens, self._pending_text = [], b""
-        grammar = self.grammar_for(node.schema)
+        grammar = self.grammar_for(node.schema, lead, trail)
         from llama_cpp import llama_cpp as lib
 
         vocab = lib.llama_model_get_vocab(llm.model)
@@ -300,8 +312,19 @@ class ChoiceDecoder:
                 self._text_parts.append(_text(self._detokenize(out)))
                 raise _Truncated
         self._decisions += len(out)
-        self._text_parts.append(_text(self._detokenize(out)))
-        self._literal(after)
+        # The lead is already in the text (a literal) and the trail is added with ``after``;
+        # whitespace the value's grammar allows around them is dropped.
+        value = _text(self._detokenize(out))
+        if value.startswith(lead) and value.endswith(trail):
+            value = value[len(lead):len(value) - len(trail)].strip()
+        try:
+            json.loads(value)
+        except ValueError:
+            # A grammar whose strings admit '"' (a pattern such as [^0-9@]) let the model run
+            # on past the value's end: the whole answer is redone by the caller's grammar path.
+            raise Unplannable(f"open value did not end where its grammar does: {value[:80]!r}")
+        self._text_parts.append(value + after)
+        self._pending_text = after[len(trail):].encode("utf-8")
 
     def _emit_choices(self, node: Arr, after: str, path: str) -> None:
         """An array of whole options: each step is one choice between closing the array and
