@@ -65,8 +65,9 @@ class ModelConfig(_Section):
     flash_attn: bool = Field(False, description="flash attention (required for a quantized KV)")
     prefix_reuse: bool = Field(True, description="keep the previous prompt's KV for the next job")
     choice_decoding: bool = Field(
-        True, description="decode closed schemas (all values enums) by asking the model only at "
-        "the choices (llama_cpp backend); false = token-by-token grammar sampling",
+        True, description="append the text the schema fixes without asking the model, ask it "
+        "only where allowed values differ (llama_cpp backend); false = one grammar, token by "
+        "token",
     )
     idle_release: float = Field(300, ge=0, description="seconds idle before paging weights out")
     idle_unload: float = Field(1800, ge=0, description="seconds idle before the worker exits")
@@ -279,7 +280,7 @@ n_ctx_min = 2048                # the context starts this small and doubles (up 
 kv_type = "f16"                 # KV cache type: f16, q8_0 or q4_0 (quantized needs flash_attn)
 flash_attn = false
 prefix_reuse = true             # a task's shared prompt prefix is evaluated once, not per job
-choice_decoding = true          # all-enum answers: the model is asked only where options differ
+choice_decoding = true          # the model is asked only where the schema leaves a choice
 idle_release = 300              # seconds idle before the weights are paged back to the file
 idle_unload = 1800              # seconds idle before the model worker exits entirely
 prewarm = true                  # read the weights back sequentially when a job is on its way

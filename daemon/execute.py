@@ -70,6 +70,11 @@ def run_job(task: Task, job: JobInput, ctx: Any) -> dict[str, Any]:
         stats["generations"] += 1
         stats["model_id"] = gen.model_id
         problems = []
+        # How sure the model was of each value it chose (backends that decode by choices): the
+        # task's check may keep it with the value, e.g. in provenance.
+        evidence.data.pop("model_confidence", None)
+        if gen.confidence:
+            evidence.data["model_confidence"] = gen.confidence
         try:
             result = parse_output(task.Output, gen)
             problems = task.check(result, evidence)

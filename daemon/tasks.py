@@ -83,6 +83,9 @@ class Generation:
     completion_tokens: int = 0
     seconds: float = 0.0
     model_id: str = ""
+    # Per field path ("total", "items[0]"): the probability the model gave the value it chose,
+    # among the values the schema allowed there; from backends that decode by choices, else {}.
+    confidence: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 @runtime_checkable

@@ -76,7 +76,6 @@ class LlamaCppBackend:
         self.verbose = verbose
         self.context_reloads = 0
         self.last_perf: dict[str, Any] = {}
-        self.last_confidence: dict[str, float] = {}
         self.llm: Any = None
         self._load(min(cfg.model.n_ctx_min, self.max_ctx))
         self._grammars: dict[str, Any] = {}
@@ -176,7 +175,6 @@ class LlamaCppBackend:
             prefill_tokens=len(tokens) - decoded.reused,
             forced_tokens=batched - (len(tokens) - decoded.reused),
         )
-        self.last_confidence = decoded.confidence
         return Generation(
             text=decoded.text,
             # The plan always closes the JSON; only an open value can run out of tokens.
@@ -185,6 +183,7 @@ class LlamaCppBackend:
             completion_tokens=decoded.tokens,
             seconds=time.perf_counter() - started,
             model_id=self.model_id,
+            confidence=decoded.confidence,
         )
 
     def _record_perf(self, prompt_tokens: int) -> None:

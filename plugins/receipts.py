@@ -97,7 +97,7 @@ class LineItem(BaseModel):
 
 
 MAX_ITEMS = 12   # priced rows kept as line items (filled by code, not generated)
-MAX_ITEMS_SHOWN = 4   # item names in the prompt, for the category: ~8 prompt tokens each
+MAX_ITEMS_SHOWN = 3   # item names in the prompt, for the category: ~6 prompt tokens each
 
 
 class Expense(BaseModel):
@@ -750,6 +750,10 @@ class Receipts(Task):
         }
         if result.currency is None:
             result.provenance["currency"] = _missing("currency", evidence)
+        confidence = evidence.data.get("model_confidence") or {}
+        for name in ("total", "date", "merchant"):
+            if result.provenance.get(name) and name in confidence:
+                result.provenance[name]["model_confidence"] = confidence[name]
         _add_items(result, evidence)
         return []
 
@@ -925,7 +929,7 @@ def _amount_menu(amounts: list[Candidate], rows: list[Row], only_totals: bool = 
 
 def _item_menu(items: list[dict[str, Any]]) -> str:
     # Names only, a few: they tell the model what kind of shop this is (the category).
-    return "; ".join(i["name"][:24] for i in items[:MAX_ITEMS_SHOWN]) or "(none)"
+    return "; ".join(i["name"][:20] for i in items[:MAX_ITEMS_SHOWN]) or "(none)"
 
 
 def _merchant_menu(rows: list[str]) -> str:
@@ -943,10 +947,10 @@ def _date_menu(dates: list[Candidate]) -> str:
 
 def _currency_hint(found: list[str], default: str) -> str:
     if found:
-        return "Currency marks found: " + ", ".join(found) + "."
+        return "Currency marks: " + ", ".join(found) + "."
     if default:
-        return f"No currency mark found; the usual currency here is {default}."
-    return "No currency mark found; give the ISO 4217 code of the country the receipt is from."
+        return f"Currency marks: none (usual here: {default})."
+    return "Currency marks: none."
 
 
 def _squash(text: str) -> str:

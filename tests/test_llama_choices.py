@@ -130,6 +130,8 @@ def test_backend_decodes_closed_schemas_by_choices_into_valid_answers(backend, t
     assert len(set(pick.tags)) == len(pick.tags)        # uniqueItems held
     assert json.loads(gen.text) == pick.model_dump(mode="json")
     assert 0 < backend.last_perf["decisions"] <= 2 + 1 + 5 + 3   # ok, colour, size, tags
+    assert set(gen.confidence) >= {"ok", "colour", "size"}
+    assert all(0 < p <= 1 for p in gen.confidence.values())
 
 
 def test_each_choice_is_the_most_likely_next_token_among_the_options(backend):

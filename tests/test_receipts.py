@@ -213,6 +213,16 @@ def test_every_field_is_bounded_in_the_job_schema_and_the_static_one():
     assert "items" not in job_schema["properties"]   # filled from the priced rows by code
 
 
+def test_the_models_confidence_in_a_choice_is_kept_in_provenance():
+    ev = prepared()
+    ev.data["model_confidence"] = {"total": 1.0, "date": 0.93, "category": 0.4}
+    result = result_of(good_answer())
+    assert Receipts().check(result, ev) == []
+    assert result.provenance["date"]["model_confidence"] == 0.93
+    assert result.provenance["total"]["model_confidence"] == 1.0
+    assert result.provenance["total"]["ocr_score"] == 0.97   # the amount's OCR line
+
+
 def test_fields_with_one_possible_value_come_last():
     # A choice decoder never evaluates what follows the last real choice (llama_choices).
     schema = Receipts().schema(prepared())
