@@ -301,14 +301,18 @@ class ChoiceDecoder:
         from llama_cpp import llama_cpp as lib
 
         vocab = lib.llama_model_get_vocab(llm.model)
+        # Bounded by the answer budget and by the context (forced text is not in the budget).
+        room = min(self.budget - self._open_tokens, llm.n_ctx() - len(prompt) - 1)
         out: list[int] = []
+        if room <= 0:
+            raise _Truncated
         for token in llm.generate(prompt, temp=0.0, top_k=40, top_p=0.95, min_p=0.05,
                                   repeat_penalty=1.0, grammar=grammar):
             if lib.llama_vocab_is_eog(vocab, token):
                 break
             out.append(token)
             self._open_tokens += 1
-            if self._open_tokens >= self.budget:
+            if len(out) >= room:
                 self._text_parts.append(_text(self._detokenize(out)))
                 raise _Truncated
         self._decisions += len(out)
@@ -404,6 +408,8 @@ class ChoiceDecoder:
         among the candidates."""
         from llama_cpp import llama_cpp as lib
 
+        if self.llm.n_tokens + len(tokens) >= self.llm.n_ctx():
+            raise _Truncated   # the answer would not fit the context: reported as cut off
         started = time.perf_counter()
         self.llm.eval(tokens)
         self.evals.append((len(tokens), round(time.perf_counter() - started, 4)))
