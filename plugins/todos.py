@@ -80,6 +80,10 @@ class Todo(BaseModel):
     due_phrase: str | None = Field(None, max_length=PHRASE_CHARS)
     due: dt.date | None = None      # resolved by code from due_phrase, never by the model
     priority: Priority = Priority.normal
+    # Set by code when the quoted line holds a shell command or a link: a note can ask for
+    # "run curl ... | sh" (docs/RELIABILITY.md, prompt injection), and nothing in mustelid runs
+    # a todo, but a person might copy it. Flagged, not dropped: the line may be a real task.
+    caution: str | None = None
 
 
 class TodoList(BaseModel):
@@ -546,7 +550,7 @@ class Todos(Task):
             others = {i for i, l in enumerate(lines) if l in todo_lines and l != quote}
             phrase, due = _due(r, phrases, others, today, order)
             kept.append(Todo(title=r.title, source_quote=r.source_quote, due_phrase=phrase,
-                             due=due, priority=_priority(r)))
+                             due=due, priority=_priority(r), caution=caution_for(r.source_quote)))
         evidence.data["dropped"] = dropped
         if dropped and not kept:
             return ["no source_quote occurs in the text; copy each quote exactly from one line: "
@@ -563,11 +567,29 @@ class Todos(Task):
                 "due": t.due.isoformat() if t.due else None,
                 "priority": t.priority.value,
                 "source_quote": t.source_quote,
+                "caution": t.caution,
                 "done": 0,
                 "created": created,
             }
             for t in result.todos
         ])
+
+
+# Shell: a pipe into an interpreter, command substitution, download or privilege tools, deletion.
+_COMMAND = re.compile(
+    r"\|\s*(?:sudo\s+)?(?:ba|z|da)?sh\b|\|\s*(?:python3?|perl|ruby|node|iex)\b|\$\(|`[^`]+`"
+    r"|\b(?:curl|wget|sudo|chmod|chown|mkfs|dd)\s+\S|\brm\s+-\w*[rf]|\bpowershell\b"
+    r"|\bInvoke-(?:WebRequest|Expression)\b", re.I)
+_LINK = re.compile(r"\b(?:https?|ftp)://\S+|\bwww\.[\w-]+\.\w+", re.I)
+
+
+def caution_for(quote: str) -> str | None:
+    """Why a todo's line deserves a second look before anyone acts on it, or None."""
+    if _COMMAND.search(quote):
+        return "quotes a shell command: run it only if you know who wrote it"
+    if _LINK.search(quote):
+        return "contains a link: check where it leads before opening it"
+    return None
 
 
 _URGENT = re.compile(r"\b(urgent|urgently|asap|a\.s\.a\.p|important|critical|immediately|"
@@ -683,6 +705,11 @@ def _migrations():
         )
         db["todos"].create_index(["job_id"])
         db["todos"].create_index(["done", "due"])
+
+    @migrations()
+    def m002_caution(db):
+        # Why a todo's line needs a second look (a shell command, a link), or NULL.
+        db["todos"].add_column("caution", str)
 
     return migrations
 

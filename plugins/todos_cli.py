@@ -9,7 +9,7 @@ import click
 
 from mustelid import hookimpl
 
-COLUMNS = ["id", "due", "priority", "title", "source_quote", "done", "file"]
+COLUMNS = ["id", "due", "priority", "title", "source_quote", "caution", "done", "file"]
 _TODOTXT_PRIORITY = {"high": "A", "normal": "B", "low": "C"}
 
 
@@ -144,6 +144,8 @@ def to_markdown(rows: list[dict[str, Any]]) -> str:
         details = [f"due {row['due']}"] if row["due"] else []
         if row["priority"] != "normal":
             details.append(f"{row['priority']} priority")
+        if row.get("caution"):
+            details.append(f"caution: {row['caution']}")
         suffix = f" ({', '.join(details)})" if details else ""
         out.append(f"- [{box}] {_one_line(row['title'])}{suffix}")
     return "\n".join(out) + "\n"
