@@ -405,27 +405,26 @@ def item_prices(amounts: list[Candidate], rows: list[Row]) -> list[Candidate]:
     return out
 
 
+# A quantity printed on an item row: "2 X", "1 PC", "QTY 2", or a lone small integer.
 _QUANTITY = re.compile(r"(?<![\w.,/])(\d{1,2})\s?(?:[xX*@]|PCS?\b|UNITS?\b)|\bQTY\s*:?\s*(\d{1,2})\b"
                        r"|(?<![\w.,/-])(\d{1,2})(?![\w.,/:-])")
-
-
 # "Item(s) : 4  Qty(s) : 5": a count of the items, not one of them.
 _ITEM_SUMMARY = re.compile(r"\bITEMS?\b\s*\(?S?\)?\s*:|\bQTY\(?S?\)?\s*:|\bNO\.? OF ITEMS")
 # Barcodes and article numbers (6+ digits) say nothing a reader of the item list needs.
 _CODE = re.compile(r"(?<![\w.])\d{6,}(?![\w.])")
 
 
-def item_lines(amounts: list[Candidate], rows: list[Row]) -> list[dict[str, Any]]:
+def item_lines(prices: list[Candidate], rows: list[Row]) -> list[dict[str, Any]]:
     """Priced rows that can be purchased items: name, quantity, price, and the row.
 
-    The price is the row's last amount (the line total) among item prices;
+    The price is the row's last amount (the line total) among ``prices`` (``item_prices``);
     the name is the row's words, or the next row's when the priced row holds only a code and
     numbers (item tables often print the description on its own line); the quantity is a
     small standalone integer on the row ("2 x", "QTY 2", "1 PC"), else 1."""
-    prices = {c.value for c in item_prices(amounts, rows)}
+    allowed = {c.value for c in prices}
     out: list[dict[str, Any]] = []
     for i, row in enumerate(rows):
-        on_row = [v for v in _row_amounts(row.text) if v in prices]
+        on_row = [v for v in _row_amounts(row.text) if v in allowed]
         if not on_row or _ITEM_SUMMARY.search(row.text.upper()):
             continue
         label = _CODE.sub(" ", _label(row.text))
@@ -631,22 +630,23 @@ class Receipts(Task):
             raise PermanentError("not_a_receipt", "no amount on a total or payment line")
         settings = (ctx.config.plugin or {}).get("receipts", {}) if ctx.config else {}
         totals = total_shortlist(amounts, rows)
-        merchants = merchant_rows(rows)
+        header = [r.text for r in rows[:HEADER_ROWS]]
+        merchants = merchant_choices(merchant_rows(rows), header)
         dates = find_dates(rows, settings.get("date_order", "DMY"))
         currencies = find_currencies(text)
         default_currency = settings.get("default_currency", "")
         now = ctx.now()
-        header = [r.text for r in rows[:HEADER_ROWS]]
-        example = corrected_example(ctx, merchant_choices(merchants, header))
+        example = corrected_example(ctx, merchants)
         if example:
             totals = _prefer_label(totals, rows, example.get("total_label"))
-        items = item_lines(amounts, rows)
+        prices = item_prices(amounts, rows)
+        items = item_lines(prices, rows)
         return Evidence(
             text=text,
             variables={
                 "ocr_text": text,
                 "totals": _amount_menu(totals, rows, only_totals=True),
-                "merchants": _merchant_menu(merchant_choices(merchants, header)),
+                "merchants": _merchant_menu(merchants),
                 "dates": _date_menu(dates),
                 "currency_hint": _currency_hint(currencies, default_currency),
                 "items": _item_menu(items),
@@ -659,11 +659,11 @@ class Receipts(Task):
                 ],
                 "rows": [{"text": r.text, "lines": r.lines} for r in rows],
                 "amounts": [vars(c) for c in amounts],
-                "item_prices": [c.value for c in item_prices(amounts, rows)],
+                "item_prices": [c.value for c in prices],
                 "item_lines": items,
                 "printed_sum": str(subtotal_sum) if (subtotal_sum := printed_sum(rows)) else None,
                 "totals": [c.value for c in totals],
-                "merchants": merchant_choices(merchants, [r.text for r in rows[:HEADER_ROWS]]),
+                "merchants": merchants,
                 "dates": [vars(c) for c in dates],
                 "currencies": currencies,
                 "default_currency": default_currency,
