@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -61,8 +62,6 @@ CHOOSE_SYSTEM = ("You read OCR text of shop receipts and record them as expenses
 def choose_request(text: str) -> dict[str, Any]:
     """Messages and closed schema for one receipt text: candidates found by regular
     expressions, as the receipts task finds them in OCR text."""
-    import re
-
     lines = text.splitlines()
     amounts = list(dict.fromkeys(re.findall(r"(?<![\d.])\d+[.]\d{2}(?![\d])", text)))
     dates = list(dict.fromkeys(f"{y}-{m}-{d}" for d, m, y in

@@ -108,7 +108,8 @@ class LlamaCppBackend:
 
         plan = llama_choices.compile_schema(schema) if self.choice_decoding else None
         grammar = None if plan is not None else self.grammar_for(schema)
-        prompt_tokens = self.count_prompt_tokens(messages)
+        tokens = self._prompt_tokens(messages)
+        prompt_tokens = len(tokens) if tokens is not None else self.count_prompt_tokens(messages)
         # llama-cpp-python would quietly shrink max_tokens to fit; refuse instead.
         if prompt_tokens + max_tokens > self.max_ctx:
             raise PermanentError(
@@ -123,9 +124,9 @@ class LlamaCppBackend:
 
         lib.llama_perf_context_reset(self.llm.ctx)
         started = time.perf_counter()
-        if plan is not None and self._formatter is not None:
+        if plan is not None and tokens is not None:
             try:
-                return self._generate_choices(messages, plan, prompt_tokens, max_tokens, started)
+                return self._generate_choices(tokens, plan, max_tokens, started)
             except llama_choices.Unplannable as e:
                 log.info("choice decoding gave up (%s); using the grammar", e)
         if grammar is None:
@@ -156,16 +157,13 @@ class LlamaCppBackend:
         )
 
     def _generate_choices(
-        self, messages: list[dict[str, str]], plan: Any, prompt_tokens: int, max_tokens: int,
-        started: float,
+        self, tokens: list[int], plan: Any, max_tokens: int, started: float
     ) -> Generation:
         from mustelid.plugins.llama_choices import ChoiceDecoder
 
-        prompt = self._formatter(messages=messages).prompt
-        tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
         decoder = ChoiceDecoder(self.llm, grammar_for=self.grammar_for, budget=max_tokens)
         decoded = decoder.decode(tokens, plan)
-        self._record_perf(prompt_tokens)
+        self._record_perf(len(tokens))
         batched = self.last_perf["prefill_tokens"]
         self.last_perf.update(
             decoder="choices", decisions=decoded.decisions, evals=decoder.evals,
@@ -179,7 +177,7 @@ class LlamaCppBackend:
             text=decoded.text,
             # The plan always closes the JSON; only an open value can run out of tokens.
             finish_reason="length" if decoded.truncated else "stop",
-            prompt_tokens=prompt_tokens,
+            prompt_tokens=len(tokens),
             completion_tokens=decoded.tokens,
             seconds=time.perf_counter() - started,
             model_id=self.model_id,
@@ -191,8 +189,6 @@ class LlamaCppBackend:
 
         perf = lib.llama_perf_context(self.llm.ctx)
         # llama.cpp's own counters: prefill (prompt eval) and decode split, for stats and bench.
-        # With choice decoding the answer's forced tokens are evaluated in batches, so they
-        # count as prefill there; "decisions" is the number of times the model was asked.
         self.last_perf = {
             "prefill_tokens": perf.n_p_eval, "prefill_s": round(perf.t_p_eval_ms / 1000, 4),
             "decode_tokens": perf.n_eval, "decode_s": round(perf.t_eval_ms / 1000, 4),
@@ -201,16 +197,23 @@ class LlamaCppBackend:
         }
 
     def count_prompt_tokens(self, messages: list[dict[str, str]]) -> int:
-        if self._formatter is None:
+        tokens = self._prompt_tokens(messages)
+        if tokens is None:
             # No chat template in the file: llama-cpp-python picks a generic format. The bare
             # contents are a lower bound; the ValueError backstop in generate() covers the rest.
             return sum(
                 len(self.llm.tokenize(m.get("content", "").encode("utf-8"), add_bos=False))
                 for m in messages
             )
+        return len(tokens)
+
+    def _prompt_tokens(self, messages: list[dict[str, str]]) -> list[int] | None:
+        """The rendered chat prompt's tokens, or None without a chat template in the file."""
+        if self._formatter is None:
+            return None
         prompt = self._formatter(messages=messages).prompt
         # Same flags the library's template handler uses to tokenize the rendered prompt.
-        return len(self.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+        return self.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
 
     def grammar_for(self, schema: dict[str, Any], lead: str = "", trail: str = "") -> Any:
         """The grammar of one JSON value of ``schema``. ``lead`` and ``trail``: literal text
@@ -234,8 +237,9 @@ class LlamaCppBackend:
         gbnf = gbnf.replace(_LOOSE_STRING_CHAR, _JSON_STRING_CHAR)
         if lead or trail:
             gbnf = re.sub(r"^root ::=", "root-value ::=", gbnf, count=1, flags=re.M)
-            parts = [json.dumps(lead)] * bool(lead) + ["root-value"] + [json.dumps(trail)] * bool(trail)
-            gbnf += f"\nroot ::= {' '.join(parts)}\n"
+            before = json.dumps(lead) if lead else ""     # GBNF string literals, as in JSON
+            after = json.dumps(trail) if trail else ""
+            gbnf += f"\nroot ::= {before} root-value {after}\n"
         # LlamaGrammar only stores text; llama.cpp parses it when sampling starts, and a failed
         # parse there gives a NULL sampler (measured: the process died). Parse it here first.
         vocab = lib.llama_model_get_vocab(self.llm.model)

@@ -1,6 +1,6 @@
-"""Jump-forward decoding for *closed* JSON schemas: when every value the schema admits is one of
-a known list (enum, const, boolean, null, anyOf of those, objects of them, bounded arrays of such
-objects), the answer's text is known except for the choices, so only the choices need the model.
+"""Jump-forward decoding of JSON schemas: where a value the schema admits is one of a known list
+(enum, const, boolean, null, anyOf of those, objects of them, bounded arrays of such objects),
+the answer's text is known except for the choices, so only the choices need the model.
 
 Grammar-constrained sampling (the general path in ``llama_backend``) runs one decode per output
 token, including the ~70 % of tokens the grammar forces anyway (keys, quotes, commas, the rest of
@@ -389,11 +389,7 @@ class ChoiceDecoder:
 
     def _start(self, prompt: list[int]) -> int:
         llm = self.llm
-        keep = 0
-        for a, b in zip(llm.input_ids[: llm.n_tokens], prompt):
-            if a != b:
-                break
-            keep += 1
+        keep = llm.longest_token_prefix(llm.input_ids[: llm.n_tokens], prompt)
         keep = min(keep, len(prompt) - 1)   # at least one token is evaluated, for fresh logits
         if keep > 0 and llm._ctx.kv_cache_seq_rm(-1, keep, -1):
             llm.n_tokens = keep
