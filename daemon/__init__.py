@@ -3,9 +3,14 @@
 This package is the host. It knows hooks, jobs, time and files; every task and every backend is a
 plugin (see ``mustelid.plugins`` and the ``mustelid`` entry-point group).
 
-Plugin authors need only::
+The names below are the public API a plugin may use; everything else in ``mustelid.*`` is
+private to the host (an import-linter contract in the test suite enforces it for the built-ins).
+A plugin author needs::
 
-    from mustelid import hookimpl, Task, PermanentError
+    from mustelid import hookimpl, Task, Evidence, JobInput, PermanentError
+
+Command plugins use ``mustelid.cli`` (``State``, ``pass_state``, ``emit_table`` ...), backend
+plugins ``mustelid.backend``, and tests ``mustelid.testing``.
 """
 
 import logging
@@ -19,16 +24,31 @@ __version__ = "0.1.0"
 
 hookimpl = pluggy.HookimplMarker("mustelid")
 
-from mustelid.tasks import (  # noqa: E402  (hookimpl must exist before plugins import us)
+# hookimpl must exist before these: plugins that import them import us first.
+from mustelid.config import model_key  # noqa: E402
+from mustelid.ocr import OcrLine, clean_text, normalise_box, reading_order, rows_as_text  # noqa: E402
+from mustelid.periods import PERIODS, period_bounds  # noqa: E402
+from mustelid.tasks import (  # noqa: E402
     Backend,
     Evidence,
     Generation,
+    JobError,
     JobInput,
     PermanentError,
     Task,
+    TaskContext,
     TransientError,
     WaitingError,
+    validation_error_summary,
 )
+
+
+def image_facts(image, colors=5):  # noqa: ANN001, ANN201  (Pillow is imported only when asked)
+    """Size, shape, mean and dominant colours of a decoded image (see ``mustelid.imaging``)."""
+    from mustelid.imaging import image_facts as facts
+
+    return facts(image, colors)
+
 
 __all__ = [
     "__version__",
@@ -36,9 +56,21 @@ __all__ = [
     "Backend",
     "Evidence",
     "Generation",
+    "JobError",
     "JobInput",
+    "OcrLine",
+    "PERIODS",
     "PermanentError",
     "Task",
+    "TaskContext",
     "TransientError",
     "WaitingError",
+    "clean_text",
+    "image_facts",
+    "model_key",
+    "normalise_box",
+    "period_bounds",
+    "reading_order",
+    "rows_as_text",
+    "validation_error_summary",
 ]

@@ -19,92 +19,15 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
+from mustelid.durable import fsync_dir, makedirs
 from mustelid.faults import crash_point
+from mustelid.sniff import EXTENSIONS, HEAD, sniff
 from mustelid.tasks import PermanentError, TransientError, WaitingError
 
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20          # 1 MiB: big enough for throughput, small enough for 2 cores and low RSS
-HEAD = 8192              # bytes kept for sniffing
 TEMP_PREFIX = ".tmp-"    # hidden, so a half-written archive entry never looks like a real one
-
-# --- sniffing --------------------------------------------------------------------------------
-
-EXTENSIONS = {
-    "image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif",
-    "image/tiff": ".tif", "image/bmp": ".bmp", "image/heic": ".heic", "image/avif": ".avif",
-    "image/svg+xml": ".svg", "application/pdf": ".pdf", "application/zip": ".zip",
-    "application/gzip": ".gz", "application/x-elf": ".elf", "application/x-msdownload": ".exe",
-    "application/postscript": ".eps", "text/plain": ".txt",
-}
-
-_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1",
-                b"msf1"}
-_AVIF_BRANDS = {b"avif", b"avis"}
-_BMP_DIB_SIZES = {12, 40, 52, 56, 64, 108, 124}
-
-
-def sniff(head: bytes) -> str | None:
-    """The mime type from a file's first bytes, or None if unknown. Never trusts the name.
-
-    Hostile look-alikes are named on purpose (EPS, SVG, executables, archives) so routing can
-    refuse them with a reason instead of handing them to an image decoder.
-    """
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):   # TIFF, BigTIFF
-        return "image/tiff"
-    if head[:2] == b"BM" and len(head) >= 18 and int.from_bytes(head[14:18], "little") in _BMP_DIB_SIZES:
-        return "image/bmp"       # "BM" alone is too common at the start of text to trust
-    if head[4:8] == b"ftyp":
-        brands = {head[i:i + 4] for i in range(8, min(len(head), 64), 4)}
-        if brands & _AVIF_BRANDS:
-            return "image/avif"
-        if brands & _HEIF_BRANDS:
-            return "image/heic"
-        return None              # MP4, MOV, 3GP...: not ours
-    if head.startswith(b"%PDF-"):
-        return "application/pdf"
-    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"):
-        return "application/zip"
-    if head.startswith(b"\x7fELF"):
-        return "application/x-elf"
-    if head.startswith(b"MZ"):
-        return "application/x-msdownload"
-    if head.startswith(b"\x1f\x8b"):
-        return "application/gzip"
-    if head.startswith(b"%!PS") or head.startswith(b"\xc5\xd0\xd3\xc6"):   # text / DOS-binary EPS
-        return "application/postscript"
-    return _sniff_text(head)
-
-
-def _sniff_text(head: bytes) -> str | None:
-    if not head:
-        return None
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "text/plain"                                   # UTF-16 with a BOM
-    if b"\x00" in head:
-        return None
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError as e:
-        if e.reason != "unexpected end of data":
-            return None
-        text = head[: e.start].decode("utf-8")                # a character cut by the head limit
-    if not text:
-        return None
-    stripped = text.lstrip("\ufeff \t\r\n").lower()
-    if stripped.startswith(("<svg", "<?xml")) and "<svg" in stripped:
-        return "image/svg+xml"
-    control = sum(1 for c in text if ord(c) < 32 and c not in "\t\r\n\f")
-    return "text/plain" if control <= len(text) // 100 else None
-
 
 # --- archiving -------------------------------------------------------------------------------
 
@@ -231,7 +154,7 @@ def _check_unchanged(src: Path, before: os.stat_result, after: os.stat_result, c
 def _publish(tmp: Path, final: Path, size: int, archive_dir: Path) -> None:
     """Move the fsynced temp file to its content address and make the rename durable."""
     try:
-        created = _makedirs(final.parent)
+        created = makedirs(final.parent)
         try:
             existing = final.stat().st_size
         except FileNotFoundError:
@@ -243,31 +166,9 @@ def _publish(tmp: Path, final: Path, size: int, archive_dir: Path) -> None:
         # Always, even for an existing entry: whoever renamed it there may have crashed before
         # its own directory fsync, and the caller is about to commit a row that points at it.
         for folder in [final.parent, *created]:
-            _fsync_dir(folder)
+            fsync_dir(folder)
     except OSError as e:
         raise _archive_error(e, archive_dir) from None
-
-
-def _makedirs(folder: Path) -> list[Path]:
-    """mkdir -p; returns the folders whose entries changed, to fsync them: a file renamed into a
-    new folder is only durable once the new folder's own entry is."""
-    missing = []
-    while not folder.exists():
-        missing.append(folder)
-        folder = folder.parent
-    for path in reversed(missing):
-        path.mkdir(exist_ok=True)
-    return [p.parent for p in missing]
-
-
-def _fsync_dir(folder: Path) -> None:
-    if os.name == "nt":
-        return                    # Windows cannot open a folder to fsync it
-    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _temp_path(archive_dir: Path) -> Path:
@@ -275,7 +176,7 @@ def _temp_path(archive_dir: Path) -> Path:
 
 
 def remove_stale_temps(archive_dir: str | os.PathLike[str], older_than: float = 3600) -> int:
-    """Delete temp files a crash left in the archive root; returns how many. Safe at startup:
+    """Remove the temp files a crash left in the archive root; returns how many. Safe at startup:
     a temp file is never referenced by anything."""
     removed = 0
     cutoff = time.time() - older_than
@@ -341,7 +242,7 @@ def move_to_done(
     if expected_mtime_ns is not None and st.st_mtime_ns != expected_mtime_ns:
         return None
     target = done_dir / relative
-    created = _makedirs(target.parent)
+    created = makedirs(target.parent)
     for candidate in _numbered(target):
         try:
             # link + unlink rather than rename: rename silently overwrites, link refuses.
@@ -354,11 +255,11 @@ def move_to_done(
             if not _copy_exclusive(src, candidate):
                 continue
         for folder in [candidate.parent, *created]:
-            _fsync_dir(folder)
+            fsync_dir(folder)
         if _identity(src) != _identity_of(st):
             return candidate     # replaced by a new version meanwhile: leave that one for a scan
         os.unlink(src)           # only now: the done copy is durable under its new name
-        _fsync_dir(src.parent)
+        fsync_dir(src.parent)
         return candidate
     raise FileExistsError(f"no free name for {target} in {done_dir}")
 

@@ -10,15 +10,17 @@ Where things live:
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 APP = "mustelid"
+log = logging.getLogger(__name__)
 
 
 class ConfigError(Exception):
@@ -34,13 +36,14 @@ class InboxConfig(_Section):
     stable_seconds: float = Field(2.0, ge=0, description="size+mtime unchanged this long = written")
     rescan_seconds: float = Field(300, gt=0, description="full scan period; the watcher is a hint")
     routes: dict[str, list[str]] = Field(
-        default_factory=lambda: {"receipts": ["receipts"], "screenshots": ["screenshots"],
-                                 "notes": ["todos"]},
-        description="subfolder -> task names, no model involved",
+        default_factory=dict,
+        description="subfolder -> task names, no model involved; wins over the plugins' own "
+        "folders (route_file)",
     )
     default_tasks: list[str] = Field(
-        default_factory=lambda: ["auto"],
-        description="tasks for files in the inbox root; auto lets the model choose",
+        default_factory=list,
+        description="tasks for files no route or plugin claims; unset: the plugins decide (the "
+        "router's auto)",
     )
     ignore: list[str] = Field(default_factory=list, description="extra glob patterns to ignore")
     max_file_mb: float = Field(50, gt=0, description="larger files are refused with a reason")
@@ -55,35 +58,51 @@ class ModelConfig(_Section):
     path: Path | None = Field(None, description="any local GGUF; overrides name")
     sha256: str | None = Field(None, description="expected sha256 of `path`, checked before use")
     threads: int = Field(2, ge=1, le=256, description="CPU threads for generation")
-    n_ctx: int = Field(4096, ge=256, description="maximum context tokens")
-    n_ctx_min: int = Field(
-        2048, ge=256, description="first context size; grows in doubling steps up to n_ctx"
-    )
-    kv_type: Literal["f16", "q8_0", "q4_0"] = Field(
-        "f16", description="KV cache element type; quantized needs flash_attn"
-    )
-    flash_attn: bool = Field(False, description="flash attention (required for a quantized KV)")
-    prefix_reuse: bool = Field(True, description="keep the previous prompt's KV for the next job")
-    choice_decoding: bool = Field(
-        True, description="append the text the schema fixes without asking the model, ask it "
-        "only where allowed values differ (llama_cpp backend); false = one grammar, token by "
-        "token",
-    )
     idle_release: float = Field(300, ge=0, description="seconds idle before paging weights out")
     idle_unload: float = Field(1800, ge=0, description="seconds idle before the worker exits")
     prewarm: bool = Field(True, description="read the weights back in before a job needs them")
     memory_margin_mb: float = Field(
         256, ge=0, description="free memory to leave beside model + KV before starting a job"
     )
-    url: str | None = Field(
-        None, description='backend "remote": OpenAI-compatible base URL (http://host:port/v1)'
-    )
-    remote_model: str | None = Field(None, description='backend "remote": model name to request')
-    api_key_env: str | None = Field(
-        None, description='backend "remote": environment variable holding the API key'
-    )
-    remote_timeout: float = Field(120, gt=0, description='backend "remote": seconds per request')
-    seed: int = Field(0, description="sampling seed; generation is greedy anyway")
+
+
+# Keys that lived under [model] until the backends got tables of their own: (backend, new key);
+# backend None is the configured ``model.backend``. Old config files keep working.
+_MOVED_MODEL_KEYS: dict[str, tuple[str | None, str]] = {
+    **{key: ("llama_cpp", key) for key in (
+        "n_ctx", "n_ctx_min", "kv_type", "flash_attn", "prefix_reuse", "choice_decoding")},
+    "url": ("remote", "url"),
+    "remote_model": ("remote", "model"),
+    "api_key_env": ("remote", "api_key_env"),
+    "remote_timeout": ("remote", "timeout"),
+    "seed": (None, "seed"),
+}
+
+
+def _move_backend_keys(data: Any) -> Any:
+    """Move the keys of ``_MOVED_MODEL_KEYS`` from [model] to their [backend.NAME] table, with
+    a deprecation warning each. A key already in the new table wins over the old one."""
+    model = data.get("model") if isinstance(data, dict) else None
+    tables = data.get("backend", {}) if isinstance(data, dict) else None
+    if not isinstance(model, dict) or not _MOVED_MODEL_KEYS.keys() & model.keys() \
+            or not isinstance(tables, dict) or not isinstance(model.get("backend", ""), str):
+        return data   # nothing moved, or not tables: validation names the bad key
+    data, model = dict(data), dict(model)
+    tables = {name: dict(table) if isinstance(table, dict) else table
+              for name, table in tables.items()}
+    for old in [k for k in model if k in _MOVED_MODEL_KEYS]:
+        name, new = _MOVED_MODEL_KEYS[old]
+        name = name or model.get("backend", "llama_cpp")
+        table = tables.setdefault(name, {})
+        value = model.pop(old)
+        if not isinstance(table, dict):
+            continue   # not a table: validation names [backend.NAME]
+        ignored = new in table
+        table.setdefault(new, value)
+        log.warning("model.%s is deprecated; write it as [backend.%s] %s%s", old, name, new,
+                    " (ignored: that key is set)" if ignored else "")
+    data["model"], data["backend"] = model, tables
+    return data
 
 
 class OcrConfig(_Section):
@@ -114,17 +133,25 @@ class Config(_Section):
     ocr: OcrConfig = Field(default_factory=OcrConfig)
     jobs: JobsConfig = Field(default_factory=JobsConfig)
     schedules: dict[str, ScheduleConfig] = Field(
-        default_factory=lambda: {"daily_summary": ScheduleConfig(
-            task="summaries", cron="0 18 * * *", params={"period": "day"})},
-        description="recurring jobs; any [schedules.NAME] table replaces this default set",
+        default_factory=dict,
+        description="recurring jobs; any [schedules] table replaces the plugins' default "
+        "schedules (an empty one turns them off) and a plugin's schedule of the same name",
     )
     plugins_dir: Path | None = Field(None, description="folder of *.py plugins")
     # plugin settings live under [plugin.NAME]; validated by the plugin itself
     plugin: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # backend settings live under [backend.NAME]; validated by the backend plugin (its factory
+    # gets the table through mustelid.backend.BackendContext)
+    backend: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     # Paths resolved at load time (not written in the file).
     home: Path | None = Field(None, exclude=True)
     config_path: Path | None = Field(None, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data: Any) -> Any:
+        return _move_backend_keys(data)
 
     @property
     def data_dir(self) -> Path:
@@ -187,17 +214,22 @@ def default_config_path() -> Path:
     return platformdirs.user_config_path(APP) / "config.toml"
 
 
+def read_toml(path: Path) -> dict[str, Any]:
+    """The tables of the config file at ``path`` as written (no defaults): {} if there is no
+    file, ``ConfigError`` naming it if it is not valid TOML."""
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+
+
 def load_config(path: Path | None = None) -> Config:
     """Read and validate the config; a missing file means all defaults."""
     path = path or default_config_path()
-    data: dict[str, Any] = {}
-    if path.exists():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"{path}: not valid TOML: {e}") from None
     try:
-        cfg = Config.model_validate(data)
+        cfg = Config.model_validate(read_toml(path))
     except ValidationError as e:
         raise ConfigError(_one_line(path, e)) from None
     cfg.home = home_from_env()
@@ -214,8 +246,9 @@ def _one_line(path: Path, e: ValidationError) -> str:
     return f"{path}: {key}: {err['msg']}{shown}{more}"
 
 
-def get_key(cfg: Config, key: str) -> Any:
-    """``config get inbox.path`` style lookup, including the derived paths."""
+def get_key(cfg: Config, key: str, backend: dict[str, dict[str, Any]] | None = None) -> Any:
+    """``config get inbox.path`` style lookup, including the derived paths. ``backend``: the
+    [backend.NAME] tables with their plugins' defaults (``mustelid.backend.backend_tables``)."""
     derived = {
         "inbox.path": cfg.inbox_dir,
         "data_dir": cfg.data_dir,
@@ -228,6 +261,8 @@ def get_key(cfg: Config, key: str) -> Any:
     if key in derived:
         return derived[key]
     node: Any = cfg.model_dump(mode="json")
+    if backend is not None:
+        node["backend"] = backend
     for part in key.split("."):
         if not isinstance(node, dict) or part not in node:
             raise ConfigError(f"unknown config key: {key}")
@@ -235,9 +270,12 @@ def get_key(cfg: Config, key: str) -> Any:
     return node
 
 
-def effective(cfg: Config) -> dict[str, Any]:
-    """The whole effective config, with the derived paths spelled out."""
+def effective(cfg: Config, backend: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The whole effective config, with the derived paths spelled out (and ``backend`` as in
+    ``get_key``)."""
     out = cfg.model_dump(mode="json")
+    if backend is not None:
+        out["backend"] = backend
     out["inbox"]["path"] = str(cfg.inbox_dir)
     out["paths"] = {
         "config": str(cfg.config_path),
@@ -260,14 +298,16 @@ ANNOTATED_CONFIG = """\
 # path = "~/mustelid/inbox"     # the folder you drop images into (MUSTELID_HOME/inbox if set)
 stable_seconds = 2.0            # a file counts as written once size+mtime hold still this long
 rescan_seconds = 300            # full rescan period: the file watcher can miss events
-default_tasks = ["auto"]        # files in the inbox root: the model chooses the task (or ignores)
+# default_tasks = ["auto"]      # files no route or plugin claims (the inbox root): unset, the
+                                # router plugin takes them and the model chooses the task (or
+                                # ignores the file); [] leaves them alone
 max_file_mb = 50                # bigger files are refused, with a reason, and left alone
 # done_folder = "~/mustelid/done"  # move processed files here; by default the inbox is never touched
 
-[inbox.routes]                  # subfolder -> tasks, decided without asking the model
-receipts = ["receipts"]
-screenshots = ["screenshots"]
-notes = ["todos"]
+# [inbox.routes]                # subfolder -> tasks, decided without asking the model. Unset,
+# receipts = ["receipts"]       # the task plugins claim their own folders as shown here; a
+# screenshots = ["screenshots"] # route written here wins over a plugin's
+# notes = ["todos"]
 
 [model]
 backend = "llama_cpp"           # which backend plugin runs the model
@@ -275,21 +315,28 @@ name = "qwen2.5-coder-0.5b"     # from `mustelid models list`
 # path = "/path/to/any.gguf"    # a local GGUF instead of a catalog model
 # sha256 = "..."                # checked before the file at `path` is used
 threads = 2
+idle_release = 300              # seconds idle before the weights are paged back to the file
+idle_unload = 1800              # seconds idle before the model worker exits entirely
+prewarm = true                  # read the weights back sequentially when a job is on its way
+memory_margin_mb = 256          # jobs wait (memory_budget) unless model + KV + this fits
+# backend = "remote"            # an OpenAI-compatible server (llama-server, vLLM, Ollama): see
+#                               # [backend.remote] below
+# (with backend = "mlx" on Apple Silicon, `path` is a local MLX model folder)
+
+# Each backend reads its own table, [backend.NAME]; the plugin checks it.
+[backend.llama_cpp]
 n_ctx = 4096
 n_ctx_min = 2048                # the context starts this small and doubles (up to n_ctx) on need
 kv_type = "f16"                 # KV cache type: f16, q8_0 or q4_0 (quantized needs flash_attn)
 flash_attn = false
 prefix_reuse = true             # a task's shared prompt prefix is evaluated once, not per job
 choice_decoding = true          # the model is asked only where the schema leaves a choice
-idle_release = 300              # seconds idle before the weights are paged back to the file
-idle_unload = 1800              # seconds idle before the model worker exits entirely
-prewarm = true                  # read the weights back sequentially when a job is on its way
-memory_margin_mb = 256          # jobs wait (memory_budget) unless model + KV + this fits
-# backend = "remote"            # an OpenAI-compatible server (llama-server, vLLM, Ollama):
+
+# [backend.remote]
 # url = "http://127.0.0.1:8080/v1"
-# remote_model = "qwen2.5-coder"  # the name the server knows the model by
+# model = "qwen2.5-coder"       # the name the server knows the model by
 # api_key_env = "MUSTELID_API_KEY"  # the key is read from this variable, never from this file
-# (with backend = "mlx" on Apple Silicon, `path` is a local MLX model folder)
+# timeout = 120                 # seconds per request
 
 [ocr]
 engine = "rapidocr"
@@ -307,14 +354,24 @@ worker_memory_mb = 0            # address-space cap (RLIMIT_AS) on the model wor
 # Recurring jobs. cron is a crontab line in local time: minute hour day month day-of-week
 # (0 or 7 = Sunday). A fire only queues a job keyed by its period, so it runs once per period
 # however often it fires; a fire missed while the machine slept or the daemon was stopped runs
-# once at the next start. Writing any [schedules.NAME] table replaces this default set; an
-# empty [schedules] table turns scheduling off. `mustelid schedules` shows next and last fires.
-[schedules.daily_summary]
-task = "summaries"              # spending, todos and screenshots of the day, as Markdown in outbox/
-cron = "0 18 * * *"             # every day at 18:00
-params = { period = "day" }     # "day" or "week" (Monday to Sunday) containing the fire
+# once at the next start. `mustelid schedules` shows next and last fires. Plugins bring default
+# schedules (the summaries plugin's daily_summary, shown below): writing any [schedules.NAME]
+# table replaces that default set; an empty [schedules] table turns it off.
+# [schedules.daily_summary]
+# task = "summaries"            # spending, todos and screenshots of the day, as Markdown in outbox/
+# cron = "0 18 * * *"           # every day at 18:00
+# params = { period = "day" }   # "day" or "week" (Monday to Sunday) containing the fire
 # [schedules.weekly_summary]
 # task = "summaries"
 # cron = "0 18 * * 0"           # Sundays at 18:00
 # params = { period = "week" }
 """
+
+
+def model_key(config: Config) -> str:
+    """The model part of idempotency keys, known without loading (or hashing) the model: the
+    catalog name, or the configured sha256 / path of a custom GGUF."""
+    m = config.model
+    if m.path:
+        return f"{m.backend}:{m.sha256 or Path(m.path).expanduser().resolve()}"
+    return f"{m.backend}:{m.name}"

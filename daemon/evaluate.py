@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from mustelid.execute import NeedsReview, run_job
+from mustelid.sniff import HEAD, sniff
 from mustelid.tasks import JobError, JobInput, Task
 
 INPUT_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".txt")
@@ -67,10 +69,8 @@ def load_cases(folder: Path, task: Task, limit: int | None = None) -> tuple[list
 
 
 def _job_input(task: Task, case: Case) -> JobInput:
-    from mustelid.archive import sniff
-
     with open(case.path, "rb") as f:
-        mime = sniff(f.read(8192))
+        mime = sniff(f.read(HEAD))
     if mime is None and case.path.suffix.lower() == ".txt":
         mime = "text/plain"
     return JobInput(id=f"eval-{case.name}", task=task.name, path=str(case.path),
@@ -79,8 +79,6 @@ def _job_input(task: Task, case: Case) -> JobInput:
 
 def run_case(task: Task, case: Case, ctx: Any) -> dict[str, Any]:
     """One input through the worker's code path; the outcome and each field's verdict."""
-    from mustelid.execute import NeedsReview, run_job
-
     started = time.perf_counter()
     data, outcome, reason, message, stats = None, "done", None, "", {}
     try:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from mustelid.tasks import Evidence, JobInput, PermanentError, Task, parse_output
+from pydantic import BaseModel
+
+from mustelid.tasks import Evidence, Generation, JobInput, PermanentError, Task, parse_output
 
 REASK = (
     "That reply was rejected: {problem}. Reply again with one JSON object that fixes this, "
@@ -58,23 +60,26 @@ def run_job(task: Task, job: JobInput, ctx: Any) -> dict[str, Any]:
         if problems:
             raise PermanentError("check_failed", "; ".join(problems))
         stats["duration_s"] = round(time.monotonic() - started, 3)
-        return {"data": result.model_dump(mode="json"), "evidence": evidence.data,
-                "stats": stats}
+        return _answer(result, evidence, stats)
+    result, reasked, problem = _generate(task, job, evidence, ctx, stats, started)
+    stats["prepare_s"] = round(prepared - started, 3)
+    stats["duration_s"] = round(time.monotonic() - started, 3)
+    stats["reasked"] = reasked
+    if reasked:
+        stats["first_problem"] = problem
+    return _answer(result, evidence, stats)
+
+
+def _generate(task: Task, job: JobInput, evidence: Evidence, ctx: Any, stats: dict[str, Any],
+              started: float) -> tuple[BaseModel, bool, str]:
+    """The constrained generation and its checks, re-asking once. Returns the accepted result,
+    whether it took the re-ask, and the first answer's problem."""
     messages = task.messages(job, evidence, ctx)
     schema = task.schema(evidence)
     problem = first_problem = ""
     for attempt in range(2):
-        gen = ctx.backend.generate(messages, schema, task.max_tokens)
-        stats["prompt_tokens"] += gen.prompt_tokens
-        stats["completion_tokens"] += gen.completion_tokens
-        stats["generations"] += 1
-        stats["model_id"] = gen.model_id
+        gen = _generate_once(task, ctx, messages, schema, evidence, stats)
         problems = []
-        # How sure the model was of each value it chose (backends that decode by choices): the
-        # task's check may keep it with the value, e.g. in provenance.
-        evidence.data.pop("model_confidence", None)
-        if gen.confidence:
-            evidence.data["model_confidence"] = gen.confidence
         try:
             result = parse_output(task.Output, gen)
             problems = task.check(result, evidence)
@@ -97,14 +102,24 @@ def run_job(task: Task, job: JobInput, ctx: Any) -> dict[str, Any]:
                 ]
                 continue
             raise PermanentError(e.reason, f"{e.message} (after {attempt + 1} tries)") from None
-        stats["prepare_s"] = round(prepared - started, 3)
-        stats["duration_s"] = round(time.monotonic() - started, 3)
-        stats["reasked"] = attempt == 1
-        if attempt == 1:
-            stats["first_problem"] = problem
-        return {
-            "data": result.model_dump(mode="json"),
-            "evidence": evidence.data,
-            "stats": stats,
-        }
+        return result, attempt == 1, problem
     raise AssertionError("unreachable")
+
+
+def _generate_once(task: Task, ctx: Any, messages: list[dict[str, str]], schema: dict[str, Any],
+                   evidence: Evidence, stats: dict[str, Any]) -> Generation:
+    gen = ctx.backend.generate(messages, schema, task.max_tokens)
+    stats["prompt_tokens"] += gen.prompt_tokens
+    stats["completion_tokens"] += gen.completion_tokens
+    stats["generations"] += 1
+    stats["model_id"] = gen.model_id
+    # How sure the model was of each value it chose (backends that decode by choices): the
+    # task's check may keep it with the value, e.g. in provenance.
+    evidence.data.pop("model_confidence", None)
+    if gen.confidence:
+        evidence.data["model_confidence"] = gen.confidence
+    return gen
+
+
+def _answer(result: BaseModel, evidence: Evidence, stats: dict[str, Any]) -> dict[str, Any]:
+    return {"data": result.model_dump(mode="json"), "evidence": evidence.data, "stats": stats}

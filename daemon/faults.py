@@ -8,9 +8,9 @@ its commit, between two migrations) would only be hit by luck. SQLite ships test
 same reason. When the variable is unset a call costs one dict lookup; SIGKILL (not an
 exception) so no ``finally``, ``atexit`` or signal handler gets to tidy up, as in a real crash.
 
-Points: ``after_hash``, ``after_archive_copy`` (daemon/archive.py), ``after_claim``,
-``before_commit`` (daemon/runner.py), ``between_migrations`` and ``migration_uncommitted``
-(store/migrations.py).
+Points: ``after_hash``, ``after_archive_copy`` (daemon/archive.py), ``after_claim``
+(daemon/runner.py), ``before_commit`` (daemon/commit.py), ``between_migrations`` and
+``migration_uncommitted`` (store/migrations.py).
 """
 
 from __future__ import annotations

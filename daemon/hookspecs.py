@@ -7,15 +7,34 @@ when a hook here is missing from README or has no ``test_hook_<name>`` test.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Literal, Protocol
 
 import pluggy
 
+if TYPE_CHECKING:  # types only: importing these at run time would make circles
+    import click
+    from sqlite_utils.migrations import Migrations
+
+    from mustelid.backend import BackendFactory
+    from mustelid.config import Config
+    from mustelid.ocr import OcrEngine
+    from mustelid.runner import Daemon
+    from mustelid.tasks import Task
+
 hookspec = pluggy.HookspecMarker("mustelid")
+
+JobEvent = Literal["queued", "running", "done", "retry", "dead", "waiting", "needs_review"]
+
+
+class ScheduleRegister(Protocol):
+    """The ``register`` callback ``register_schedules`` receives."""
+
+    def __call__(self, name: str, task: str, cron: str,
+                 params: dict[str, Any] | None = None, *, default: bool = False) -> None: ...
 
 
 @hookspec
-def register_tasks(register: Callable[[Any], None]) -> None:
+def register_tasks(register: Callable[[Task | type[Task]], None]) -> None:
     """Call ``register(task)`` for each ``mustelid.Task`` instance the plugin provides.
 
     Called in every process (daemon, model worker, CLI) at plugin load. Must be cheap: import
@@ -25,16 +44,23 @@ def register_tasks(register: Callable[[Any], None]) -> None:
 
 
 @hookspec
-def register_backends(register: Callable[[str, Callable[[Any], Any]], None]) -> None:
+def register_backends(register: Callable[[str, BackendFactory], None]) -> None:
     """Call ``register(name, factory)`` for each model backend.
 
-    ``factory(model_settings)`` is called only in the model worker process and returns an object
-    satisfying ``mustelid.Backend``. The config key ``model.backend`` chooses one by name.
+    ``factory(ctx)`` is called only in the model worker process, when the first job needs the
+    model, and returns an object satisfying ``mustelid.Backend``. The config key
+    ``model.backend`` chooses one by name. ``ctx`` is a ``mustelid.backend.BackendContext``:
+    ``ctx.model`` (the ``[model]`` section: name, path, sha256, threads...), ``ctx.settings``
+    (the raw ``[backend.NAME]`` table, for the plugin to validate: ``ctx.parse_settings(Model)``
+    raises ``WaitingError("backend_config_invalid")`` naming the key), ``ctx.models_dir`` and
+    ``ctx.resolve_model()`` (the verified GGUF, or ``WaitingError``). A factory may carry a
+    ``settings_model`` attribute (that pydantic model) so that ``mustelid config`` shows the
+    table's defaults. The factory may raise ``WaitingError`` (jobs wait until the cause is fixed).
     """
 
 
 @hookspec
-def register_ocr_engines(register: Callable[[str, Callable[[], Any]], None]) -> None:
+def register_ocr_engines(register: Callable[[str, Callable[[], OcrEngine]], None]) -> None:
     """Call ``register(name, factory)`` for each OCR engine.
 
     ``factory()`` runs lazily in the model worker and returns an object with
@@ -43,15 +69,17 @@ def register_ocr_engines(register: Callable[[str, Callable[[], Any]], None]) -> 
 
 
 @hookspec
-def register_migrations(register: Callable[[Any], None]) -> None:
+def register_migrations(register: Callable[[Migrations], None]) -> None:
     """Call ``register(migrations)`` with a ``sqlite_utils`` ``Migrations`` set for the plugin's
     own tables. Applied in the daemon and the CLI before the database is used; each set is named,
     so plugins never collide, and each migration runs once per database."""
 
 
 @hookspec
-def register_schedules(register: Callable[..., None]) -> None:
-    """Call ``register(name, task, cron, params=None)`` for each recurring job the plugin wants.
+def register_schedules(register: ScheduleRegister) -> None:
+    """Call ``register(name, task, cron, params=None, *, default=False)`` for each recurring job
+    the plugin wants. ``default=True`` marks a suggested schedule (the built-in daily summary):
+    any ``[schedules]`` table in the config, even an empty one, replaces all default schedules.
 
     ``cron`` is a five-field crontab line in local time (day of week 0 or 7 = Sunday);
     ``params`` become the job's params, and ``{"period": "day" | "week"}`` keys the job by the
@@ -65,7 +93,7 @@ def register_schedules(register: Callable[..., None]) -> None:
 
 
 @hookspec
-def register_commands(cli: Any) -> None:
+def register_commands(cli: click.Group) -> None:
     """Add click commands or groups to the ``mustelid`` CLI (``cli`` is the root click group).
 
     Called in the CLI process only. Keep imports inside the command functions so that
@@ -74,20 +102,26 @@ def register_commands(cli: Any) -> None:
 
 
 @hookspec(firstresult=True)
-def route_file(relpath: str, mime: str, config: Any) -> list[str] | None:
+def route_file(relpath: str, mime: str, config: Config) -> list[str] | None:
     """Choose the task names for a file newly ingested from the inbox.
 
     ``relpath`` is the path relative to the inbox root (``receipts/lunch.jpg``). Return a list of
-    task names, or ``None`` to let the next plugin (and finally the config's routes) decide. The
-    first non-``None`` answer wins. Called in the daemon or CLI process during ingest; must not
-    block.
+    task names, or ``None`` to let the next plugin decide. The order, first answer wins:
+
+    1. the user's ``[inbox.routes]`` entry for the file's first folder (the hook is not called);
+    2. this hook, plugin by plugin: the built-in task plugins claim their own folders
+       (``receipts/``, ``screenshots/``, ``notes/``); the router (``trylast``) answers
+       ``["auto"]`` for any other file unless the user set ``inbox.default_tasks``;
+    3. ``inbox.default_tasks``.
+
+    Called in the daemon or CLI process during ingest; must not block.
     """
 
 
 @hookspec
-def job_event(job: dict[str, Any], event: str) -> None:
+def job_event(job: dict[str, Any], event: JobEvent) -> None:
     """Observe a job's state change: ``event`` is one of ``queued``, ``running``, ``done``,
-    ``retry``, ``dead``, ``waiting``.
+    ``retry``, ``dead``, ``waiting``, ``needs_review``. ``job`` is the job's row as committed.
 
     Called in the daemon process after the change is committed. Must not block for long and must
     not raise: an exception is logged and ignored, and never affects the job.
@@ -95,12 +129,12 @@ def job_event(job: dict[str, Any], event: str) -> None:
 
 
 @hookspec
-def startup(daemon: Any) -> None:
+def startup(daemon: Daemon) -> None:
     """The daemon has opened its database and loaded its plugins and is about to start claiming
     jobs. Called once per ``mustelid run`` in the daemon process."""
 
 
 @hookspec
-def shutdown(daemon: Any) -> None:
+def shutdown(daemon: Daemon) -> None:
     """The daemon is stopping (signal or ``--once`` finished). Called once, after the last job was
     committed or put back. Must return within a second or two."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mustelid.config import Config
+from mustelid.config import Config, model_key  # noqa: F401  (model_key re-exported)
 from mustelid.store import files as store_files
 from mustelid.store.ledger import Ledger
 from mustelid.tasks import JobError, TransientError, WaitingError
@@ -31,25 +31,19 @@ class IngestResult:
     retry: bool = False       # transient: leave it for the next scan
 
 
-def model_key(config: Config) -> str:
-    """The model part of idempotency keys, known without loading (or hashing) the model: the
-    catalog name, or the configured sha256 / path of a custom GGUF."""
-    m = config.model
-    if m.path:
-        return f"{m.backend}:{m.sha256 or Path(m.path).expanduser().resolve()}"
-    return f"{m.backend}:{m.name}"
-
-
 def idempotency_key(sha256: str, task: Any, config: Config) -> str:
     return f"{sha256}:{task.name}:{task.version}:{model_key(config)}"
 
 
 def route(host: Any, config: Config, relpath: str, mime: str | None) -> list[str]:
-    """Plugins first (``route_file``), then the config's subfolder routes, then the default."""
-    chosen = host.first("route_file", relpath=relpath, mime=mime or "", config=config)
+    """The task names for a file newly ingested from the inbox, first answer wins: the user's
+    ``[inbox.routes]`` entry for its first folder; then the plugins (``route_file``: the task
+    plugins claim their own folders, the router the rest unless ``default_tasks`` is set); then
+    ``inbox.default_tasks``."""
+    parts = Path(relpath).parts
+    chosen = config.inbox.routes.get(parts[0]) if len(parts) > 1 else None
     if chosen is None:
-        parts = Path(relpath).parts
-        chosen = config.inbox.routes.get(parts[0]) if len(parts) > 1 else None
+        chosen = host.first("route_file", relpath=relpath, mime=mime or "", config=config)
     if chosen is None:
         chosen = config.inbox.default_tasks
     return list(chosen)
@@ -100,19 +94,7 @@ def ingest(
         return out
 
     names = tasks if tasks is not None else route(host, config, relpath, archived.mime)
-    jobs = []
-    for name in names:
-        task = host.tasks.get(name)
-        if task is None:
-            log.warning("%s routes to unknown task %r; skipped", relpath, name)
-            continue
-        jobs.append({
-            "task": name,
-            "task_version": task.version,
-            "idempotency_key": idempotency_key(archived.sha256, task, config),
-            "max_attempts": config.jobs.max_attempts,
-            "model_id": model_key(config),
-        })
+    jobs = _job_rows(names, archived.sha256, relpath, config, host)
     out.sha256 = archived.sha256
     out.jobs = store_files.record_ingest(
         ledger,
@@ -126,3 +108,22 @@ def ingest(
         jobs=jobs,
     )
     return out
+
+
+def _job_rows(names: list[str], sha256: str, relpath: str, config: Config,
+              host: Any) -> list[dict[str, Any]]:
+    """The ledger rows for the routed task names; a name no plugin provides is skipped."""
+    jobs = []
+    for name in names:
+        task = host.tasks.get(name)
+        if task is None:
+            log.warning("%s routes to unknown task %r; skipped", relpath, name)
+            continue
+        jobs.append({
+            "task": name,
+            "task_version": task.version,
+            "idempotency_key": idempotency_key(sha256, task, config),
+            "max_attempts": config.jobs.max_attempts,
+            "model_id": model_key(config),
+        })
+    return jobs

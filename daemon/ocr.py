@@ -6,7 +6,9 @@ normalise boxes to the 0-1000 grid (as Ferret does) so that every box a task sto
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import asdict, dataclass
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,20 @@ class OcrLine:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def clean_text(text: str) -> str:
+    """One OCR line as plain text: NFKC (folds the full-width punctuation of CJK-capable OCR
+    models, "（" -> "(", into ASCII) and single spaces."""
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+class OcrEngine(Protocol):
+    """What an OCR plugin's factory returns (``register_ocr_engines``)."""
+
+    def read(self, path: str) -> list[OcrLine]:
+        """The text lines of the image at ``path``, each with its pixel box and score."""
+        ...
 
 
 def reading_order(lines: list[OcrLine]) -> list[OcrLine]:

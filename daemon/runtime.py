@@ -37,7 +37,6 @@ from typing import Any
 PAGE = mmap.PAGESIZE
 MiB = 1 << 20
 
-MADV_WILLNEED = 3
 MADV_PAGEOUT = 21          # Linux 5.4
 MADV_POPULATE_READ = 22    # Linux 5.14
 POSIX_FADV_SEQUENTIAL = 2
@@ -138,11 +137,6 @@ def page_out(ranges: list[Range]) -> int:
     this process could not open for writing (a shared, read-only model folder): check
     ``residency`` afterwards rather than trusting the return code."""
     return _madvise(ranges, MADV_PAGEOUT)
-
-
-def will_need(ranges: list[Range]) -> int:
-    """MADV_WILLNEED: start asynchronous readahead of the ranges."""
-    return _madvise(ranges, MADV_WILLNEED)
 
 
 def populate(ranges: list[Range]) -> int:

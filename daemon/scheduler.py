@@ -28,32 +28,25 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import logging
 import os
 import socket
 import time
 from typing import Any, Callable, Mapping
 
+from mustelid.commit import commit, job_input
+from mustelid.config import model_key
+from mustelid.periods import PERIODS, period_bounds  # noqa: F401  (re-exported)
+from mustelid.store import schedules as store
+from mustelid.worker import WorkerContext, handle
+
 log = logging.getLogger("mustelid.scheduler")
 
-PERIODS = ("day", "week")
 RETRY_AFTER = dt.timedelta(seconds=30)   # after a failed tick (database busy): try again then
 _DOW = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 
 # -- periods and cron ---------------------------------------------------------------------------
-
-
-def period_bounds(kind: str, day: dt.date) -> tuple[dt.date, dt.date, str]:
-    """The period of ``kind`` containing ``day``: (first day, day after the last day, key)."""
-    if kind == "day":
-        return day, day + dt.timedelta(days=1), day.isoformat()
-    if kind == "week":
-        start = day - dt.timedelta(days=day.weekday())
-        year, week, _ = day.isocalendar()
-        return start, start + dt.timedelta(days=7), f"{year}-W{week:02d}"
-    raise ValueError(f"unknown period {kind!r} (expected one of {', '.join(PERIODS)})")
 
 
 def crontab_trigger(expr: str, tz: dt.tzinfo) -> Any:
@@ -173,17 +166,23 @@ class Schedule:
 
 def collect_schedules(config: Any, host: Any, tz: dt.tzinfo) -> list[Schedule]:
     """Plugins' schedules (``register_schedules``), then the config's; a config schedule
-    replaces a plugin's of the same name. Bad ones are kept, with ``error`` set, so that
-    ``mustelid schedules`` can show why they never fire."""
+    replaces a plugin's of the same name, and a ``[schedules]`` table in the config (even an
+    empty one) replaces every schedule a plugin registered with ``default=True``. Bad ones are
+    kept, with ``error`` set, so that ``mustelid schedules`` can show why they never fire."""
     found: dict[str, Schedule] = {}
+    # pydantic records which keys the file set: an absent table and an empty one differ here.
+    configured = "schedules" in getattr(config, "model_fields_set", ())
 
-    def register(name: str, task: str, cron: str, params: dict[str, Any] | None = None) -> None:
+    def register(name: str, task: str, cron: str, params: dict[str, Any] | None = None, *,
+                 default: bool = False) -> None:
         if not all(isinstance(x, str) and x for x in (name, task, cron)):
             raise TypeError("register(name, task, cron, params=None) takes non-empty strings")
         if params is not None and not isinstance(params, dict):
             raise TypeError("schedule params must be a dict")
         if name in found:
             log.warning("schedule %s registered twice; keeping the first", name)
+            return
+        if default and configured:
             return
         found[name] = Schedule(name, task, cron, dict(params or {}), "plugin")
 
@@ -236,8 +235,6 @@ class Scheduler:
     @classmethod
     def build(cls, config: Any, host: Any, ledger: Any, *, tz: dt.tzinfo | None = None,
               clock: Callable[[], dt.datetime] | None = None) -> "Scheduler":
-        from mustelid.ingest import model_key
-
         tz = tz or local_timezone()
         return cls(collect_schedules(config, host, tz), ledger, host.tasks,
                    max_attempts=config.jobs.max_attempts, model_id=model_key(config),
@@ -250,8 +247,6 @@ class Scheduler:
     def tick(self, now: dt.datetime | None = None) -> list[tuple[str, str, bool]]:
         """Enqueue every due fire. Returns ``(schedule, job id, created)`` per fire. Never raises:
         a failure is logged and retried on a later tick (the cursor only moves with the job)."""
-        from mustelid.store import schedules as store
-
         now = (now or self.clock()).astimezone(dt.timezone.utc)   # see latest_fire
         if (self._next_check is not None and self._last_now is not None
                 and self._last_now <= now < self._next_check):
@@ -280,8 +275,6 @@ class Scheduler:
         return fired
 
     def _tick_one(self, s: Schedule, row: dict | None, now: dt.datetime):
-        from mustelid.store import schedules as store
-
         if row is None:
             store.arm(self.ledger.db, s.name, now.astimezone(self.tz).isoformat())
             return None
@@ -311,8 +304,6 @@ class Scheduler:
     def status(self, now: dt.datetime | None = None) -> list[dict[str, Any]]:
         """Each schedule with its next fire time, last fire and that job's state. ``pending`` is
         a missed fire the next tick will catch up. Reads only."""
-        from mustelid.store import schedules as store
-
         now = now or self.clock()
         rows = store.states(self.ledger.db)
         out = []
@@ -343,12 +334,12 @@ class Scheduler:
 def run_now(config: Any, host: Any, ledger: Any, task: str, params: dict[str, Any],
             idempotency_key: str | None = None) -> dict[str, Any]:
     """Enqueue a job and run it here and now, through the model worker's own code path
-    (``mustelid.worker.handle``) and the daemon's commit (``Ledger.complete`` + ``persist``).
+    (``mustelid.worker.handle``) and the daemon's commit (``mustelid.commit.commit``).
 
     For commands such as ``mustelid summary --now`` that must work with the daemon stopped. The
     job is enqueued with ``run_after`` in the future so a running daemon leaves it alone while
     we claim it; if we die before claiming, the daemon runs it a little later. Returns the job
-    row as committed (``state`` done, queued for a retry, or dead).
+    row as committed (``state`` done, queued for a retry, needs_review, or dead).
     """
     t = host.task(task)
     key = idempotency_key or f"now:{task}:{time.time_ns()}"
@@ -359,30 +350,15 @@ def run_now(config: Any, host: Any, ledger: Any, task: str, params: dict[str, An
 
 
 def run_inline(config: Any, host: Any, ledger: Any, job_id: str) -> dict[str, Any]:
-    from mustelid.store.schedules import claim_job
-    from mustelid.tasks import JobInput
-    from mustelid.worker import WorkerContext, handle
-
+    """Claim job ``job_id`` and run it in this process; its row afterwards."""
     owner = f"{socket.gethostname()}:{os.getpid()}:inline"
-    job = claim_job(ledger, job_id, owner, config.jobs.lease_seconds)
+    job = ledger.claim_job(job_id, owner, config.jobs.lease_seconds)
     if job is None:
         return ledger.get(job_id)     # someone else has it, or it is already finished
     ctx = WorkerContext(config, host)
     try:
-        reply = handle(ctx, JobInput(id=job["id"], task=job["task"],
-                                     params=json.loads(job["params"] or "{}")))
+        reply = handle(ctx, job_input(ledger.db, job))
     finally:
         ctx.close()
-    if not reply.get("ok"):
-        ledger.fail(job_id, owner, reply.get("kind", "transient"), reply.get("reason", "unknown"),
-                    reply.get("message", ""))
-        return ledger.get(job_id)
-    task = host.task(job["task"])
-    try:
-        result = task.Output.model_validate(reply["data"])
-        ledger.complete(job_id, owner, reply["data"], evidence=reply.get("evidence"),
-                        stats=reply.get("stats"),
-                        persist=lambda db, row: task.persist(db, row, result))
-    except Exception as e:
-        ledger.fail(job_id, owner, "transient", "persist_failed", f"{type(e).__name__}: {e}")
+    commit(ledger, host.task(job["task"]), job, reply)
     return ledger.get(job_id)

@@ -22,7 +22,10 @@ import os
 import time
 from typing import Any
 
+from mustelid import runtime
+from mustelid.protocol import Failure, Reply, failure
 from mustelid.tasks import JobInput
+from mustelid.worker import model_file_size, worker_main
 
 log = logging.getLogger("mustelid.supervisor")
 
@@ -61,8 +64,6 @@ class Supervisor:
     def start(self) -> None:
         if self.alive:
             return
-        from mustelid.worker import worker_main
-
         parent, child = self.ctx.Pipe()
         env = {k: os.environ[k] for k in _ENV_KEYS if k in os.environ}
         self.proc = self.ctx.Process(
@@ -109,7 +110,7 @@ class Supervisor:
         self.pending.append("job")
         self.busy_since = self.monotonic()
 
-    def poll(self, timeout: float) -> dict[str, Any] | None:
+    def poll(self, timeout: float) -> Reply | None:
         """The job's outcome, or None if it is still running. Answers to tier requests queued
         ahead of the job are taken in passing."""
         deadline = self.monotonic() + timeout
@@ -209,12 +210,10 @@ class Supervisor:
             return int(((s.get("model_mb") or 0) - (s.get("model_resident_mb") or 0)) * 2**20)
         if self.footprint is not None:
             return self.footprint
-        return _model_file_size(self.model) + ANON_ESTIMATE
+        return model_file_size(self.model) + ANON_ESTIMATE
 
     def budget_problem(self, available: int | None = None) -> str | None:
         """None if memory can hold the model + KV + margin for the next job, else why not."""
-        from mustelid import runtime
-
         if self.model is None:
             return None
         if available is None:
@@ -225,21 +224,20 @@ class Supervisor:
     def running_for(self) -> float:
         return 0.0 if self.busy_since is None else self.monotonic() - self.busy_since
 
-    def abort(self, reason: str, message: str) -> dict[str, Any]:
+    def abort(self, reason: str, message: str) -> Failure:
         """Kill the worker mid-job (timeout, shutdown) and describe the failure."""
         self.kill()
         self._backoff()
-        return {"ok": False, "kind": "transient", "reason": reason, "message": message}
+        return failure("transient", reason, message)
 
-    def _crashed(self) -> dict[str, Any]:
+    def _crashed(self) -> Failure:
         if self.proc is not None:
             self.proc.join(2)    # the pipe closes before the child is reaped: wait for its code
         code = self.proc.exitcode if self.proc is not None else None
         self.kill()
         self._backoff()
         detail = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-        return {"ok": False, "kind": "transient", "reason": "worker_crashed",
-                "message": f"the model worker died ({detail})"}
+        return failure("transient", "worker_crashed", f"the model worker died ({detail})")
 
     def _backoff(self) -> None:
         self.crashes += 1
@@ -247,17 +245,3 @@ class Supervisor:
         self.not_before = self.monotonic() + delay
         log.warning("model worker failure #%d; next start in %.1fs", self.crashes, delay)
 
-
-def _model_file_size(model: Any) -> int:
-    """Before any worker reported its size: the configured local model file, if there is one."""
-    from pathlib import Path
-
-    from mustelid.models import CATALOG
-
-    try:
-        if model.path:
-            return Path(model.path).expanduser().stat().st_size
-        entry = CATALOG.get(model.name)
-        return entry.size if entry else 0
-    except (OSError, AttributeError):
-        return 0

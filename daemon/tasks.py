@@ -22,6 +22,8 @@ from typing import Any, Callable, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ValidationError
 
+from mustelid.prompts import prompt_package
+
 
 class JobError(Exception):
     """Base of the errors a task or backend raises to steer the ledger.
@@ -105,6 +107,40 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class TaskContext(Protocol):
+    """What a task's steps receive as ``ctx``: the host's services, loaded on first use.
+
+    The model worker passes its ``WorkerContext``; ``mustelid.testing`` and ``mustelid eval``
+    pass the same class, so a task sees one context wherever it runs.
+    """
+
+    config: Any               # the effective ``mustelid.config.Config`` (``ctx.config.plugin``)
+    host: Any                 # the plugin host: ``ctx.host.tasks`` lists every installed task
+    prompts: Any              # ``render(name, *, package=None, **variables) -> messages``
+
+    @property
+    def backend(self) -> Backend:
+        """The configured model backend, loaded on first use."""
+        ...
+
+    def ocr(self, path: str) -> list[Any]:
+        """The OCR lines (``mustelid.OcrLine``) of an image; cached for the current job."""
+        ...
+
+    def load_image(self, path: str) -> Any:
+        """A decoded, EXIF-rotated Pillow image; ``PermanentError`` if it cannot be read."""
+        ...
+
+    def read_db(self) -> Any:
+        """A read-only sqlite-utils view of the database (tasks that summarise what is stored)."""
+        ...
+
+    def now(self) -> Any:
+        """The current local time, timezone-aware."""
+        ...
+
+
 class Task:
     """Subclass this (class attributes + optional method overrides) and register it with
     ``register_tasks``. Everything a task needs from the host arrives as ``ctx``
@@ -116,7 +152,9 @@ class Task:
     version: ClassVar[str] = "1"             # bump when output changes: part of the idempotency key
     input_kind: ClassVar[str] = "image"      # image | text | period
     Output: ClassVar[type[BaseModel]]        # the function's arguments
-    prompt: ClassVar[str] = ""               # template name in mustelid.prompts (or user override)
+    prompt: ClassVar[str] = ""               # template name (mustelid.prompts.find_prompt)
+    prompt_package: ClassVar[str | None] = None  # ships prompts/<prompt>.txt (None: own package)
+    bench_workload: ClassVar[bool] = False   # `mustelid bench` times it on receipt images (P4/P5)
     max_tokens: ClassVar[int] = 512
     accepts: ClassVar[tuple[str, ...]] = (          # sniffed types this task can read
         "image/jpeg", "image/png", "image/webp", "image/gif", "image/tiff", "image/bmp",
@@ -124,11 +162,12 @@ class Task:
     uses_model: ClassVar[bool] = True        # False: ``compute`` replaces the generation step
     routable: ClassVar[bool] = True          # offered to the inbox router (task ``auto``)
 
-    def prepare(self, job: JobInput, ctx: Any) -> Evidence:
+    def prepare(self, job: JobInput, ctx: TaskContext) -> Evidence:
         raise NotImplementedError
 
-    def messages(self, job: JobInput, evidence: Evidence, ctx: Any) -> list[dict[str, str]]:
-        return ctx.prompts.render(self.prompt, **evidence.variables)
+    def messages(self, job: JobInput, evidence: Evidence, ctx: TaskContext) -> list[dict[str, str]]:
+        return ctx.prompts.render(self.prompt, package=prompt_package(self),
+                                  **evidence.variables)
 
     def schema(self, evidence: Evidence) -> dict[str, Any]:
         return self.Output.model_json_schema()
@@ -160,7 +199,7 @@ class Task:
         for reuse as an example (receipts: the merchant), or None to keep none."""
         return None
 
-    def compute(self, job: JobInput, evidence: Evidence, ctx: Any) -> BaseModel:
+    def compute(self, job: JobInput, evidence: Evidence, ctx: TaskContext) -> BaseModel:
         """For tasks with ``uses_model = False`` (e.g. a summary computed from the database):
         produce the result directly. It is validated and checked like a generated one."""
         raise NotImplementedError
@@ -168,6 +207,13 @@ class Task:
     def persist(self, db: Any, job: dict[str, Any], result: BaseModel) -> None:
         """Write ``result`` into the task's own table. ``db`` is a sqlite-utils Database already
         inside the transaction that completes the job: do not commit."""
+
+    def filed_as(self, result: BaseModel) -> str | None:
+        """The task ``result`` is filed as: this task, unless it dispatches (the inbox router
+        hands a receipt to ``receipts``: its ``persist`` delegates, and this names the task it
+        delegated to; None when it files nothing). Stored with the result in the daemon process,
+        so ``mustelid search --task receipts`` finds the receipt either way."""
+        return self.name
 
 
 def parse_output(task_output: type[BaseModel], gen: Generation) -> BaseModel:
@@ -194,7 +240,7 @@ def parse_output(task_output: type[BaseModel], gen: Generation) -> BaseModel:
     try:
         return task_output.model_validate(raw)
     except ValidationError as e:
-        raise PermanentError("schema_violation", _short_validation_error(e)) from None
+        raise PermanentError("schema_violation", validation_error_summary(e)) from None
     except RecursionError:
         raise PermanentError("schema_violation", "model output is nested too deeply") from None
 
@@ -222,7 +268,8 @@ def _reject_non_finite(value: Any) -> None:
             stack.extend(v)
 
 
-def _short_validation_error(e: ValidationError) -> str:
+def validation_error_summary(e: ValidationError) -> str:
+    """The first few problems of a pydantic ``ValidationError`` as one short line."""
     parts = []
     for err in e.errors()[:5]:
         loc = ".".join(str(x) for x in err["loc"]) or "(root)"
@@ -231,3 +278,7 @@ def _short_validation_error(e: ValidationError) -> str:
 
 
 BackendFactory = Callable[[Any], Backend]
+
+
+# The older private name, kept for third-party code that imported it.
+_short_validation_error = validation_error_summary

@@ -5,7 +5,10 @@ ledger loop, worker process). So ``TaskRunner`` builds a real ``Host`` (every in
 plus the author's modules registered in code), a real ``WorkerContext`` (the configured backend
 and OCR engine, loaded on first use) and calls ``mustelid.execute.run_job``, the function the
 model worker calls. ``persist`` then takes a result through the real ingest, migrations and
-``Ledger.complete`` into a SQLite file, as the daemon would commit it.
+the daemon's own commit (``mustelid.commit.commit``) into a SQLite file.
+
+The helpers live beside this module (``testing_home``: the temp home and the real model;
+``testing_fakes``: the stand-ins); this is the one import path, with the names in ``__all__``.
 
 Everything happens under a throw-away ``MUSTELID_HOME``; the models folder stays shared
 (``MUSTELID_MODELS_DIR``), so the real model is found without being copied. ``FakeBackend`` and
@@ -22,24 +25,30 @@ ordinary plugin, so even then the host looks them up by name like any backend.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
-import json
 import os
 import re
-import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Iterable
 
 from pydantic import BaseModel
+from ulid import ULID
 
-from mustelid import hookimpl
+from mustelid.archive import sniff
+from mustelid.commit import commit
+from mustelid.config import load_config
+from mustelid.execute import run_job
+from mustelid.host import Host
+from mustelid.ingest import ingest
 from mustelid.ocr import OcrLine
-from mustelid.tasks import Generation, JobInput, Task
+from mustelid.store import Ledger, migrate, open_db
+from mustelid.tasks import JobInput, Task
+from mustelid.testing_fakes import FAKE, FakeBackend, FakeOcr, FakesPlugin, OneTaskPlugin
+from mustelid.testing_home import requires_model, temp_home, write_config  # noqa: F401
+from mustelid.worker import WorkerContext
 
-FAKE = "testing-fake"     # the name the fakes register under, as backend and as OCR engine
 OWNER = "mustelid.testing"
 
 __all__ = [
@@ -58,74 +67,6 @@ __all__ = [
 
 class PluginLoadError(Exception):
     """A plugin handed to ``TaskRunner`` failed to load (import error, misspelled hook)."""
-
-
-# -- a home of its own -------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def temp_home(path: str | os.PathLike[str] | None = None, *,
-              config: dict[str, Any] | str | None = None) -> Iterator[Path]:
-    """Point ``MUSTELID_HOME`` at ``path`` (default: a new temp dir, removed afterwards) for the
-    duration, and write ``config`` (a dict or TOML text) as its config.toml.
-
-    The models folder keeps pointing where it pointed before (``MUSTELID_MODELS_DIR``), so a model
-    pulled once serves every test home. The environment is restored on exit.
-    """
-    from mustelid.config import Config, home_from_env
-
-    shared_models = os.environ.get("MUSTELID_MODELS_DIR") or str(
-        Config(home=home_from_env()).models_dir)
-    saved = {k: os.environ.get(k) for k in ("MUSTELID_HOME", "MUSTELID_MODELS_DIR")}
-    owned = path is None
-    home = Path(tempfile.mkdtemp(prefix="mustelid-test-") if owned else path).resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    if config is not None:
-        write_config(home, config)
-    os.environ["MUSTELID_HOME"] = str(home)
-    os.environ["MUSTELID_MODELS_DIR"] = shared_models
-    try:
-        yield home
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        if owned:
-            shutil.rmtree(home, ignore_errors=True)
-
-
-def write_config(home: Path, config: dict[str, Any] | str) -> Path:
-    """Write config.toml into ``home``; it is validated by the real loader when read."""
-    if isinstance(config, dict):
-        import tomli_w
-
-        config = tomli_w.dumps(config)
-    path = home / "config.toml"
-    path.write_text(config, encoding="utf-8")
-    return path
-
-
-def requires_model() -> Path:
-    """The verified default (or configured) model, or skip the calling test when it is missing.
-
-    With ``MUSTELID_REQUIRE_REAL=1`` (CI) a missing model fails the test instead: tests with the
-    real model are the ones that prove a task works.
-    """
-    import pytest
-
-    from mustelid.config import load_config
-    from mustelid.models import resolve_model
-    from mustelid.tasks import WaitingError
-
-    try:
-        return resolve_model(load_config())
-    except WaitingError as e:
-        message = f"{e.message} (the real model is needed: run `mustelid models pull`)"
-        if os.environ.get("MUSTELID_REQUIRE_REAL"):
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 # -- the schema's bounds -----------------------------------------------------------------------
@@ -186,102 +127,6 @@ def schema_problems(schema: dict[str, Any]) -> list[str]:
     return problems
 
 
-# -- stand-ins for the model and the OCR engine ------------------------------------------------
-
-Reply = str | dict | BaseModel | Generation | Callable[[list, dict], Any]
-
-
-@dataclasses.dataclass
-class Call:
-    messages: list[dict[str, str]]
-    schema: dict[str, Any]
-    max_tokens: int
-
-
-class FakeBackend:
-    """A backend that answers with the JSON you give it, one reply per generation.
-
-    Each reply is a dict, a pydantic model, raw text (to test invalid JSON), a ``Generation`` (to
-    test truncation: ``finish_reason="length"``) or ``callable(messages, schema)`` returning one
-    of those. The last reply repeats, so a single reply also answers the host's re-ask.
-    ``calls`` records what the task sent: the rendered messages and the schema.
-    """
-
-    def __init__(self, *replies: Reply, model_id: str = "fake-model"):
-        if not replies:
-            raise ValueError("FakeBackend needs at least one reply")
-        self.replies = list(replies)
-        self.model_id = model_id
-        self.calls: list[Call] = []
-        self.closed = False
-
-    def generate(self, messages: list[dict[str, str]], schema: dict[str, Any],
-                 max_tokens: int) -> Generation:
-        self.calls.append(Call(messages, schema, max_tokens))
-        reply = self.replies[min(len(self.calls), len(self.replies)) - 1]
-        if callable(reply):
-            reply = reply(messages, schema)
-        if isinstance(reply, Generation):
-            return reply
-        if isinstance(reply, BaseModel):
-            text = reply.model_dump_json()
-        elif isinstance(reply, str):
-            text = reply
-        else:
-            text = json.dumps(reply)
-        prompt_words = sum(len(m.get("content", "").split()) for m in messages)
-        return Generation(text, "stop", prompt_tokens=prompt_words,
-                          completion_tokens=len(text.split()), model_id=self.model_id)
-
-    def close(self) -> None:
-        self.closed = True
-
-
-class FakeOcr:
-    """An OCR engine that "reads" the given lines from any file. Plain strings get stacked boxes
-    (one 40-pixel row each); pass ``mustelid.ocr.OcrLine`` objects to control the boxes."""
-
-    def __init__(self, lines: Iterable[str | OcrLine]):
-        self.lines = [
-            line if isinstance(line, OcrLine)
-            else OcrLine(line, (10, 10 + 40 * i, 10 + 12 * max(1, len(line)), 40 + 40 * i))
-            for i, line in enumerate(lines)
-        ]
-        self.paths: list[str] = []
-
-    def read(self, path: str) -> list[OcrLine]:
-        self.paths.append(path)
-        return list(self.lines)
-
-
-class _Fakes:
-    """Registers the stand-ins through the ordinary hooks, under the name ``testing-fake``."""
-
-    def __init__(self, backend: Any, ocr: Any):
-        self.backend, self.ocr = backend, ocr
-
-    @hookimpl
-    def register_backends(self, register):
-        if self.backend is not None:
-            register(FAKE, lambda config: self.backend)
-
-    @hookimpl
-    def register_ocr_engines(self, register):
-        if self.ocr is not None:
-            register(FAKE, lambda: self.ocr)
-
-
-class _OneTask:
-    """Makes a Task instance that no plugin registers known to the host (ingest needs that)."""
-
-    def __init__(self, task: Task):
-        self.task = task
-
-    @hookimpl
-    def register_tasks(self, register):
-        register(self.task)
-
-
 # -- running a task ----------------------------------------------------------------------------
 
 
@@ -313,10 +158,6 @@ class TaskRunner:
                  ocr: FakeOcr | Iterable[str | OcrLine] | None = None,
                  config: dict[str, Any] | str | None = None,
                  home: str | os.PathLike[str] | None = None, now: dt.datetime | None = None):
-        from mustelid.config import load_config
-        from mustelid.host import Host
-        from mustelid.worker import WorkerContext
-
         if ocr is not None and not isinstance(ocr, FakeOcr) and not hasattr(ocr, "read"):
             ocr = FakeOcr(ocr)
         self._inputs = 0
@@ -328,7 +169,7 @@ class TaskRunner:
             for plugin in plugins:
                 self._add_plugin(plugin)
             if backend is not None or ocr is not None:
-                self.host.register(_Fakes(backend, ocr), FAKE)
+                self.host.register(FakesPlugin(backend, ocr), FAKE)
                 if backend is not None:
                     self.config.model.backend = FAKE
                 if ocr is not None:
@@ -366,7 +207,7 @@ class TaskRunner:
             return self.host.tasks[task_or_name]
         task = task_or_name() if isinstance(task_or_name, type) else task_or_name
         if task.name not in self.host.tasks:
-            self.host.register(_OneTask(task), f"task:{task.name}")
+            self.host.register(OneTaskPlugin(task), f"task:{task.name}")
         return task
 
     # -- running -------------------------------------------------------------------------------
@@ -379,8 +220,6 @@ class TaskRunner:
         ``source``: a ``Path`` (or a ``str`` naming an existing file) is the input file; any other
         ``str`` or ``bytes`` is written to a file first; ``None`` for tasks without a file.
         """
-        from mustelid.execute import run_job
-
         task = self.task(task_or_name)
         job = self._job_input(task, self._input_path(source), params)
         out = run_job(task, job, self.ctx)
@@ -406,10 +245,6 @@ class TaskRunner:
 
     def _job_input(self, task: Task, path: Path | None,
                    params: dict[str, Any] | None) -> JobInput:
-        from ulid import ULID
-
-        from mustelid.archive import sniff
-
         mime = None
         if path is not None:
             with open(path, "rb") as f:
@@ -424,13 +259,12 @@ class TaskRunner:
         """Commit ``run`` as the daemon does and return the sqlite-utils ``Database``.
 
         Applies every plugin's migrations (a failing set raises), ingests the input file (archive
-        copy, ``files`` row, job row), claims the job and completes it with ``task.persist``
-        inside the same transaction. The same file and task persist once (the idempotency key):
-        a second call returns the database unchanged.
+        copy, ``files`` row, job row), claims the job and commits the answer through the daemon's
+        own ``mustelid.commit.commit``: validated again, then the result and ``task.persist`` in
+        one transaction. A ``persist`` that raises is raised here (``PersistFailed``, caused by
+        the plugin's exception). The same file and task persist once (the idempotency key): a
+        second call returns the database unchanged.
         """
-        from mustelid.ingest import ingest
-        from mustelid.store import Ledger, migrate, open_db
-
         task = run.task
         self.task(task)
         db = open_db(self.config.db_path)
@@ -438,29 +272,36 @@ class TaskRunner:
         if errors:
             raise RuntimeError("; ".join(errors))
         ledger = Ledger(db)
-        if run.job.path:
-            path = Path(run.job.path)
-            ingested = ingest(path, relpath=path.name, config=self.config, host=self.host,
-                              ledger=ledger, tasks=[task.name])
-            if ingested.refused:
-                raise RuntimeError(f"ingest refused {path}: {ingested.refused} "
-                                   f"({ingested.message})")
-            job_id, created = ingested.jobs[0]
-        else:
-            job_id, created = ledger.enqueue(
-                task.name, idempotency_key=f"{OWNER}:{run.job.id}", task_version=task.version,
-                params=run.job.params)
+        job_id, created = self._enqueue(ledger, run)
         if not created and ledger.get(job_id)["state"] == "done":
             return db
         claimed = ledger.claim(OWNER, 600, tasks=[task.name])
         if claimed is None or claimed["id"] != job_id:
             raise RuntimeError(f"could not claim job {job_id} (another job of {task.name} is "
                                "queued in this home)")
-        # The daemon re-validates what crosses the process boundary; do the same round trip.
-        result = task.Output.model_validate(run.result.model_dump(mode="json"))
-        ledger.complete(job_id, OWNER, result.model_dump(mode="json"), evidence=run.evidence,
-                        stats=run.stats, persist=lambda db_, row: task.persist(db_, row, result))
+        # What crosses the process boundary in the daemon: the answer as JSON.
+        reply = {"ok": True, "data": run.result.model_dump(mode="json"),
+                 "evidence": run.evidence, "stats": run.stats}
+        outcome = commit(ledger, task, claimed, reply)
+        if outcome.error is not None:
+            raise outcome.error
+        if outcome.state != "done":
+            raise RuntimeError(f"not committed: {outcome.reason}: {outcome.message}")
         return db
+
+    def _enqueue(self, ledger: Ledger, run: TaskRun) -> tuple[str, bool]:
+        """The run's job: ingested with its input file, or enqueued without one."""
+        task = run.task
+        if not run.job.path:
+            return ledger.enqueue(
+                task.name, idempotency_key=f"{OWNER}:{run.job.id}", task_version=task.version,
+                params=run.job.params)
+        path = Path(run.job.path)
+        ingested = ingest(path, relpath=path.name, config=self.config, host=self.host,
+                          ledger=ledger, tasks=[task.name])
+        if ingested.refused:
+            raise RuntimeError(f"ingest refused {path}: {ingested.refused} ({ingested.message})")
+        return ingested.jobs[0]
 
     # -- lifetime ------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ its ``op``, so the daemon can queue a ``prewarm`` and a ``job`` back to back:
 Memory tiers of the model, reported as ``stats["tier"]``: ``unloaded`` (no backend yet),
 ``loaded`` (weights resident), ``released`` (weights paged out to their file, the model object
 kept). A backend takes part in the tiers through optional methods: ``release()``,
-``prewarm()`` and ``memory()`` (see plugins/llama_backend.py); a backend without them (a remote
+``prewarm()`` and ``memory()`` (see plugins/llama_cpp/backend.py); a backend without them (a remote
 server) simply stays ``loaded``.
 """
 
@@ -28,10 +28,15 @@ import signal
 import threading
 import time
 import traceback
+from pathlib import Path
 from typing import Any
 
+from mustelid.backend import BackendContext
 from mustelid.config import Config, load_config
+from mustelid.execute import run_job
+from mustelid.models import CATALOG
 from mustelid.prompts import Prompts
+from mustelid.protocol import Failure, Reply, failure
 from mustelid.tasks import JobError, JobInput, PermanentError, TransientError, WaitingError
 
 log = logging.getLogger("mustelid.worker")
@@ -67,7 +72,7 @@ class WorkerContext:
                 raise WaitingError(
                     "backend_missing", f"no installed plugin provides model backend {name!r}"
                 )
-            self._backend = factory(self.config)
+            self._backend = factory(BackendContext.from_config(self.config, name))
             self.tier = "loaded"
         return self._backend
 
@@ -177,9 +182,8 @@ class WorkerContext:
                 self._backend = None
 
 
-def handle(ctx: WorkerContext, job: JobInput) -> dict[str, Any]:
-    from mustelid.execute import run_job
-
+def handle(ctx: WorkerContext, job: JobInput) -> Reply:
+    """Run one job and describe how it ended (see ``mustelid.protocol``); never raises."""
     try:
         task = ctx.host.task(job.task)
         out = run_job(task, job, ctx)
@@ -194,21 +198,19 @@ def handle(ctx: WorkerContext, job: JobInput) -> dict[str, Any]:
         return _failure("transient", e)
     except MemoryError:
         cap = f" (its cap: {_cap >> 20} MiB, jobs.worker_memory_mb)" if _cap else ""
-        return {"ok": False, "kind": "transient", "reason": "out_of_memory",
-                "message": f"the worker ran out of memory{cap}"}
+        return failure("transient", "out_of_memory", f"the worker ran out of memory{cap}")
     except Exception as e:
         # A bug in a plugin: retry (it might be transient), bounded by max_attempts.
         tb = traceback.format_exc(limit=6)
-        return {"ok": False, "kind": "transient", "reason": "task_error",
-                "message": f"{type(e).__name__}: {e}\n{tb}"}
+        return failure("transient", "task_error", f"{type(e).__name__}: {e}\n{tb}")
 
 
-def _failure(kind: str, e: JobError) -> dict[str, Any]:
+def _failure(kind: str, e: JobError) -> Failure:
     review = getattr(e, "review", None)   # execute.NeedsReview: the answer goes to a person
     if review is not None:
         return {"ok": False, "kind": "review", "reason": e.reason, "message": e.message,
                 "review": review}
-    return {"ok": False, "kind": kind, "reason": e.reason, "message": e.message}
+    return failure(kind, e.reason, e.message)
 
 
 def memory_stats(ctx: WorkerContext | None = None) -> dict[str, Any]:
@@ -257,16 +259,27 @@ AUTO_HEADROOM = 4 << 30
 AUTO_PER_CPU = 128 << 20
 
 
+def model_file_size(model: Any) -> int:
+    """Bytes of the configured local model file (the catalog's size before it is pulled), 0 if
+    unknown: the worker's memory cap, and the supervisor's budget before a worker reported its
+    own footprint, are computed from it."""
+    try:
+        if model.path:
+            return Path(model.path).expanduser().stat().st_size
+        entry = CATALOG.get(model.name)
+        return entry.size if entry else 0
+    except (OSError, AttributeError):
+        return 0
+
+
 def memory_cap(config: Config) -> int | None:
     """Bytes of address space the worker may map (None: no cap), from ``jobs.worker_memory_mb``."""
-    from mustelid.supervisor import _model_file_size
-
     mb = config.jobs.worker_memory_mb
     if mb < 0:
         return None
     if mb:
         return mb << 20
-    return _model_file_size(config.model) + AUTO_HEADROOM + AUTO_PER_CPU * (os.cpu_count() or 1)
+    return model_file_size(config.model) + AUTO_HEADROOM + AUTO_PER_CPU * (os.cpu_count() or 1)
 
 
 def apply_memory_cap(config: Config) -> int | None:
@@ -296,8 +309,6 @@ def worker_main(conn: Any, config_path: str | None, env: dict[str, str]) -> None
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.update(env)
     logging.basicConfig(level=os.environ.get("MUSTELID_LOG", "WARNING"))
-    from pathlib import Path
-
     from mustelid.host import Host
 
     config = load_config(Path(config_path) if config_path else None)

@@ -20,14 +20,30 @@ import contextlib
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from mustelid import Generation, PermanentError, WaitingError, hookimpl
-from mustelid.config import Config
+from pydantic import BaseModel, ConfigDict, Field
+
+from mustelid import hookimpl
+from mustelid.backend import (
+    BackendContext,
+    BackendFactory,
+    Generation,
+    PermanentError,
+    WaitingError,
+)
+
+
+class MlxSettings(BaseModel):
+    """``[backend.mlx]``"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = Field(0, description="sampling seed; generation is greedy anyway")
 
 
 @hookimpl
-def register_backends(register):
+def register_backends(register: Callable[[str, BackendFactory], None]) -> None:
     register("mlx", MlxBackend)
 
 
@@ -44,20 +60,24 @@ def _grammar_engine() -> Any:
 class MlxBackend:
     """Satisfies ``mustelid.Backend``."""
 
-    def __init__(self, cfg: Config):
+    settings_model = MlxSettings
+
+    def __init__(self, ctx: BackendContext):
+        settings = ctx.parse_settings(MlxSettings)
         try:
             import mlx.core  # noqa: F401
             import mlx_lm  # noqa: F401
         except ImportError as e:
             raise WaitingError("backend_unavailable",
                                f"backend mlx needs mlx-lm (pip install 'mustelid[mlx]'): {e}")
-        if cfg.model.path is None or not Path(cfg.model.path).expanduser().is_dir():
+        path = ctx.model.path
+        if path is None or not Path(path).expanduser().is_dir():
             raise WaitingError("model_missing",
                                f"backend mlx needs model.path = a local MLX model folder "
-                               f"(got {cfg.model.path})")
-        self.path = Path(cfg.model.path).expanduser()
+                               f"(got {path})")
+        self.path = Path(path).expanduser()
         self.model_id = f"mlx:{self.path.name}"
-        self.seed = cfg.model.seed
+        self.seed = settings.seed
         self.model: Any = None
         self.tokenizer: Any = None
         self.model_bytes = 0

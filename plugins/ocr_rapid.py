@@ -11,8 +11,7 @@ import os
 import threading
 from typing import Any
 
-from mustelid import hookimpl
-from mustelid.ocr import OcrLine
+from mustelid import OcrLine, hookimpl
 
 # Formats we let Pillow decode here. The task already loaded the image through the host's
 # hardened loader; this is the second line of defence for callers that go straight to OCR.

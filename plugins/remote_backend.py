@@ -9,9 +9,10 @@ the first way the server proves it enforces, and otherwise refuses to run jobs
 (``WaitingError("remote_schema_not_enforced")``: the jobs wait, visible, until the server is
 fixed). Every answer is still validated by the host afterwards.
 
-Config (``[model]``): ``backend = "remote"``, ``url``, ``remote_model``, ``api_key_env`` (the
-name of an environment variable holding the key: keys never live in the config file),
-``remote_timeout``. stdlib HTTP only: one JSON POST per generation needs no client library.
+Config: ``[model] backend = "remote"``, and ``[backend.remote]`` (``RemoteSettings``): ``url``,
+``model``, ``api_key_env`` (the name of an environment variable holding the key: keys never
+live in the config file), ``timeout``. stdlib HTTP only: one JSON POST per generation needs no
+client library.
 """
 
 from __future__ import annotations
@@ -22,10 +23,19 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any
+from typing import Any, Callable
 
-from mustelid import Generation, PermanentError, TransientError, WaitingError, hookimpl
-from mustelid.config import Config
+from pydantic import BaseModel, ConfigDict, Field
+
+from mustelid import hookimpl
+from mustelid.backend import (
+    BackendContext,
+    BackendFactory,
+    Generation,
+    PermanentError,
+    TransientError,
+    WaitingError,
+)
 
 # The ways servers take a schema, most standard first.
 STYLES: dict[str, Any] = {
@@ -50,30 +60,44 @@ PROBE_MESSAGES = [
 ]
 
 
+class RemoteSettings(BaseModel):
+    """``[backend.remote]``"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(None, description="OpenAI-compatible base URL (http://host:port/v1)")
+    model: str | None = Field(None, description="model name to request")
+    api_key_env: str | None = Field(None, description="environment variable holding the API key")
+    timeout: float = Field(120, gt=0, description="seconds per request")
+    seed: int = Field(0, description="sampling seed; generation is greedy anyway")
+
+
 @hookimpl
-def register_backends(register):
+def register_backends(register: Callable[[str, BackendFactory], None]) -> None:
     register("remote", RemoteBackend)
 
 
 class RemoteBackend:
     """Satisfies ``mustelid.Backend``; fail-closed unless the server enforces schemas."""
 
-    def __init__(self, cfg: Config):
-        m = cfg.model
-        if not m.url:
-            raise WaitingError("remote_not_configured",
-                               'model.backend = "remote" needs model.url (the server base URL)')
-        self.url = m.url.rstrip("/")
-        self.model = m.remote_model
-        self.timeout = m.remote_timeout
-        self.seed = m.seed
+    settings_model = RemoteSettings
+
+    def __init__(self, ctx: BackendContext):
+        s = ctx.parse_settings(RemoteSettings)
+        if not s.url:
+            raise WaitingError("remote_not_configured", 'model.backend = "remote" needs '
+                               "[backend.remote] url (the server base URL)")
+        self.url = s.url.rstrip("/")
+        self.model = s.model
+        self.timeout = s.timeout
+        self.seed = s.seed
         self.api_key = None
-        if m.api_key_env:
-            self.api_key = os.environ.get(m.api_key_env)
+        if s.api_key_env:
+            self.api_key = os.environ.get(s.api_key_env)
             if not self.api_key:
                 raise WaitingError("remote_api_key_missing",
-                                   f"environment variable {m.api_key_env} (model.api_key_env) "
-                                   "is not set")
+                                   f"environment variable {s.api_key_env} "
+                                   "(backend.remote.api_key_env) is not set")
         host = urllib.parse.urlsplit(self.url).netloc
         self.model_id = f"remote:{self.model or 'default'}@{host}"
         self.style = self.probe()

@@ -8,7 +8,8 @@ from typing import Any, Iterable
 import sqlite_utils
 
 from mustelid.store.db import immediate
-from mustelid.store.ledger import Ledger, iso
+from mustelid.store.jobs import iso
+from mustelid.store.ledger import Ledger
 
 
 def already_seen(db: sqlite_utils.Database, path: str, size: int, mtime_ns: int) -> bool:
@@ -79,10 +80,15 @@ def get_file(db: sqlite_utils.Database, sha256: str) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def refusals(db: sqlite_utils.Database, limit: int = 100) -> list[dict[str, Any]]:
-    return list(
-        db["inbox_files"].rows_where("state = 'refused'", order_by="updated_at DESC", limit=limit)
-    )
+def inbox_files(db: sqlite_utils.Database, *, refused_only: bool = False,
+                limit: int = 100) -> list[dict[str, Any]]:
+    """Inbox paths seen, most recently changed first (only the refused ones if asked)."""
+    return list(db["inbox_files"].rows_where("state = 'refused'" if refused_only else None,
+                                             order_by="updated_at DESC", limit=limit))
+
+
+def count_refused(db: sqlite_utils.Database) -> int:
+    return db.execute("SELECT COUNT(*) FROM inbox_files WHERE state = 'refused'").fetchone()[0]
 
 
 def finished(db: sqlite_utils.Database, sha256: str | None = None) -> list[tuple[str, int, int]]:

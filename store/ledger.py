@@ -3,7 +3,8 @@
 States: queued -> running -> done | dead, with retry back to queued and ``waiting`` for jobs that
 cannot run until something outside them changes (model missing, no memory, disk full).
 
-- claim:    BEGIN IMMEDIATE, pick the oldest runnable row, mark it running with a lease.
+- claim:    BEGIN IMMEDIATE, pick the oldest runnable row, mark it running with a lease
+            (``claim_job``: one named job, for a command that runs its own job at once).
 - complete: result rows + the task's own rows + ``done`` in ONE transaction, and only while the
             caller still owns the lease (a job whose lease was taken over never commits twice).
 - fail:     transient -> queued after exponential backoff, until max_attempts -> dead;
@@ -16,43 +17,19 @@ All times come from an injectable clock so tests can expire leases and backoffs 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import time
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
-import sqlite_utils
 from ulid import ULID
 
 from mustelid.store.db import immediate
-
-STATES = ("queued", "running", "done", "dead", "waiting", "needs_review")
-RUNNABLE = ("queued", "waiting")
-
-Clock = Callable[[], float]
-EventSink = Callable[[dict[str, Any], str], None]
+from mustelid.store.jobs import iso
+from mustelid.store.reviews import Persist, ReviewLedger
 
 
-def iso(epoch: float) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat(timespec="milliseconds")
-
-
-class Ledger:
-    def __init__(
-        self,
-        db: sqlite_utils.Database,
-        clock: Clock = time.time,
-        on_event: EventSink | None = None,
-        backoff_seconds: float = 5.0,
-        backoff_max_seconds: float = 600.0,
-        waiting_recheck_seconds: float = 30.0,
-    ):
-        self.db = db
-        self.clock = clock
-        self.on_event = on_event
-        self.backoff_seconds = backoff_seconds
-        self.backoff_max_seconds = backoff_max_seconds
-        self.waiting_recheck_seconds = waiting_recheck_seconds
+class Ledger(ReviewLedger):
+    """The job ledger (see the module docstring); review and reprocess writes come from
+    ``ReviewLedger``, reads and shared bookkeeping from ``mustelid.store.jobs.Jobs``."""
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -127,18 +104,39 @@ class Ledger:
                 f"{task_filter} ORDER BY priority DESC, run_after, id LIMIT 1",
                 args,
             ).fetchone()
-            if row is None:
+            if row is None or not self._start(row[0], owner, lease_seconds, now):
                 return None
-            self.db.execute(
-                "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?,"
-                " lease_expires = ?, started_at = ?, updated_at = ?, finished_at = NULL"
-                " WHERE id = ?",
-                [owner, now + lease_seconds, iso(now), iso(now), row[0]],
-            )
-            self._event(row[0], "running", owner)
         job = self.get(row[0])
         self._notify(job, "running")
         return job
+
+    def claim_job(self, job_id: str, owner: str, lease_seconds: float) -> dict[str, Any] | None:
+        """Claim exactly this job (queued or waiting, whatever its ``run_after``), or None.
+
+        ``claim`` takes the next runnable job of any kind; a command that enqueues a job and runs
+        it at once (``mustelid summary --now``) must run *its* job.
+        """
+        now = self.clock()
+        with immediate(self.db):
+            if not self._start(job_id, owner, lease_seconds, now):
+                return None
+        job = self.get(job_id)
+        self._notify(job, "running")
+        return job
+
+    def _start(self, job_id: str, owner: str, lease_seconds: float, now: float) -> bool:
+        """Inside an open transaction: mark a runnable job running under ``owner``'s lease,
+        charging one attempt. False if it is not runnable (any more)."""
+        cur = self.db.execute(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?,"
+            " lease_expires = ?, started_at = ?, updated_at = ?, finished_at = NULL"
+            " WHERE id = ? AND state IN ('queued', 'waiting')",
+            [owner, now + lease_seconds, iso(now), iso(now), job_id],
+        )
+        if cur.rowcount != 1:
+            return False
+        self._event(job_id, "running", owner)
+        return True
 
     def heartbeat(self, job_id: str, owner: str, lease_seconds: float) -> bool:
         """Extend the lease; False means we no longer own the job and must not commit it."""
@@ -157,28 +155,18 @@ class Ledger:
         *,
         evidence: dict[str, Any] | None = None,
         stats: dict[str, Any] | None = None,
-        persist: Callable[[sqlite_utils.Database, dict[str, Any]], None] | None = None,
+        filed_as: str | None = None,
+        persist: Persist | None = None,
     ) -> bool:
-        """Commit the result, the task's rows and ``done`` together, if we still hold the lease."""
+        """Commit the result, the task's rows and ``done`` together, if we still hold the lease.
+        ``filed_as``: the task the result was filed as (``Task.filed_as``)."""
         now, stats = self.clock(), stats or {}
         with immediate(self.db):
             job = self._owned(job_id, owner)
             if job is None:
                 return False
-            version = self.db.execute(
-                "SELECT COALESCE(MAX(version), 0) + 1 FROM results WHERE task = ?"
-                " AND input_sha256 IS ?",
-                [job["task"], job["input_sha256"]],
-            ).fetchone()[0] if job["input_sha256"] else 1
-            self.db.execute(
-                "INSERT INTO results (job_id, task, input_sha256, version, data, evidence,"
-                " model_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    job_id, job["task"], job["input_sha256"], version,
-                    json.dumps(data, sort_keys=True), json.dumps(evidence or {}),
-                    stats.get("model_id"), iso(now),
-                ],
-            )
+            self._add_result(job, data, evidence, now, model_id=stats.get("model_id"),
+                             filed_as=filed_as)
             if persist is not None:
                 persist(self.db, job)
             self.db.execute(
@@ -287,137 +275,6 @@ class Ledger:
             args.append(reason)
         return self.db.execute(sql, args).rowcount
 
-    # -- review and reprocess (a person, or a newer plugin/model, has the last word) -------------
-
-    def hold_for_review(self, job_id: str, owner: str, reason: str, message: str,
-                        review: dict[str, Any]) -> bool:
-        """A valid answer that failed the task's checks: keep it and wait for a person."""
-        now = self.clock()
-        with immediate(self.db):
-            job = self._owned(job_id, owner)
-            if job is None:
-                return False
-            stats = review.get("stats") or {}
-            self.db.execute(
-                "INSERT OR REPLACE INTO reviews (job_id, task, problems, raw, data, evidence,"
-                " stats, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [job_id, job["task"], json.dumps(review.get("problems", [])),
-                 review.get("raw", ""), json.dumps(review.get("data"), sort_keys=True),
-                 json.dumps(review.get("evidence") or {}), json.dumps(stats), iso(now)],
-            )
-            self.db.execute(
-                "UPDATE jobs SET state = 'needs_review', lease_owner = NULL, lease_expires = NULL,"
-                " reason = ?, last_error = ?, model_id = COALESCE(?, model_id), prompt_tokens = ?,"
-                " completion_tokens = ?, duration_s = ?, finished_at = ?, updated_at = ?"
-                " WHERE id = ?",
-                [reason, message[:2000], stats.get("model_id"), stats.get("prompt_tokens"),
-                 stats.get("completion_tokens"), stats.get("duration_s"), iso(now), iso(now),
-                 job_id],
-            )
-            self._event(job_id, "needs_review", f"{reason}: {message}"[:2000])
-        self._notify(self.get(job_id), "needs_review")
-        return True
-
-    def resolve_review(
-        self,
-        job_id: str,
-        data: dict[str, Any],
-        *,
-        corrections: list[dict[str, Any]],
-        example_key: str | None = None,
-        persist: Callable[[sqlite_utils.Database, dict[str, Any]], None] | None = None,
-    ) -> bool:
-        """A person accepted (``corrections`` empty) or corrected a held answer: result, the
-        task's rows, the corrections and ``done`` in one transaction. False if not held."""
-        now = self.clock()
-        with immediate(self.db):
-            job = self.get(job_id)
-            review = list(self.db["reviews"].rows_where("job_id = ?", [job_id]))
-            if job is None or job["state"] != "needs_review" or not review:
-                return False
-            self._add_result(job, data, json.loads(review[0]["evidence"] or "{}"), now)
-            if persist is not None:
-                persist(self.db, job)
-            for c in corrections:
-                self.db.execute(
-                    "INSERT INTO corrections (job_id, task, example_key, field, model_value,"
-                    " value, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [job_id, job["task"], example_key, c["field"], json.dumps(c.get("was")),
-                     json.dumps(c.get("value")), iso(now)],
-                )
-            resolution = "corrected" if corrections else "accepted"
-            self.db.execute(
-                "UPDATE reviews SET resolved_at = ?, resolution = ? WHERE job_id = ?",
-                [iso(now), resolution, job_id],
-            )
-            self.db.execute(
-                "UPDATE jobs SET state = 'done', reason = NULL, last_error = NULL,"
-                " finished_at = ?, updated_at = ? WHERE id = ?", [iso(now), iso(now), job_id],
-            )
-            fields = ", ".join(c["field"] for c in corrections)
-            self._event(job_id, "done", f"reviewed: {resolution}" + (f" {fields}" if fields else ""))
-        self._notify(self.get(job_id), "done")
-        return True
-
-    def reject_review(self, job_id: str, message: str = "") -> bool:
-        """A person says the held answer is wrong and not worth fixing: dead, answer kept."""
-        now = self.clock()
-        with immediate(self.db):
-            cur = self.db.execute(
-                "UPDATE jobs SET state = 'dead', reason = 'rejected_in_review', last_error = ?,"
-                " finished_at = ?, updated_at = ? WHERE id = ? AND state = 'needs_review'",
-                [message or "rejected by a person", iso(now), iso(now), job_id],
-            )
-            if cur.rowcount:
-                self.db.execute(
-                    "UPDATE reviews SET resolved_at = ?, resolution = 'rejected' WHERE job_id = ?",
-                    [iso(now), job_id],
-                )
-                self._event(job_id, "dead", f"rejected_in_review: {message}"[:2000])
-        if cur.rowcount:
-            self._notify(self.get(job_id), "dead")
-        return cur.rowcount == 1
-
-    def start_reprocess(self, previous: dict[str, Any], owner: str, lease_seconds: float,
-                        *, task_version: str, model_id: str | None) -> dict[str, Any]:
-        """A new job for ``previous``'s input, created already running under ``owner`` (so a
-        daemon cannot claim it first); ``complete`` then stores the next result version. Its
-        key is the previous key plus a counter: each key still gets at most one result."""
-        now = self.clock()
-        base = previous["idempotency_key"].split("|reprocess:")[0]
-        with immediate(self.db):
-            n = self.db.execute(
-                "SELECT COUNT(*) FROM jobs WHERE idempotency_key LIKE ?", [base + "|reprocess:%"]
-            ).fetchone()[0]
-            job_id = str(ULID())
-            self.db.execute(
-                "INSERT INTO jobs (id, task, task_version, input_sha256, params, state, priority,"
-                " attempts, max_attempts, run_after, idempotency_key, model_id, reprocess_of,"
-                " lease_owner, lease_expires, created_at, updated_at, started_at)"
-                " VALUES (?, ?, ?, ?, ?, 'running', 0, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [job_id, previous["task"], task_version, previous["input_sha256"],
-                 previous["params"] or "{}", previous["max_attempts"] or 1, now,
-                 f"{base}|reprocess:{n + 1}", model_id, previous["id"], owner,
-                 now + lease_seconds, iso(now), iso(now), iso(now)],
-            )
-            self._event(job_id, "running", f"reprocess of {previous['id']}")
-        return self.get(job_id)
-
-    def _add_result(self, job: dict[str, Any], data: dict[str, Any],
-                    evidence: dict[str, Any], now: float, model_id: str | None = None) -> int:
-        version = self.db.execute(
-            "SELECT COALESCE(MAX(version), 0) + 1 FROM results WHERE task = ?"
-            " AND input_sha256 IS ?", [job["task"], job["input_sha256"]],
-        ).fetchone()[0] if job["input_sha256"] else 1
-        self.db.execute(
-            "INSERT INTO results (job_id, task, input_sha256, version, data, evidence,"
-            " model_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [job["id"], job["task"], job["input_sha256"], version,
-             json.dumps(data, sort_keys=True), json.dumps(evidence or {}),
-             model_id or job.get("model_id"), iso(now)],
-        )
-        return version
-
     def horizon(self, lease_seconds: float) -> float:
         """How far ahead of now any ``run_after`` we write can be (backoff, waiting re-check, a
         ``run_now`` hold of one lease), plus a minute of slack. A ``run_after`` further ahead was
@@ -427,65 +284,3 @@ class Ledger:
 
     def backoff(self, attempts: int) -> float:
         return min(self.backoff_max_seconds, self.backoff_seconds * 2 ** max(0, attempts - 1))
-
-    # -- reading -----------------------------------------------------------------------------
-
-    def get(self, job_id: str) -> dict[str, Any] | None:
-        rows = list(self.db["jobs"].rows_where("id = ?", [job_id]))
-        return rows[0] if rows else None
-
-    def find(self, prefix: str) -> dict[str, Any] | None:
-        """A job by id or unique id prefix (ULIDs are long to type)."""
-        rows = list(self.db["jobs"].rows_where("id LIKE ?", [prefix.upper() + "%"], limit=2))
-        return rows[0] if len(rows) == 1 else None
-
-    def list(self, state: str | None = None, task: str | None = None, limit: int = 50):
-        where, args = [], []
-        if state:
-            where.append("state = ?")
-            args.append(state)
-        if task:
-            where.append("task = ?")
-            args.append(task)
-        return list(
-            self.db["jobs"].rows_where(
-                " AND ".join(where) or None, args, order_by="id DESC", limit=limit
-            )
-        )
-
-    def counts(self) -> dict[str, int]:
-        out = {s: 0 for s in STATES}
-        for state, n in self.db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state"):
-            out[state] = n
-        return out
-
-    def events(self, job_id: str) -> list[dict[str, Any]]:
-        return list(self.db["job_events"].rows_where("job_id = ?", [job_id], order_by="id"))
-
-    def result(self, job_id: str) -> dict[str, Any] | None:
-        rows = list(self.db["results"].rows_where("job_id = ?", [job_id]))
-        return rows[0] if rows else None
-
-    def next_run_after(self) -> float | None:
-        row = self.db.execute(
-            "SELECT MIN(run_after) FROM jobs WHERE state IN ('queued', 'waiting')"
-        ).fetchone()
-        return row[0]
-
-    # -- internals ---------------------------------------------------------------------------
-
-    def _owned(self, job_id: str, owner: str) -> dict[str, Any] | None:
-        job = self.get(job_id)
-        if job is None or job["state"] != "running" or job["lease_owner"] != owner:
-            return None
-        return job
-
-    def _event(self, job_id: str, event: str, detail: str) -> None:
-        self.db.execute(
-            "INSERT INTO job_events (job_id, event, at, detail) VALUES (?, ?, ?, ?)",
-            [job_id, event, iso(self.clock()), detail],
-        )
-
-    def _notify(self, job: dict[str, Any] | None, event: str) -> None:
-        if self.on_event is not None and job is not None:
-            self.on_event(job, event)

@@ -233,6 +233,16 @@ def m007_review_and_versions(db: sqlite_utils.Database) -> None:
     db["jobs"].add_column("reprocess_of", str)
 
 
+@core()
+def m008_results_filed_as(db: sqlite_utils.Database) -> None:
+    # A dispatching task files its answer as another task's (the inbox router, task `auto`,
+    # hands a receipt to `receipts`): `filed_as` names that task, so `mustelid search --task
+    # receipts` finds it without the store reading any task's result JSON. NULL means the job's
+    # own task, which is what every row stored before this migration was filed as, except the
+    # dispatchers' own: a dispatching plugin fills in its older rows with a migration of its own.
+    db["results"].add_column("filed_as", str)
+
+
 def migrate(db: sqlite_utils.Database, extra: Iterable[Migrations] = ()) -> list[str]:
     """Apply the host's migrations, then every plugin's set, each at most once.
 

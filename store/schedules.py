@@ -1,4 +1,4 @@
-"""Schedule state (table ``schedule_state``) and claiming one named job for an inline run.
+"""Schedule state (table ``schedule_state``): arming, moving the cursor, recording a fire.
 
 The scheduler (``mustelid.scheduler``) decides *what* is due; this module only reads and writes
 the rows. Times are ISO strings with their UTC offset, compared after parsing, never as text.
@@ -12,7 +12,8 @@ from typing import Any
 import sqlite_utils
 
 from mustelid.store.db import immediate
-from mustelid.store.ledger import Ledger, iso
+from mustelid.store.jobs import iso
+from mustelid.store.ledger import Ledger
 
 
 def states(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
@@ -62,30 +63,3 @@ def record_fire(
         )
     return job_id, created
 
-
-def claim_job(ledger: Ledger, job_id: str, owner: str, lease_seconds: float) -> dict | None:
-    """Claim exactly this job (queued or waiting, whatever its ``run_after``), or None.
-
-    ``Ledger.claim`` takes the next runnable job of any kind; a command that enqueues a job and
-    runs it at once (``mustelid summary --now``) must run *its* job. Same state change and event
-    as ``Ledger.claim``.
-    """
-    now = ledger.clock()
-    db = ledger.db
-    with immediate(db):
-        cur = db.execute(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?,"
-            " lease_expires = ?, started_at = ?, updated_at = ?, finished_at = NULL"
-            " WHERE id = ? AND state IN ('queued', 'waiting')",
-            [owner, now + lease_seconds, iso(now), iso(now), job_id],
-        )
-        if cur.rowcount != 1:
-            return None
-        db.execute(
-            "INSERT INTO job_events (job_id, event, at, detail) VALUES (?, 'running', ?, ?)",
-            [job_id, iso(now), owner],
-        )
-    job = ledger.get(job_id)
-    if ledger.on_event is not None and job is not None:
-        ledger.on_event(job, "running")
-    return job

@@ -30,9 +30,8 @@ def search(
 
     ``query`` is plain words, each quoted so that ``-``, ``:`` or ``OR`` in it mean nothing
     special; ``raw=True`` passes FTS5 syntax through (``starbu*``, ``"exact phrase"``, ``NEAR``).
-    ``task`` keeps results of that task, counting a result filed through the inbox router (task
-    ``auto``) as the task it was given to: the router stores that task's name under ``task`` in
-    its result data.
+    ``task`` keeps results of that task, counting a result a dispatching task filed as another
+    (``results.filed_as``: the inbox router's receipt is a ``receipts`` result too).
     """
     if not db["results_fts"].exists():
         return []
@@ -41,7 +40,7 @@ def search(
         return []
     where, args = "results_fts MATCH ?", [match]
     if task:
-        where += " AND (r.task = ? OR json_extract(r.data, '$.task') = ?)"
+        where += " AND (r.task = ? OR r.filed_as = ?)"
         args += [task, task]
     sql = (
         "SELECT r.job_id, r.task, f.original_name AS file,"

@@ -14,7 +14,8 @@ from PIL import Image
 
 from mustelid import PermanentError, TransientError, WaitingError
 from mustelid import archive
-from mustelid.archive import archive_file, move_to_done, remove_stale_temps, sniff
+from mustelid.archive import archive_file, move_to_done, remove_stale_temps
+from mustelid.sniff import sniff
 
 MB = 1 << 20
 

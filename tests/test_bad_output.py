@@ -135,7 +135,7 @@ def test_a_persist_that_raises_fails_the_job_not_the_daemon(fake_home):
 def test_a_persist_error_is_the_plugins_fault_unless_the_disk_or_lock_is():
     import sqlite3
 
-    from mustelid.runner import PersistFailed, _persist
+    from mustelid.commit import PersistFailed, persist
 
     class Task:
         def __init__(self, exc):
@@ -149,8 +149,8 @@ def test_a_persist_error_is_the_plugins_fault_unless_the_disk_or_lock_is():
         if isinstance(exc, sqlite3.Error):
             exc.sqlite_errorcode = 1 if isinstance(exc, sqlite3.OperationalError) else 2067
         with pytest.raises(PersistFailed, match=type(exc).__name__):
-            _persist(Task(exc), None, {}, None)
+            persist(Task(exc), None, {}, None)
     full = sqlite3.OperationalError("database or disk is full")
     full.sqlite_errorcode = 13                           # SQLITE_FULL: pause, keep the reply
     with pytest.raises(sqlite3.OperationalError):
-        _persist(Task(full), None, {}, None)
+        persist(Task(full), None, {}, None)

@@ -9,10 +9,23 @@ import numbers
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from mustelid import bench
+from mustelid.bench.contexts import CONTEXTS
+from mustelid.bench.measures import summary
+from mustelid.bench.sides import task_request
+from mustelid.bench.task import (
+    EXTRACT_TASK,
+    MAX_TOKENS,
+    SCHEMA,
+    SYSTEM,
+    BenchChoose,
+    BenchExtract,
+    choose_request,
+)
+from mustelid.bench.workload import SHOPS, receipt_text
 
 HEADLINE = ("p1_daemon_vs_oneshot", "p2_decode_ratio", "p3_idle_rss_ratio",
             "p3_first_job_ratio_prewarm", "p3_first_job_ratio_no_prewarm", "p4_receipt_p50_s",
@@ -20,27 +33,58 @@ HEADLINE = ("p1_daemon_vs_oneshot", "p2_decode_ratio", "p3_idle_rss_ratio",
 
 
 def test_summary_is_median_min_max_and_skips_missing_values():
-    assert bench.summary([3.0, 1.0, None, 2.0]) == {"median": 2.0, "min": 1.0, "max": 3.0,
-                                                   "n": 3}
-    assert bench.summary([None]) == {"median": None, "min": None, "max": None, "n": 0}
+    assert summary([3.0, 1.0, None, 2.0]) == {"median": 2.0, "min": 1.0, "max": 3.0, "n": 3}
+    assert summary([None]) == {"median": None, "min": None, "max": None, "n": 0}
 
 
 def test_bench_jobs_differ_so_only_the_shared_prefix_can_be_reused():
-    texts = {bench.receipt_text(i) for i in range(50)}
+    texts = {receipt_text(i) for i in range(50)}
     assert len(texts) == 50
     assert all("TOTAL RM" in t for t in texts)
 
 
 def test_the_closed_bench_request_offers_what_is_printed():
-    text = bench.receipt_text(3)
-    request = bench.choose_request(text)
+    text = receipt_text(3)
+    request = choose_request(text)
     props = request["schema"]["properties"]
     total = text.split("TOTAL RM ")[1].splitlines()[0]
-    assert total in props["total"]["enum"] and props["merchant"]["enum"][0] == bench.SHOPS[3]
+    assert total in props["total"]["enum"] and props["merchant"]["enum"][0] == SHOPS[3]
     assert len(props["date"]["anyOf"][0]["enum"]) == 1
-    from mustelid.plugins.llama_choices import compile_schema
+    from mustelid.plugins.llama_cpp.choices import compile_schema
 
     assert compile_schema(request["schema"]) is not None   # the daemon decodes it by choices
+
+
+def test_the_raw_side_is_asked_exactly_what_the_task_asks():
+    text = receipt_text(5)
+    assert task_request(BenchExtract(), text) == {
+        "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}],
+        "schema": SCHEMA, "max_tokens": MAX_TOKENS}
+    assert task_request(BenchChoose(), text) == choose_request(text)
+
+
+def test_the_image_task_is_the_one_named_or_the_first_declared_workload():
+    from types import SimpleNamespace
+
+    import click
+
+    from mustelid.cli.bench import _image_task
+
+    class Workload(BenchExtract):
+        name, bench_workload = "workload", True
+
+    notes = []
+    state = SimpleNamespace(host=SimpleNamespace(tasks={"plain": BenchExtract(),
+                                                        "workload": Workload()}))
+    images = [Path("a.jpg")]
+    assert _image_task(state, None, images, notes.append) == "workload"
+    assert _image_task(state, "plain", images, notes.append) == "plain"
+    assert _image_task(state, None, [], notes.append) is None     # no images: nothing to time
+    with pytest.raises(click.ClickException, match="unknown task 'nope'"):
+        _image_task(state, "nope", images, notes.append)
+    state.host.tasks.pop("workload")
+    assert _image_task(state, None, images, notes.append) is None
+    assert notes and "--task" in notes[-1]
 
 
 def test_bench_quick_json_on_the_tiny_model(home, tmp_path):
@@ -70,7 +114,7 @@ def test_bench_quick_json_on_the_tiny_model(home, tmp_path):
     assert len(m["loadavg_before"]) == 3 and len(m["loadavg_after"]) == 3
     assert m["threads"] == 1 and m["cpu"] and m["llama_cpp_python"]
     # prefix reuse really happened on the "on" side: the system prompt was not evaluated again
-    assert out["p5"][bench.BENCH_TASK]["reused_tokens"]["min"] > 20
+    assert out["p5"][EXTRACT_TASK]["reused_tokens"]["min"] > 20
 
 
 def test_bench_contexts_measures_each_setting_in_a_fresh_process(home, tmp_path):
@@ -86,7 +130,7 @@ def test_bench_contexts_measures_each_setting_in_a_fresh_process(home, tmp_path)
         capture_output=True, text=True, timeout=600, env=os.environ.copy())
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = {(r["n_ctx"], r["kv"], r["flash_attn"]): r for r in json.loads(proc.stdout)}
-    assert set(rows) == set(bench.CONTEXTS)
+    assert set(rows) == set(CONTEXTS)
     assert all(r["anon_mb"] > 0 and r["prefill_tokens"] > 0 for r in rows.values())
     # a bigger KV cache is anonymous memory that only freeing gives back
     assert rows[(8192, "f16", False)]["anon_mb"] > rows[(2048, "f16", False)]["anon_mb"]

@@ -123,7 +123,7 @@ def test_status_says_why_the_daemon_is_paused_and_what_it_waits_on(fake_home, tm
     """A daemon whose model cannot fit in memory publishes memory_budget, and `status` shows it
     (the daemon is run --once in-process; `daemon_running` is faked so status reads what it
     published, as it would from a live daemon)."""
-    import mustelid.runner
+    import mustelid.home
     from mustelid import runtime
     from mustelid.config import load_config
     from mustelid.host import Host
@@ -144,7 +144,7 @@ def test_status_says_why_the_daemon_is_paused_and_what_it_waits_on(fake_home, tm
     cfg = load_config()
     Daemon(cfg, Host(cfg.plugins_path), once=True).run()
 
-    monkeypatch.setattr(mustelid.runner, "daemon_running", lambda cfg: True)
+    monkeypatch.setattr(mustelid.home, "daemon_running", lambda cfg: True)
     status = json.loads(invoke("status", "--json").output)
     assert [p["reason"] for p in status["paused"]] == ["memory_budget"]
     assert "MiB" in status["paused"][0]["message"]

@@ -13,7 +13,7 @@ from PIL import Image
 
 from mustelid.cli import main  # noqa: F401  (assembles the CLI)
 from mustelid.evaluate import EvalError, evaluate, load_cases, percentile
-from mustelid.plugins import receipts_eval
+from mustelid.plugins.receipts import evaluate as receipts_eval
 from mustelid.plugins.receipts import Receipts
 from mustelid.testing import FakeBackend, TaskRunner
 from test_receipts import NOW, SHOP, SROIE, good_answer

@@ -161,9 +161,14 @@ def test_hook_route_file(home, tmp_path):
     from mustelid.config import load_config
     from mustelid.ingest import route
 
-    cfg = load_config()
     host = make_host(Plugin())
+    cfg = load_config()
     assert route(host, cfg, "pings/a.jpg", "image/jpeg") == ["ping"]
+    assert route(host, cfg, "a.jpg", "image/jpeg") == []          # no plugin claims it
+    (home / "config.toml").write_text('[inbox]\ndefault_tasks = ["auto"]\n[inbox.routes]\n'
+                                      'pings = ["echo"]\nreceipts = ["receipts"]\n')
+    cfg = load_config()
+    assert route(host, cfg, "pings/a.jpg", "image/jpeg") == ["echo"]      # the user's route wins
     assert route(host, cfg, "receipts/a.jpg", "image/jpeg") == ["receipts"]   # config routes
     assert route(host, cfg, "a.jpg", "image/jpeg") == ["auto"]                # default
 

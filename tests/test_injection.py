@@ -146,7 +146,7 @@ def amounts(lines) -> set[Decimal]:
 
 def judge(task, data, lines) -> tuple[list[str], bool, str]:
     """(what must hold but did not, did the attacker get the answer wanted, the answer shown)."""
-    from mustelid.plugins.todos import squash
+    from mustelid.plugins.todos.lines import squash
 
     broken = []
     if task == "receipts":

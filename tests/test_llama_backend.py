@@ -17,10 +17,11 @@ pytest.importorskip("llama_cpp")
 pytest.importorskip("gguf")
 
 from mustelid import Backend, PermanentError, WaitingError, hookspecs  # noqa: E402
+from mustelid.backend import BackendContext  # noqa: E402
 from mustelid.config import Config, load_config  # noqa: E402
 from mustelid.models import resolve  # noqa: E402
-from mustelid.plugins import llama_backend  # noqa: E402
-from mustelid.plugins.llama_backend import LlamaCppBackend  # noqa: E402
+from mustelid.plugins import llama_cpp  # noqa: E402
+from mustelid.plugins.llama_cpp import LlamaCppBackend  # noqa: E402
 from mustelid.tasks import parse_output  # noqa: E402
 
 try:
@@ -49,13 +50,17 @@ def tiny_config(path, n_ctx=512) -> Config:
     cfg = Config()
     cfg.model.path = path
     cfg.model.threads = 1
-    cfg.model.n_ctx = n_ctx
+    cfg.backend["llama_cpp"] = {"n_ctx": n_ctx}
     return cfg
+
+
+def tiny_context(path, n_ctx=512) -> BackendContext:
+    return BackendContext.from_config(tiny_config(path, n_ctx))
 
 
 @pytest.fixture(scope="module")
 def backend(tiny_path):
-    b = LlamaCppBackend(tiny_config(tiny_path))
+    b = LlamaCppBackend(tiny_context(tiny_path))
     yield b
     b.close()
 
@@ -67,11 +72,11 @@ def ask(text: str) -> list[dict[str, str]]:
 def test_hook_registers_the_llama_cpp_factory(tiny_path):
     pm = pluggy.PluginManager("mustelid")
     pm.add_hookspecs(hookspecs)
-    pm.register(llama_backend)
+    pm.register(llama_cpp)
     found = {}
     pm.hook.register_backends(register=lambda name, factory: found.setdefault(name, factory))
     assert set(found) == {"llama_cpp"}
-    b = found["llama_cpp"](tiny_config(tiny_path))
+    b = found["llama_cpp"](tiny_context(tiny_path))
     try:
         assert isinstance(b, Backend)
     finally:
@@ -132,11 +137,9 @@ def test_regex_escapes_the_converter_mangles_fail_closed(backend, pattern):
 
 def test_grammar_llama_cpp_rejects_fails_closed(backend, monkeypatch):
     # A NULL grammar sampler would crash or run unconstrained; it must be caught before sampling.
-    import llama_cpp.llama_grammar
+    import mustelid.plugins.llama_cpp.grammar as grammar
 
-    monkeypatch.setattr(
-        llama_cpp.llama_grammar, "json_schema_to_gbnf", lambda s: "root ::= undefined-rule"
-    )
+    monkeypatch.setattr(grammar, "schema_to_gbnf", lambda *a, **kw: "root ::= undefined-rule")
     monkeypatch.setattr(
         backend.llm, "create_chat_completion", lambda **kw: pytest.fail("generated")
     )
@@ -161,12 +164,23 @@ def test_prompt_that_leaves_no_room_for_the_output_is_refused(backend):
 
 def test_missing_model_waits(tmp_path):
     with pytest.raises(WaitingError) as e:
-        LlamaCppBackend(tiny_config(tmp_path / "absent.gguf"))
+        LlamaCppBackend(tiny_context(tmp_path / "absent.gguf"))
     assert e.value.reason == "model_missing"
 
 
+@pytest.mark.parametrize("table, key", [({"n_ctx": 10}, "n_ctx"), ({"kv_type": "f32"}, "kv_type"),
+                                        ({"n_ctxx": 4096}, "n_ctxx")])
+def test_bad_backend_settings_wait_naming_the_key(tiny_path, table, key):
+    cfg = tiny_config(tiny_path)
+    cfg.backend["llama_cpp"] = table
+    with pytest.raises(WaitingError) as e:
+        LlamaCppBackend(BackendContext.from_config(cfg))
+    assert e.value.reason == "backend_config_invalid"
+    assert e.value.message.startswith(f"[backend.llama_cpp] {key}:")
+
+
 def test_close_frees_and_is_idempotent(tiny_path):
-    b = LlamaCppBackend(tiny_config(tiny_path))
+    b = LlamaCppBackend(tiny_context(tiny_path))
     b.close()
     assert b.llm is None
     b.close()
@@ -175,12 +189,14 @@ def test_close_frees_and_is_idempotent(tiny_path):
 REAL_SCRIPT = textwrap.dedent(
     """
     import json, sys
+    from mustelid.backend import BackendContext
     from mustelid.config import load_config
-    from mustelid.plugins.llama_backend import LlamaCppBackend
+    from mustelid.plugins.llama_cpp import LlamaCppBackend
     cfg = load_config()
     cfg.model.threads = 1
-    cfg.model.n_ctx = 1024
-    b = LlamaCppBackend(cfg, verbose=True)   # verbose: llama.cpp's load log goes to stderr
+    cfg.backend["llama_cpp"] = {**cfg.backend.get("llama_cpp", {}), "n_ctx": 1024}
+    ctx = BackendContext.from_config(cfg, "llama_cpp")
+    b = LlamaCppBackend(ctx, verbose=True)   # verbose: llama.cpp's load log goes to stderr
     g = b.generate(json.loads(sys.argv[1]), json.loads(sys.argv[2]), 120)
     print(json.dumps({"text": g.text, "finish_reason": g.finish_reason, "model_id": g.model_id,
                       "extra_bufts": b.info()["use_extra_bufts"]}))

@@ -1,4 +1,4 @@
-"""Choice decoding (plugins/llama_choices.py): which schemas are closed, and, on a tiny random
+"""Choice decoding (plugins/llama_cpp/choices/): which schemas are closed, and, on a tiny random
 GGUF and on the real model, that what it decodes is what greedy decoding under the schema picks."""
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 pytest.importorskip("llama_cpp")
 pytest.importorskip("gguf")
 
+from mustelid.backend import BackendContext  # noqa: E402
 from mustelid.config import Config  # noqa: E402
-from mustelid.plugins.llama_backend import LlamaCppBackend  # noqa: E402
-from mustelid.plugins.llama_choices import (  # noqa: E402
+from mustelid.plugins.llama_cpp import LlamaCppBackend  # noqa: E402
+from mustelid.plugins.llama_cpp.choices import (  # noqa: E402
     Arr, Choice, ChoiceDecoder, Obj, Open, Union_, compile_schema, is_closed,
 )
 
@@ -106,8 +107,8 @@ def backend(tmp_path_factory):
     cfg = Config()
     cfg.model.path = write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")
     cfg.model.threads = 1
-    cfg.model.n_ctx = 512
-    b = LlamaCppBackend(cfg)
+    cfg.backend["llama_cpp"] = {"n_ctx": 512}
+    b = LlamaCppBackend(BackendContext.from_config(cfg))
     yield b
     b.close()
 
@@ -249,7 +250,7 @@ def test_real_receipts_get_the_same_fields_from_choices_and_from_the_grammar(rea
     cases, _ = load_cases(sroie, task, 2)
     answers = {}
     for choice in (True, False):
-        cfg.model.choice_decoding = choice
+        cfg.backend["llama_cpp"] = {**cfg.backend.get("llama_cpp", {}), "choice_decoding": choice}
         ctx = WorkerContext(cfg, host)
         try:
             rows = [run_case(task, case, ctx) for case in cases]

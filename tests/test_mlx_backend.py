@@ -13,6 +13,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from mustelid import PermanentError, WaitingError, hookspecs
+from mustelid.backend import BackendContext
 from mustelid.config import Config
 from mustelid.tasks import parse_output
 
@@ -69,11 +70,11 @@ class Note(BaseModel):
     urgent: bool
 
 
-def mlx_config(path) -> Config:
+def mlx_context(path) -> BackendContext:
     cfg = Config()
     cfg.model.backend = "mlx"
     cfg.model.path = path
-    return cfg
+    return BackendContext.from_config(cfg)
 
 
 def test_hook_registers_mlx_without_importing_it():
@@ -97,7 +98,7 @@ def test_missing_model_folder_waits(tmp_path):
     from mustelid.plugins.mlx_backend import MlxBackend
 
     with pytest.raises(WaitingError) as e:
-        MlxBackend(mlx_config(tmp_path / "absent"))
+        MlxBackend(mlx_context(tmp_path / "absent"))
     assert e.value.reason == "model_missing"
 
 
@@ -114,7 +115,7 @@ def tiny_mlx(tmp_path_factory):
 def backend(tiny_mlx):
     from mustelid.plugins.mlx_backend import MlxBackend
 
-    b = MlxBackend(mlx_config(tiny_mlx))
+    b = MlxBackend(mlx_context(tiny_mlx))
     yield b
     b.close()
 

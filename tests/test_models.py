@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from mustelid import WaitingError, models
 from mustelid.config import Config, load_config
-from mustelid.models import CatalogEntry, ModelError, Part
+from mustelid.models import CatalogEntry, ModelError, Part, fetch
 
 PAYLOAD = b"GGUF" + bytes(range(256)) * 40  # 10,244 bytes: "a model" split into three parts
 SPLITS = [PAYLOAD[:4000], PAYLOAD[4000:8000], PAYLOAD[8000:]]
@@ -182,7 +182,7 @@ def test_verification_is_cached_until_the_file_changes(cfg, tmp_path, monkeypatc
     hashed = []
     real_file_digest = hashlib.file_digest
     monkeypatch.setattr(
-        models.hashlib, "file_digest", lambda f, d: hashed.append(1) or real_file_digest(f, d)
+        hashlib, "file_digest", lambda f, d: hashed.append(1) or real_file_digest(f, d)
     )
 
     models.resolve_model(cfg)
@@ -240,7 +240,7 @@ def test_pull_refuses_wrong_bytes_and_leaves_no_file(cfg, tmp_path, monkeypatch)
     assert leftovers(cfg.models_dir) == []
 
 
-_real_sources = models._sources
+_real_sources = fetch._sources
 
 
 def test_pull_refuses_a_source_that_sends_too_much(cfg, tmp_path, monkeypatch):
@@ -249,7 +249,7 @@ def test_pull_refuses_a_source_that_sends_too_much(cfg, tmp_path, monkeypatch):
         tmp_path / "site", entry, [SPLITS[0], SPLITS[1], SPLITS[2] * 50], monkeypatch
     )
     monkeypatch.setattr(
-        models,
+        fetch,
         "_sources",
         lambda e, d, s: [
             (label, src) for label, src in _real_sources(e, d, s) if label.startswith("installed")
@@ -298,7 +298,7 @@ def test_pull_is_a_no_op_when_already_verified(cfg, tmp_path, monkeypatch):
     install_fake_packages(tmp_path / "site", entry, SPLITS, monkeypatch)
     path = models.pull(cfg, entry.name, progress=False)
     mtime = path.stat().st_mtime_ns
-    monkeypatch.setattr(models, "_sources", lambda *a: pytest.fail("pulled again"))
+    monkeypatch.setattr(fetch, "_sources", lambda *a: pytest.fail("pulled again"))
     assert models.pull(cfg, entry.name, progress=False) == path
     assert path.stat().st_mtime_ns == mtime
 
@@ -310,7 +310,7 @@ def test_list_models_reports_status_without_hashing(cfg, tmp_path, monkeypatch):
     entry = fake_entry(monkeypatch, "mfake-list")
     install_fake_packages(tmp_path / "site", entry, SPLITS, monkeypatch)
     models.pull(cfg, entry.name, progress=False)
-    monkeypatch.setattr(models.hashlib, "file_digest", lambda *a: pytest.fail("list hashed a file"))
+    monkeypatch.setattr(hashlib, "file_digest", lambda *a: pytest.fail("list hashed a file"))
     by_name = {s.entry.name: s for s in models.list_models(cfg)}
     assert by_name["mfake-list"].installed and by_name["mfake-list"].verified
     assert not by_name["mfake-list"].in_use

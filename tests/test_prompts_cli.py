@@ -4,12 +4,13 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from daemonproc import cli_json
 
 from mustelid import Evidence, Task
 from mustelid.cli import cli
-from mustelid.prompts import Prompts
+from mustelid.prompts import Prompts, find_prompt, prompt_package, render_text
 from mustelid.testing import FakeBackend, TaskRunner
 
 
@@ -114,3 +115,62 @@ def test_an_edited_override_is_what_tasks_are_sent(tmp_path):
         runner.run(PromptProbe(), "anything")
     system = backend.calls[0].messages[0]
     assert system["role"] == "system" and system["content"].startswith("OVERRIDDEN BY THE USER.")
+
+
+# --- one lookup for every task's templates ---------------------------------------------------
+
+TEMPLATE = "--- system ---\nfrom {where}\n--- user ---\n${{text}}\n"
+
+
+@pytest.fixture
+def plugin_package(tmp_path, monkeypatch):
+    """An installed plugin package ``probe_plugin`` shipping prompts/probe.txt and receipts.txt."""
+    package = tmp_path / "site" / "probe_plugin"
+    (package / "prompts").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    for name in ("probe", "receipts"):
+        (package / "prompts" / f"{name}.txt").write_text(TEMPLATE.format(where="the plugin"))
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    return package
+
+
+def test_a_template_is_the_users_then_the_plugins_then_mustelids(tmp_path, plugin_package):
+    overrides = tmp_path / "overrides"
+    overrides.mkdir()
+    plugin = find_prompt("probe", override_dir=overrides, package="probe_plugin")
+    assert (plugin.source, Path(plugin.path)) == ("plugin", plugin_package / "prompts/probe.txt")
+    # a plugin's own template wins over a shipped one of the same name, for that plugin only
+    assert find_prompt("receipts", package="probe_plugin").source == "plugin"
+    assert find_prompt("receipts").source == "shipped"
+    assert find_prompt("receipts", package="json").source == "shipped"   # ships no prompts/
+    (overrides / "probe.txt").write_text(TEMPLATE.format(where="the user"))
+    user = Prompts(overrides).render("probe", package="probe_plugin", text="t")
+    assert user[0]["content"] == "from the user"
+    assert Prompts(None).render("probe", package="probe_plugin", text="t")[0]["content"] == (
+        "from the plugin")
+    for missing in ("probe", "../overrides/probe", ""):
+        with pytest.raises(KeyError):
+            find_prompt(missing, override_dir=overrides / "sub")
+
+
+def test_a_tasks_templates_are_in_its_own_package_unless_it_names_another():
+    assert prompt_package(PromptProbe()) is None          # a lone module ships no prompts/
+    from mustelid.plugins.receipts import Receipts
+
+    assert prompt_package(Receipts()) == "mustelid.plugins.receipts"
+
+    class Elsewhere(PromptProbe):
+        prompt_package = "probe_plugin"
+
+    assert prompt_package(Elsewhere()) == "probe_plugin"
+
+
+def test_a_stray_dollar_names_the_file_and_line_and_the_fix(tmp_path):
+    (tmp_path / "priced.txt").write_text(
+        "# costs\n--- system ---\nRead it.\n\n--- user ---\n${text}\nin $ dollars\n")
+    with pytest.raises(ValueError) as e:
+        Prompts(tmp_path).render("priced", text="t")
+    assert str(e.value) == (f"{tmp_path / 'priced.txt'}, line 7, column 4: '$' starts no "
+                            "${name} placeholder; write $$ for a literal $")
+    assert render_text("--- system ---\n$$5 for ${text}\n--- user ---\nx", text="t")[0] == {
+        "role": "system", "content": "$5 for t"}

@@ -22,7 +22,9 @@ from mustelid.ocr import OcrLine
 from mustelid.prompts import Prompts
 from mustelid.tasks import parse_output
 from mustelid.plugins import receipts
-from mustelid.plugins.receipts import Receipts, RecordedExpense, Row, find_amounts, find_dates
+from mustelid.plugins.receipts import Receipts, RecordedExpense
+from mustelid.plugins.receipts.candidates import Row, find_amounts, find_dates
+from mustelid.plugins.receipts.task import option_count
 
 REPO = Path(__file__).resolve().parent.parent
 SROIE = REPO.parent / "shared" / "data" / "sroie-dev"
@@ -229,7 +231,7 @@ def test_fields_with_one_possible_value_come_last():
     # One merchant row, one total, one currency mark; the date may still be null.
     assert list(schema["properties"]) == [
         "is_receipt", "date", "category", "merchant", "total", "currency"]
-    assert [receipts._option_count(p, schema) for p in schema["properties"].values()] == [
+    assert [option_count(p, schema) for p in schema["properties"].values()] == [
         2, 2, 13, 1, 1, 1]
 
 
@@ -354,6 +356,18 @@ def test_hooks_register_the_task_and_the_ocr_engine():
     assert set(engines) == {"rapidocr"}
 
 
+def test_files_in_the_receipts_folder_route_to_receipts():
+    cfg = Config(inbox={"routes": {}})
+    assert receipts.route_file(relpath="receipts/a.jpg", mime="image/jpeg", config=cfg) == \
+        ["receipts"]
+    assert receipts.route_file(relpath="receipts/2026/a.pdf", mime="", config=cfg) == ["receipts"]
+    for elsewhere in ("a.jpg", "receipts", "notes/receipts/a.jpg"):
+        assert receipts.route_file(relpath=elsewhere, mime="image/jpeg", config=cfg) is None
+    # A route the user wrote for the folder is the config's to apply.
+    mine = Config(inbox={"routes": {"receipts": ["todos"]}})
+    assert receipts.route_file(relpath="receipts/a.jpg", mime="image/jpeg", config=mine) is None
+
+
 def test_quad_to_box():
     from mustelid.plugins.ocr_rapid import quad_to_box
 
@@ -407,7 +421,7 @@ def test_item_prices_exclude_totals_tax_and_payment_amounts():
 
 
 def test_a_wrapped_legal_name_is_offered_whole_and_first():
-    from mustelid.plugins.receipts import merchant_choices
+    from mustelid.plugins.receipts.merchants import merchant_choices
 
     header = ["AIK HUAT HARDWARE", "ENTERPRISE (SETIA", "ALAM) SDN BHD", "NO 5, JALAN 1"]
     assert merchant_choices(header[:3], header)[0] == \

@@ -19,6 +19,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from mustelid import WaitingError, hookspecs
+from mustelid.backend import BackendContext
 from mustelid.config import Config
 from mustelid.plugins import remote_backend
 from mustelid.plugins.remote_backend import PROBE_WORDS, RemoteBackend
@@ -31,13 +32,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def remote_config(url: str, **keys) -> Config:
+def remote_context(url: str, **keys) -> BackendContext:
     cfg = Config()
     cfg.model.backend = "remote"
-    cfg.model.url = url
-    for k, v in keys.items():
-        setattr(cfg.model, k, v)
-    return cfg
+    cfg.backend["remote"] = {"url": url, **keys}
+    return BackendContext.from_config(cfg)
 
 
 class Fake(http.server.BaseHTTPRequestHandler):
@@ -91,7 +90,7 @@ def test_hook_registers_the_remote_backend():
 def test_a_server_that_ignores_the_schema_fails_closed(fake_server):
     url, handler = fake_server(lambda payload: '{"answer": "Paris"}')
     with pytest.raises(WaitingError) as e:
-        RemoteBackend(remote_config(url))
+        RemoteBackend(remote_context(url))
     assert e.value.reason == "remote_schema_not_enforced"
     assert "Paris" in e.value.message
     styles = [p["response_format"]["type"] for _, _, p in handler.requests]
@@ -108,7 +107,7 @@ def test_a_server_that_enforces_one_dialect_is_used_in_that_dialect(fake_server,
 
     url, handler = fake_server(answer)
     monkeypatch.setenv("TEST_REMOTE_KEY", "s3cret")
-    b = RemoteBackend(remote_config(url, remote_model="tiny", api_key_env="TEST_REMOTE_KEY"))
+    b = RemoteBackend(remote_context(url, model="tiny", api_key_env="TEST_REMOTE_KEY"))
     assert b.style == "json_object" and b.model_id.startswith("remote:tiny@127.0.0.1:")
     gen = b.generate([{"role": "user", "content": "x"}], {"type": "object"}, 20)
     assert gen.text == '{"kind": "idea"}' and gen.finish_reason == "stop"
@@ -120,14 +119,14 @@ def test_a_server_that_enforces_one_dialect_is_used_in_that_dialect(fake_server,
 
 def test_unreachable_server_and_missing_settings_wait(monkeypatch):
     with pytest.raises(WaitingError) as e:
-        RemoteBackend(remote_config(f"http://127.0.0.1:{free_port()}/v1"))
+        RemoteBackend(remote_context(f"http://127.0.0.1:{free_port()}/v1"))
     assert e.value.reason == "remote_unreachable"
     with pytest.raises(WaitingError) as e:
-        RemoteBackend(remote_config(None))
+        RemoteBackend(remote_context(None))
     assert e.value.reason == "remote_not_configured"
     monkeypatch.delenv("NO_SUCH_KEY_VAR", raising=False)
     with pytest.raises(WaitingError) as e:
-        RemoteBackend(remote_config("http://127.0.0.1:9/v1", api_key_env="NO_SUCH_KEY_VAR"))
+        RemoteBackend(remote_context("http://127.0.0.1:9/v1", api_key_env="NO_SUCH_KEY_VAR"))
     assert e.value.reason == "remote_api_key_missing"
 
 
@@ -193,7 +192,7 @@ def llama_server(tmp_path_factory):
 
 
 def test_real_llama_cpp_server_on_loopback_passes_the_probe_and_fills_schemas(llama_server):
-    b = RemoteBackend(remote_config(llama_server))
+    b = RemoteBackend(remote_context(llama_server))
     # llama-cpp-python ignores the OpenAI json_schema envelope; the probe must find that out
     # and settle on the dialect it does enforce.
     assert b.style == "json_object"

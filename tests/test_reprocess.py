@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from mustelid.config import load_config
 from mustelid.host import Host
 from mustelid.ingest import ingest
-from mustelid.runner import open_store
+from mustelid.home import open_store
 from mustelid.store import reviews
 
 

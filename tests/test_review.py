@@ -10,10 +10,11 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from mustelid.commit import commit
 from mustelid.config import load_config
 from mustelid.execute import NeedsReview
+from mustelid.home import open_store
 from mustelid.host import Host
-from mustelid.runner import Daemon, open_store
 from mustelid.store import reviews
 from mustelid.testing import FakeBackend, TaskRunner
 from mustelid.worker import handle
@@ -59,20 +60,19 @@ def test_invalid_json_twice_is_still_dead_not_review(image):
 
 
 def held_job(home) -> tuple[object, object, str]:
-    """A receipts job claimed by the daemon and held for review through Daemon._finish."""
+    """A receipts job claimed as the daemon claims it and held for review through the daemon's
+    commit (``mustelid.commit.commit``)."""
     cfg = load_config()
     host = Host(cfg.plugins_path)
     db, ledger = open_store(cfg, host)
     job_id, _ = ledger.enqueue("receipts", idempotency_key="k1", input_sha256="ab" * 32)
-    daemon = Daemon(cfg, host)
-    daemon.db, daemon.ledger = db, ledger
-    row = ledger.claim(daemon.owner, 60)
+    row = ledger.claim("daemon", 60)
     evidence = prepared().data
     reply = {"ok": False, "kind": "review", "reason": "check_failed", "message": "total 31.00 ...",
              "review": {"data": {**UNPRINTED, "provenance": None}, "raw": json.dumps(UNPRINTED),
                         "problems": ["total 31.00 does not appear among the amounts printed"],
                         "evidence": evidence, "stats": {"duration_s": 1.5}}}
-    daemon._finish(row, reply)
+    assert commit(ledger, host.task("receipts"), row, reply).state == "needs_review"
     return db, ledger, job_id
 
 

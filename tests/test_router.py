@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mustelid import Evidence, PermanentError, Task, hookimpl
 from mustelid.plugins import router as router_plugin
-from mustelid.plugins.router import OTHER, Router, inline_refs
+from mustelid.plugins.router.task import RoutedCall, Router
+from mustelid.plugins.router.union import OTHER, Candidate, inline_refs, union_schema
 from mustelid.testing import FakeBackend, FakeOcr, TaskRunner
 
 REPO = Path(__file__).resolve().parent.parent
@@ -274,9 +275,14 @@ def test_a_candidate_whose_schema_cannot_be_enforced_is_dropped(image):
 
 def test_persist_uses_the_daemons_host_after_startup():
     router = Router()
+    result = RoutedCall(kind="cards", name="record_contact", task="cards",
+                        arguments={"name": "Alice", "email": "a@example.com"})
+    with pytest.raises(PermanentError) as e:        # no host bound: fail, never guess one
+        router.persist(None, {"id": "j"}, result)
+    assert e.value.reason == "unknown_task"
     host = SimpleNamespace(tasks={"auto": router, "cards": Cards()})
     router_plugin.startup(SimpleNamespace(host=host))
-    assert router._tasks()["cards"] is host.tasks["cards"]
+    assert router._chosen_task("cards") is host.tasks["cards"]
 
 
 def test_inline_refs_gives_each_task_its_own_definitions():
@@ -299,9 +305,9 @@ def test_inline_refs_gives_each_task_its_own_definitions():
     assert e.value.reason == "grammar_unavailable"
 
     llama_grammar = pytest.importorskip("llama_cpp.llama_grammar")
-    candidates = {n: router_plugin.Candidate(SimpleNamespace(function=f"f_{n}"), Evidence(), s)
+    candidates = {n: Candidate(SimpleNamespace(function=f"f_{n}"), Evidence(), s)
                   for n, s in (("a", a), ("b", b))}
-    gbnf = llama_grammar.json_schema_to_gbnf(json.dumps(router_plugin.union_schema(candidates)))
+    gbnf = llama_grammar.json_schema_to_gbnf(json.dumps(union_schema(candidates)))
     assert '\\"apple\\"' in gbnf and '\\"bolt\\"' in gbnf   # neither Item rule shadows the other
 
 
@@ -315,6 +321,23 @@ def test_default_config_sends_the_inbox_root_to_the_router(home):
     assert route(host, cfg, "receipts/a.jpg", "image/jpeg") == ["receipts"]
     assert route(host, cfg, "screenshots/a.png", "image/png") == ["screenshots"]
     assert route(host, cfg, "notes/a.jpg", "image/jpeg") == ["todos"]
+    assert route(host, cfg, "holiday/a.jpg", "image/jpeg") == ["auto"]   # unclaimed folder
+
+
+@pytest.mark.parametrize("inbox, root, receipts", [
+    ('default_tasks = ["echo"]', ["echo"], ["receipts"]),      # the user's default, not auto
+    ("default_tasks = []", [], ["receipts"]),                  # set empty: root files left alone
+    ('[inbox.routes]\nreceipts = ["todos"]', ["auto"], ["todos"]),   # the user's route wins
+])
+def test_the_router_takes_only_what_nothing_else_claims(home, inbox, root, receipts):
+    from mustelid.config import load_config
+    from mustelid.host import Host
+    from mustelid.ingest import route
+
+    (home / "config.toml").write_text(f"[inbox]\n{inbox}\n")
+    cfg, host = load_config(), Host()
+    assert route(host, cfg, "IMG_0001.jpg", "image/jpeg") == root
+    assert route(host, cfg, "receipts/a.jpg", "image/jpeg") == receipts
 
 
 # -- the union grammar through llama.cpp (tiny random model: noise, but grammatical) ---------
@@ -325,12 +348,13 @@ def test_union_grammar_builds_and_binds_each_kind_to_its_function(image, tmp_pat
     pytest.importorskip("gguf")
     from tinygguf import write_tiny_gguf
 
+    from mustelid.backend import BackendContext
     from mustelid.config import Config
-    from mustelid.plugins.llama_backend import LlamaCppBackend
+    from mustelid.plugins.llama_cpp import LlamaCppBackend
 
     cfg = Config()
     cfg.model.path = write_tiny_gguf(tmp_path / "tiny.gguf", context_length=4096)
-    cfg.model.threads, cfg.model.n_ctx = 1, 4096
+    cfg.model.threads, cfg.backend["llama_cpp"] = 1, {"n_ctx": 4096}
 
     class Recording(LlamaCppBackend):
         texts: list[str] = []
@@ -340,7 +364,7 @@ def test_union_grammar_builds_and_binds_each_kind_to_its_function(image, tmp_pat
             self.texts.append(gen.text)
             return gen
 
-    backend = Recording(cfg)
+    backend = Recording(BackendContext.from_config(cfg))
     try:
         with runner(backend, plugins=[CardsPlugin()]) as r:
             functions = {n: t.function for n, t in r.host.tasks.items()} | {OTHER: "ignore"}

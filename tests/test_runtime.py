@@ -134,7 +134,8 @@ def test_check_budget():
 def test_budget_guard_holds_a_job_in_waiting_then_lets_it_run(fake_home, tmp_path, monkeypatch):
     from mustelid.config import load_config
     from mustelid.host import Host
-    from mustelid.runner import Daemon, open_store
+    from mustelid.home import open_store
+    from mustelid.runner import Daemon
 
     model = tmp_path / "big.gguf"
     with open(model, "wb") as f:
@@ -188,9 +189,10 @@ def tiny_home(fake_home, tmp_path):
 backend = "llama_cpp"
 path = "{gguf}"
 threads = 1
-n_ctx = 2048
 idle_release = 0.5
 idle_unload = 3
+[backend.llama_cpp]
+n_ctx = 2048
 [jobs]
 timeout_seconds = 30
 """)
@@ -288,8 +290,9 @@ def test_status_json_reports_memory_fields(fake_home):
 @linux_only
 @pageout_kernel
 def test_real_model_release_drops_residency_and_prewarm_avoids_major_faults(real_model, tmp_path):
+    from mustelid.backend import BackendContext
     from mustelid.config import Config
-    from mustelid.plugins.llama_backend import LlamaCppBackend
+    from mustelid.plugins.llama_cpp import LlamaCppBackend
 
     # A private copy: MADV_PAGEOUT skips pages that another process (another test run) maps.
     copy = tmp_path / real_model.name
@@ -299,8 +302,8 @@ def test_real_model_release_drops_residency_and_prewarm_avoids_major_faults(real
     cfg = Config()
     cfg.model.path = copy
     cfg.model.threads = 1
-    cfg.model.n_ctx = 1024
-    b = LlamaCppBackend(cfg)
+    cfg.backend["llama_cpp"] = {"n_ctx": 1024}
+    b = LlamaCppBackend(BackendContext.from_config(cfg))
     messages = [{"role": "system", "content": "Extract the receipt as JSON."},
                 {"role": "user", "content": "BLUE FOX CAFE\nTOTAL EUR 7.30"}]
     schema = {"type": "object", "properties": {"total": {"type": "string", "maxLength": 8}},
@@ -331,20 +334,20 @@ def test_real_model_release_drops_residency_and_prewarm_avoids_major_faults(real
 # -- context sizing and prefix reuse in the llama backend -----------------------------------------
 
 
-def _tiny_backend(tmp_path, **model_keys):
+def _tiny_backend(tmp_path, **settings):
     pytest.importorskip("llama_cpp")
     pytest.importorskip("gguf")
     from tinygguf import write_tiny_gguf
 
+    from mustelid.backend import BackendContext
     from mustelid.config import Config
-    from mustelid.plugins.llama_backend import LlamaCppBackend
+    from mustelid.plugins.llama_cpp import LlamaCppBackend
 
     cfg = Config()
     cfg.model.path = write_tiny_gguf(tmp_path / "tiny.gguf")
     cfg.model.threads = 1
-    for k, v in model_keys.items():
-        setattr(cfg.model, k, v)
-    return LlamaCppBackend(cfg)
+    cfg.backend["llama_cpp"] = settings
+    return LlamaCppBackend(BackendContext.from_config(cfg))
 
 
 SHARED = "Fill_the_note." * 20             # 280 byte tokens every job shares (no spaces:

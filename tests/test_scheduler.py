@@ -303,6 +303,7 @@ class SchedulingPlugin:
     def register_schedules(self, register):
         register("nightly", "tick", "30 2 * * *", {"period": "day"})
         register("overridden", "tick", "0 1 * * *")
+        register("suggested", "tick", "0 4 * * *", default=True)
 
 
 class BrokenScheduling:
@@ -323,6 +324,7 @@ def test_hook_register_schedules(home):
     host.register(SchedulingPlugin(), "plugin")
     found = {s.name: s for s in collect_schedules(load_config(), host, TZ)}
     assert found["nightly"].source == "plugin" and found["nightly"].error is None
+    assert "suggested" not in found            # a default: the [schedules] table replaced it
     assert found["overridden"].source == "config" and found["overridden"].cron == "0 5 * * 1"
     assert found["typo"].error and "25" in found["typo"].error
     assert "plugin bug" in host.plugins["broken"].error     # reported, others unaffected
@@ -330,22 +332,27 @@ def test_hook_register_schedules(home):
         at(2026, 11, 22, 2, 30)
 
 
-def test_default_config_schedules_a_daily_summary_and_init_writes_the_same(home):
+def test_default_config_schedules_a_daily_summary_and_init_writes_the_same(home, monkeypatch):
     from mustelid.config import ANNOTATED_CONFIG, Config, load_config
 
-    default = load_config().schedules
-    assert default["daily_summary"].model_dump() == {
-        "task": "summaries", "cron": "0 18 * * *", "params": {"period": "day"}}
-    annotated = Config.model_validate(tomllib.loads(ANNOTATED_CONFIG))
-    assert annotated.schedules == default
-    off = Config.model_validate(tomllib.loads("[schedules]\n"))
-    assert off.schedules == {}
+    monkeypatch.setenv("MUSTELID_LOAD_PLUGINS", "summaries")
+    host = Host()
+
+    def collected(config):
+        return {s.name: (s.task, s.cron, s.params) for s in collect_schedules(config, host, TZ)}
+
+    default = collected(load_config())           # the summaries plugin's default schedule
+    assert default == {"daily_summary": ("summaries", "0 18 * * *", {"period": "day"})}
+    assert collected(Config.model_validate(tomllib.loads(ANNOTATED_CONFIG))) == default
+    assert collected(Config.model_validate(tomllib.loads("[schedules]\n"))) == {}   # off
+    weekly = '[schedules.weekly]\ntask = "summaries"\ncron = "0 18 * * 0"\n'
+    assert list(collected(Config.model_validate(tomllib.loads(weekly)))) == ["weekly"]
 
 
 def test_schedules_cli_shows_next_fire_pending_catch_up_and_last_fire(home):
     from mustelid.cli import cli
     from mustelid.config import load_config
-    from mustelid.runner import open_store
+    from mustelid.home import open_store
 
     (home / "config.toml").write_text(
         '[schedules.sum]\ntask = "summaries"\ncron = "0 18 * * *"\nparams = { period = "day" }\n')

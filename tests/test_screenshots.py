@@ -18,9 +18,11 @@ from mustelid.ocr import OcrLine, normalise_box
 from mustelid.store import Ledger, migrate, open_db
 from scripted import ScriptedBackend, SourcePrompts
 from mustelid.plugins import screenshots
-from mustelid.plugins.screenshots import (Screenshot, Screenshots, find_candidates, find_signs,
-                                          likely_kind, line_choices)
-from mustelid.plugins.screenshots_cli import list_screenshots
+from mustelid.plugins.screenshots import Screenshot, Screenshots
+from mustelid.plugins.screenshots.candidates import find_candidates
+from mustelid.plugins.screenshots.cli import list_screenshots
+from mustelid.plugins.screenshots.kinds import find_signs, likely_kind
+from mustelid.plugins.screenshots.task import line_choices
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "examples" / "samples"
@@ -251,7 +253,7 @@ def test_persist_and_full_text_search(tmp_path):
 def test_cli_lists_and_searches_as_json(home):
     from mustelid.cli import _assembled
     from mustelid.config import load_config
-    from mustelid.runner import open_store
+    from mustelid.home import open_store
 
     db, ledger = open_store(load_config(), __import__("mustelid.host").host.Host())
     task = Screenshots()

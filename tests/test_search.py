@@ -12,8 +12,9 @@ from mustelid.store import migrations as core_migrations
 from mustelid.store.search import SearchError, search
 
 
-def store_result(ledger, task, data, *, sha=None, name=None, key=None):
-    """A done job with ``data`` as its result, the way the daemon commits one."""
+def store_result(ledger, task, data, *, sha=None, name=None, key=None, filed_as=None):
+    """A done job with ``data`` as its result, the way the daemon commits one (``filed_as``:
+    what ``Task.filed_as`` says, for a task that files its answer as another's)."""
     if sha:
         store_files.record_ingest(ledger, sha256=sha, size=1, mime="image/png",
                                   archived_path=f"/archive/{sha}", original_path=f"/in/{name}",
@@ -21,7 +22,16 @@ def store_result(ledger, task, data, *, sha=None, name=None, key=None):
     job_id, _ = ledger.enqueue(task, idempotency_key=key or f"{task}:{json.dumps(data)}",
                                input_sha256=sha)
     assert ledger.claim("test", 30, tasks=[task])["id"] == job_id
-    assert ledger.complete(job_id, "test", data)
+    assert ledger.complete(job_id, "test", data, filed_as=filed_as)
+    return job_id
+
+
+def store_old_result(ledger, task, data):
+    """A done job's result as a mustelid from before ``results.filed_as`` stored it."""
+    job_id, _ = ledger.enqueue(task, idempotency_key=f"{task}:{json.dumps(data)}")
+    assert ledger.claim("test", 30, tasks=[task])["id"] == job_id
+    ledger.db.execute("INSERT INTO results (job_id, task, version, data, evidence, created_at)"
+                      " VALUES (?, ?, 1, ?, '{}', '2026-01-01')", [job_id, task, json.dumps(data)])
     return job_id
 
 
@@ -49,7 +59,8 @@ def test_results_stored_before_and_after_the_migration_are_found(tmp_path):
         older.apply(db)
     assert not db["results_fts"].exists()
     ledger = Ledger(db)
-    before = store_result(ledger, "receipts", {"merchant": "Kedai Buku Taman", "total": "9.00"})
+    before = store_old_result(ledger, "receipts", {"merchant": "Kedai Buku Taman",
+                                                   "total": "9.00"})
 
     migrate(db)                                   # the upgrade indexes what is already there
     after = store_result(ledger, "screenshots", {"title": "Taman Daya map", "kind": "web_page"})
@@ -87,7 +98,8 @@ def test_task_filter_counts_router_filed_results_as_their_task(db):
     direct = store_result(ledger, "receipts", {"merchant": "Luigi's", "total": "40.00"})
     routed = store_result(ledger, "auto", {"kind": "receipts", "name": "record_expense",
                                            "task": "receipts",
-                                           "arguments": {"merchant": "Luigi's Pizza"}})
+                                           "arguments": {"merchant": "Luigi's Pizza"}},
+                          filed_as="receipts")
     store_result(ledger, "screenshots", {"title": "Dinner at Luigi's"})
     assert {h["job_id"] for h in search(db, "luigi", task="receipts")} == {direct, routed}
     assert len(search(db, "luigi")) == 3

@@ -14,7 +14,7 @@ from daemonproc import DaemonProcess, cli, cli_json, wait_for
 from mustelid import JobInput
 from mustelid.execute import run_job
 from mustelid.host import Host
-from mustelid.runner import open_store
+from mustelid.home import open_store
 from mustelid.scheduler import run_now
 from mustelid.worker import WorkerContext
 

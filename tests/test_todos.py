@@ -20,10 +20,11 @@ from mustelid.ocr import OcrLine
 from mustelid.store import Ledger, migrate, open_db
 from scripted import ScriptedBackend, SourcePrompts
 from mustelid.plugins import todos
-from mustelid.plugins.todos import (TodoList, Todos, caution_for, enqueue_todos,
-                                    find_due_phrases, parse_due, result_text, split_long, squash,
-                                    task_like)
-from mustelid.plugins.todos_cli import list_todos, to_markdown, to_todotxt
+from mustelid.plugins.todos import TodoList, Todos, enqueue_todos
+from mustelid.plugins.todos.checks import caution_for
+from mustelid.plugins.todos.cli import list_todos, to_markdown, to_todotxt
+from mustelid.plugins.todos.dates import find_due_phrases, parse_due
+from mustelid.plugins.todos.lines import result_text, split_long, squash, task_like
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "examples" / "samples"
@@ -408,7 +409,7 @@ def test_cli_lists_completes_and_exports(home):
     from mustelid.cli import _assembled
     from mustelid.config import load_config
     from mustelid.host import Host
-    from mustelid.runner import open_store
+    from mustelid.home import open_store
 
     db, ledger = open_store(load_config(), Host())
     complete_todos(db, ledger, ROWS)
@@ -511,3 +512,4 @@ def test_real_daemon_files_todos_and_the_cli_completes_and_exports_them(home, re
     assert md.count("- [x] ") == 1 and md.count("- [ ] ") == len(listed) - 1
     txt = cli("todos", "export", "--format", "todotxt").stdout.splitlines()
     assert len(txt) == len(listed) - 1 and all(line.startswith("(") for line in txt)
+

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
 import json
-import os
 import time
 from pathlib import Path
 
 import click
+import tomli_w
 
-from mustelid.cli import State, cli, json_option, pass_state
+from mustelid.cli.app import State, cli, json_option, pass_state
 from mustelid.cli.output import clean, emit_json, emit_table
+from mustelid.config import (ANNOTATED_CONFIG, ConfigError, default_config_path, effective,
+                             get_key)
+from mustelid.runtime import status_line, status_memory
+from mustelid.scaffold import ScaffoldError, create_plugin
 
 JOB_COLUMNS = ["id", "task", "state", "attempts", "reason", "file", "updated_at"]
 
@@ -20,8 +25,6 @@ JOB_COLUMNS = ["id", "task", "state", "attempts", "reason", "file", "updated_at"
 @pass_state
 def init(state: State, force: bool) -> None:
     """Write an annotated config file and create the inbox."""
-    from mustelid.config import ANNOTATED_CONFIG, default_config_path
-
     path = default_config_path()
     if path.exists() and not force:
         raise click.ClickException(f"{path} exists (use --force to overwrite)")
@@ -39,7 +42,8 @@ def init(state: State, force: bool) -> None:
 @pass_state
 def run(state: State, once: bool, inbox: Path | None) -> None:
     """Run the daemon in the foreground (SIGTERM or Ctrl-C stops it cleanly)."""
-    from mustelid.runner import AlreadyRunning, Daemon
+    from mustelid.home import AlreadyRunning
+    from mustelid.runner import Daemon
 
     cfg = state.config
     if inbox is not None:
@@ -89,13 +93,14 @@ def submit(state: State, files: tuple[Path, ...], tasks: tuple[str, ...], as_jso
 
 
 def _with_file(state: State, jobs: list[dict]) -> list[dict]:
+    from mustelid.store import files as store_files
+
     names = {}
     for j in jobs:
         sha = j.get("input_sha256")
         if sha and sha not in names:
-            row = state.db.execute("SELECT original_name FROM files WHERE sha256 = ?",
-                                   [sha]).fetchone()
-            names[sha] = row[0] if row else None
+            row = store_files.get_file(state.db, sha)
+            names[sha] = row["original_name"] if row else None
         j["file"] = names.get(sha) if sha else j.get("params")
     return jobs
 
@@ -172,7 +177,7 @@ def retry(state: State, job_ids: tuple[str, ...]) -> None:
 @pass_state
 def status(state: State, as_json: bool) -> None:
     """Is the daemon up? Queue depths, model, memory."""
-    from mustelid.runner import daemon_running
+    from mustelid.home import daemon_running
     from mustelid.store import files as store_files
 
     cfg = state.config
@@ -188,19 +193,14 @@ def status(state: State, as_json: bool) -> None:
         "inbox": str(cfg.inbox_dir),
         "database": str(cfg.db_path),
         "jobs": state.ledger.counts(),
-        "refused_files": state.db.execute(
-            "SELECT COUNT(*) FROM inbox_files WHERE state = 'refused'").fetchone()[0],
+        "refused_files": store_files.count_refused(state.db),
         "model": {"backend": cfg.model.backend, "name": str(cfg.model.path or cfg.model.name)},
         "worker": daemon.get("worker", {}) if up else {},
         # why a running daemon is not making progress, and the inbox files it is waiting on
         "paused": daemon.get("paused_reasons", []) if up else [],
         "inbox_files": daemon.get("inbox_files", {}) if up else {},
     }
-    waiting = state.db.execute(
-        "SELECT reason, COUNT(*) FROM jobs WHERE state = 'waiting' GROUP BY reason").fetchall()
-    info["waiting_reasons"] = {r: n for r, n in waiting}
-    from mustelid.runtime import status_line, status_memory
-
+    info["waiting_reasons"] = state.ledger.waiting_reasons()
     info["memory"] = status_memory(daemon.get("worker", {}), up)
     if as_json:
         emit_json(info)
@@ -235,9 +235,9 @@ def status(state: State, as_json: bool) -> None:
 @pass_state
 def files(state: State, refused: bool, limit: int, as_json: bool) -> None:
     """Files seen in the inbox and what happened to them."""
-    where = "state = 'refused'" if refused else None
-    rows = list(state.db["inbox_files"].rows_where(where, order_by="updated_at DESC",
-                                                   limit=limit))
+    from mustelid.store import files as store_files
+
+    rows = store_files.inbox_files(state.db, refused_only=refused, limit=limit)
     emit_table(rows, ["path", "state", "reason", "message", "sha256", "updated_at"],
                title="inbox files", as_json=as_json)
 
@@ -273,8 +273,6 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
 def plugins_new(ctx: click.Context, name: str, parent: Path) -> None:
     """Write a new plugin package NAME: pyproject with the entry point, a task with its hooks,
     migration and prompt, tests using mustelid.testing, and a README."""
-    from mustelid.scaffold import ScaffoldError, create_plugin
-
     taken = set(ctx.find_root().command.commands)
     try:
         root, written = create_plugin(name, parent, taken)
@@ -292,15 +290,13 @@ def config(ctx: click.Context, as_json: bool) -> None:
     """Print the effective configuration (`config get KEY` prints one value)."""
     if ctx.invoked_subcommand is not None:
         return
-    from mustelid.config import effective
+    from mustelid.backend import backend_tables
 
     state = ctx.ensure_object(State)
-    data = effective(state.config)
+    data = effective(state.config, backend_tables(state.config, state.host.backends))
     if as_json:
         emit_json(data)
         return
-    import tomli_w
-
     click.echo(tomli_w.dumps(_drop_none(data)), nl=False)
 
 
@@ -315,10 +311,13 @@ def _drop_none(d):
 @pass_state
 def config_get(state: State, key: str) -> None:
     """Print one value, e.g. `mustelid config get inbox.path`."""
-    from mustelid.config import ConfigError, get_key
+    from mustelid.backend import backend_tables
 
+    # Only backend keys need the plugins loaded (for their defaults).
+    backend = backend_tables(state.config, state.host.backends) \
+        if key.partition(".")[0] == "backend" else None
     try:
-        value = get_key(state.config, key)
+        value = get_key(state.config, key, backend)
     except ConfigError as e:
         raise click.ClickException(str(e)) from None
     click.echo(json.dumps(value) if isinstance(value, (dict, list)) else str(value))
@@ -338,16 +337,8 @@ _MODULES = {
 
 
 def _attach_modules() -> None:
-    import importlib
-
     for name, module in _MODULES.items():
-        try:
-            command = getattr(importlib.import_module(module), name)
-        except ModuleNotFoundError as e:
-            if e.name != module:
-                raise
-            continue  # not written yet
-        cli.add_command(command, name)
+        cli.add_command(getattr(importlib.import_module(module), name), name)
 
 
 _attach_modules()

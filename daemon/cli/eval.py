@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 
-from mustelid.cli import State, json_option, pass_state
+from mustelid import JobError
+from mustelid.cli.app import State, json_option, pass_state
+from mustelid.cli.output import clean, emit_json, emit_table
 
 
 @click.command("eval")
@@ -22,9 +24,8 @@ def eval(state: State, task_name: str, folder: Path, limit: int | None, threads:
     """Run TASK over FOLDER (NAME.jpg beside NAME.json labels) the way the model worker does,
     and report per-field exact-match rates, JSON-valid and needs-review rates, latency p50/p95
     and peak RSS. Nothing is stored."""
-    from mustelid.cli.output import clean, emit_json, emit_table
+    # Imported when run: the model worker's modules would slow every other command's start-up.
     from mustelid.evaluate import EvalError, evaluate, load_cases
-    from mustelid.tasks import JobError
     from mustelid.worker import WorkerContext
 
     task = state.host.tasks.get(task_name)
@@ -56,10 +57,14 @@ def eval(state: State, task_name: str, folder: Path, limit: int | None, threads:
     if as_json:
         emit_json(report)
         return
+    _print_report(report, task.name, folder, misses)
+
+
+def _print_report(report: dict, task_name: str, folder: Path, misses: bool) -> None:
     rows = [{"field": f, "matched": v["matched"], "of": v["of"],
              "exact_match": f"{100 * v['rate']:.1f}%"} for f, v in report["fields"].items()]
     emit_table(rows, ["field", "matched", "of", "exact_match"],
-               title=f"{task.name} on {folder} ({report['cases']} inputs)")
+               title=f"{task_name} on {folder} ({report['cases']} inputs)")
     lat = report["latency_s"]
     click.echo(f"json valid:   {100 * report['json_valid_rate']:.1f}%")
     click.echo(f"needs review: {100 * report['needs_review_rate']:.1f}%")
@@ -70,8 +75,8 @@ def eval(state: State, task_name: str, folder: Path, limit: int | None, threads:
     click.echo(f"latency:      p50 {lat['p50']:.2f}s  p95 {lat['p95']:.2f}s  mean {lat['mean']:.2f}s"
                f"  (model load {report['model_load_s']:.1f}s, not counted)")
     click.echo(f"peak rss:     {report['peak_rss_mb']:.0f} MiB")
-    if unlabelled:
-        click.echo(f"unlabelled (skipped): {len(unlabelled)}")
+    if report["unlabelled"]:
+        click.echo(f"unlabelled (skipped): {len(report['unlabelled'])}")
     if misses:
         for r in report["results"]:
             for f, v in r["fields"].items():

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
+from mustelid import WaitingError
+from mustelid.cli.app import State, pass_state
+from mustelid.config import ConfigError
 
-def _config():
-    from mustelid.config import ConfigError, load_config
-
-    try:
-        return load_config()
-    except ConfigError as e:
-        raise click.ClickException(str(e)) from None
-
+# mustelid.models is imported by each command when it runs: it would slow every command's start.
 
 @click.group()
 def models():
@@ -21,15 +19,14 @@ def models():
 
 @models.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-def list_command(as_json):
+@pass_state
+def list_command(state: State, as_json: bool) -> None:
     """Show catalog models, whether each is installed and verified, and which is in use."""
     from mustelid.models import list_models
 
-    cfg = _config()
+    cfg = state.config
     statuses = list_models(cfg)
     if as_json:
-        import json
-
         payload = {
             "models_dir": str(cfg.models_dir),
             "custom_path": str(cfg.model.path) if cfg.model.path else None,
@@ -68,12 +65,13 @@ def list_command(as_json):
 
 @models.command()
 @click.argument("name", required=False)
-def pull(name):
+@pass_state
+def pull(state: State, name: str | None) -> None:
     """Fetch and verify model NAME (default: the configured model)."""
     from mustelid.models import ModelError
     from mustelid.models import pull as pull_model
 
-    cfg = _config()
+    cfg = state.config
     try:
         path = pull_model(cfg, name, progress=True)
     except ModelError as e:
@@ -83,13 +81,13 @@ def pull(name):
 
 @models.command()
 @click.argument("name")
-def use(name):
+@pass_state
+def use(state: State, name: str) -> None:
     """Make catalog model NAME the one the daemon runs."""
-    from mustelid.config import ConfigError
     from mustelid.models import ModelError, list_models
     from mustelid.models import use as use_model
 
-    cfg = _config()
+    cfg = state.config
     try:
         written = use_model(cfg, name)
     except (ModelError, ConfigError) as e:
@@ -101,15 +99,14 @@ def use(name):
 
 @models.command()
 @click.argument("name", required=False)
-def verify(name):
+@pass_state
+def verify(state: State, name: str | None) -> None:
     """Hash model NAME (default: the configured model) again and compare with its sha256."""
-    from mustelid import WaitingError
     from mustelid.models import ModelError
     from mustelid.models import verify as verify_model
 
-    cfg = _config()
     try:
-        resolved = verify_model(cfg, name)
+        resolved = verify_model(state.config, name)
     except ModelError as e:
         raise click.ClickException(str(e)) from None
     except WaitingError as e:

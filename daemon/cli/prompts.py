@@ -13,14 +13,13 @@ from pathlib import Path
 
 import click
 
-from mustelid.cli import State, json_option, pass_state
+from mustelid.cli.app import State, json_option, pass_state
 from mustelid.cli.output import clean, emit_table
+from mustelid.prompts import Prompts
 
 
 def _catalog(state: State):
     """(the prompts in effect, the shipped ones by name)."""
-    from mustelid.prompts import Prompts
-
     effective = Prompts(state.config.prompts_dir)
     shipped = {p.name: p for p in Prompts(None).list()}
     return effective, shipped

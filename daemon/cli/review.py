@@ -17,8 +17,10 @@ import json
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
-from mustelid.cli import State, json_option, pass_state
+from mustelid.cli.app import State, json_option, pass_state
+from mustelid.cli.output import clean, emit_json, emit_table
 
 
 def _parse_sets(pairs: tuple[str, ...], fields: dict[str, Any]) -> dict[str, Any]:
@@ -58,20 +60,13 @@ def _parse_sets(pairs: tuple[str, ...], fields: dict[str, Any]) -> dict[str, Any
 def review(state: State, job_id: str | None, sets: tuple[str, ...], accept: bool, reject: bool,
            note: str, task: str | None, as_json: bool) -> None:
     """List answers waiting for review, or accept, correct or reject one (JOB)."""
-    from mustelid.cli.output import clean, emit_json, emit_table
     from mustelid.store import reviews
 
     db, ledger = state.db, state.ledger
     if job_id is None:
         if sets or accept or reject:
             raise click.UsageError("name the JOB to accept, correct or reject")
-        rows = reviews.pending(db, task)
-        for r in rows:
-            r["problem"] = "; ".join(r["problems"])
-        if as_json:
-            emit_json(rows)
-        else:
-            emit_table(rows, ["job_id", "task", "problem", "held_at"], title="needs review")
+        _list(reviews.pending(db, task), as_json)
         return
     if accept and reject:
         raise click.UsageError("--accept or --reject, not both")
@@ -92,8 +87,6 @@ def review(state: State, job_id: str | None, sets: tuple[str, ...], accept: bool
         raise click.ClickException(f"task {job['task']!r} is not installed")
     before = held["data"] or {}
     changes = _parse_sets(sets, the_task.Output.model_fields)
-    from pydantic import ValidationError
-
     try:
         result = the_task.Output.model_validate({**before, **changes})
     except ValidationError as e:
@@ -103,23 +96,11 @@ def review(state: State, job_id: str | None, sets: tuple[str, ...], accept: bool
     corrections = [{"field": f, "was": before.get(f), "value": after.get(f)}
                    for f in changes if before.get(f) != after.get(f)]
     if not accept:
-        out = {"job_id": job["id"], "task": job["task"], "problems": held["problems"],
-               "data": after, "changes": corrections, "raw": held["raw"]}
-        if as_json:
-            emit_json(out)
-            return
-        click.echo(f"job {job['id']} ({job['task']}) needs review:")
-        for p in held["problems"]:
-            click.echo(f"  problem: {clean(p)}")
-        for k, v in after.items():
-            mark = " (corrected)" if any(c["field"] == k for c in corrections) else ""
-            click.echo(f"  {k:>12}: {clean(v)}{mark}")
-        click.echo(f"  model said: {clean(held['raw'])}")
-        click.echo("add --accept to store it" + (" with these corrections" if corrections else "")
-                   + ", or --reject")
+        _preview(job, held, after, corrections, as_json)
         return
     ok = ledger.resolve_review(
         job["id"], after, corrections=corrections, example_key=the_task.example_key(after),
+        filed_as=the_task.filed_as(result),
         persist=lambda db_, row: the_task.persist(db_, row, result))
     if not ok:
         raise click.ClickException(f"job {job['id']} was resolved meanwhile")
@@ -128,3 +109,30 @@ def review(state: State, job_id: str | None, sets: tuple[str, ...], accept: bool
         return
     what = ", ".join(f"{c['field']} {clean(c['was'])} -> {clean(c['value'])}" for c in corrections)
     click.echo(f"{job['id']} done" + (f" (corrected {what})" if what else " (accepted as is)"))
+
+
+def _list(rows: list[dict[str, Any]], as_json: bool) -> None:
+    for r in rows:
+        r["problem"] = "; ".join(r["problems"])
+    if as_json:
+        emit_json(rows)
+    else:
+        emit_table(rows, ["job_id", "task", "problem", "held_at"], title="needs review")
+
+
+def _preview(job: dict[str, Any], held: dict[str, Any], after: dict[str, Any],
+             corrections: list[dict[str, Any]], as_json: bool) -> None:
+    """The held answer with the corrections applied, not stored."""
+    if as_json:
+        emit_json({"job_id": job["id"], "task": job["task"], "problems": held["problems"],
+                   "data": after, "changes": corrections, "raw": held["raw"]})
+        return
+    click.echo(f"job {job['id']} ({job['task']}) needs review:")
+    for p in held["problems"]:
+        click.echo(f"  problem: {clean(p)}")
+    for k, v in after.items():
+        mark = " (corrected)" if any(c["field"] == k for c in corrections) else ""
+        click.echo(f"  {k:>12}: {clean(v)}{mark}")
+    click.echo(f"  model said: {clean(held['raw'])}")
+    click.echo("add --accept to store it" + (" with these corrections" if corrections else "")
+               + ", or --reject")

@@ -6,7 +6,7 @@ import datetime as dt
 
 import click
 
-from mustelid.cli import State, json_option, pass_state
+from mustelid.cli.app import State, json_option, pass_state
 
 COLUMNS = ["name", "task", "cron", "next_fire", "last_fire", "last_key", "last_state", "source",
            "note"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mustelid.cli import State, json_option, pass_state
+from mustelid.cli.app import State, json_option, pass_state
 
 COLUMNS = ["job_id", "task", "file", "snippet"]
 

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from mustelid.config import Config
 from mustelid.ocr import OcrLine
-from mustelid.plugins.receipts import Receipts, find_dates, Row
+from mustelid.plugins.receipts import Receipts
+from mustelid.plugins.receipts.candidates import Row, find_dates
 from mustelid.prompts import Prompts
 from mustelid.tasks import Generation, JobInput, PermanentError, parse_output
 

@@ -57,7 +57,7 @@ def register_migrations(register):
 
 @hookimpl
 def register_commands(cli):
-    from mustelid.cli import State, json_option, pass_state
+    from mustelid.cli import State, emit_table, json_option, pass_state
 
     @cli.command()
     @click.option("--search", help="Only contacts whose name, company or e-mail contains this.")
@@ -66,8 +66,6 @@ def register_commands(cli):
     @pass_state
     def contacts(state: State, search: str | None, limit: int, as_json: bool):
         """Contacts read from business cards, newest first."""
-        from mustelid.cli.output import emit_table
-
         db = state.db
         rows = []
         if db["contacts"].exists():

@@ -11,15 +11,11 @@ card; a miss is sent back to the model once, then the job fails instead of inven
 from __future__ import annotations
 
 import re
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mustelid import Evidence, JobInput, PermanentError, Task
-from mustelid.ocr import rows_as_text
-from mustelid.prompts import render_text
+from mustelid import Evidence, JobInput, PermanentError, Task, rows_as_text
 
 # Patterns are written for llama.cpp's grammar converter as well as for pydantic: bounded
 # repeats only, and no regex escapes (\. \d reach the grammar verbatim and are rejected there).
@@ -77,15 +73,6 @@ def _squash(text: str) -> str:
     return re.sub(r"[^0-9a-z]", "", text.lower())
 
 
-def prompt_text(override_dir: Path | None) -> str:
-    """The prompt: the user's ``<config dir>/prompts/cards.txt`` if they wrote one, else the copy
-    shipped in this package. (mustelid's own prompt loader only knows mustelid's prompts.)"""
-    if override_dir is not None and (override_dir / "cards.txt").is_file():
-        return (override_dir / "cards.txt").read_text(encoding="utf-8")
-    return resources.files(__package__).joinpath("prompts", "cards.txt").read_text(
-        encoding="utf-8")
-
-
 class BusinessCards(Task):
     name = "cards"
     function = "record_contact"
@@ -120,7 +107,8 @@ class BusinessCards(Task):
         )
 
     def messages(self, job: JobInput, evidence: Evidence, ctx: Any) -> list[dict[str, str]]:
-        return render_text(prompt_text(ctx.prompts.override_dir), **evidence.variables)
+        # prompts/cards.txt ships in this package; a user's <config dir>/prompts/cards.txt wins.
+        return ctx.prompts.render(self.prompt, package=__package__, **evidence.variables)
 
     def schema(self, evidence: Evidence) -> dict[str, Any]:
         """The static schema, narrowed to this card: contact details only as printed on it."""

@@ -1,0 +1,54 @@
+"""Where a mustelid daemon keeps its state: the database it opens and the lock it holds.
+
+Light on purpose: every CLI command opens the store and ``mustelid status`` asks whether a
+daemon runs, without importing the daemon's loop (``mustelid.runner``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import filelock
+import sqlite_utils
+
+from mustelid.config import Config
+from mustelid.host import Host
+from mustelid.store import Ledger, migrate, open_db
+
+
+class AlreadyRunning(Exception):
+    pass
+
+
+def lock_path(config: Config) -> Path:
+    return config.data_dir / "daemon.lock"
+
+
+def daemon_running(config: Config) -> bool:
+    """True if some process holds the daemon lock (works without talking to it)."""
+    path = lock_path(config)
+    if not path.exists():
+        return False
+    lock = filelock.FileLock(str(path), timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        return True
+    lock.release()
+    return False
+
+
+def open_store(config: Config, host: Host,
+               on_event: Callable[[dict[str, Any], str], None] | None = None,
+               ) -> tuple[sqlite_utils.Database, Ledger]:
+    """The database, migrated (the host's tables, then every plugin's), and its ledger."""
+    db = open_db(config.db_path)
+    migrate(db, host.migrations())
+    ledger = Ledger(
+        db,
+        on_event=on_event,
+        backoff_seconds=config.jobs.backoff_seconds,
+        backoff_max_seconds=config.jobs.backoff_max_seconds,
+    )
+    return db, ledger

@@ -1,0 +1,27 @@
+"""``[backend.llama_cpp]``: the settings only this backend reads (same defaults and bounds they
+had under ``[model]``, where old config files may still write them)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LlamaSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    n_ctx: int = Field(4096, ge=256, description="maximum context tokens")
+    n_ctx_min: int = Field(
+        2048, ge=256, description="first context size; grows in doubling steps up to n_ctx"
+    )
+    kv_type: Literal["f16", "q8_0", "q4_0"] = Field(
+        "f16", description="KV cache element type; quantized needs flash_attn"
+    )
+    flash_attn: bool = Field(False, description="flash attention (required for a quantized KV)")
+    prefix_reuse: bool = Field(True, description="keep the previous prompt's KV for the next job")
+    choice_decoding: bool = Field(
+        True, description="append the text the schema fixes without asking the model, ask it "
+        "only where allowed values differ; false = one grammar, token by token",
+    )
+    seed: int = Field(0, description="sampling seed; generation is greedy anyway")

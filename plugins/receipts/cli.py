@@ -1,0 +1,70 @@
+"""`mustelid expenses`: the receipts task's own listing (added through register_commands)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from typing import Any
+
+import click
+
+from mustelid import hookimpl
+from mustelid.cli import State, emit_table, json_option, pass_state
+from mustelid.records import input_file, newest_per_input, select, versions_of
+
+COLUMNS = ["date", "merchant", "total", "currency", "category", "file", "job_id"]
+HISTORY_COLUMNS = ["date", "merchant", "total", "currency", "category", "file", "version",
+                   "job_id"]
+
+
+@hookimpl
+def register_commands(cli):
+    @cli.command()
+    @click.option("--since", help="Only expenses dated on or after this day (YYYY-MM-DD).")
+    @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
+    @click.option("-n", "--limit", default=200, show_default=True)
+    @click.option("--history", is_flag=True,
+                  help="Every result version (reprocess, review), not only the latest.")
+    @json_option
+    @pass_state
+    def expenses(state: State, since: str | None, as_csv: bool, limit: int, history: bool,
+                 as_json: bool):
+        """Expenses recorded from receipts, newest first (the latest version of each receipt)."""
+        rows = expense_rows(state.db, since, history, limit)
+        if as_csv:
+            writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS + ["items"],
+                                    extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+            return
+        if as_json:
+            for row in rows:
+                row["items"] = json.loads(row["items"] or "[]")
+                row["provenance"] = json.loads(row["provenance"] or "{}")
+        if history:
+            rows.sort(key=lambda r: (r["file_sha256"] or "", r["version"] or 0))
+        emit_table(rows, HISTORY_COLUMNS if history else COLUMNS, title="expenses",
+                   as_json=as_json)
+
+
+def expense_rows(db: Any, since: str | None, history: bool, limit: int) -> list[dict[str, Any]]:
+    """The ``expenses`` rows to list, newest date first, each with its result ``version`` and
+    the original name of its ``file``."""
+    rows: list[dict[str, Any]] = []
+    if db["expenses"].exists():
+        # An unset --since lists every row, undated ones too; a set one only dated rows.
+        rows = select(db, "expenses", ranges={"date": (since, None)} if since else None,
+                      order_by=["-date", "-id"])
+        versions = versions_of(db, "expenses")
+        latest = newest_per_input(db, "expenses")
+        for row in rows:
+            row["version"] = versions.get(row["job_id"])
+        if not history:
+            # A reprocessed or corrected receipt has one row per version; show the newest.
+            rows = [r for r in rows if r["job_id"] in latest]
+        rows = rows[:limit]
+    for row in rows:
+        file = input_file(db, row["file_sha256"])
+        row["file"] = file["original_name"] if file else None
+    return rows

@@ -1,0 +1,134 @@
+"""Which header rows can be the merchant, and whether a chosen merchant is printed at all.
+
+The business name is printed in the header, above the address; a company word (SDN BHD, LTD,
+GMBH, ...) marks it, and a long registered name wraps onto the next rows.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+from .candidates import Row
+
+# Few options: every extra header row offered is one more way for a 0.5B model to pick an
+# address or a scribble; the code ranks, the model picks among the best-ranked rows.
+MAX_MERCHANT_ROWS = 3
+HEADER_ROWS = 12   # the merchant is printed in the header; deeper rows are items and totals
+
+# Header rows that are receipt boilerplate, not the business name ...
+_BOILERPLATE = re.compile(
+    r"\b(INVOICE|RECEIPT|CASHIER|TEL|FAX|GST|REG|DATE|TIME|TABLE|ORDER|COUNTER|QTY|ITEMS?|DESC"
+    r"|DESCRIPTION|CASH|SALESPERSON|WAITER|MEMBER|DOCUMENT|TERMINAL|TOKEN|STATION|COVER)\b"
+    r"|@|WWW|\.COM|:$"   # a row ending in ":" is a field label whose value went elsewhere
+)
+# ... or an address (EN, MS, DE, FR, ES words for street, estate, district, floor; postcodes),
+# unless a company word shows the address is part of the name: "BOOK TA.K (TAMAN DAYA) SDN BHD".
+_ADDRESS = re.compile(
+    r"^NO\b|^LOT\b|\b\d{5}\b|\b(ROAD|RD|STREET|AVENUE|AVE|BLVD|FLOOR|FLR|JALAN|JLN|LORONG"
+    r"|PERSIARAN|TAMAN|TMN|KAWASAN|BANDAR|SEKSYEN|STRASSE|RUE|CALLE)\b"
+)
+# A registration number printed after the name: "99 SPEED MART S/B (519537-X)".
+_TRAILING_REG_NO = re.compile(r"\s*\(?[A-Z]{0,3}\d{4,}[-\d]*-?[A-Z]?\)?$")
+# OCR misreads the Malaysian legal suffix often (SDN BND, SON BHD, SDN.BHO): accept those too.
+_LEGAL_SUFFIX = r"S[DO]N\.? ?B[HN][DO]|BHD|S/B|LTD|LIMITED|INC|LLC|GMBH|PTE|PLC|CORP"
+COMPANY_WORDS = re.compile(
+    r"\b(" + _LEGAL_SUFFIX + r"|CO\.|ENTERPRISE|TRADING"
+    r"|RESTAURANT|RESTORAN|STORE|MART|MARKET|SHOP|CAFE|HOTEL|HARDWARE|STATIONERY)\b"
+)
+
+
+def merchant_rows(rows: list[Row]) -> list[str]:
+    """Header rows that could be the business name: those of the best rank, in printed order.
+
+    The name is printed above the address, so below the first address row only rows carrying a
+    company word (SDN BHD, LTD, GMBH, ...) still count, and they rank after the rows above it (a
+    company named lower down is often the customer). Above it, company words rank first and
+    all-lower-case rows last (on a receipt that is handwriting or a stamp more often than a name).
+    """
+    ranked: list[tuple[tuple[bool, bool, bool], str]] = []
+    below_address = False
+    for row in rows[:HEADER_ROWS]:
+        text = _TRAILING_REG_NO.sub("", row.text.strip())
+        upper = text.upper()
+        company = bool(COMPANY_WORDS.search(upper))
+        if _ADDRESS.search(upper) and not company:
+            below_address = True
+            continue
+        letters = sum(ch.isalpha() for ch in text)
+        if letters < 3 or letters < 0.5 * len(text.replace(" ", "")) or len(text) > 60:
+            continue
+        if _BOILERPLATE.search(upper) or (below_address and not company):
+            continue
+        if text not in (t for _, t in ranked):
+            ranked.append(((below_address, not company, text == text.lower()), text))
+    ranked.sort(key=lambda r: r[0])  # stable: printed order within a rank
+    # Only the best rank is offered. Measured on the dev receipts: given lower-ranked rows too,
+    # the model took the scribbled name on the first line over "... SDN BHD" 3 times in 40, and
+    # never picked a lower-ranked row that was right.
+    if not ranked:
+        # Nothing looks like a name (a logo-only header): any wordy header row beats a free
+        # string, which the model would fill with an invention that check() then rejects.
+        wordy = [r.text for r in rows[:HEADER_ROWS] if sum(ch.isalpha() for ch in r.text) >= 3]
+        return [t for t in wordy if len(t) <= 60][:MAX_MERCHANT_ROWS]
+    best = [text for rank, text in ranked if rank == ranked[0][0]]
+    return best[:MAX_MERCHANT_ROWS]
+
+
+_ENDS_LEGAL = re.compile(r"\b(" + _LEGAL_SUFFIX + r")\.?\)?$")
+
+
+def merchant_choices(rows: list[str], header: list[str]) -> list[str]:
+    """The candidate rows, plus a row joined with the one printed after it when it visibly
+    continues ("HOME MASTER HARDWARE &" / "ELECTRICAL"), or with the next one or two rows when
+    those end the legal name ("AIK HUAT HARDWARE" / "ENTERPRISE (SETIA" / "ALAM) SDN BHD"): a
+    long registered name wraps, and its legal suffix is where it ends. The shared prefix lets the
+    model decide, token by token, whether the name goes on."""
+    # The whole name goes first (a small model mostly takes the first option); the fragment it
+    # starts with stays offered after it, and fragments swallowed by it are dropped.
+    out: list[str] = []
+    swallowed: set[str] = set()
+    for row in rows:
+        if row in swallowed:
+            continue
+        i = header.index(row) if row in header else -1
+        b = header[i + 1] if 0 <= i < len(header) - 1 else ""
+        if b and re.search(r"(&|-|\+|\bAND|\bOF)$", row.upper()) and len(row) + len(b) < 60:
+            out.append(f"{row} {b}")
+        elif i >= 0 and not _ENDS_LEGAL.search(row.upper()):
+            for n in (2, 3):
+                parts = header[i:i + n]
+                joined = " ".join(_TRAILING_REG_NO.sub("", p) for p in parts)
+                if len(parts) == n and len(joined) <= 60 and _ENDS_LEGAL.search(joined.upper()) \
+                        and not any(_ADDRESS.search(p.upper()) and not COMPANY_WORDS.search(
+                            p.upper()) for p in parts):
+                    out.append(joined)
+                    swallowed.update(parts[1:])
+                    break
+        out.append(row)
+    return list(dict.fromkeys(out))
+
+
+def squash(text: str) -> str:
+    return re.sub(r"[^0-9A-Z]", "", text.upper())
+
+
+def best_row(value: str, rows: list[str], threshold: float = 0.8) -> int | None:
+    """The row that holds ``value`` (alone, or wrapped onto the next row), else the row that
+    resembles it best (OCR and the model each drop a character now and then), else None: an
+    invented merchant."""
+    target = squash(value)
+    if not target:
+        return None
+    spans = [(i, squash(r)) for i, r in enumerate(rows)]
+    spans += [(i, squash(a + b)) for i, (a, b) in enumerate(zip(rows, rows[1:]))]
+    for i, hay in spans:
+        if target in hay:
+            return i
+    best, best_i = 0.0, None
+    for i, hay in spans:
+        m = difflib.SequenceMatcher(None, target, hay, autojunk=False)
+        score = sum(b.size for b in m.get_matching_blocks()) / len(target)
+        if score > best:
+            best, best_i = score, i
+    return best_i if best >= threshold else None

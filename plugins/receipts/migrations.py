@@ -1,0 +1,45 @@
+"""The receipts task's table, ``expenses``: one row per recorded expense (per result version)."""
+
+from __future__ import annotations
+
+from sqlite_utils import Migrations
+
+
+def expenses_migrations() -> Migrations:
+    migrations = Migrations("receipts")
+
+    @migrations()
+    def m001_expenses(db):
+        # One row per recorded expense. `total` is TEXT holding the decimal exactly as chosen
+        # ("33.90"): REAL would turn it into a binary float (33.899999...) and lose the printed
+        # scale; sum with CAST(total AS REAL) for a quick view, or Decimal in Python for money.
+        # `items` and `provenance` are JSON (line items; which OCR row and boxes each value came
+        # from). job_id is unique: a job persists at most once.
+        db["expenses"].create(
+            {
+                "id": int,
+                "job_id": str,
+                "file_sha256": str,
+                "merchant": str,
+                "date": str,        # ISO YYYY-MM-DD, or NULL when none was legible
+                "total": str,
+                "currency": str,    # ISO 4217
+                "category": str,
+                "items": str,
+                "provenance": str,
+                "created": str,     # UTC ISO timestamp
+            },
+            pk="id",
+            not_null={"job_id", "merchant", "total", "currency", "category"},
+        )
+        db["expenses"].create_index(["job_id"], unique=True)
+        db["expenses"].create_index(["date"])
+        db["expenses"].create_index(["file_sha256"])
+
+    @migrations()
+    def m002_nullable_merchant_currency(db):
+        # A merchant or currency that is not printed is recorded as NULL (with the reason in
+        # provenance) instead of being guessed, so those columns may now be empty.
+        db["expenses"].transform(not_null={"merchant": False, "currency": False})
+
+    return migrations

@@ -1,0 +1,261 @@
+"""The receipts task: OCR a photo or scan of a receipt and record it as an expense
+(``record_expense``).
+
+The method, chosen for a 0.5B model that cannot be trusted to copy digits, convert dates or find
+the right total on its own: code finds the amounts, dates, currency marks and header rows the OCR
+text contains and ranks them (the total is the last total-labelled amount before the payment
+lines, after rounding; the merchant is the header row above the address, a company word first);
+the prompt shows these candidates, most likely first, with the words printed beside them; and
+the per-job JSON schema makes ``merchant``, ``total``, ``date``, item prices and ``currency``
+*enums of those candidates*. The model only chooses, and whatever it chooses is printed on the
+receipt. Refusing comes first: ``prepare`` ends the job as ``not_a_receipt`` when no amount is
+printed on a total or payment line, and the model's first field, ``is_receipt``, may still say
+no; either way no expense is invented.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from decimal import Decimal
+from typing import Any
+
+from mustelid import (
+    Evidence,
+    JobInput,
+    OcrLine,
+    PermanentError,
+    Task,
+    TaskContext,
+    normalise_box,
+    rows_as_text,
+)
+
+from . import evaluate
+from .candidates import (
+    Candidate,
+    Row,
+    clean_text,
+    find_amounts,
+    find_currencies,
+    find_dates,
+    group_rows,
+)
+from .checks import add_items, consistency_problems, missing_provenance, row_provenance
+from .examples import corrected_example, example_text, prefer_label
+from .expense import Expense, RecordedExpense
+from .items import item_lines, item_prices
+from .menus import amount_menu, currency_hint, date_menu, item_menu, merchant_menu
+from .merchants import HEADER_ROWS, best_row, merchant_choices, merchant_rows
+from .totals import is_payment_record, printed_sum, total_shortlist
+
+
+class Receipts(Task):
+    name = "receipts"
+    function = "record_expense"
+    description = "A shop receipt or bill: record who was paid, when, how much, for what."
+    version = "1"
+    input_kind = "image"
+    Output = RecordedExpense
+    prompt = "receipts"
+    bench_workload = True       # `mustelid bench` times it end to end on receipt images (P4, P5)
+    # Worst case of the answer is ~130 tokens (60-char merchant, longest enum values, keys);
+    # leave room so a bounded answer can never be cut off.
+    max_tokens = 192
+
+    def prepare(self, job: JobInput, ctx: TaskContext) -> Evidence:
+        if not job.path:
+            raise PermanentError("no_input", "receipts need an image file")
+        image = ctx.load_image(job.path)   # raises PermanentError("unreadable_image")
+        width, height = image.size
+        lines, text, rows, amounts = read_receipt(job.path, ctx)
+        settings = (ctx.config.plugin or {}).get("receipts", {}) if ctx.config else {}
+        totals = total_shortlist(amounts, rows)
+        header = [r.text for r in rows[:HEADER_ROWS]]
+        merchants = merchant_choices(merchant_rows(rows), header)
+        dates = find_dates(rows, settings.get("date_order", "DMY"))
+        currencies = find_currencies(text)
+        default_currency = settings.get("default_currency", "")
+        now = ctx.now()
+        example = corrected_example(ctx, merchants)
+        if example:
+            totals = prefer_label(totals, rows, example.get("total_label"))
+        prices = item_prices(amounts, rows)
+        items = item_lines(prices, rows)
+        return Evidence(
+            text=text,
+            variables={
+                "ocr_text": text,
+                "totals": amount_menu(totals, rows, only_totals=True),
+                "merchants": merchant_menu(merchants),
+                "dates": date_menu(dates),
+                "currency_hint": currency_hint(currencies, default_currency),
+                "items": item_menu(items),
+            },
+            data={
+                "image": {"width": width, "height": height},
+                "lines": [
+                    {"text": l.text, "box": normalise_box(l.box, width, height), "score": l.score}
+                    for l in lines
+                ],
+                "rows": [{"text": r.text, "lines": r.lines} for r in rows],
+                "amounts": [vars(c) for c in amounts],
+                "item_prices": [c.value for c in prices],
+                "item_lines": items,
+                "printed_sum": str(subtotal_sum) if (subtotal_sum := printed_sum(rows)) else None,
+                "totals": [c.value for c in totals],
+                "merchants": merchants,
+                "dates": [vars(c) for c in dates],
+                "currencies": currencies,
+                "default_currency": default_currency,
+                "now": now.isoformat(),
+                "example": example,
+            },
+        )
+
+    def messages(self, job: JobInput, evidence: Evidence, ctx: TaskContext) -> list[dict[str, str]]:
+        messages = super().messages(job, evidence, ctx)
+        example = evidence.data.get("example")
+        if example:
+            # Appended, not a template variable: a user's own copy of the template keeps working.
+            messages[-1]["content"] += "\n\n" + example_text(example)
+        return messages
+
+    def schema(self, evidence: Evidence) -> dict[str, Any]:
+        """The static schema, narrowed to this receipt: values can only be ones printed on it."""
+        schema = Expense.model_json_schema()
+        props = schema["properties"]
+        amounts = [c["value"] for c in evidence.data.get("amounts", [])]
+        dates = [c["value"] for c in evidence.data.get("dates", [])]
+        currencies = list(evidence.data.get("currencies", []))
+        default = evidence.data.get("default_currency")
+        if default and default not in currencies:
+            currencies.append(default)
+        totals = evidence.data.get("totals") or amounts
+        if totals:
+            props["total"] = {"type": "string", "enum": totals}
+        # A receipt may have no legible date: null is always allowed, an unprinted date never.
+        props["date"] = {"anyOf": [{"type": "string", "enum": dates}, {"type": "null"}]} if dates \
+            else {"type": "null"}
+        merchants = evidence.data.get("merchants")
+        props["merchant"] = {"type": "string", "enum": merchants} if merchants \
+            else {"type": "null"}
+        props["currency"] = {"type": "string", "enum": currencies} if currencies \
+            else {"type": "null"}
+        # Fields with one possible value go last. The answer is generated in property order and
+        # what follows the last real choice is never evaluated by a choice decoder
+        # (llama_choices), while a forced value before a choice costs ~6 ms a token to read.
+        order = sorted(props, key=lambda name: option_count(props[name], schema) == 1)
+        schema["properties"] = {name: props[name] for name in order}
+        # Every field is required in the grammar so the model never stops early on defaults.
+        schema["required"] = list(order)
+        return schema
+
+    def check(self, result: RecordedExpense, evidence: Evidence) -> list[str]:
+        if not result.is_receipt:
+            # Remember the verdict on the evidence: the host re-asks once after a failed check,
+            # and a second, talked-into "yes" must not turn a non-receipt into an expense.
+            evidence.data["refused"] = True
+        if evidence.data.get("refused"):
+            raise PermanentError("not_a_receipt", "the model judged the image not a receipt")
+        problems = []
+        rows = evidence.data.get("rows", [])
+        amounts = {Decimal(c["value"]): c for c in evidence.data.get("amounts", [])}
+        total = amounts.get(result.total)
+        if total is None:
+            problems.append(f"total {result.total} does not appear among the amounts printed")
+        dates = {c["value"]: c for c in evidence.data.get("dates", [])}
+        date = None
+        if result.date is not None:
+            date = dates.get(result.date.isoformat())
+            if date is None:
+                problems.append(f"date {result.date} is not printed on the receipt")
+            now = dt.datetime.fromisoformat(evidence.data["now"]).date()
+            if result.date > now + dt.timedelta(days=1):
+                problems.append(f"date {result.date} is in the future")
+            elif result.date.year < 1990:
+                problems.append(f"date {result.date} is implausibly old")
+        problems += consistency_problems(result, evidence)
+        merchant_row = None
+        if result.merchant is not None:
+            merchant_row = best_row(result.merchant, [r["text"] for r in rows])
+            if merchant_row is None:
+                problems.append(f"merchant {result.merchant!r} does not appear in the text")
+        if problems:
+            return problems
+        result.provenance = {
+            "total": row_provenance(total, evidence),
+            "date": row_provenance(date, evidence) if date
+            else missing_provenance("date", evidence),
+            "merchant": row_provenance({"rows": [merchant_row]}, evidence)
+            if merchant_row is not None else missing_provenance("merchant", evidence),
+        }
+        if result.currency is None:
+            result.provenance["currency"] = missing_provenance("currency", evidence)
+        confidence = evidence.data.get("model_confidence") or {}
+        for name in ("total", "date", "merchant"):
+            if result.provenance.get(name) and name in confidence:
+                result.provenance[name]["model_confidence"] = confidence[name]
+        add_items(result, evidence)
+        return []
+
+    def eval_truth(self, labels: dict[str, Any]) -> dict[str, Any]:
+        return evaluate.truth(labels, set(Expense.model_fields))
+
+    def eval_normalise(self, field: str, value: Any) -> Any:
+        return evaluate.normalise(field, value)
+
+    def example_key(self, data: dict[str, Any]) -> str | None:
+        return evaluate.merchant_key(data.get("merchant"))
+
+    def persist(self, db: Any, job: dict[str, Any], result: RecordedExpense) -> None:
+        db["expenses"].insert(
+            {
+                "job_id": job["id"],
+                "file_sha256": job.get("input_sha256"),
+                "merchant": result.merchant,
+                "date": result.date.isoformat() if result.date else None,
+                "total": str(result.total),
+                "currency": result.currency,
+                "category": result.category.value,
+                "items": json.dumps([i.model_dump(mode="json") for i in result.items]),
+                "provenance": json.dumps(result.provenance or {}),
+                "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            },
+        )
+
+
+def read_receipt(
+    path: str, ctx: TaskContext,
+) -> tuple[list[OcrLine], str, list[Row], list[Candidate]]:
+    """The OCR lines, text, rows and amounts of an image; ``not_a_receipt`` when nothing printed
+    on it says that something was paid."""
+    raw = ctx.ocr(path)
+    lines = [OcrLine(clean_text(l.text), l.box, l.score) for l in raw if clean_text(l.text)]
+    text = "\n".join(rows_as_text(lines))
+    if not text.strip():
+        raise PermanentError("not_a_receipt", "no text found in the image")
+    if not re.search(r"\d", text):
+        raise PermanentError("not_a_receipt", "no digits in the text: nothing was paid")
+    rows = group_rows(lines)
+    amounts = find_amounts(rows)
+    if not amounts:
+        raise PermanentError("not_a_receipt", "no money amounts in the text")
+    if not is_payment_record(rows):
+        # Measured: the 0.5B model answered is_receipt=true for a lab sheet, a menu, a recipe
+        # and a bank statement. A receipt states what was paid: an amount on a total line or
+        # a payment line. Without one the model is not asked at all.
+        raise PermanentError("not_a_receipt", "no amount on a total or payment line")
+    return lines, text, rows, amounts
+
+
+def option_count(prop: dict[str, Any], schema: dict[str, Any]) -> int:
+    """How many values a (narrowed) property admits; many for open ones."""
+    if "$ref" in prop:
+        prop = schema["$defs"][prop["$ref"].rsplit("/", 1)[-1]]
+    if "enum" in prop:
+        return len(prop["enum"])
+    if "anyOf" in prop:
+        return sum(option_count(p, schema) for p in prop["anyOf"])
+    return {"null": 1, "boolean": 2}.get(prop.get("type"), 2 ** 16)

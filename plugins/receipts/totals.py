@@ -1,0 +1,133 @@
+"""Which printed amounts can be the total: rows labelled as a total, payment lines, rounding,
+and the subtotal + tax + service printed above the total (for the consistency check)."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from .candidates import Candidate, Row, has_amount, row_amounts
+
+# Words that label the amount to pay, in the languages of receipts we have seen (EN, MS, DE, NL,
+# FR, IT, ES). A shortlist, not a verdict: the model still chooses among the labelled amounts.
+_TOTAL_LABEL = re.compile(
+    r"TOTAL|\bT[O0A]T[A4]?L\b|AMOUNT DUE|AMT DUE|BALANCE DUE|TO PAY|PAYABLE|GRAND|NETT|JUMLAH"
+    r"|SUMME|TOTAAL|MONTANT|IMPORTE",   # T0TAL, TOTL: OCR drops and swaps letters
+)
+# ... and words that make a "total" row something else: subtotals, counts, tax lines, payment.
+_NOT_TOTAL_LABEL = re.compile(
+    r"SUB|QTY|QUANTITY|ITEM|EXCL|SAVING|DISC|POINT|CASH|CHANGE|TENDER|CARD|VOUCHER"
+)
+TAX_LABEL = re.compile(r"\b(TAX|GST|VAT|SST|MWST|TVA|IVA)\b")
+# Lines that record how the total was paid. Totals printed after them belong to tax summaries.
+PAYMENT_LABEL = re.compile(r"\bCASH\b|CHANGE|TENDER|CARD|VISA|MASTER|PAID|PAYMENT|BAYAR|BAKI")
+ROUNDING_LABEL = re.compile(r"ROUND|ADJ")
+
+
+def is_total_label(label: str) -> bool:
+    label = label.upper()
+    if not _TOTAL_LABEL.search(label) or _NOT_TOTAL_LABEL.search(label):
+        return False
+    return not TAX_LABEL.search(label) or "INCL" in label
+
+
+def total_labels(rows: list[Row]) -> dict[int, str]:
+    """Rows whose amounts are labelled as a total -> the label. OCR often splits a label from its
+    value ("Total Sales (Inclusive of GST) :" / "32.70"): a total label without an amount lends
+    itself to the next row when that row is only a number."""
+    out: dict[int, str] = {}
+    for i, row in enumerate(rows):
+        if not is_total_label(row.text):
+            continue
+        if has_amount(row.text):
+            out[i] = row.text
+        elif i + 1 < len(rows) and has_amount(rows[i + 1].text) \
+                and sum(ch.isalpha() for ch in rows[i + 1].text) <= 3:
+            out[i + 1] = f"{row.text} {rows[i + 1].text}"
+    return out
+
+
+def is_payment_record(rows: list[Row]) -> bool:
+    """An amount printed on a total line (or under a total label) or on a payment line."""
+    if total_labels(rows):
+        return True
+    return any(PAYMENT_LABEL.search(r.text.upper()) and has_amount(r.text) for r in rows)
+
+
+def total_shortlist(amounts: list[Candidate], rows: list[Row]) -> list[Candidate]:
+    """The amounts that can be the total, most likely first (a 0.5B model mostly takes the first
+    option, so the order carries the rule "the last total printed before payment"):
+
+    - printed on a row labelled as a total, before the payment lines (tax summaries after CASH /
+      CHANGE repeat "TOTAL" for other sums);
+    - with a labelled total replaced by its rounding-corrected sum when a rounding adjustment and
+      that sum are printed (cash rounding: TOTAL 60.31, ROUNDING -0.01, then 60.30 with an
+      unreadable label).
+
+    All non-zero amounts, largest first, when no row is so labelled: an unreadable label must not
+    hide the answer.
+    """
+    nonzero = [c for c in amounts if Decimal(c.value) > 0]
+    total_rows = sorted(total_labels(rows))
+    by_size = _by_size(nonzero)
+    if not total_rows:
+        return by_size
+    payment_rows = [
+        i for i, r in enumerate(rows)
+        if i > total_rows[0] and PAYMENT_LABEL.search(r.text.upper()) and has_amount(r.text)
+    ]
+    end = payment_rows[0] if payment_rows else len(rows)
+    in_range = [i for i in total_rows if i < end] or total_rows
+    chosen = [c for c in nonzero if any(r in in_range for r in c.rows)]
+    by_value = {Decimal(c.value): c for c in nonzero}
+    for i, row in enumerate(rows[:end]):
+        if not ROUNDING_LABEL.search(row.text.upper()) or is_total_label(row.text):
+            continue
+        for adj in [c for c in nonzero if i in c.rows]:
+            # Printed order is TOTAL, adjustment, rounded sum; the reverse is not a rounding.
+            for total in [c for c in chosen if min(c.rows) < i]:
+                for value in (Decimal(total.value) - Decimal(adj.value),
+                              Decimal(total.value) + Decimal(adj.value)):
+                    rounded = by_value.get(value)
+                    if rounded and rounded is not adj and max(rounded.rows) > i:
+                        # What was paid is the rounded sum: the unrounded one is not offered,
+                        # the model (measured) prefers a row that says TOTAL over one that doesn't.
+                        if rounded in chosen:
+                            chosen.remove(total)
+                        else:
+                            chosen[chosen.index(total)] = rounded
+                        break
+    # Most likely first: the total printed last (after tax, discounts and rounding).
+    return sorted(chosen, key=lambda c: -max(c.rows)) or by_size
+
+
+def _by_size(amounts: list[Candidate]) -> list[Candidate]:
+    # Without a legible total label the total is usually the largest sum that is not cash handed
+    # over; largest first is the better guess than printed order.
+    return sorted(amounts, key=lambda c: -Decimal(c.value))
+
+
+_SUBTOTAL_LABEL = re.compile(r"SUB\s?-?\s?TOTAL|SUBTOTAL|TOTAL\s+EXCL")
+_SERVICE_LABEL = re.compile(r"SERVICE|SVC|S\.?CHARGE")
+
+
+def printed_sum(rows: list[Row]) -> Decimal | None:
+    """Subtotal + tax + service charge as printed above the first total row, or None when the
+    receipt does not print a subtotal with at least one of the others (then there is nothing to
+    add up). Tax-inclusive summaries (INCL) are left out: their tax is already in the subtotal."""
+    labelled = total_labels(rows)
+    end = min(labelled) if labelled else len(rows)
+    subtotal, extras = None, []
+    for row in rows[:end]:
+        upper = row.text.upper()
+        amounts = [Decimal(v) for v in row_amounts(row.text)]
+        if not amounts or "INCL" in upper or "%" in upper and len(amounts) > 1:
+            continue
+        if _SUBTOTAL_LABEL.search(upper) and subtotal is None:
+            subtotal = amounts[-1]
+        elif subtotal is not None and "TOTAL" not in upper and (
+                TAX_LABEL.search(upper) or _SERVICE_LABEL.search(upper)):
+            extras.append(amounts[-1])
+    if subtotal is None or not extras:
+        return None
+    return subtotal + sum(extras)

@@ -1,0 +1,92 @@
+"""Screenshots: describe a screen capture from its OCR text (``describe_screenshot``).
+
+There is no vision model on these machines (NOTES.md), so the model reads the screen the way the
+OCR engine saw it: numbered text lines in reading order, a few image facts, and the signs of each
+kind of screen that code can spot (message times in a chat, an address bar, "Error code: ...").
+The rule that keeps a 0.5B model honest is the receipts task's: **the model chooses, code copies**.
+
+- Regions and key text point at OCR lines by *copying a line*: the per-job schema makes each an
+  enum of this screenshot's own lines, and code turns the chosen line into its number, its text
+  and its box (0-1000 grid). A box is never generated, so every stored box is an OCR box.
+  Why copying rather than line numbers: asked for numbers (an integer enum), Qwen 0.5B answered
+  1, 2, 3, 4, 5 and labelled the status bar "conversation partner"; asked to copy lines, it chose
+  the lines a person would (measured on examples/samples, see tests/test_screenshots.py).
+- URLs, e-mail addresses, dates, amounts and capitalised names are found by regular expressions
+  and offered as numbered candidates; the model picks numbers, code copies the values.
+- Kind is an enum of the kinds whose signs code found on the screen, plus app, document and
+  other; title and summary are the model's own words, bounded in length.
+
+The rooms: ``output`` (the function's arguments and the completed result), ``candidates``
+(values found by code), ``kinds`` (signs of each kind of screen), ``task`` (the ``Screenshots``
+task), ``cli`` (``mustelid screenshots``).
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+from typing import Any
+
+from mustelid import hookimpl
+
+from .output import Entity, Kind, Region, Screenshot, ScreenshotCall
+from .task import Screenshots
+
+__all__ = ["Entity", "Kind", "Region", "Screenshot", "ScreenshotCall", "Screenshots"]
+
+INBOX_FOLDER = "screenshots"   # files dropped in <inbox>/screenshots/ unless the config says not
+
+
+@hookimpl
+def register_tasks(register):
+    register(Screenshots())
+
+
+@hookimpl
+def route_file(relpath: str, mime: str, config: Any) -> list[str] | None:
+    """The default route for ``<inbox>/screenshots/``. A route the user configured for that
+    folder (``[inbox.routes]``) wins: this only stands in for the default the config used to
+    hold."""
+    parts = PurePath(relpath).parts
+    if len(parts) > 1 and parts[0] == INBOX_FOLDER and INBOX_FOLDER not in config.inbox.routes:
+        return [Screenshots.name]
+    return None
+
+
+def _migrations():
+    # Function-local: sqlite-utils imports numpy, and `mustelid --help` loads every plugin.
+    from sqlite_utils import Migrations
+
+    migrations = Migrations("screenshots")
+
+    @migrations()
+    def m001_screenshots(db):
+        # One row per described screenshot. key_text holds the chosen OCR lines, one a line;
+        # entities and regions are JSON lists (regions carry their OCR box on the 0-1000 grid).
+        # Full-text search over what a person remembers about a screenshot: its title, the
+        # summary and its key lines. Triggers keep the index in step with the table.
+        db["screenshots"].create(
+            {
+                "id": int,
+                "job_id": str,
+                "file_sha256": str,
+                "kind": str,
+                "title": str,
+                "summary": str,
+                "key_text": str,
+                "entities": str,
+                "regions": str,
+                "created": str,     # UTC ISO timestamp
+            },
+            pk="id",
+            not_null={"job_id", "kind", "title"},
+        )
+        db["screenshots"].create_index(["job_id"], unique=True)
+        db["screenshots"].create_index(["kind"])
+        db["screenshots"].enable_fts(["title", "summary", "key_text"], create_triggers=True)
+
+    return migrations
+
+
+@hookimpl
+def register_migrations(register):
+    register(_migrations())

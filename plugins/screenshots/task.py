@@ -1,0 +1,154 @@
+"""The ``screenshots`` task: numbered OCR lines, candidates and signs as evidence; a per-job
+schema whose key text and regions are enums of this screenshot's own lines; ``check`` copies
+line numbers, texts and boxes from the OCR lines the answer chose."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from mustelid import (Evidence, JobInput, OcrLine, PermanentError, Task, TaskContext,
+                      clean_text, image_facts, normalise_box, reading_order)
+
+from .candidates import find_candidates
+from .kinds import KIND_HELP, allowed_kinds, find_signs, likely_kind
+from .output import LINE_CHARS, MAX_LINES, Entity, Region, Screenshot, ScreenshotCall
+
+
+def describe_image(facts: dict[str, Any]) -> str:
+    tone = "dark" if facts["brightness"] < 0.35 else "light"
+    return f"{facts['width']}x{facts['height']} pixels, {facts['orientation']}, mostly {tone}"
+
+
+class Screenshots(Task):
+    name = "screenshots"
+    function = "describe_screenshot"
+    description = "A screenshot of an app, web page, chat, e-mail or error: describe what it shows."
+    version = "1"
+    input_kind = "image"
+    Output = Screenshot
+    prompt = "screenshots"
+    # Worst case of the grammar: 80 + 160 characters of prose (~70 tokens), 3 key lines of 90
+    # characters (~75), 4 regions of a copied line and a 40-character label (~45 each), 8
+    # numbers (~20), plus keys and punctuation (~60): ~410 tokens. A bounded answer must never
+    # be cut off, so leave headroom (tokenisation of odd OCR text varies).
+    max_tokens = 560
+
+    def prepare(self, job: JobInput, ctx: TaskContext) -> Evidence:
+        if not job.path:
+            raise PermanentError("no_input", "screenshots need an image file")
+        facts = image_facts(ctx.load_image(job.path))   # PermanentError for a bad image
+        ocr = [OcrLine(clean_text(l.text), l.box, l.score) for l in ctx.ocr(job.path)]
+        ordered = reading_order([l for l in ocr if l.text])[:MAX_LINES]
+        if not ordered:
+            raise PermanentError(
+                "no_text", "no text found on the image: without a vision model there is "
+                "nothing to describe")
+        texts = [l.text[:LINE_CHARS] for l in ordered]
+        candidates = find_candidates(texts)
+        signs = find_signs(texts)
+        width, height = facts["width"], facts["height"]
+        return Evidence(
+            text="\n".join(texts),
+            variables={
+                "image": describe_image(facts),
+                "lines": "\n".join(f"[{n}] {c}" for c, n in line_choices(texts).items()),
+                "signs": "; ".join(f"{k}: {', '.join(v)}" for k, v in signs.items()) or "none",
+                "likely": likely_kind(signs) or "unclear",
+                "kinds": ", ".join(f"{k} ({KIND_HELP[k]})" for k in allowed_kinds(signs)),
+                "candidates": "\n".join(
+                    f"[{n}] {c['type']}: {c['value']}" for n, c in enumerate(candidates, 1)
+                ) or "(none)",
+            },
+            data={
+                "image": {k: facts[k] for k in ("width", "height", "orientation", "brightness",
+                                                "mean_color")},
+                "lines": [{"text": t, "box": normalise_box(l.box, width, height),
+                           "score": l.score} for t, l in zip(texts, ordered)],
+                "candidates": candidates,
+                "signs": signs,
+            },
+        )
+
+    def router_hint(self, evidence: Evidence) -> str:
+        """For the inbox router: what kind of screen the text suggests."""
+        signs = evidence.data.get("signs", {})
+        top = next(iter(signs.items()), None)
+        return f"screen signs: {top[0]} ({', '.join(top[1][:2])})" if top else ""
+
+    def schema(self, evidence: Evidence) -> dict[str, Any]:
+        """The static schema narrowed to this screenshot: key text and region lines become enums
+        of its own lines, entity choices an enum of its candidate numbers (a grammar enforces
+        enums; it does not enforce minimum/maximum)."""
+        schema = ScreenshotCall.model_json_schema()
+        props = schema["properties"]
+        props["kind"] = {"type": "string", "enum": allowed_kinds(evidence.data["signs"])}
+        lines = {"type": "string", "enum": list(line_choices(_texts(evidence)))}
+        props["key_text"]["items"] = lines
+        schema["$defs"]["RegionChoice"]["properties"]["text"] = lines
+        candidates = list(range(1, len(evidence.data["candidates"]) + 1))
+        if candidates:
+            props["entity_choices"]["items"] = {"type": "integer", "enum": candidates}
+        else:
+            props["entity_choices"] = {"type": "array", "items": {"type": "integer"},
+                                       "maxItems": 0}
+        # Required everywhere: a model that may stop early on defaults often does.
+        schema["required"] = list(props)
+        return schema
+
+    def check(self, result: Screenshot, evidence: Evidence) -> list[str]:
+        lines = evidence.data["lines"]
+        choices = line_choices(_texts(evidence))
+        candidates = evidence.data["candidates"]
+        problems = [f"{t!r} is not a line of the screenshot"
+                    for t in [*result.key_text, *(r.text for r in result.regions)]
+                    if t not in choices]
+        problems += [f"entity {n} does not exist (there are {len(candidates)})"
+                     for n in result.entity_choices if not 1 <= n <= len(candidates)]
+        if problems:
+            return problems
+        # Copy, never trust: numbers, texts and boxes come from the OCR lines the answer chose.
+        result.key_text = list(dict.fromkeys(result.key_text))
+        result.key_lines = [choices[t] for t in result.key_text]
+        result.key_text = [lines[n - 1]["text"] for n in result.key_lines]
+        regions: dict[int, Region] = {}
+        for r in result.regions:
+            n = choices[r.text]     # one region per line: the model sometimes repeats a line
+            regions.setdefault(n, Region(text=lines[n - 1]["text"], label=r.label, line=n,
+                                         box=list(lines[n - 1]["box"])))
+        result.regions = list(regions.values())
+        result.entity_choices = list(dict.fromkeys(result.entity_choices))
+        result.entities = [Entity(**candidates[n - 1]) for n in result.entity_choices]
+        return []
+
+    def persist(self, db: Any, job: dict[str, Any], result: Screenshot) -> None:
+        db["screenshots"].insert({
+            "job_id": job["id"],
+            "file_sha256": job.get("input_sha256"),
+            "kind": result.kind.value,
+            "title": result.title,
+            "summary": result.summary,
+            "key_text": "\n".join(result.key_text),
+            "entities": json.dumps([e.model_dump(exclude_none=True) for e in result.entities]),
+            "regions": json.dumps([r.model_dump() for r in result.regions]),
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        })
+
+
+def line_choices(texts: list[str]) -> dict[str, int]:
+    """What the model may copy to point at a line -> that line's number (1-based). A text that
+    occurs again (a page title in the tab and as the heading) gets its occurrence appended,
+    "Summit 2P (2)", so that every line stays reachable and every choice names one line."""
+    choices: dict[str, int] = {}
+    for n, text in enumerate(texts, 1):
+        choice, k = text, 1
+        while choice in choices:
+            k += 1
+            choice = f"{text} ({k})"
+        choices[choice] = n
+    return choices
+
+
+def _texts(evidence: Evidence) -> list[str]:
+    return [l["text"] for l in evidence.data["lines"]]

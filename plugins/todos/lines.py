@@ -1,0 +1,119 @@
+"""Source text: the lines a todo can be quoted from, and which of them read like tasks."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from mustelid import clean_text
+
+MAX_LINES = 40         # source lines shown to the model: ~15 prompt tokens each
+QUOTE_CHARS = 120      # a longer line is offered in pieces, split between words
+MAX_TEXT_CHARS = 20_000
+
+
+def squash(text: str) -> str:
+    """Case- and space-insensitive form for "does this quote occur in the source?"."""
+    return "".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def split_long(text: str, limit: int = QUOTE_CHARS) -> list[str]:
+    """A line cut into pieces of at most ``limit`` characters, between words where possible;
+    every piece is still a substring of the source (modulo spaces)."""
+    pieces, current = [], ""
+    for word in text.split():
+        while len(word) > limit:
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(word[:limit])
+            word = word[limit:]
+        if current and len(current) + 1 + len(word) > limit:
+            pieces.append(current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def source_lines(raw: list[str]) -> list[str]:
+    lines = []
+    for line in raw:
+        lines += split_long(clean_text(line))
+    return lines[:MAX_LINES]
+
+
+# Which lines can be a todo's quote. Code narrows the choice because Qwen 0.5B, offered every
+# line, made todos of "Mail", "Inbox" and "9:41" by walking down from the top; offered the lines
+# that read like tasks, it mostly only has to title them. A line qualifies if it is a list item
+# (bullet, number, checkbox) that is not a "Label: value" spec, asks for something ("please",
+# "can you", "don't forget"...), or starts with a common task verb.
+_ITEM = re.compile(r"^\s*(?:(?:[-*•·>+~☐☑✓✔□■]|\(?\d{1,2}[.)]|\[[ xX]?\])\s*|o\s+)")
+_LABEL = re.compile(r"^[A-Za-z][\w ]{0,20}:\s")
+_ASK = re.compile(r"\b(please|pls|plz|can you|could you|would you|will you|don'?t forget|"
+                  r"remember to|make sure|need to|needs to|have to|has to|must|should|"
+                  r"to-?do:|action:|reminder:)", re.I)
+_LEAD = re.compile(r"^(?:and|also|then|so|ok|okay|pls|please)\b[\s,]*", re.I)
+_VERBS = set("""add answer apply arrange ask back bake book bring buy call cancel change charge
+check clean clear close collect confirm contact cook create deliver deploy do drop email
+e-mail file fill find finish fix follow get give go hand invite install keep learn leave make
+meet move order organise organize pack paint pay phone pick plan post prepare print publish
+put read register remind remove renew repair replace reply reserve return review ring run
+schedule see sell send set share sign sort start submit take talk tell test text tidy top
+transfer update upload visit walk wash water write""".split())
+
+
+def task_like(line: str) -> bool:
+    """Could this line state something to do? (see the comment above)"""
+    item = _ITEM.match(line)
+    rest = line[item.end():] if item else line
+    if item and rest and not _LABEL.match(rest):
+        return True
+    if _ASK.search(line):
+        return True
+    # Two words at least: a lone "Reply", "Cancel" or "DO" (initials) is a button or a label.
+    words = _LEAD.sub("", rest).split()
+    return len(words) >= 2 and words[0].lower().strip(".,:;!") in _VERBS
+
+
+_TEXT_FIELDS = ("text", "key_text", "summary", "title")
+
+
+def result_text(data: Any) -> list[str]:
+    """The text a stored result carries, for todos from another task's result. Fields named
+    text / key_text / summary / title come first (a screenshot's key text, a summary's text);
+    a result with none of them gives every string of two words or more."""
+    lines: list[str] = []
+    if isinstance(data, dict):
+        for key in _TEXT_FIELDS:
+            value = data.get(key)
+            lines += [v for v in (value if isinstance(value, list) else [value])
+                      if isinstance(v, str) and v.strip()]
+    if lines:
+        return lines
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str) and len(value.split()) >= 2:
+            lines.append(value)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    walk(data)
+    return lines
+
+
+def read_text(path: str) -> str:
+    """A plain-text file's text, at most ``MAX_TEXT_CHARS`` of it."""
+    with open(path, "rb") as f:
+        data = f.read(MAX_TEXT_CHARS * 4)
+    # The sniffer calls UTF-16 with a byte-order mark text/plain too; everything else is UTF-8.
+    encoding = "utf-16" if data.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"
+    return data.decode(encoding, errors="replace")[:MAX_TEXT_CHARS]
+

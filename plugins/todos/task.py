@@ -1,0 +1,197 @@
+"""The ``todos`` task: evidence from an image, a text file, a text or another job's result; a
+per-job schema that walks the model through the task-like lines; ``check`` grounds each todo."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from typing import Any
+
+from mustelid import (Evidence, JobInput, OcrLine, PermanentError, Task, TaskContext,
+                      TransientError, clean_text, reading_order)
+from mustelid.records import input_file, job_and_result
+
+from .checks import caution_for, due_for, priority_for
+from .dates import find_due_phrases
+from .lines import (MAX_TEXT_CHARS, read_text, result_text, source_lines, squash,
+                    task_like)
+from .output import MAX_CANDIDATES, Priority, Todo, TodoList
+
+
+class Todos(Task):
+    name = "todos"
+    function = "extract_todos"
+    description = ("A handwritten note, whiteboard, to-do list, or a message asking for something: "
+                   "list the things to do, with due dates.")
+    version = "1"
+    input_kind = "image"
+    accepts = Task.accepts + ("text/plain",)
+    Output = TodoList
+    prompt = "todos"
+    # Worst case of the grammar per reviewed line: the 120-character quote (~35 tokens, fixed
+    # by the grammar but still generated), an 80-character title (~20), a due phrase (~8), the
+    # keys and punctuation (~30): ~95; 10 lines ~950. Under the inbox router's 1024 cap.
+    max_tokens = 960
+
+    def prepare(self, job: JobInput, ctx: TaskContext) -> Evidence:
+        settings = (ctx.config.plugin or {}).get("todos", {}) if ctx.config else {}
+        seen_at = job.seen_at
+        if job.path and job.mime == "text/plain":
+            raw, source = read_text(job.path).splitlines(), "a text file"
+        elif job.path:
+            raw, source = self._ocr_lines(job, ctx), "an image (its text, read by OCR)"
+        elif isinstance(job.params.get("text"), str):
+            raw, source = job.params["text"][:MAX_TEXT_CHARS].splitlines(), "a text"
+            seen_at = job.params.get("seen_at") or seen_at
+        elif job.params.get("from_job"):
+            raw, seen_at = self._from_job(str(job.params["from_job"]), ctx)
+            source = "the result of an earlier job"
+        else:
+            raise PermanentError("no_input", 'todos need an image, a text file, or params '
+                                 '{"text": ...} or {"from_job": JOB_ID}')
+        lines = source_lines(raw)
+        if not lines:
+            raise PermanentError("no_text", "no text found: nothing to do")
+        quotes = list(dict.fromkeys(l for l in lines if task_like(l)))[:MAX_CANDIDATES]
+        today = _reference_day(seen_at, ctx)
+        phrases = find_due_phrases(lines, today, settings.get("date_order", "DMY"))
+        menu = {}
+        for p in phrases:
+            menu.setdefault(p.phrase, p)
+        return Evidence(
+            text="\n".join(lines),
+            variables={
+                "source": source,
+                "lines": "\n".join(lines),
+                "quotes": "\n".join(quotes) or "(none)",
+                "today": f"{today:%A} {today.isoformat()}",
+                "phrases": "\n".join(f'"{p.phrase}" (= {dt.date.fromisoformat(p.due):%A} '
+                                     f'{p.due})' for p in menu.values()) or "(none)",
+            },
+            data={
+                "lines": lines,
+                "quotes": quotes,
+                "today": today.isoformat(),
+                "date_order": settings.get("date_order", "DMY"),
+                "phrases": [dataclasses.asdict(p) for p in phrases],
+            },
+        )
+
+    def _ocr_lines(self, job: JobInput, ctx: TaskContext) -> list[str]:
+        ctx.load_image(job.path)           # PermanentError("unreadable_image") for a bad file
+        lines = [OcrLine(clean_text(l.text), l.box, l.score) for l in ctx.ocr(job.path)]
+        return [l.text for l in reading_order([l for l in lines if l.text])]
+
+    def _from_job(self, job_id: str, ctx: TaskContext) -> tuple[list[str], str | None]:
+        # Function-local: mustelid.records loads sqlite-utils, and with it numpy, which
+        # `mustelid --help` (it imports every plugin) should not pay for.
+
+        db = ctx.read_db()
+        job, result = job_and_result(db, job_id)
+        if job is None:
+            raise PermanentError("source_missing", f"no job {job_id} to take todos from")
+        if result is None:
+            if job["state"] == "dead":
+                raise PermanentError("source_missing", f"job {job_id} ended dead: no result")
+            raise TransientError("source_not_ready", f"job {job_id} has no result yet")
+        seen_at = result["created_at"]
+        if job["input_sha256"]:
+            file = input_file(db, job["input_sha256"])
+            seen_at = file["first_seen"] if file else seen_at
+        return result_text(json.loads(result["data"] or "{}")), seen_at
+
+    def router_hint(self, evidence: Evidence) -> str:
+        """For the inbox router: how much of the text reads like a to-do list."""
+        quotes = evidence.data.get("quotes", [])
+        phrases = list(dict.fromkeys(p["phrase"] for p in evidence.data.get("phrases", [])))
+        hint = f"{len(quotes)} of {len(evidence.data.get('lines', []))} lines read like tasks"
+        return hint + (f"; dates: {', '.join(phrases[:4])}" if phrases else "")
+
+    def schema(self, evidence: Evidence) -> dict[str, Any]:
+        """One entry per candidate line, in order (``prefixItems``): the quote is fixed, then
+        either ``is_todo: false`` and nothing else, or ``is_todo: true`` with a title, a due
+        phrase from those found in the text (or null) and a priority."""
+        phrases = list(dict.fromkeys(p["phrase"] for p in evidence.data["phrases"]))
+        due = ({"anyOf": [{"type": "string", "enum": phrases}, {"type": "null"}]}
+               if phrases else {"type": "null"})
+        title = Todo.model_json_schema()["properties"]["title"]
+        priority = {"type": "string", "enum": [p.value for p in Priority]}
+
+        def entry(quote: str) -> dict[str, Any]:
+            no = {"source_quote": {"const": quote}, "is_todo": {"const": False}}
+            yes = {"source_quote": {"const": quote}, "is_todo": {"const": True}, "title": title,
+                   "due_phrase": due, "priority": priority}
+            return {"anyOf": [{"type": "object", "properties": p, "required": list(p),
+                               "additionalProperties": False} for p in (no, yes)]}
+
+        quotes = evidence.data["quotes"]
+        review = {"type": "array", "prefixItems": [entry(q) for q in quotes],
+                  "minItems": len(quotes), "maxItems": len(quotes)}
+        return {"type": "object", "properties": {"review": review}, "required": ["review"],
+                "additionalProperties": False}
+
+    def check(self, result: TodoList, evidence: Evidence) -> list[str]:
+        source = squash(evidence.text)
+        today = dt.date.fromisoformat(evidence.data["today"])
+        order = evidence.data.get("date_order", "DMY")
+        phrases: dict[str, dict[str, Any]] = {}
+        for p in evidence.data["phrases"]:
+            phrases.setdefault(p["phrase"], {**p, "lines": set()})["lines"].add(p["line"])
+        todo_lines = {squash(r.source_quote) for r in result.review if r.is_todo}
+        lines = [squash(l) for l in evidence.data["lines"]]
+        kept: list[Todo] = []
+        dropped: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for r in result.review:
+            if not r.is_todo:
+                continue
+            quote = squash(r.source_quote)
+            if not quote or quote not in source or not r.title:
+                dropped.append({"quote": r.source_quote, "title": r.title,
+                                "why": "quote not in the source text" if r.title
+                                else "no title"})
+                continue
+            if quote in seen:
+                continue        # small models repeat themselves; one todo per quoted line
+            seen.add(quote)
+            # Whose date is it? A phrase printed only on other todos' lines is theirs.
+            others = {i for i, l in enumerate(lines) if l in todo_lines and l != quote}
+            phrase, due = due_for(r, phrases, others, today, order)
+            kept.append(Todo(title=r.title, source_quote=r.source_quote, due_phrase=phrase,
+                             due=due, priority=priority_for(r), caution=caution_for(r.source_quote)))
+        evidence.data["dropped"] = dropped
+        if dropped and not kept:
+            return ["no source_quote occurs in the text; copy each quote exactly from one line: "
+                    + "; ".join(repr(d["quote"]) for d in dropped[:3])]
+        result.todos = kept
+        return []
+
+    def persist(self, db: Any, job: dict[str, Any], result: TodoList) -> None:
+        created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        db["todos"].insert_all([
+            {
+                "job_id": job["id"],
+                "title": t.title,
+                "due": t.due.isoformat() if t.due else None,
+                "priority": t.priority.value,
+                "source_quote": t.source_quote,
+                "caution": t.caution,
+                "done": 0,
+                "created": created,
+            }
+            for t in result.todos
+        ])
+
+
+
+def _reference_day(seen_at: str | None, ctx: TaskContext) -> dt.date:
+    """The day relative dates count from, in local time: the day the file was first seen."""
+    if seen_at:
+        try:
+            when = dt.datetime.fromisoformat(seen_at)
+        except ValueError:
+            when = None
+        if when is not None:
+            return (when.astimezone() if when.tzinfo else when).date()
+    return ctx.now().date()
