@@ -24,7 +24,7 @@ from mustelid.plugins.todos import TodoList, Todos, enqueue_todos
 from mustelid.plugins.todos.checks import caution_for
 from mustelid.plugins.todos.cli import list_todos, to_markdown, to_todotxt
 from mustelid.plugins.todos.dates import find_due_phrases, parse_due
-from mustelid.plugins.todos.lines import result_text, split_long, squash, task_like
+from mustelid.plugins.todos.lines import done_lines, result_text, split_long, squash, task_like
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "examples" / "samples"
@@ -513,3 +513,45 @@ def test_real_daemon_files_todos_and_the_cli_completes_and_exports_them(home, re
     txt = cli("todos", "export", "--format", "todotxt").stdout.splitlines()
     assert len(txt) == len(listed) - 1 and all(line.startswith("(") for line in txt)
 
+
+# -- items the text marks as done ------------------------------------------------------------
+
+
+
+
+@pytest.mark.parametrize("line", [
+    "- [x] renew the passport", "[X] call the plumber", "✓ book the hotel", "☑ pay rent",
+    "Fix the login bug (done)", "Port to Windows (done for the CLI, not the GUI)",
+    "DONE: send the invoices", "- ~~water the plants~~", "Email Anna about the lease DONE",
+])
+def test_a_line_marked_done_is_done(line):
+    assert done_lines(["Things to do:", line]) == {1}
+
+
+@pytest.mark.parametrize("line", [
+    "- [ ] renew the passport", "Check that all error code mapping is done.",
+    "Document it like what is now done in the GMP manual", "call Bob when you are done",
+])
+def test_a_line_that_only_mentions_done_is_not(line):
+    assert done_lines(["Things to do:", line]) == set()
+
+
+def test_a_done_section_runs_to_the_next_heading_of_its_level():
+    text = ["TODO", "- add sorting", "", "   *  DONE  *", "Design:", "- thread safety",
+            "LATER", "- add caching"]
+    assert done_lines(text) == {4, 5}                     # "Design:" is inside DONE
+    minor = ["Implemented features:", "* export", "* import", "Planned:", "* sync"]
+    assert done_lines(minor) == {1, 2}
+    partial = ["Partially implemented features:", "* search", "Implemented features:", "* tags"]
+    assert done_lines(partial) == {3}
+
+
+def test_done_items_are_never_offered_to_the_model(tmp_path):
+    note = tmp_path / "todo.txt"
+    note.write_text("- [x] renew the passport\n- [ ] book the dentist\n"
+                    "DONE\n- pay the gas bill\n", encoding="utf-8")
+    task = Todos()
+    job = JobInput(id="j", task="todos", path=str(note), mime="text/plain",
+                   seen_at="2026-12-01T10:00:00+00:00")
+    evidence = task.prepare(job, FakeCtx())
+    assert evidence.data["quotes"] == ["- [ ] book the dentist"]

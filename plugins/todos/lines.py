@@ -117,3 +117,58 @@ def read_text(path: str) -> str:
     encoding = "utf-16" if data.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"
     return data.decode(encoding, errors="replace")[:MAX_TEXT_CHARS]
 
+
+# Items the text itself marks as finished never become todos. Marks people and TODO files use:
+# a ticked box, a DONE tag (upper case: "done" in prose is often part of a task, "check that the
+# mapping is done"), "(done ...)", "Done:" leading the line, a struck-through item; and sections
+# whose heading says they are done ("DONE" in a banner, "Implemented features:", "Completed").
+_TICKED = re.compile(r"^\s*(?:[-*+•]\s*)?(?:\[[xX✓✔]\]|[☑✓✔✅])")
+_DONE_TAG = re.compile(r"\bDONE\b|\((?:done|Done)\b[^)]*\)|\[(?:done|Done)\]|^\s*(?:Done|done)\s*[:\-–]"
+                       r"|^\s*(?:[-*+•]\s*)?~~.+~~\s*$")
+_DONE_HEADING = re.compile(r"^(?:done|completed?|finished|fixed|resolved|closed|implemented"
+                           r"(?: features| items)?|already done)$", re.I)
+_DECORATION = re.compile(r"^[\W_]+|[\W_]+$")
+
+
+def heading(line: str) -> tuple[str, str] | None:
+    """("major" | "minor", its words) when the line is a heading, else None. Major: words set
+    off by decoration (``*  DONE  *``, ``## Done``, ``=== Fixed ===``) or a short upper-case line;
+    minor: a short line ending with a colon (``Sorting:``)."""
+    stripped = line.strip()
+    core = _DECORATION.sub("", stripped)
+    words = core.split()
+    if not words or len(words) > 5:
+        return None
+    framed = not stripped[0].isalnum() and not stripped[-1].isalnum() \
+        and stripped[-1] not in ".,;:)?!" and stripped != core and "~~" not in stripped
+    if framed or stripped.startswith("#"):
+        return "major", core
+    if _ITEM.match(stripped):
+        return None
+    if stripped.endswith(":") and stripped[:-1].strip() == core:
+        return "minor", core
+    if core.isupper() and len(words) <= 3 and core == stripped:
+        return "major", core
+    return None
+
+
+def done_lines(lines: list[str]) -> set[int]:
+    """Indexes of the lines the text marks as finished (see above). A done section opened by a
+    major heading runs to the next major heading; one opened by a minor heading, to the next
+    heading of either kind."""
+    done: set[int] = set()
+    section: str | None = None        # the level of the heading that opened a done section
+    for i, line in enumerate(lines):
+        found = heading(line)
+        if found is not None:
+            level, words = found
+            if _DONE_HEADING.match(words):
+                section = level
+                continue
+            if section == "minor" or level == "major":
+                section = None
+            if section is None:
+                continue
+        if section is not None or _TICKED.match(line) or _DONE_TAG.search(line):
+            done.add(i)
+    return done

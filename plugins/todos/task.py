@@ -14,7 +14,7 @@ from mustelid.records import input_file, job_and_result
 
 from .checks import caution_for, due_for, priority_for
 from .dates import find_due_phrases
-from .lines import (MAX_TEXT_CHARS, read_text, result_text, source_lines, squash,
+from .lines import (MAX_TEXT_CHARS, done_lines, read_text, result_text, source_lines, squash,
                     task_like)
 from .output import MAX_CANDIDATES, Priority, Todo, TodoList
 
@@ -53,7 +53,9 @@ class Todos(Task):
         lines = source_lines(raw)
         if not lines:
             raise PermanentError("no_text", "no text found: nothing to do")
-        quotes = list(dict.fromkeys(l for l in lines if task_like(l)))[:MAX_CANDIDATES]
+        finished = done_lines(lines)      # marked done in the text: never a todo
+        quotes = list(dict.fromkeys(l for i, l in enumerate(lines)
+                                    if task_like(l) and i not in finished))[:MAX_CANDIDATES]
         today = _reference_day(seen_at, ctx)
         phrases = find_due_phrases(lines, today, settings.get("date_order", "DMY"))
         menu = {}
@@ -72,6 +74,7 @@ class Todos(Task):
             data={
                 "lines": lines,
                 "quotes": quotes,
+                "done_lines": sorted(finished),
                 "today": today.isoformat(),
                 "date_order": settings.get("date_order", "DMY"),
                 "phrases": [dataclasses.asdict(p) for p in phrases],
