@@ -26,7 +26,14 @@ hookimpl = pluggy.HookimplMarker("mustelid")
 
 # hookimpl must exist before these: plugins that import them import us first.
 from mustelid.config import model_key  # noqa: E402
-from mustelid.ocr import OcrLine, clean_text, normalise_box, reading_order, rows_as_text  # noqa: E402
+from mustelid.ocr import (  # noqa: E402
+    OcrLine,
+    clean_text,
+    normalise_box,
+    reading_order,
+    row_groups,
+    rows_as_text,
+)
 from mustelid.periods import PERIODS, period_bounds  # noqa: E402
 from mustelid.tasks import (  # noqa: E402
     Backend,
@@ -71,6 +78,7 @@ __all__ = [
     "normalise_box",
     "period_bounds",
     "reading_order",
+    "row_groups",
     "rows_as_text",
     "validation_error_summary",
 ]

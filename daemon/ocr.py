@@ -55,8 +55,9 @@ def reading_order(lines: list[OcrLine]) -> list[OcrLine]:
     return [l for row in rows for l in sorted(row, key=lambda l: l.box[0])]
 
 
-def rows_as_text(lines: list[OcrLine]) -> list[str]:
-    """One string per visual row, cells joined by spaces, in reading order."""
+def row_groups(lines: list[OcrLine]) -> list[list[OcrLine]]:
+    """The OCR lines of each visual row, in reading order: vertical centres within half the
+    median line height of the row's first line (a receipt's label and its amount)."""
     ordered = reading_order(lines)
     if not ordered:
         return []
@@ -69,7 +70,12 @@ def rows_as_text(lines: list[OcrLine]) -> list[str]:
             rows[-1].append(line)
         else:
             rows.append([line])
-    return [" ".join(l.text for l in row) for row in rows]
+    return rows
+
+
+def rows_as_text(lines: list[OcrLine]) -> list[str]:
+    """One string per visual row, cells joined by spaces, in reading order."""
+    return [" ".join(l.text for l in row) for row in row_groups(lines)]
 
 
 def normalise_box(box: tuple[int, int, int, int], width: int, height: int) -> list[int]:

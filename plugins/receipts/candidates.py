@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from mustelid import OcrLine, clean_text, reading_order
+from mustelid import OcrLine, clean_text, row_groups
 
 _MONTHS = {m: i for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
@@ -73,23 +73,10 @@ class Candidate:
 def group_rows(lines: list[OcrLine]) -> list[Row]:
     """Rows in reading order, keeping which OCR line each came from (for provenance).
 
-    The row rule is ``mustelid.rows_as_text``'s: vertical centres within half the median line
-    height of the row's first line. It is repeated here because that function returns only each
-    row's text, and provenance needs the OCR lines (their boxes) on each row."""
-    order = reading_order(lines)
+    The rows are ``mustelid.row_groups``'s; provenance keeps which OCR lines each holds."""
     index = {id(line): i for i, line in enumerate(lines)}
-    if not order:
-        return []
-    heights = sorted(l.box[3] - l.box[1] for l in order)
-    tol = max(4, heights[len(heights) // 2] // 2)
-    groups: list[list[OcrLine]] = [[order[0]]]
-    for line in order[1:]:
-        first = groups[-1][0]
-        if abs((line.box[1] + line.box[3]) / 2 - (first.box[1] + first.box[3]) / 2) <= tol:
-            groups[-1].append(line)
-        else:
-            groups.append([line])
-    return [Row(" ".join(l.text for l in g), [index[id(l)] for l in g]) for g in groups]
+    return [Row(" ".join(l.text for l in g), [index[id(l)] for l in g])
+            for g in row_groups(lines)]
 
 
 def find_amounts(rows: list[Row]) -> list[Candidate]:
