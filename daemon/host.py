@@ -79,7 +79,8 @@ class Host:
         try:
             module = loader()
             self.pm.register(module, name=name)
-        except Exception as e:  # a broken plugin must never take the host down
+        except BaseException as e:  # noqa: BLE001  a plugin must never take the host down,
+            # not even with sys.exit() or a KeyboardInterrupt raised at import (issue 13)
             info.error = f"{type(e).__name__}: {e}"
             log.warning("plugin %s failed to load: %s", name, info.error)
             return
@@ -104,7 +105,7 @@ class Host:
         for impl in reversed(getattr(self.pm.hook, hook).get_hookimpls()):
             try:
                 results.append(impl.function(**{a: kwargs[a] for a in impl.argnames}))
-            except Exception as e:
+            except BaseException as e:  # noqa: BLE001  (SystemExit from a hook too)
                 info = self.plugins.get(impl.plugin_name)
                 message = f"{hook} raised {type(e).__name__}: {e}"
                 if info is not None and not info.error:
@@ -117,7 +118,7 @@ class Host:
         for impl in reversed(getattr(self.pm.hook, hook).get_hookimpls()):
             try:
                 value = impl.function(**{a: kwargs[a] for a in impl.argnames})
-            except Exception as e:
+            except BaseException as e:  # noqa: BLE001
                 log.warning("plugin %s: %s raised %s: %s", impl.plugin_name, hook,
                             type(e).__name__, e)
                 continue

@@ -55,7 +55,7 @@ def test_old_model_keys_are_read_into_the_backend_tables_with_a_warning_each(hom
         "model.seed is deprecated; write it as [backend.llama_cpp] seed",
     ])
     llama = BackendContext.from_config(cfg).parse_settings(LlamaSettings)
-    assert (llama.n_ctx, llama.kv_type, llama.seed, llama.n_ctx_min) == (1024, "q8_0", 7, 2048)
+    assert (llama.n_ctx, llama.kv_type, llama.seed, llama.n_ctx_min) == (1024, "q8_0", 7, 1024)
     remote = BackendContext.from_config(cfg, "remote").parse_settings(RemoteSettings)
     assert (remote.url, remote.model, remote.timeout) == ("http://127.0.0.1:8080/v1", "tiny", 30)
 
@@ -120,7 +120,7 @@ def test_config_shows_backend_settings_with_the_plugins_defaults(home):
     assert invoke("config", "get", "backend.llama_cpp.n_ctx").strip() == "1024"
     data = json.loads(invoke("config", "--json"))
     assert data["backend"]["llama_cpp"]["n_ctx"] == 1024
-    assert data["backend"]["llama_cpp"]["n_ctx_min"] == 2048
+    assert data["backend"]["llama_cpp"]["n_ctx_min"] == 1024     # follows n_ctx when only n_ctx is written
     assert data["backend"]["remote"]["url"] is None
     assert "n_ctx" not in data["model"]
 
@@ -133,3 +133,19 @@ def test_backend_tables_keep_an_unknown_or_invalid_table_as_written():
 
     tables = backend_tables(cfg, {"llama_cpp": LlamaCppBackend})
     assert tables["llama_cpp"] == {"n_ctx": 10}                      # invalid: as written
+
+
+def test_a_first_context_larger_than_the_maximum_is_refused():
+    with pytest.raises(ValueError, match="n_ctx_min .* larger than n_ctx"):
+        LlamaSettings(n_ctx=1024, n_ctx_min=2048)
+    assert LlamaSettings(n_ctx=2048, n_ctx_min=2048).n_ctx_min == 2048
+    assert LlamaSettings(n_ctx=1024).n_ctx_min == 1024      # only n_ctx written: follows it
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf"])
+def test_infinite_or_nan_numbers_in_the_config_are_refused(home, value):
+    from mustelid.config import ConfigError
+
+    write_config(home, f"[jobs]\ntimeout_seconds = {value}\n")
+    with pytest.raises(ConfigError, match="timeout_seconds"):
+        load_config()

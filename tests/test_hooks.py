@@ -210,3 +210,29 @@ def test_hook_shutdown(fake_home):
     daemon.run()
     assert plugin.events[-1] == ("shutdown", daemon.owner)
     assert daemon.stats["done"] == 1
+
+
+# -- a plugin cannot take the host down (issue 13, class 5) ----------------------------------
+
+
+@pytest.mark.parametrize("raised", ["SystemExit(3)", "KeyboardInterrupt()"])
+def test_a_plugin_that_exits_at_import_is_reported_not_fatal(tmp_path, raised):
+    (tmp_path / "exits.py").write_text(f"raise {raised}\n")
+    (tmp_path / "fine.py").write_text(
+        "from mustelid import hookimpl\n\n@hookimpl\ndef route_file(relpath, mime, config):\n"
+        "    return ['fine']\n")
+    host = Host(tmp_path)
+    assert host.plugins["exits"].error.startswith(raised.split("(")[0])
+    assert host.plugins["fine"].error is None
+    assert host.first("route_file", relpath="a.jpg", mime="image/jpeg", config=None) == ["fine"]
+
+
+def test_a_hook_raising_system_exit_loses_only_its_own_call(tmp_path):
+    (tmp_path / "quits.py").write_text(
+        "import sys\nfrom mustelid import hookimpl\n\n@hookimpl\ndef job_event(job, event):\n"
+        "    sys.exit(1)\n\n@hookimpl\ndef route_file(relpath, mime, config):\n"
+        "    raise KeyboardInterrupt\n")
+    host = Host(tmp_path)
+    host.job_event({"id": "j"}, "done")                          # does not raise
+    assert host.first("route_file", relpath="a", mime="", config=None) is None
+    assert "SystemExit" in host.plugins["quits"].error

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class LlamaSettings(BaseModel):
@@ -25,3 +25,14 @@ class LlamaSettings(BaseModel):
         "only where allowed values differ; false = one grammar, token by token",
     )
     seed: int = Field(0, description="sampling seed; generation is greedy anyway")
+
+    @model_validator(mode="after")
+    def _first_size_fits(self) -> LlamaSettings:
+        # A smaller n_ctx alone lowers the default first size with it; both written and
+        # contradicting each other is a mistake to report, not to guess about.
+        if self.n_ctx_min > self.n_ctx:
+            if "n_ctx_min" in self.model_fields_set:
+                raise ValueError(
+                    f"n_ctx_min ({self.n_ctx_min}) is larger than n_ctx ({self.n_ctx})")
+            self.n_ctx_min = self.n_ctx
+        return self
