@@ -103,6 +103,8 @@ def test_expenses_show_the_latest_version_and_history_on_request(home):
     assert [(e["total"], e["version"]) for e in latest] == [("27.90", 2)]
     history = json.loads(cli("expenses", "--history", "--json").stdout)
     assert [(e["total"], e["version"]) for e in history] == [("27.92", 1), ("27.90", 2)]
+    bad = cli("expenses", "--since", "notadate")       # an error, not an empty table (issue 13)
+    assert bad.exit_code == 2 and "notadate" in bad.output
     one_result_per_key(db)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import sys
 from typing import Any
@@ -21,17 +22,18 @@ HISTORY_COLUMNS = ["date", "merchant", "total", "currency", "category", "file", 
 @hookimpl
 def register_commands(cli):
     @cli.command()
-    @click.option("--since", help="Only expenses dated on or after this day (YYYY-MM-DD).")
+    @click.option("--since", type=click.DateTime(["%Y-%m-%d"]),
+                  help="Only expenses dated on or after this day (YYYY-MM-DD).")
     @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
     @click.option("-n", "--limit", default=200, show_default=True)
     @click.option("--history", is_flag=True,
                   help="Every result version (reprocess, review), not only the latest.")
     @json_option
     @pass_state
-    def expenses(state: State, since: str | None, as_csv: bool, limit: int, history: bool,
+    def expenses(state: State, since: dt.datetime | None, as_csv: bool, limit: int, history: bool,
                  as_json: bool):
         """Expenses recorded from receipts, newest first (the latest version of each receipt)."""
-        rows = expense_rows(state.db, since, history, limit)
+        rows = expense_rows(state.db, since and f"{since:%Y-%m-%d}", history, limit)
         if as_csv:
             writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS + ["items"],
                                     extrasaction="ignore")
