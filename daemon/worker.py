@@ -305,8 +305,11 @@ def apply_memory_cap(config: Config) -> int | None:
 
 def worker_main(conn: Any, config_path: str | None, env: dict[str, str]) -> None:
     """Entry point of the child process (multiprocessing 'spawn')."""
-    # Ctrl-C in a terminal reaches the whole process group; the daemon decides how to stop us.
+    # Ctrl-C in a terminal, and `systemctl stop` (SIGTERM to every process of the unit), reach
+    # the whole process group: the daemon decides how to stop us. Dying here first would count
+    # the running job as crashed; the daemon puts it back uncharged and kills us with SIGKILL.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     os.environ.update(env)
     logging.basicConfig(level=os.environ.get("MUSTELID_LOG", "WARNING"))
     from mustelid.host import Host

@@ -25,11 +25,17 @@ def cli_json(*args, timeout=60):
 
 
 class DaemonProcess:
-    def __init__(self, home: Path, *extra):
+    def __init__(self, home: Path, *extra, own_group: bool = False):
+        """``own_group``: the daemon leads a process group of its own (as under systemd), so a
+        test can signal the daemon and its worker together with ``signal_group``."""
         self.home = home
         self.log = open(home / f"daemon-{time.monotonic_ns()}.log", "w")
         self.proc = subprocess.Popen([*MUSTELID, "-v", "run", *extra], stdout=self.log,
-                                     stderr=subprocess.STDOUT, env=os.environ.copy())
+                                     stderr=subprocess.STDOUT, env=os.environ.copy(),
+                                     start_new_session=own_group)
+
+    def signal_group(self, sig=signal.SIGTERM):
+        os.killpg(self.proc.pid, sig)
 
     @property
     def pid(self):

@@ -71,6 +71,24 @@ def test_sigterm_mid_job_exits_quickly_and_job_resumes(fake_home):
         d.stop()
 
 
+def test_sigterm_to_the_whole_group_does_not_charge_the_job(fake_home):
+    """`systemctl stop` signals every process of the unit: the worker must leave stopping to the
+    daemon, which puts the job back uncharged (issue 13 class 6). Four such stops used to
+    dead-letter the job as worker_crashed."""
+    drop(fake_home, "slow.txt", "HANG forever")
+    for _ in range(4):
+        d = DaemonProcess(fake_home, own_group=True)
+        try:
+            wait_for(lambda: any(j["state"] == "running" for j in cli_json("jobs")),
+                     what="job to start")
+            d.signal_group(signal.SIGTERM)
+            d.wait(12)
+        finally:
+            d.stop()
+        job = cli_json("jobs")[0]
+        assert job["state"] == "queued" and job["attempts"] == 0, job
+
+
 def test_double_sigterm_skips_the_grace(fake_home):
     d = DaemonProcess(fake_home)
     try:
