@@ -21,6 +21,22 @@ class AlreadyRunning(Exception):
     pass
 
 
+class InboxOverlap(Exception):
+    """The inbox holds, or lies inside, what mustelid itself writes: it would feed on itself."""
+
+
+def check_inbox(config: Config) -> None:
+    """Refuse an inbox that contains, or is inside, the data dir or the models folder: the
+    daemon would ingest its own database, archive and logs, and the files they grow into."""
+    inbox = config.inbox_dir.expanduser().resolve()
+    for what, folder in (("data folder", config.data_dir), ("models folder", config.models_dir)):
+        own = Path(folder).expanduser().resolve()
+        if inbox == own or inbox.is_relative_to(own) or own.is_relative_to(inbox):
+            raise InboxOverlap(
+                f"the inbox {inbox} {'is inside' if inbox.is_relative_to(own) else 'contains'} "
+                f"mustelid's {what} {own}; choose an inbox folder of its own (inbox.path)")
+
+
 def lock_path(config: Config) -> Path:
     return config.data_dir / "daemon.lock"
 

@@ -95,6 +95,12 @@ def ingest(
 
     names = tasks if tasks is not None else route(host, config, relpath, archived.mime)
     jobs = _job_rows(names, archived.sha256, relpath, config, host)
+    if not jobs:
+        out.refused, out.message = _unrouted(names, host)
+        store_files.record_refusal(ledger.db, key_path, st.st_size, st.st_mtime_ns,
+                                   out.refused, out.message)
+        log.warning("refused %s: %s (%s)", relpath, out.refused, out.message)
+        return out
     out.sha256 = archived.sha256
     out.jobs = store_files.record_ingest(
         ledger,
@@ -127,3 +133,13 @@ def _job_rows(names: list[str], sha256: str, relpath: str, config: Config,
             "model_id": model_key(config),
         })
     return jobs
+
+
+def _unrouted(names: list[str], host: Any) -> tuple[str, str]:
+    """Why a file gets no job: said, not dropped, so `mustelid files --refused` shows it."""
+    missing = [n for n in names if n not in host.tasks]
+    if missing:
+        return "unknown_task", (f"routed to {', '.join(map(repr, missing))}, which no installed "
+                                "plugin provides; fix [inbox.routes] / inbox.default_tasks or "
+                                "install the plugin")
+    return "no_task", "no route names a task for this file"

@@ -216,3 +216,16 @@ def test_tsv_listing_escapes_a_bidi_override_in_a_file_name(fake_home, tmp_path)
     out = invoke("jobs").output                            # CliRunner output is not a tty: TSV
     assert "\u202e" not in out and "invoice\\u202egpj.exe" in out
     assert json.loads(invoke("jobs", "--json").output)[0]["file"] == "invoice\u202egpj.exe"
+
+
+@pytest.mark.parametrize("where", ["home", "data", "data/archive"])
+def test_run_refuses_an_inbox_that_holds_or_is_inside_its_own_data(home, where):
+    """`mustelid run --inbox $MUSTELID_HOME` used to ingest its own database and feed on it
+    (issue 13 class 7). Nothing is created or ingested."""
+    from mustelid.cli import _assembled
+
+    inbox = home if where == "home" else home / where
+    result = CliRunner().invoke(_assembled(), ["run", "--once", "--inbox", str(inbox)])
+    assert result.exit_code == 1, result.output
+    assert "data folder" in result.output and "inbox.path" in result.output
+    assert not (home / "data" / "mustelid.db").exists()

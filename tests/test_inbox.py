@@ -316,3 +316,18 @@ def test_watcher_degrades_to_rescans_only(tmp_path, monkeypatch, caplog):
     assert watcher.start() == "none"
     watcher.stop()                                           # nothing to stop: no error
     assert "periodic rescans only" in caplog.text
+
+
+def test_a_file_routed_to_a_task_nobody_provides_is_refused_with_the_reason(fake_home):
+    """It used to be ingested with 0 jobs: in no listing, nothing said (issue 13 class 7)."""
+    from daemonproc import cli, cli_json
+
+    (fake_home / "config.toml").write_text(
+        (fake_home / "config.toml").read_text().replace('default_tasks = ["echo"]',
+                                                        'default_tasks = ["no_such_task"]'))
+    (fake_home / "inbox").mkdir(exist_ok=True)
+    (fake_home / "inbox" / "a.md").write_text("hello")    # the fake plugin routes only .txt
+    cli("run", "--once")
+    refused = cli_json("files", "--refused")
+    assert [(r["reason"], "no_such_task" in r["message"]) for r in refused] == \
+        [("unknown_task", True)]
