@@ -61,8 +61,6 @@ def ingest(
 ) -> IngestResult:
     """Archive ``path`` and enqueue its jobs. Never raises for a bad file: refusals are recorded
     (with a reason, the file left in place) and returned."""
-    from mustelid.archive import archive_file
-
     key_path = str(path)
     out = IngestResult(path=key_path)
     try:
@@ -70,27 +68,8 @@ def ingest(
     except FileNotFoundError:
         out.refused, out.message, out.retry = "vanished", "the file disappeared", True
         return out
-    try:
-        archived = archive_file(
-            path, config.archive_dir, max_bytes=int(config.inbox.max_file_mb * 2**20)
-        )
-    except (TransientError, WaitingError) as e:
-        # Changing under us, or the disk is full: nothing committed, the file untouched;
-        # the next scan tries again.
-        out.refused, out.message, out.retry = e.reason, e.message, True
-        return out
-    except FileNotFoundError:
-        out.refused, out.message, out.retry = "vanished", "the file disappeared", True
-        return out
-    except JobError as e:
-        store_files.record_refusal(ledger.db, key_path, st.st_size, st.st_mtime_ns,
-                                   e.reason, e.message)
-        out.refused, out.message = e.reason, e.message
-        log.warning("refused %s: %s (%s)", relpath, e.reason, e.message)
-        return out
-    except OSError as e:
-        # Disk full, permissions: nothing was committed, the file is untouched; try again later.
-        out.refused, out.message, out.retry = "os_error", str(e), True
+    archived = _archive(path, config, ledger, st, relpath, out)
+    if archived is None:
         return out
 
     names = tasks if tasks is not None else route(host, config, relpath, archived.mime)
@@ -143,3 +122,29 @@ def _unrouted(names: list[str], host: Any) -> tuple[str, str]:
                                 "plugin provides; fix [inbox.routes] / inbox.default_tasks or "
                                 "install the plugin")
     return "no_task", "no route names a task for this file"
+
+
+def _archive(path: Path, config: Config, ledger: Ledger, st: os.stat_result, relpath: str,
+             out: IngestResult) -> Any:
+    """The archived copy, or None with ``out`` saying why (and the refusal recorded)."""
+    from mustelid.archive import archive_file
+
+    try:
+        return archive_file(
+            path, config.archive_dir, max_bytes=int(config.inbox.max_file_mb * 2**20)
+        )
+    except (TransientError, WaitingError) as e:
+        # Changing under us, or the disk is full: nothing committed, the file untouched;
+        # the next scan tries again.
+        out.refused, out.message, out.retry = e.reason, e.message, True
+    except FileNotFoundError:
+        out.refused, out.message, out.retry = "vanished", "the file disappeared", True
+    except JobError as e:
+        store_files.record_refusal(ledger.db, out.path, st.st_size, st.st_mtime_ns,
+                                   e.reason, e.message)
+        out.refused, out.message = e.reason, e.message
+        log.warning("refused %s: %s (%s)", relpath, e.reason, e.message)
+    except OSError as e:
+        # Disk full, permissions: nothing was committed, the file is untouched; try again later.
+        out.refused, out.message, out.retry = "os_error", str(e), True
+    return None
