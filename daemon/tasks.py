@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from typing import Any, Callable, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ValidationError
@@ -194,6 +195,31 @@ class Task:
             return None
         return "".join(str(value).split()).casefold()
 
+    def eval_score(self, truth: dict[str, Any], data: dict[str, Any] | None, *,
+                   reason: str | None = None,
+                   evidence: dict[str, Any] | None = None) -> dict[str, tuple[int, int]]:
+        """``mustelid eval``: one input's counters, ``{metric: (hits, of)}``; the host sums
+        each metric over the folder and reports hits / of. ``truth`` is ``eval_truth``'s;
+        ``data`` the stored result, or None when the input failed or was held for review
+        (``reason`` then says why); ``evidence`` what ``prepare`` found, when it ran. Default:
+        each field of ``truth`` is one metric, hit when ``eval_detail`` says it matched."""
+        detail = self.eval_detail(truth, data, reason=reason, evidence=evidence)
+        return {name: (int(bool(v.get("match"))), 1) for name, v in detail.items()}
+
+    def eval_detail(self, truth: dict[str, Any], data: dict[str, Any] | None, *,
+                    reason: str | None = None,
+                    evidence: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+        """``mustelid eval``: what one input's report shows, ``{name: {"expected", "got",
+        "match", ...}}`` (an optional ``"why"`` is printed for a miss instead of expected and
+        got). Default: each field of ``truth`` compared with ``==`` after ``eval_normalise``."""
+        fields = {}
+        for name, expected in truth.items():
+            got = data.get(name) if data else None
+            want, have = self.eval_normalise(name, expected), self.eval_normalise(name, got)
+            fields[name] = {"expected": expected, "got": got, "match": data is not None
+                            and want == have, "expected_norm": want, "got_norm": have}
+        return fields
+
     def example_key(self, data: dict[str, Any]) -> str | None:
         """``mustelid review``: the key under which a person's correction of this result is kept
         for reuse as an example (receipts: the merchant), or None to keep none."""
@@ -238,7 +264,7 @@ def parse_output(task_output: type[BaseModel], gen: Generation) -> BaseModel:
         raise PermanentError("invalid_json", "model output is nested too deeply") from None
     _reject_non_finite(raw)
     try:
-        return task_output.model_validate(raw)
+        return task_output.model_validate(strip_controls(raw))
     except ValidationError as e:
         raise PermanentError("schema_violation", validation_error_summary(e)) from None
     except RecursionError:
@@ -247,6 +273,36 @@ def parse_output(task_output: type[BaseModel], gen: Generation) -> BaseModel:
 
 class _NonFinite(ValueError):
     pass
+
+
+# C0/C1 controls but tab and newline, DEL, and the bidi embeddings, overrides and isolates: a
+# model can write them through JSON \u escapes (a title holding ESC ] 52 ... sets the clipboard
+# of the terminal that prints it). Stripped from every string of an answer before validation.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def strip_controls(value: Any) -> Any:
+    """``value`` (freshly parsed JSON, changed in place) with the characters above removed from
+    every string and key. Iterative, like ``_reject_non_finite``: output may nest deeply."""
+    if isinstance(value, str):
+        return _UNSAFE.sub("", value)
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key in [k for k in node if _UNSAFE.search(k)]:
+                node[_UNSAFE.sub("", key)] = node.pop(key)
+            items = node.items()
+        elif isinstance(node, list):
+            items = enumerate(node)
+        else:
+            continue
+        for key, item in list(items):
+            if isinstance(item, str):
+                node[key] = _UNSAFE.sub("", item)
+            else:
+                stack.append(item)
+    return value
 
 
 def _reject_constant(name: str) -> float:

@@ -154,3 +154,21 @@ def test_a_persist_error_is_the_plugins_fault_unless_the_disk_or_lock_is():
     full.sqlite_errorcode = 13                           # SQLITE_FULL: pause, keep the reply
     with pytest.raises(sqlite3.OperationalError):
         persist(Task(full), None, {}, None)
+
+
+def test_control_and_bidi_characters_written_as_json_escapes_are_stripped():
+    """A model can write ESC or RLO through \\u escapes; no answer carries them (issue 13)."""
+    from pydantic import BaseModel
+
+    from mustelid import Generation
+    from mustelid.tasks import parse_output
+
+    class Out(BaseModel):
+        title: str
+        tags: list[str]
+
+    text = ('{"title": "pay \\u001b]52;c;ZWNobyBoaQ==\\u0007rent\\u202e", '
+            '"tags": ["a\\u009b2Jb", "tab\\tand\\nnewline stay"]}')
+    out = parse_output(Out, Generation(text, "stop"))
+    assert out.title == "pay ]52;c;ZWNobyBoaQ==rent"
+    assert out.tags == ["a2Jb", "tab\tand\nnewline stay"]

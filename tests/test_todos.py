@@ -555,3 +555,14 @@ def test_done_items_are_never_offered_to_the_model(tmp_path):
                    seen_at="2026-12-01T10:00:00+00:00")
     evidence = task.prepare(job, FakeCtx())
     assert evidence.data["quotes"] == ["- [ ] book the dentist"]
+
+
+@pytest.mark.parametrize("render", [to_markdown, to_todotxt])
+def test_exports_escape_terminal_controls_in_titles(render):
+    """A title holding OSC 52, clear-screen, C1 CSI or RLO is exported as visible escapes."""
+    row = {"title": "pay \x1b]52;c;ZWNobw==\x07 rent \x1b[2J \x9b31m \u202egpj.exe",
+           "done": 0, "due": None, "priority": "normal", "caution": None,
+           "created": "2026-12-01T10:00:00+00:00"}
+    out = render([row])
+    assert not any(ch in out for ch in "\x1b\x07\x9b\u202e")
+    assert "\\x1b]52" in out and "\\u202e" in out

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from mustelid import hookimpl
-from mustelid.cli import State, emit_table, json_option, pass_state
+from mustelid.cli import State, clean, emit_table, json_option, pass_state
 from mustelid.records import input_file, newest_per_input, select, versions_of
 
 COLUMNS = ["date", "merchant", "total", "currency", "category", "file", "job_id"]
@@ -38,7 +38,10 @@ def register_commands(cli):
             writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS + ["items"],
                                     extrasaction="ignore")
             writer.writeheader()
-            writer.writerows(rows)
+            # A file name or model text holding escape sequences must not repaint the terminal
+            # the CSV is printed on, nor reach the program that reads it (issue 13).
+            writer.writerows({k: clean(v) if isinstance(v, str) else v for k, v in row.items()}
+                             for row in rows)
             return
         if as_json:
             for row in rows:

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from mustelid import hookimpl
-from mustelid.cli import State, emit_json, emit_table, json_option, pass_state
+from mustelid.cli import State, clean, emit_json, emit_table, json_option, pass_state
 from mustelid.records import first, input_file, select
 
 from .enqueue import enqueue_todos
@@ -139,7 +139,9 @@ def set_done(db: Any, ids: tuple[int, ...], done: bool = True) -> list[int]:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+    # Exported text reaches terminals and other programs: controls, bidi overrides and other
+    # invisible characters become visible escapes (mustelid.cli.clean), never raw (issue 13).
+    return clean(" ".join(str(text).split()))
 
 
 def to_markdown(rows: list[dict[str, Any]]) -> str:
@@ -150,7 +152,7 @@ def to_markdown(rows: list[dict[str, Any]]) -> str:
         if row["priority"] != "normal":
             details.append(f"{row['priority']} priority")
         if row.get("caution"):
-            details.append(f"caution: {row['caution']}")
+            details.append(f"caution: {_one_line(row['caution'])}")
         suffix = f" ({', '.join(details)})" if details else ""
         out.append(f"- [{box}] {_one_line(row['title'])}{suffix}")
     return "\n".join(out) + "\n"
