@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -238,11 +239,27 @@ def load_config(path: Path | None = None) -> Config:
     return cfg
 
 
+# A key whose name says it holds a secret, and any key mustelid does not know (a misplaced
+# `api_key = "sk-..."`), never has its value printed: errors and `mustelid config` say
+# "(hidden)" instead (issue 13).
+_SECRET_NAME = re.compile(r"key|token|secret|passw|credential|auth", re.I)
+
+
+def redact(value: Any, name: str = "") -> Any:
+    """``value`` with the values of secret-named keys replaced by "(hidden)", at any depth."""
+    if name and _SECRET_NAME.search(name) and not name.endswith("_env") and value is not None:
+        return "(hidden)"
+    if isinstance(value, dict):
+        return {k: redact(v, str(k)) for k, v in value.items()}
+    return value
+
+
 def _one_line(path: Path, e: ValidationError) -> str:
     err = e.errors()[0]
     key = ".".join(str(x) for x in err["loc"])
     value = err.get("input")
-    shown = "" if isinstance(value, dict) else f" (got {value!r})"
+    secret = err.get("type") == "extra_forbidden" or _SECRET_NAME.search(key.split(".")[-1])
+    shown = "" if isinstance(value, dict) or secret else f" (got {value!r})"
     more = f" (+{e.error_count() - 1} more)" if e.error_count() > 1 else ""
     return f"{path}: {key}: {err['msg']}{shown}{more}"
 
@@ -267,7 +284,7 @@ def get_key(cfg: Config, key: str, backend: dict[str, dict[str, Any]] | None = N
     for part in key.split("."):
         if not isinstance(node, dict) or part not in node:
             raise ConfigError(f"unknown config key: {key}")
-        node = node[part]
+        node = redact(node[part], part)
     return node
 
 
@@ -277,6 +294,8 @@ def effective(cfg: Config, backend: dict[str, dict[str, Any]] | None = None) -> 
     out = cfg.model_dump(mode="json")
     if backend is not None:
         out["backend"] = backend
+    out["backend"] = redact(out.get("backend", {}))
+    out["plugin"] = redact(out.get("plugin", {}))
     out["inbox"]["path"] = str(cfg.inbox_dir)
     out["paths"] = {
         "config": str(cfg.config_path),

@@ -152,9 +152,13 @@ class RemoteBackend:
         request = urllib.request.Request(f"{self.url}/chat/completions",
                                          data=json.dumps(payload).encode(), headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with _OPENER.open(request, timeout=self.timeout) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as e:
+            if 300 <= e.code < 400:    # fail closed, the probe at start included
+                raise WaitingError("remote_redirected", f"{self.url}: HTTP {e.code} to "
+                                   f"{e.headers.get('Location', '?')}; redirects are not "
+                                   "followed: set backend.remote.url to the final address")
             detail = e.read()[:500].decode("utf-8", "replace")
             if e.code in (401, 403):
                 raise WaitingError("remote_unauthorized", f"{self.url}: HTTP {e.code} {detail}")
@@ -170,6 +174,17 @@ class RemoteBackend:
 
     def close(self) -> None:
         pass
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect would carry the API key (and the user's text) to another address: never
+    followed. urllib then raises the 3xx as an HTTPError, which ``_chat`` reports."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 def _content(body: dict[str, Any]) -> str:

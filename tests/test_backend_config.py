@@ -149,3 +149,17 @@ def test_infinite_or_nan_numbers_in_the_config_are_refused(home, value):
     write_config(home, f"[jobs]\ntimeout_seconds = {value}\n")
     with pytest.raises(ConfigError, match="timeout_seconds"):
         load_config()
+
+
+def test_a_secret_written_in_the_config_is_never_printed(home):
+    """A key pasted into the file (or under a name mustelid does not know) must not be echoed by
+    the config error, `mustelid config` or `config get` (issue 13 class 4)."""
+    from mustelid.config import ConfigError
+
+    write_config(home, '[model]\napi_key = "sk-secret-999"\n')
+    with pytest.raises(ConfigError) as e:
+        load_config()
+    assert "api_key" in str(e.value) and "sk-secret-999" not in str(e.value)
+    write_config(home, '[backend.remote]\napi_key = "sk-secret-999"\ntoken = "t0k"\n')
+    shown = invoke("config", "--json") + invoke("config", "get", "backend.remote.api_key")
+    assert "sk-secret-999" not in shown and "t0k" not in shown and "(hidden)" in shown

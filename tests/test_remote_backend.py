@@ -205,3 +205,31 @@ def test_real_llama_cpp_server_on_loopback_passes_the_probe_and_fills_schemas(ll
 
 def test_probe_words_are_nonsense_an_unconstrained_model_would_not_say():
     assert all("-" in w and w.isascii() for w in PROBE_WORDS)
+
+
+def test_a_redirect_is_not_followed_and_the_key_stays_home(fake_server, monkeypatch):
+    """A 302 from the configured server sent `Authorization: Bearer ...` to another host and the
+    probe accepted the redirected answer (issue 13 class 4). Now nothing is followed."""
+    elsewhere, other = fake_server(lambda payload: '{"answer": "Paris"}')
+
+    class Redirect(Fake):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(302)
+            self.send_header("Location", f"{elsewhere}/chat/completions")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("MUSTELID_TEST_KEY", "sk-secret-123")
+    try:
+        with pytest.raises(WaitingError) as e:
+            RemoteBackend(remote_context(f"http://127.0.0.1:{server.server_port}/v1",
+                                         api_key_env="MUSTELID_TEST_KEY"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert e.value.reason == "remote_redirected"
+    assert "sk-secret-123" not in e.value.message
+    assert other.requests == []                      # the other host never heard from us
