@@ -6,6 +6,7 @@ daemon runs, without importing the daemon's loop (``mustelid.runner``).
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,6 +20,10 @@ from mustelid.store import Ledger, migrate, open_db
 
 class AlreadyRunning(Exception):
     pass
+
+
+class StoreUnusable(Exception):
+    """The database file is there but cannot be trusted: nothing may start over it."""
 
 
 class InboxOverlap(Exception):
@@ -58,9 +63,22 @@ def daemon_running(config: Config) -> bool:
 def open_store(config: Config, host: Host,
                on_event: Callable[[dict[str, Any], str], None] | None = None,
                ) -> tuple[sqlite_utils.Database, Ledger]:
-    """The database, migrated (the host's tables, then every plugin's), and its ledger."""
-    db = open_db(config.db_path)
-    migrate(db, host.migrations())
+    """The database, migrated (the host's tables, then every plugin's), and its ledger.
+    ``StoreUnusable`` (one line, what to do) for an empty, damaged or non-SQLite file."""
+    path = config.db_path
+    if path.exists() and path.stat().st_size == 0:
+        # sqlite would quietly make it a new, empty database: the history gone without a word.
+        raise StoreUnusable(f"the database {path} is empty (0 bytes): its history is lost; "
+                            "restore a backup there, or delete it to start a new database")
+    try:
+        db = open_db(path)
+        migrate(db, host.migrations())
+    except sqlite3.DatabaseError as e:
+        if isinstance(e, sqlite3.OperationalError) and "locked" in str(e).lower():
+            raise StoreUnusable(f"the database {path} is locked by another program ({e}); "
+                                "close it (a DB browser?) and try again") from None
+        raise StoreUnusable(f"the database {path} cannot be used ({e}); restore a backup, or "
+                            "move it aside to start a new one") from None
     ledger = Ledger(
         db,
         on_event=on_event,

@@ -229,3 +229,33 @@ def test_run_refuses_an_inbox_that_holds_or_is_inside_its_own_data(home, where):
     assert result.exit_code == 1, result.output
     assert "data folder" in result.output and "inbox.path" in result.output
     assert not (home / "data" / "mustelid.db").exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage, not a database" * 10])
+@pytest.mark.parametrize("command", [["jobs"], ["run", "--once"]])
+def test_an_empty_or_corrupt_database_is_refused_in_one_line(home, content, command):
+    """A zero-length database used to be silently made anew (history gone), a corrupt one gave
+    a traceback (issue 13 class 9). Neither is touched."""
+    from mustelid.cli import _assembled
+
+    db = home / "data" / "mustelid.db"
+    db.parent.mkdir(parents=True)
+    db.write_bytes(content)
+    result = CliRunner().invoke(_assembled(), command)
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: the database") and "Traceback" not in result.output
+    assert db.read_bytes() == content
+
+
+@pytest.mark.parametrize("make", ["directory", "latin-1"])
+def test_a_config_file_that_is_a_folder_or_not_utf8_is_one_line(home, make):
+    from mustelid.cli import _assembled
+
+    path = home / "config.toml"
+    if make == "directory":
+        path.mkdir()
+    else:
+        path.write_bytes("[inbox]\n# caf\xe9\n".encode("latin-1"))
+    result = CliRunner().invoke(_assembled(), ["jobs"])
+    assert result.exit_code == 1 and "config.toml" in result.output, result.output
+    assert "Traceback" not in result.output

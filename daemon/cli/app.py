@@ -44,9 +44,12 @@ class State:
     def store(self):
         """(db, ledger), migrated."""
         if self._store is None:
-            from mustelid.home import open_store
+            from mustelid.home import StoreUnusable, open_store
 
-            self._store = open_store(self.config, self.host)
+            try:
+                self._store = open_store(self.config, self.host)
+            except StoreUnusable as e:
+                raise click.ClickException(str(e)) from None
         return self._store
 
     @property

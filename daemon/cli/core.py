@@ -42,7 +42,7 @@ def init(state: State, force: bool) -> None:
 @pass_state
 def run(state: State, once: bool, inbox: Path | None) -> None:
     """Run the daemon in the foreground (SIGTERM or Ctrl-C stops it cleanly)."""
-    from mustelid.home import AlreadyRunning, InboxOverlap
+    from mustelid.home import AlreadyRunning, InboxOverlap, StoreUnusable
     from mustelid.runner import Daemon
 
     cfg = state.config
@@ -51,7 +51,7 @@ def run(state: State, once: bool, inbox: Path | None) -> None:
     daemon = Daemon(cfg, state.host, once=once)
     try:
         daemon.run()
-    except (AlreadyRunning, InboxOverlap) as e:
+    except (AlreadyRunning, InboxOverlap, StoreUnusable) as e:
         raise click.ClickException(str(e)) from None
     if once:
         s = daemon.stats
