@@ -12,6 +12,10 @@ from typing import Any
 import sqlite_utils
 
 SNIPPET_TOKENS = 12
+# A query of thousands of words made FTS5 work in quadratic time (issue 13). Nobody searches
+# for more than a few dozen words; the rest of a pasted paragraph is dropped, as said in README.
+MAX_QUERY_WORDS = 32
+MAX_QUERY_CHARS = 1000
 
 
 class SearchError(ValueError):
@@ -35,6 +39,7 @@ def search(
     """
     if not db["results_fts"].exists():
         return []
+    query = " ".join(query[:MAX_QUERY_CHARS].split()[:MAX_QUERY_WORDS])
     match = query if raw else db.quote_fts(query)
     if not match.strip():
         return []

@@ -144,6 +144,17 @@ def test_not_a_gguf_is_corrupt(cfg, tmp_path):
     assert e.value.reason == "model_corrupt"
 
 
+def test_a_fifo_named_as_the_model_is_refused_without_blocking(cfg, tmp_path):
+    """open() on a FIFO with no writer blocks forever: it used to hang the worker (issue 13)."""
+    import os
+
+    cfg.model.path = tmp_path / "x.gguf"
+    os.mkfifo(cfg.model.path)
+    with pytest.raises(WaitingError) as e:
+        models.resolve_model(cfg)
+    assert e.value.reason == "model_corrupt" and "not a regular file" in e.value.message
+
+
 def test_sha_mismatch_waits_for_custom_path(cfg, tmp_path):
     cfg.model.path = tmp_path / "x.gguf"
     cfg.model.path.write_bytes(PAYLOAD)

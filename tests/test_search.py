@@ -83,6 +83,19 @@ def test_values_are_indexed_not_json_keys_or_escapes(db):
     assert search(db, "merchant") == []                                  # a key, not a value
 
 
+def test_a_huge_query_is_cut_to_its_first_words(db):
+    """Thousands of words cost FTS5 quadratic time (issue 13): only the first
+    MAX_QUERY_WORDS words are searched for."""
+    from mustelid.store.search import MAX_QUERY_WORDS
+
+    job = store_result(Ledger(db), "receipts", {"merchant": "Cafe Zurich"})
+    filler = ["cafe"] * (MAX_QUERY_WORDS - 1)
+    assert [h["job_id"] for h in search(db, " ".join(filler + ["zurich"]))] == [job]
+    assert [h["job_id"] for h in search(db, " ".join(filler + ["cafe", "nomatch"]))] == [job]
+    assert search(db, " ".join(filler + ["nomatch"])) == []              # word 32 is kept
+    search(db, "word " * 20000)                                          # returns, bounded
+
+
 def test_hit_has_job_task_file_and_snippet(db):
     ledger = Ledger(db)
     job = store_result(ledger, "screenshots", {"summary": "Maya asks to pick up the cake from "

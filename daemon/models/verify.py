@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import stat
 from pathlib import Path
 
 from mustelid.config import Config
@@ -98,6 +99,10 @@ def resolve(cfg: Config, *, use_cache: bool = True) -> ResolvedModel:
     want = _wanted(cfg)
     path, entry, fix = want.path, want.entry, want.fix
     try:
+        # A FIFO or device named as the model would block open() (or read forever): only a
+        # regular file is a model (issue 13).
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise WaitingError("model_corrupt", f"{path} is not a regular file; {fix}")
         with open(path, "rb") as f:
             magic = f.read(4)
     except (FileNotFoundError, IsADirectoryError):
