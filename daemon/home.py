@@ -6,6 +6,7 @@ daemon runs, without importing the daemon's loop (``mustelid.runner``).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any, Callable
@@ -60,12 +61,31 @@ def daemon_running(config: Config) -> bool:
     return False
 
 
+def make_private(data_dir: Path) -> None:
+    """The data folder is the user's alone: receipts, screens and notes are private (issue 13).
+
+    The umask makes everything this process (and the model worker it starts) creates from now
+    on 0600 / 0700, whatever the source file's mode: the database and its WAL, archive copies,
+    migrations' files, summaries. The data folder itself is set to 0700, which also closes the
+    files an older release left 0644 inside it; the database files are set to 0600.
+    """
+    os.umask(0o077)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o700)
+    for name in ("mustelid.db", "mustelid.db-wal", "mustelid.db-shm"):
+        try:
+            os.chmod(data_dir / name, 0o600)
+        except FileNotFoundError:
+            pass
+
+
 def open_store(config: Config, host: Host,
                on_event: Callable[[dict[str, Any], str], None] | None = None,
                ) -> tuple[sqlite_utils.Database, Ledger]:
     """The database, migrated (the host's tables, then every plugin's), and its ledger.
     ``StoreUnusable`` (one line, what to do) for an empty, damaged or non-SQLite file."""
     path = config.db_path
+    make_private(config.data_dir)
     if path.exists() and path.stat().st_size == 0:
         # sqlite would quietly make it a new, empty database: the history gone without a word.
         raise StoreUnusable(f"the database {path} is empty (0 bytes): its history is lost; "

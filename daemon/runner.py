@@ -28,7 +28,7 @@ from mustelid import __version__
 from mustelid.commit import Outcome, commit, job_input
 from mustelid.config import Config
 from mustelid.faults import crash_point
-from mustelid.home import AlreadyRunning, check_inbox, lock_path, open_store
+from mustelid.home import AlreadyRunning, check_inbox, lock_path, make_private, open_store
 from mustelid.host import Host
 from mustelid.protocol import Reply
 from mustelid.scheduler import Scheduler
@@ -116,8 +116,8 @@ class Daemon:
 
     def run(self) -> int:
         check_inbox(self.config)          # InboxOverlap before anything is created or read
-        self.config.data_dir.mkdir(parents=True, exist_ok=True)
-        lock = filelock.FileLock(str(lock_path(self.config)), timeout=0)
+        make_private(self.config.data_dir)
+        lock = filelock.FileLock(str(lock_path(self.config)), timeout=0, mode=0o600)
         try:
             lock.acquire()
         except filelock.Timeout:

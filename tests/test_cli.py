@@ -259,3 +259,27 @@ def test_a_config_file_that_is_a_folder_or_not_utf8_is_one_line(home, make):
     result = CliRunner().invoke(_assembled(), ["jobs"])
     assert result.exit_code == 1 and "config.toml" in result.output, result.output
     assert "Traceback" not in result.output
+
+
+def test_the_data_folder_and_what_is_stored_are_the_users_alone(fake_home, monkeypatch):
+    """Database, archive files and folders were 0644/0755 whatever the source's mode
+    (issue 13 class 2); a world-readable receipt in the inbox stays private once stored."""
+    import os
+    import stat
+
+    from daemonproc import cli as run_cli
+
+    os.umask(0o022)
+    (fake_home / "inbox").mkdir()
+    note = fake_home / "inbox" / "a.txt"
+    note.write_text("hello")
+    note.chmod(0o644)
+    run_cli("run", "--once")
+    data = fake_home / "data"
+    modes = {p.relative_to(data).as_posix(): stat.S_IMODE(p.stat().st_mode)
+             for p in [data, *data.rglob("*")]}
+    assert modes.pop(".") == 0o700
+    loose = {name: oct(mode) for name, mode in modes.items()
+             if mode & 0o077 or (mode & 0o700) not in (0o600, 0o700)}
+    assert not loose, loose
+    assert any(name.startswith("archive/") for name in modes)
