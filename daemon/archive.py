@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
+from mustelid.beneath import LinkOnTheWay, identity_beneath, open_beneath
 from mustelid.durable import fsync_dir, makedirs
 from mustelid.faults import crash_point
 from mustelid.sniff import EXTENSIONS, HEAD, sniff
@@ -42,26 +43,21 @@ class Archived:
 
 
 def archive_file(src: str | os.PathLike[str], archive_dir: str | os.PathLike[str],
-                 max_bytes: int) -> Archived:
+                 max_bytes: int, root: Path | None = None) -> Archived:
     """Copy ``src`` into the content-addressed archive and describe it.
 
     Raises ``PermanentError`` ("symlink_refused", "not_a_regular_file", "too_large",
     "empty_file", "permission_denied"), ``TransientError`` ("file_changed" while being read, "file_vanished",
     "read_error", "archive_write_failed") or ``WaitingError("disk_full")``. Never modifies or
-    deletes ``src``.
+    deletes ``src``. ``root``: the inbox ``src`` lies in; then no folder between them may be a
+    symbolic link, at open or after the copy (``mustelid.beneath``).
     """
     src, archive_dir = Path(src), Path(archive_dir)
+    rel = src.relative_to(root) if root is not None and src.is_relative_to(root) else None
     # lstat first, so FIFOs and devices are refused without ever being opened (opening a device
     # can have side effects); O_NOFOLLOW | O_NONBLOCK below closes the race if the path is swapped.
     _refuse_non_regular(_lstat(src), src)
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(src, flags)
-    except OSError as e:
-        if e.errno in (errno.ELOOP, errno.EMLINK):            # O_NOFOLLOW met a symlink
-            raise PermanentError("symlink_refused", f"{src} is a symbolic link") from None
-        raise _source_error(e, src) from None
+    fd = _open_source(src, root, rel)
     with open(fd, "rb", buffering=0) as f:
         before = os.fstat(fd)
         _refuse_non_regular(before, src)
@@ -87,7 +83,8 @@ def archive_file(src: str | os.PathLike[str], archive_dir: str | os.PathLike[str
             except OSError as e:          # reading errors were already turned into JobErrors
                 raise _archive_error(e, archive_dir) from None
             crash_point("after_hash")      # hashed, temp copy fsynced, nothing published
-            _check_unchanged(src, before, os.fstat(fd), copied)
+            _check_unchanged(src, before, os.fstat(fd), copied,
+                             (lambda: identity_beneath(root, rel)) if rel is not None else None)
             mime = sniff(head)
             final = archive_dir / digest[:2] / digest[2:4] / (digest + EXTENSIONS.get(mime, ".bin"))
             _publish(tmp, final, copied, archive_dir)
@@ -95,6 +92,20 @@ def archive_file(src: str | os.PathLike[str], archive_dir: str | os.PathLike[str
         finally:
             tmp.unlink(missing_ok=True)
     return Archived(digest, copied, mime, final, before.st_mtime_ns)
+
+
+def _open_source(src: Path, root: Path | None, rel: Path | None) -> int:
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        return open_beneath(root, rel, flags) if rel is not None else os.open(src, flags)
+    except LinkOnTheWay:
+        raise PermanentError("symlink_refused", f"a folder on the way to {src} is a symbolic "
+                             "link") from None
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.EMLINK):            # O_NOFOLLOW met a symlink
+            raise PermanentError("symlink_refused", f"{src} is a symbolic link") from None
+        raise _source_error(e, src) from None
 
 
 def _lstat(src: Path) -> os.stat_result:
@@ -134,14 +145,18 @@ def _copy_and_hash(f: BinaryIO, out: BinaryIO, src: Path, limit: int) -> tuple[s
     return hasher.hexdigest(), head, copied
 
 
-def _check_unchanged(src: Path, before: os.stat_result, after: os.stat_result, copied: int) -> None:
+def _check_unchanged(src: Path, before: os.stat_result, after: os.stat_result, copied: int,
+                     identity=None) -> None:  # noqa: ANN001
     """The copy is a consistent snapshot only if nothing wrote to the file while we read it and
-    the name still points at the same file (an editor's atomic save replaces the inode)."""
+    the name still points at the same file (an editor's atomic save replaces the inode; a folder
+    on the way swapped for a link points it elsewhere: ``identity`` walks beneath the inbox)."""
     changed = (
         (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns)
         or copied != before.st_size
     )
-    if not changed:
+    if not changed and identity is not None:
+        changed = identity() != (before.st_dev, before.st_ino)
+    elif not changed:
         try:
             now = os.lstat(src)
             changed = (now.st_dev, now.st_ino) != (before.st_dev, before.st_ino)

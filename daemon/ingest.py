@@ -130,9 +130,11 @@ def _archive(path: Path, config: Config, ledger: Ledger, st: os.stat_result, rel
     from mustelid.archive import archive_file
 
     try:
-        return archive_file(
-            path, config.archive_dir, max_bytes=int(config.inbox.max_file_mb * 2**20)
-        )
+        # A file of the inbox is opened beneath it: no folder on the way may be a symlink.
+        inbox = Path(os.path.abspath(config.inbox_dir))
+        root = inbox if Path(os.path.abspath(path)).is_relative_to(inbox) else None
+        return archive_file(os.path.abspath(path), config.archive_dir,
+                            max_bytes=int(config.inbox.max_file_mb * 2**20), root=root)
     except (TransientError, WaitingError) as e:
         # Changing under us, or the disk is full: nothing committed, the file untouched;
         # the next scan tries again.

@@ -381,3 +381,52 @@ def test_move_to_done_refuses_paths_outside_the_inbox(inbox, tmp_path):
     with pytest.raises(ValueError):
         move_to_done(other, inbox, tmp_path / "done")
     assert other.exists()
+
+
+def test_a_folder_swapped_for_a_symlink_is_refused_beneath_the_inbox(tmp_path):
+    """The race of issue 13 class 1, at its end state: inbox/sub/ became a link to a folder
+    elsewhere holding a private file of the same name. O_NOFOLLOW alone guards only the last
+    component, so the outside file used to be archived."""
+    from mustelid.archive import archive_file
+
+    inbox, outside, archive = tmp_path / "inbox", tmp_path / "private", tmp_path / "archive"
+    inbox.mkdir()
+    outside.mkdir()
+    (outside / "a.txt").write_text("the user's secret")
+    (outside / "a.txt").chmod(0o600)
+    (inbox / "sub").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(PermanentError) as e:
+        archive_file(inbox / "sub" / "a.txt", archive, max_bytes=1 << 20, root=inbox)
+    assert e.value.reason == "symlink_refused"
+    assert not archive.exists() or not any(p.is_file() for p in archive.rglob("*"))
+    # a real subfolder is fine, and the inbox root itself may be a link (the user's choice)
+    (inbox / "real").mkdir()
+    (inbox / "real" / "b.txt").write_text("fine")
+    linked = tmp_path / "inbox-link"
+    linked.symlink_to(inbox, target_is_directory=True)
+    assert archive_file(linked / "real" / "b.txt", archive, 1 << 20, root=linked).size == 4
+
+
+def test_a_folder_swapped_after_the_copy_is_caught_by_the_recheck(tmp_path, monkeypatch):
+    """Swapped between the open and the end of the copy: the re-check walks beneath the inbox
+    again and finds another file (or a link) there, so nothing is published."""
+    from mustelid import archive as archive_mod
+
+    inbox, outside = tmp_path / "inbox", tmp_path / "elsewhere"
+    (inbox / "sub").mkdir(parents=True)
+    outside.mkdir()
+    (inbox / "sub" / "a.txt").write_text("the inbox file")
+    (outside / "a.txt").write_text("the inbox file")
+    real_copy = archive_mod._copy_and_hash
+
+    def copy_then_swap(*args, **kw):
+        out = real_copy(*args, **kw)
+        (inbox / "sub").rename(tmp_path / "moved")
+        (inbox / "sub").symlink_to(outside, target_is_directory=True)
+        return out
+
+    monkeypatch.setattr(archive_mod, "_copy_and_hash", copy_then_swap)
+    with pytest.raises(TransientError) as e:
+        archive_mod.archive_file(inbox / "sub" / "a.txt", tmp_path / "archive", 1 << 20,
+                                 root=inbox)
+    assert e.value.reason == "file_changed"
