@@ -515,12 +515,15 @@ def test_a_crash_between_commit_and_move_still_moves_the_file_later(fake_home, t
 
 def test_a_new_version_saved_while_the_old_one_runs_is_processed_not_moved(fake_home, tmp_path):
     done = tmp_path / "done"
-    # The new version needs 5 s to count as written; the old one's job ends 3 s after it starts.
-    _with_done_folder(fake_home, done, "rescan_seconds = 1\n", stable_seconds=5)
+    # The new version needs 12 s to count as written; the old one's job ends 8 s after it
+    # starts (wide margins: each `mustelid` call of the test takes a second on a loaded box).
+    _with_done_folder(fake_home, done, "rescan_seconds = 1\n", stable_seconds=12)
+    config = fake_home / "config.toml"
+    config.write_text(config.read_text().replace("timeout_seconds = 5", "timeout_seconds = 30"))
     inbox = fake_home / "inbox"
     inbox.mkdir()
     path = inbox / "receipt.txt"
-    path.write_text("SLOW first version")
+    path.write_text("SLOWER first version")
     d = DaemonProcess(fake_home)
     try:
         wait_for(lambda: running(fake_home), timeout=30, interval=0.05,
@@ -536,7 +539,7 @@ def test_a_new_version_saved_while_the_old_one_runs_is_processed_not_moved(fake_
                 "SELECT state FROM jobs WHERE input_sha256 = ?", [new_sha]).fetchall()
             return rows == [("done",)]
 
-        wait_for(second_version_done, timeout=30, what="the second version to be processed")
+        wait_for(second_version_done, timeout=60, what="the second version to be processed")
     finally:
         d.stop()
 

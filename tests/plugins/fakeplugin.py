@@ -136,6 +136,8 @@ class FakeBackend:
             time.sleep(3600)
         if word == "SLOW":
             time.sleep(3)
+        if word == "SLOWER":
+            time.sleep(8)   # room for a test's own steps on a loaded machine
         if word == "PAUSE":
             time.sleep(0.1)   # long enough that a random kill often lands mid-job
         if word == "RAISE":
