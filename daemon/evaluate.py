@@ -1,20 +1,24 @@
-"""``mustelid eval``: run a task over a labelled folder and score it, field by field.
+"""``mustelid eval``: run a task over a labelled folder and score it.
 
 Each input runs through ``mustelid.execute.run_job`` with a real ``WorkerContext``: the model
 worker's own code path (OCR, prompt, grammar, checks, re-ask), in this process, so the numbers
 are the daemon's numbers. Nothing is written to the database.
 
-A labelled folder holds ``NAME.<image>`` beside ``NAME.json``. What the JSON means is the task's
-business (``Task.eval_truth``: its own field names, or a dataset layout it knows, e.g. SROIE's
-company/date/address/total for receipts), and so is how two values compare
-(``Task.eval_normalise``: the way a person would judge them). The host only counts.
+A labelled folder holds ``NAME.<image or .txt>`` beside ``NAME.json``. What the JSON means is
+the task's business (``Task.eval_truth``: its own field names, or a dataset layout it knows,
+e.g. SROIE's company/date/address/total for receipts), and so is how an answer is judged
+(``Task.eval_score``: counters per metric and what each input's report shows; by default one
+exact match per field after ``Task.eval_normalise``). The host only sums the counters, times
+the inputs and names no task.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import json
 import math
+import re
 import resource
 import time
 from pathlib import Path
@@ -25,6 +29,7 @@ from mustelid.sniff import HEAD, sniff
 from mustelid.tasks import JobError, JobInput, Task
 
 INPUT_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".txt")
+Scores = dict[str, tuple[int, int]]
 
 
 class EvalError(Exception):
@@ -38,15 +43,19 @@ class Case:
     truth: dict[str, Any]
 
 
-def load_cases(folder: Path, task: Task, limit: int | None = None) -> tuple[list[Case], list[str]]:
+def load_cases(folder: Path, task: Task, limit: int | None = None,
+               names: str | None = None) -> tuple[list[Case], list[str]]:
     """Labelled inputs in name order, and the names of inputs without labels (reported, not
-    fatal). A labels file that is not a JSON object stops the run with its name: scoring
-    against half the labels would print a number that means nothing."""
+    fatal). ``names``: only inputs whose name (without suffix) matches this glob. A labels file
+    that is not a JSON object stops the run with its name: scoring against half the labels
+    would print a number that means nothing."""
     if not folder.is_dir():
         raise EvalError(f"{folder} is not a folder")
     cases, unlabelled = [], []
     for path in sorted(folder.iterdir()):
         if path.suffix.lower() not in INPUT_SUFFIXES or not path.is_file():
+            continue
+        if names and not fnmatch.fnmatchcase(path.stem, names):
             continue
         labels = path.with_suffix(".json")
         if not labels.exists():
@@ -64,7 +73,8 @@ def load_cases(folder: Path, task: Task, limit: int | None = None) -> tuple[list
                             f" of task {task.name} ({', '.join(task.Output.model_fields)})")
         cases.append(Case(path.stem, path, truth))
     if not cases:
-        raise EvalError(f"no labelled inputs in {folder} (expected NAME.jpg beside NAME.json)")
+        where = f"{folder} matching {names!r}" if names else str(folder)
+        raise EvalError(f"no labelled inputs in {where} (expected NAME.jpg beside NAME.json)")
     return (cases[:limit] if limit else cases), unlabelled
 
 
@@ -77,28 +87,23 @@ def _job_input(task: Task, case: Case) -> JobInput:
                     original_name=case.path.name, mime=mime)
 
 
-def run_case(task: Task, case: Case, ctx: Any) -> dict[str, Any]:
-    """One input through the worker's code path; the outcome and each field's verdict."""
+def run_case(task: Task, case: Case, ctx: Any) -> tuple[dict[str, Any], Scores]:
+    """One input through the worker's code path: its report row and its counters."""
     started = time.perf_counter()
-    data, outcome, reason, message, stats = None, "done", None, "", {}
+    data, outcome, reason, message, stats, evidence = None, "done", None, "", {}, None
     try:
         out = run_job(task, _job_input(task, case), ctx)
-        data, stats = out["data"], out["stats"]
+        data, stats, evidence = out["data"], out["stats"], out["evidence"]
     except NeedsReview as e:
-        # The daemon stores no result until a person decides: its fields count as misses, but
+        # The daemon stores no result until a person decides: it is scored as no answer, but
         # the reply was valid, and what it said is kept for reading.
         outcome, reason, message = "needs_review", e.reason, e.message
-        stats = e.review["stats"]
+        stats, evidence = e.review["stats"], e.review["evidence"]
         held = e.review["data"]
     except JobError as e:
         outcome, reason, message = "failed", e.reason, e.message
     seconds = time.perf_counter() - started
-    fields = {}
-    for name, expected in case.truth.items():
-        got = data.get(name) if data else None
-        want, have = task.eval_normalise(name, expected), task.eval_normalise(name, got)
-        fields[name] = {"expected": expected, "got": got, "match": data is not None
-                        and want == have, "expected_norm": want, "got_norm": have}
+    scores, detail = task.eval_score(case.truth, data, reason=reason, evidence=evidence)
     row = {"name": case.name, "outcome": outcome, "reason": reason, "message": message,
            # Conservative: only a reply that parsed and fitted the schema counts; an input that
            # failed for any reason (refused, invalid JSON, crashed) does not.
@@ -106,10 +111,11 @@ def run_case(task: Task, case: Case, ctx: Any) -> dict[str, Any]:
            "seconds": round(seconds, 3), "reasked": bool(stats.get("reasked")) or stats.get("generations", 0) > 1,
            "generations": stats.get("generations", 0), "prepare_s": stats.get("prepare_s"),
            "prompt_tokens": stats.get("prompt_tokens"),
-           "completion_tokens": stats.get("completion_tokens"), "fields": fields}
+           "completion_tokens": stats.get("completion_tokens"),
+           "fields": detail}
     if outcome == "needs_review":
         row["held"] = held
-    return row
+    return row, scores
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -120,15 +126,18 @@ def percentile(values: list[float], p: float) -> float | None:
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
-def summarise(task: Task, rows: list[dict[str, Any]]) -> dict[str, Any]:
+def summarise(task: Task, rows: list[dict[str, Any]], scores: list[Scores]) -> dict[str, Any]:
+    """The folder's figures: each metric's counters summed over the inputs (``fields``: the
+    name is kept from when every metric was a field), outcomes, latency, peak RSS."""
     n = len(rows)
-    names = list(dict.fromkeys(f for r in rows for f in r["fields"]))
-    per_field = {}
-    for name in names:
-        scored = [r for r in rows if name in r["fields"]]
-        hits = sum(r["fields"][name]["match"] for r in scored)
-        per_field[name] = {"matched": hits, "of": len(scored),
-                           "rate": round(hits / len(scored), 4) if scored else None}
+    totals: dict[str, list[int]] = {}
+    for counters in scores:
+        for name, (hits, of) in counters.items():
+            total = totals.setdefault(name, [0, 0])
+            total[0] += hits
+            total[1] += of
+    per_field = {name: {"matched": hits, "of": of, "rate": round(hits / of, 4) if of else None}
+                 for name, (hits, of) in totals.items()}
     latencies = [r["seconds"] for r in rows]
     return {
         "task": task.name, "task_version": task.version, "cases": n,
@@ -151,21 +160,51 @@ def _count(items) -> dict[str, int]:
     return out
 
 
+def half(name: str) -> str | None:
+    """"odd" or "even" by the last number in an input's name (``shot07`` is odd), None for a
+    name without one: the dev sets' READMEs suggest tuning on one half, checking on the other."""
+    numbers = re.findall(r"\d+", name)
+    return None if not numbers else "odd" if int(numbers[-1]) % 2 else "even"
+
+
+def split_halves(task: Task, rows: list[dict[str, Any]],
+                 scores: list[Scores]) -> dict[str, dict[str, Any]]:
+    """The summary of the odd- and of the even-numbered inputs, each on its own."""
+    out = {}
+    for side in ("odd", "even"):
+        picked = [i for i, r in enumerate(rows) if half(r["name"]) == side]
+        if picked:
+            out[side] = summarise(task, [rows[i] for i in picked], [scores[i] for i in picked])
+    return out
+
+
+def uses_default_scoring(task: Task) -> bool:
+    """True when the task judges each field by exact match (the host's default): reports then
+    say "exact match" rather than "rate"."""
+    return type(task).eval_score is Task.eval_score
+
+
 def evaluate(task: Task, cases: list[Case], ctx: Any,
-             progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+             progress: Callable[[dict[str, Any]], None] | None = None,
+             split: bool = False) -> dict[str, Any]:
     """Score ``task`` on ``cases``. The model is loaded before the clock starts for the first
-    case: the daemon keeps it loaded, so per-input latency excludes the one-time load."""
+    case: the daemon keeps it loaded, so per-input latency excludes the one-time load.
+    ``split``: also summarise the odd- and even-numbered inputs apart (``report["split"]``)."""
     load_started = time.perf_counter()
     if task.uses_model:
         ctx.backend  # noqa: B018  (load now; a missing model raises WaitingError here)
     load_s = time.perf_counter() - load_started
-    rows = []
+    rows, scores = [], []
     for case in cases:
-        rows.append(run_case(task, case, ctx))
+        row, counters = run_case(task, case, ctx)
+        rows.append(row)
+        scores.append(counters)
         if progress is not None:
-            progress(rows[-1])
-    report = summarise(task, rows)
+            progress(row)
+    report = summarise(task, rows, scores)
     report["model_load_s"] = round(load_s, 3)
     report["model"] = getattr(ctx.backend, "model_id", None) if task.uses_model else None
+    if split:
+        report["split"] = split_halves(task, rows, scores)
     report["results"] = rows
     return report

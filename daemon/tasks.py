@@ -196,29 +196,24 @@ class Task:
         return "".join(str(value).split()).casefold()
 
     def eval_score(self, truth: dict[str, Any], data: dict[str, Any] | None, *,
-                   reason: str | None = None,
-                   evidence: dict[str, Any] | None = None) -> dict[str, tuple[int, int]]:
-        """``mustelid eval``: one input's counters, ``{metric: (hits, of)}``; the host sums
-        each metric over the folder and reports hits / of. ``truth`` is ``eval_truth``'s;
-        ``data`` the stored result, or None when the input failed or was held for review
-        (``reason`` then says why); ``evidence`` what ``prepare`` found, when it ran. Default:
-        each field of ``truth`` is one metric, hit when ``eval_detail`` says it matched."""
-        detail = self.eval_detail(truth, data, reason=reason, evidence=evidence)
-        return {name: (int(bool(v.get("match"))), 1) for name, v in detail.items()}
+                   reason: str | None = None, evidence: dict[str, Any] | None = None
+                   ) -> tuple[dict[str, tuple[int, int]], dict[str, dict[str, Any]]]:
+        """``mustelid eval``: how one input did, as ``(counters, detail)``.
 
-    def eval_detail(self, truth: dict[str, Any], data: dict[str, Any] | None, *,
-                    reason: str | None = None,
-                    evidence: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
-        """``mustelid eval``: what one input's report shows, ``{name: {"expected", "got",
-        "match", ...}}`` (an optional ``"why"`` is printed for a miss instead of expected and
-        got). Default: each field of ``truth`` compared with ``==`` after ``eval_normalise``."""
-        fields = {}
+        ``truth`` is ``eval_truth``'s; ``data`` the stored result, or None when the input failed
+        or was held for review (``reason`` then says why); ``evidence`` what ``prepare`` found,
+        when it ran. ``counters`` is ``{metric: (hits, of)}``: the host sums each metric over
+        the folder and reports hits / of. ``detail`` is what the input's report row shows,
+        ``{name: {"expected", "got", "match", ...}}`` (an optional ``"why"`` is printed for a
+        miss instead of expected and got). Default: each field of ``truth`` is one metric,
+        compared with ``==`` after ``eval_normalise``."""
+        detail = {}
         for name, expected in truth.items():
             got = data.get(name) if data else None
             want, have = self.eval_normalise(name, expected), self.eval_normalise(name, got)
-            fields[name] = {"expected": expected, "got": got, "match": data is not None
+            detail[name] = {"expected": expected, "got": got, "match": data is not None
                             and want == have, "expected_norm": want, "got_norm": have}
-        return fields
+        return {name: (int(v["match"]), 1) for name, v in detail.items()}, detail
 
     def example_key(self, data: dict[str, Any]) -> str | None:
         """``mustelid review``: the key under which a person's correction of this result is kept

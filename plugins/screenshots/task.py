@@ -11,6 +11,7 @@ from typing import Any
 from mustelid import (Evidence, JobInput, OcrLine, PermanentError, Task, TaskContext,
                       clean_text, image_facts, normalise_box, reading_order)
 
+from . import evaluate
 from .candidates import find_candidates
 from .kinds import KIND_HELP, allowed_kinds, find_signs, likely_kind
 from .output import LINE_CHARS, MAX_LINES, Entity, Region, Screenshot, ScreenshotCall
@@ -121,6 +122,14 @@ class Screenshots(Task):
         result.entity_choices = list(dict.fromkeys(result.entity_choices))
         result.entities = [Entity(**candidates[n - 1]) for n in result.entity_choices]
         return []
+
+    # ``mustelid eval``: the screens-dev README's scoring (evaluate.py).
+    def eval_truth(self, labels: dict[str, Any]) -> dict[str, Any]:
+        return evaluate.truth(labels)
+
+    def eval_score(self, truth: dict[str, Any], data: dict[str, Any] | None, *,
+                   reason: str | None = None, evidence: Any = None) -> tuple[dict, dict]:
+        return evaluate.judge(truth, data, reason)
 
     def persist(self, db: Any, job: dict[str, Any], result: Screenshot) -> None:
         db["screenshots"].insert({

@@ -12,6 +12,7 @@ from mustelid import (Evidence, JobInput, OcrLine, PermanentError, Task, TaskCon
                       TransientError, clean_text, reading_order)
 from mustelid.records import input_file, job_and_result
 
+from . import evaluate
 from .checks import caution_for, due_for, priority_for
 from .dates import find_due_phrases
 from .lines import (MAX_TEXT_CHARS, done_lines, read_text, result_text, source_lines, squash,
@@ -169,6 +170,14 @@ class Todos(Task):
                     + "; ".join(repr(d["quote"]) for d in dropped[:3])]
         result.todos = kept
         return []
+
+    # ``mustelid eval``: the notes-dev README's scoring (evaluate.py).
+    def eval_truth(self, labels: dict[str, Any]) -> dict[str, Any]:
+        return evaluate.truth(labels)
+
+    def eval_score(self, truth: dict[str, Any], data: dict[str, Any] | None, *,
+                   reason: str | None = None, evidence: Any = None) -> tuple[dict, dict]:
+        return evaluate.judge(truth, data, evidence)
 
     def persist(self, db: Any, job: dict[str, Any], result: TodoList) -> None:
         created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
