@@ -132,7 +132,7 @@ def test_kill9_while_running_then_restart_gives_exactly_one_result(fake_home):
 def test_second_daemon_on_same_home_refuses(fake_home):
     d = DaemonProcess(fake_home)
     try:
-        wait_for(lambda: cli_json("status")["daemon"] == "running", what="daemon up")
+        wait_for(lambda: cli_json("status")["daemon"] == "running", timeout=120, what="daemon up")
         second = cli("run", check=False, timeout=30)
         assert second.returncode != 0
         assert "already running" in second.stderr

@@ -253,7 +253,7 @@ def test_real_receipts_get_the_same_fields_from_choices_and_from_the_grammar(rea
         cfg.backend["llama_cpp"] = {**cfg.backend.get("llama_cpp", {}), "choice_decoding": choice}
         ctx = WorkerContext(cfg, host)
         try:
-            rows = [run_case(task, case, ctx) for case in cases]
+            rows = [run_case(task, case, ctx)[0] for case in cases]
             assert ctx._backend.last_perf["decoder"] == ("choices" if choice else "grammar")
         finally:
             ctx.close()
