@@ -305,21 +305,29 @@ def test_done_items_taken_are_found_from_the_texts_own_marks():
     detail = Todos().eval_score(labels, made(("Buy milk", "[x] buy milk")),
                                 evidence={"lines": lines})[1]["todos"]
     assert detail["done_taken"] == ["Buy milk"] and "done item taken: Buy milk" in detail["why"]
+    # the title counts too: a model may quote one line and title the next (a done one)
+    shifted = ["- more object inspection", "- insert the directory into sys.path DoNE"]
+    scores = todos({"todos": ["Filter region command"]},
+                   made(("insert the directory into sys.path", "- more object inspection")),
+                   shifted)
+    assert scores["done_taken"] == (1, 1)
 
 
 @pytest.mark.parametrize("lines, done", [
     (["[x] buy milk", "- [ ] call mum", "\u2611 paid", "x  fixed the gate"], {0, 2, 3}),
     (["DONE: release 1.0", "Done: the thing", "fix the parser (done in 2.1)", "~~old item~~",
-      "[done] tidy"], {0, 1, 2, 3, 4}),
+      "[done] tidy", "- insert the directory into sys.path DoNE", "- menu item D0NE"],
+     {0, 1, 2, 3, 4, 5, 6}),
     # prose that mentions doing is not a mark
-    (["Check that all error code mapping is done.", "X Window support", "get it done soon"],
+    (["Check that all error code mapping is done.", "X Window support", "get it Done soon"],
      set()),
-    # an underlined "Implemented features" section runs to the end
+    # an underlined "Implemented features" section runs to the end (the heading is no item)
     ([". plug-in faculty", "Implemented features", "====", "* clickable URI", "* IPv6"],
-     {1, 2, 3, 4}),
+     {2, 3, 4}),
     # a minor done section ends at the next heading; a major one only at a major heading
-    (["Done:", "- a", "Todo:", "- b"], {0, 1}),
-    (["## Done", "- a", "Later:", "- b", "## Next", "- c"], {0, 1, 2, 3}),
+    (["Done:", "- a", "Todo:", "- b"], {1}),
+    (["## Done", "- a", "Later:", "- b", "## Next", "- c"], {1, 2, 3}),
+    (["********", "* DONE *", "********", "Design:", "- thread clean"], {2, 3, 4}),
 ])
 def test_finished_lines(lines, done):
     assert todos_eval.finished_lines(lines) == done

@@ -12,17 +12,18 @@ NFKD, accents dropped, case-folded, apostrophes removed, then only runs of lette
   ``todos_optional`` is ignored; on a ``none`` input every todo counts as false.
 - Metrics, summed over the folder: ``precision`` (matched todos / counted todos), ``recall``
   (labels matched / labels), ``false_on_none`` (``none`` inputs with at least one todo / ``none``
-  inputs) and ``done_taken`` (false todos quoting a line the text marks as finished / todos
-  produced). The last two are better lower. A failed or held input produced nothing.
+  inputs) and ``done_taken`` (false todos that match, by title or quote and the rule above, a
+  line the text marks as finished / todos produced). The last two are better lower. A failed or held input produced nothing.
 
 Finished items are in neither list of the labels, so ``done_taken`` finds them in the input's
 own lines (the evidence ``prepare`` made: the text file, or the OCR text of an image). This is
 the evaluator's own reading of the README's marks, deliberately not the task's filter, so that
 a gap in the filter shows here. A line is finished when it carries a mark: a ticked box
-(``[x]``, ``☑``, ``✓``, ``✅``) or a lone ``x`` leading it, ``DONE`` in capitals, ``(done``,
-``[done]``, ``Done:`` or ``done -`` leading it, or ``~~struck~~`` text; or when it stands in a
-section whose heading says done (``DONE``, ``Done:``, ``Completed``, ``Finished``,
-``Implemented features`` ...). Such a section runs to the next heading of the same rank or
+(``[x]``, ``☑``, ``✓``, ``✅``) or a lone ``x`` leading it, ``DONE`` in capitals (OCR may
+lose one letter's case: ``DoNE``), ``(done``, ``[done]``, ``Done:`` or ``done -`` leading it,
+or ``~~struck~~`` text; or when it stands in a section whose heading says done (``DONE``,
+``Done:``, ``Completed``, ``Finished``, ``Implemented features`` ...; the heading itself is no
+item). Such a section runs to the next heading of the same rank or
 higher: a heading ending in a colon is minor and ends at any heading; a decorated, underlined,
 ``#`` or capitals heading is major and ends only at another major one.
 """
@@ -37,7 +38,8 @@ LABEL_KEYS = ("todos", "todos_optional", "none")
 _APOSTROPHES = dict.fromkeys(map(ord, "'\u2019\u02bc"), None)
 
 _TICKED = re.compile(r"^\s*(?:[-*+•]\s*)?(?:\[[xX✓✔]\]|[☑✓✔✅])|^\s*x\s+\S|^\s*[xX](?:\t|\s{2,})\S")
-_DONE_MARK = re.compile(r"\bDONE\b|\((?i:\s*done)\b|\[(?i:\s*done\s*)\]|~~.+~~")
+_DONE_MARK = re.compile(r"\((?i:\s*done)\b|\[(?i:\s*done\s*)\]|~~.+~~")
+_DONE_WORD = re.compile(r"\b[dD][oO0][nN][eE]\b")
 _DONE_LEAD = re.compile(r"^\W*done\s*[:\-–]", re.I)
 _DONE_HEADINGS = {"done", "done items", "completed", "complete", "finished", "implemented",
                   "implemented features", "already done"}
@@ -114,21 +116,28 @@ def finished_lines(lines: list[str]) -> set[int]:
     for i, line in enumerate(lines):
         rank = _heading(line, lines[i + 1] if i + 1 < len(lines) else "")
         if " ".join(tokens(line)) in _DONE_HEADINGS and (rank or len(line.strip()) < 40):
-            section = rank or "major"
-            done.add(i)
+            section = rank or "major"    # the heading itself is no item: neither done nor to do
             continue
         if rank is not None and (section == "minor" or rank == "major"):
             section = None
-        if section or _TICKED.match(line) or _DONE_MARK.search(line) or _DONE_LEAD.match(line):
+        if section or _TICKED.match(line) or _DONE_MARK.search(line) or _DONE_LEAD.match(line) \
+                or _capital_done(line):
             done.add(i)
     return done
 
 
-def quotes_finished(quote: Any, lines: list[str], finished: set[int]) -> bool:
-    """Does ``quote`` come from a finished line (the same tokens, or a run of them)?"""
-    q = tokens(quote)
-    return bool(q) and any(_contains(tokens(lines[i]), q) or tokens(lines[i]) == q
-                           for i in finished)
+def _capital_done(line: str) -> bool:
+    """``DONE`` in capitals; OCR may lose one letter's case or read the O as a zero (``DoNE``,
+    ``D0NE``), while "done" in prose ("check the mapping is done") has at most one capital."""
+    return any(sum(c.isupper() or c == "0" for c in m.group()) >= 3
+               for m in _DONE_WORD.finditer(line))
+
+
+def takes_finished(todo: list[list[str]], lines: list[str], finished: set[int]) -> bool:
+    """Does a todo (its title and quote as tokens) match a finished line, by the rule that pairs
+    todos with labels? The title counts as well as the quote: a model may quote one line and
+    title the next."""
+    return any(similarity(todo, [tokens(lines[i])]) is not None for i in finished)
 
 
 def judge(labels: dict[str, Any], data: dict[str, Any] | None, evidence: dict[str, Any] | None
@@ -146,7 +155,7 @@ def judge(labels: dict[str, Any], data: dict[str, Any] | None, evidence: dict[st
     false = [i for i in unmatched if i not in ignored]
     lines = list((evidence or {}).get("lines") or [])
     finished = finished_lines(lines)
-    done = [i for i in false if quotes_finished(todos[i].get("source_quote"), lines, finished)]
+    done = [i for i in false if takes_finished(produced[i], lines, finished)]
     scores = {
         "precision": (len(pairs), len(pairs) + len(false)),
         "recall": (len(pairs), len(wanted)),
@@ -162,10 +171,12 @@ def _detail(labels: dict[str, Any], todos: list[dict[str, Any]], pairs: dict[int
     first = [e[0] if isinstance(e, list) and e else e for e in entries]
     missed = [first[k] for k in range(len(entries)) if k not in pairs.values()]
     title = [t.get("title") for t in todos]
+    quote = [t.get("source_quote") for t in todos]
     why = "; ".join(f"{what}: {' | '.join(str(x) for x in items)}" for what, items in (
         ("missed", missed), ("false", [title[i] for i in false if i not in done]),
         ("done item taken", [title[i] for i in done])) if items)
-    return {"expected": first, "got": title, "match": not missed and not false, "why": why,
+    return {"expected": first, "got": title, "quotes": quote,
+            "match": not missed and not false, "why": why,
             "matched": [[first[k], title[i]] for i, k in sorted(pairs.items())],
             "missed": missed, "false": [title[i] for i in false],
             "ignored": [title[i] for i in ignored], "done_taken": [title[i] for i in done]}
