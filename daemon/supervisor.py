@@ -19,6 +19,7 @@ import dataclasses
 import logging
 import multiprocessing
 import os
+import signal
 import time
 from typing import Any
 
@@ -29,6 +30,7 @@ from mustelid.worker import model_file_size, worker_main
 
 log = logging.getLogger("mustelid.supervisor")
 
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 _ENV_KEYS = ("MUSTELID_HOME", "MUSTELID_MODELS_DIR", "MUSTELID_LOAD_PLUGINS", "MUSTELID_LOG")
 
 # Anonymous memory a model worker needs besides the weights (interpreter, OCR, KV cache, compute
@@ -70,7 +72,14 @@ class Supervisor:
             target=worker_main, args=(child, self.config_path, env), name="mustelid-worker",
             daemon=True,
         )
-        self.proc.start()
+        # A stop signal to the whole group while the child is still starting Python would kill
+        # it before worker_main ignores such signals, and charge the job as crashed: the child
+        # starts with them blocked (the mask survives fork and exec) and unblocks once ignoring.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            self.proc.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         child.close()
         self.conn = parent
         self.pending.clear()

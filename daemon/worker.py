@@ -310,6 +310,7 @@ def worker_main(conn: Any, config_path: str | None, env: dict[str, str]) -> None
     # the running job as crashed; the daemon puts it back uncharged and kills us with SIGKILL.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # see start()
     os.environ.update(env)
     logging.basicConfig(level=os.environ.get("MUSTELID_LOG", "WARNING"))
     from mustelid.host import Host
