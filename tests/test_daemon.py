@@ -12,6 +12,14 @@ import pytest
 from daemonproc import DaemonProcess, cli, cli_json, jobs_by_file, wait_for
 
 
+def long_job_timeout(home):
+    """Signal tests stop a hanging job: the home's 5 s job timeout must not fire first, as it
+    can on a loaded machine while the test waits to see the job running (then the timeout, not
+    the stop, decides the job's fate)."""
+    config = home / "config.toml"
+    config.write_text(config.read_text().replace("timeout_seconds = 5", "timeout_seconds = 120"))
+
+
 def drop(home, name, text):
     path = home / "inbox" / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -56,6 +64,7 @@ def test_same_bytes_under_another_name_run_once(fake_home):
 
 
 def test_sigterm_mid_job_exits_quickly_and_job_resumes(fake_home):
+    long_job_timeout(fake_home)
     d = DaemonProcess(fake_home)
     try:
         drop(fake_home, "slow.txt", "HANG forever")
@@ -75,6 +84,7 @@ def test_sigterm_to_the_whole_group_does_not_charge_the_job(fake_home):
     """`systemctl stop` signals every process of the unit: the worker must leave stopping to the
     daemon, which puts the job back uncharged (issue 13 class 6). Four such stops used to
     dead-letter the job as worker_crashed."""
+    long_job_timeout(fake_home)
     drop(fake_home, "slow.txt", "HANG forever")
     for _ in range(4):
         d = DaemonProcess(fake_home, own_group=True)
@@ -90,6 +100,7 @@ def test_sigterm_to_the_whole_group_does_not_charge_the_job(fake_home):
 
 
 def test_double_sigterm_skips_the_grace(fake_home):
+    long_job_timeout(fake_home)
     d = DaemonProcess(fake_home)
     try:
         drop(fake_home, "slow.txt", "HANG forever")
