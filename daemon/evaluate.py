@@ -100,6 +100,10 @@ def run_case(task: Task, case: Case, ctx: Any) -> tuple[dict[str, Any], Scores]:
         outcome, reason, message = "needs_review", e.reason, e.message
         stats, evidence = e.review["stats"], e.review["evidence"]
         held = e.review["data"]
+        if reason == "low_confidence":
+            # Checked and complete, only not sure enough to file unseen: it is the task's
+            # answer (a person sees it filled in), so it is scored; `accepted` says it waits.
+            data = held
     except JobError as e:
         outcome, reason, message = "failed", e.reason, e.message
     seconds = time.perf_counter() - started
@@ -112,7 +116,8 @@ def run_case(task: Task, case: Case, ctx: Any) -> tuple[dict[str, Any], Scores]:
            "generations": stats.get("generations", 0), "prepare_s": stats.get("prepare_s"),
            "prompt_tokens": stats.get("prompt_tokens"),
            "completion_tokens": stats.get("completion_tokens"),
-           "fields": detail}
+           "fields": detail, "confidence": stats.get("confidence"),
+           "accepted": outcome == "done"}
     if outcome == "needs_review":
         row["held"] = held
     return row, scores
@@ -150,6 +155,7 @@ def summarise(task: Task, rows: list[dict[str, Any]], scores: list[Scores]) -> d
         "latency_s": {"p50": percentile(latencies, 50), "p95": percentile(latencies, 95),
                       "mean": round(sum(latencies) / n, 3)},
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        **task.eval_summary(rows),
     }
 
 

@@ -29,8 +29,9 @@ class NeedsReview(PermanentError):
     """
 
     def __init__(self, message: str, *, data: dict[str, Any], raw: str,
-                 problems: list[str], evidence: dict[str, Any], stats: dict[str, Any]):
-        super().__init__("check_failed", message)
+                 problems: list[str], evidence: dict[str, Any], stats: dict[str, Any],
+                 reason: str = "check_failed"):
+        super().__init__(reason, message)
         self.review = {"data": data, "raw": raw, "problems": problems,
                        "evidence": evidence, "stats": stats}
 
@@ -102,6 +103,17 @@ def _generate(task: Task, job: JobInput, evidence: Evidence, ctx: Any, stats: di
                 ]
                 continue
             raise PermanentError(e.reason, f"{e.message} (after {attempt + 1} tries)") from None
+        confidence = task.confidence(result)
+        if confidence is not None:
+            stats["confidence"] = confidence
+        doubt = task.review_needed(result, evidence)
+        if doubt:
+            # Checked, but not sure enough to file unseen: a person confirms it. No re-ask:
+            # asking again does not make a doubtful reading of the same text surer.
+            stats["duration_s"] = round(time.monotonic() - started, 3)
+            raise NeedsReview(doubt, data=result.model_dump(mode="json"), raw=gen.text,
+                              problems=[doubt], evidence=evidence.data, stats=stats,
+                              reason="low_confidence")
         return result, attempt == 1, problem
     raise AssertionError("unreachable")
 

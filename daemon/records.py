@@ -13,7 +13,7 @@ from typing import Any
 # plugin imports this module, and `mustelid --help` loads every plugin.
 
 __all__ = ["first", "select", "input_file", "job_and_result", "corrected_examples",
-           "newest_per_input", "versions_of"]
+           "newest_per_input", "versions_of", "waiting_for_review"]
 
 
 def select(db: Any, table: str, where: dict[str, Any] | None = None, **how: Any) -> list[dict]:
@@ -51,6 +51,14 @@ def corrected_examples(db: Any, task: str, keys: list[str], limit: int = 1) -> l
     from mustelid.store import reviews
 
     return reviews.examples(db, task, keys, limit)
+
+
+def waiting_for_review(db: Any, task: str | None = None) -> list[dict[str, Any]]:
+    """Answers held for a person (``mustelid review``), most doubtful first: job id, task,
+    input, reason, problems, the held ``data`` and the task's ``confidence``."""
+    from mustelid.store import reviews
+
+    return reviews.pending(db, task, limit=10_000)
 
 
 def newest_per_input(db: Any, table: str) -> set[str]:

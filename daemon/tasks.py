@@ -215,6 +215,24 @@ class Task:
                             and want == have, "expected_norm": want, "got_norm": have}
         return {name: (int(v["match"]), 1) for name, v in detail.items()}, detail
 
+    def eval_summary(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """``mustelid eval``: figures of the task's own over a folder's report rows (each
+        with ``outcome``, ``reason`` and the ``fields`` detail of ``eval_score``), added to
+        the report and to each half of ``--split``. Default: none."""
+        return {}
+
+    def confidence(self, result: BaseModel) -> float | None:
+        """How likely a checked result is right, 0..1, if the task measures it (stored with
+        the job's stats, and the order ``mustelid review`` lists held answers in). Default
+        None: not measured."""
+        return None
+
+    def review_needed(self, result: BaseModel, evidence: Evidence) -> str | None:
+        """After the checks pass: why a person should confirm ``result`` before it is filed
+        (the job then waits in ``needs_review``, reason ``low_confidence``), or None to file
+        it. Default None."""
+        return None
+
     def example_key(self, data: dict[str, Any]) -> str | None:
         """``mustelid review``: the key under which a person's correction of this result is kept
         for reuse as an example (receipts: the merchant), or None to keep none."""

@@ -145,19 +145,23 @@ class ReviewLedger(Jobs):
 
 
 def pending(db: sqlite_utils.Database, task: str | None = None, limit: int = 100) -> list[dict]:
-    """Jobs waiting for a person, oldest first, with their problems and the model's answer."""
+    """Jobs waiting for a person, most doubtful first: answers that failed their checks, then
+    by the confidence their task measured (lowest first), then oldest first; with their
+    problems and the model's answer."""
     where, args = "j.state = 'needs_review'", []
     if task:
         where += " AND j.task = ?"
         args.append(task)
     rows = db.execute(
-        "SELECT j.id, j.task, j.input_sha256, j.reason, r.problems, r.data, r.created_at"
+        "SELECT j.id, j.task, j.input_sha256, j.reason, r.problems, r.data, r.created_at,"
+        " json_extract(r.stats, '$.confidence') AS confidence"
         f" FROM jobs j JOIN reviews r ON r.job_id = j.id WHERE {where}"
-        " ORDER BY r.created_at, j.id LIMIT ?", [*args, limit],
+        " ORDER BY confidence IS NOT NULL, confidence, r.created_at, j.id LIMIT ?",
+        [*args, limit],
     ).fetchall()
     return [{"job_id": r[0], "task": r[1], "input_sha256": r[2], "reason": r[3],
              "problems": json.loads(r[4] or "[]"), "data": json.loads(r[5] or "null"),
-             "held_at": r[6]} for r in rows]
+             "held_at": r[6], "confidence": r[7]} for r in rows]
 
 
 def get(db: sqlite_utils.Database, job_id: str) -> dict[str, Any] | None:

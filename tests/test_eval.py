@@ -127,9 +127,12 @@ def test_evaluate_scores_each_field_through_run_job(tmp_path):
 # `mustelid eval receipts --json` sees exactly the same document.
 REPORT_KEYS = {"task", "task_version", "cases", "fields", "json_valid_rate", "needs_review_rate",
                "failed_rate", "reask_rate", "failures", "latency_s", "peak_rss_mb",
-               "model_load_s", "model", "results"}
+               "model_load_s", "model", "results",
+               # added by issue 11: the receipts' confidence and acceptance
+               "accepted_accuracy", "acceptance_rate", "reliability"}
 ROW_KEYS = {"name", "outcome", "reason", "message", "json_valid", "seconds", "reasked",
-            "generations", "prepare_s", "prompt_tokens", "completion_tokens", "fields"}
+            "generations", "prepare_s", "prompt_tokens", "completion_tokens", "fields",
+            "confidence", "accepted"}
 FIELD_KEYS = {"expected", "got", "match", "expected_norm", "got_norm"}
 
 

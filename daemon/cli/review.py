@@ -117,7 +117,8 @@ def _list(rows: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
         emit_json(rows)
     else:
-        emit_table(rows, ["job_id", "task", "problem", "held_at"], title="needs review")
+        emit_table(rows, ["job_id", "task", "confidence", "problem", "held_at"],
+                   title="needs review (most doubtful first)")
 
 
 def _preview(job: dict[str, Any], held: dict[str, Any], after: dict[str, Any],

@@ -8,6 +8,7 @@ from typing import Any
 
 from mustelid import Evidence
 
+from .confidence import FIELDS, probability, receipt_confidence, signals
 from .expense import LineItem, RecordedExpense
 
 # Rounding slack for "the items cannot cost more than the total": cash rounding, per-item tax.
@@ -75,3 +76,25 @@ def row_provenance(candidate: dict[str, Any] | None, evidence: Evidence) -> dict
     lines = evidence.data["lines"]
     return {"text": row["text"], "boxes": [lines[i]["box"] for i in row["lines"]],
             "ocr_score": min((lines[i]["score"] for i in row["lines"]), default=None)}
+
+
+def add_confidence(result: RecordedExpense, evidence: dict[str, Any]) -> None:
+    """Each field's measured signals and calibrated confidence, kept in its provenance, and
+    the receipt's (``provenance["confidence"]``): see ``confidence``."""
+    assert result.provenance is not None
+    if "model_confidence" not in evidence:
+        # The backend does not say how sure it was (no choice decoding): the calibration was
+        # fitted on those probabilities and does not apply, so nothing is claimed.
+        return
+    sure = {}
+    for name in FIELDS:
+        value = getattr(result, name)
+        value = value.isoformat() if name == "date" and value is not None else value
+        value = str(value) if value is not None else None
+        where = result.provenance.get(name)
+        where = where if isinstance(where, dict) else {}
+        sig = signals(name, value, evidence, where.get("ocr_score"))
+        sure[name] = probability(name, sig)
+        result.provenance[name] = {**where, "signals": {k: round(v, 4) for k, v in sig.items()},
+                                   "confidence": sure[name]}
+    result.provenance["confidence"] = receipt_confidence(sure)

@@ -12,9 +12,15 @@ import click
 
 from mustelid import hookimpl
 from mustelid.cli import State, clean, emit_table, json_option, pass_state
-from mustelid.records import input_file, newest_per_input, select, versions_of
+from mustelid.records import (
+    input_file,
+    newest_per_input,
+    select,
+    versions_of,
+    waiting_for_review,
+)
 
-COLUMNS = ["date", "merchant", "total", "currency", "category", "file", "job_id"]
+COLUMNS = ["date", "merchant", "total", "currency", "category", "file", "check", "job_id"]
 HISTORY_COLUMNS = ["date", "merchant", "total", "currency", "category", "file", "version",
                    "job_id"]
 
@@ -69,7 +75,32 @@ def expense_rows(db: Any, since: str | None, history: bool, limit: int) -> list[
             # A reprocessed or corrected receipt has one row per version; show the newest.
             rows = [r for r in rows if r["job_id"] in latest]
         rows = rows[:limit]
+    if not history:
+        rows += doubtful_rows(db, since)
+        rows.sort(key=lambda r: r["date"] or "", reverse=True)
     for row in rows:
         file = input_file(db, row["file_sha256"])
         row["file"] = file["original_name"] if file else None
     return rows
+
+
+def doubtful_rows(db: Any, since: str | None) -> list[dict[str, Any]]:
+    """Receipts held for a person (not sure enough to file, or failing a check), as expense
+    rows marked ``check = "review"``: not counted yet, but never out of sight."""
+    out = []
+    for held in waiting_for_review(db):
+        data = held["data"] or {}
+        if held["task"] != "receipts":     # routed from the inbox root: the router's answer
+            if data.get("task") != "receipts" and data.get("kind") != "receipts":
+                continue
+            data = data.get("arguments") or {}
+        if not data.get("total") or (since and (data.get("date") or "") < since):
+            continue
+        out.append({**{k: data.get(k) for k in ("merchant", "date", "total", "currency",
+                                                 "category")},
+                    "items": json.dumps(data.get("items") or []),
+                    "provenance": json.dumps(data.get("provenance") or {}),
+                    "job_id": held["job_id"], "file_sha256": held["input_sha256"],
+                    "check": "review", "confidence": held["confidence"],
+                    "reason": held["reason"]})
+    return out

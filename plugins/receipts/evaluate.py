@@ -82,3 +82,41 @@ def merchant_key(merchant: Any) -> str | None:
     if not merchant:
         return None
     return squash(str(merchant)) or None
+
+
+# Confidence bins of the reliability table: where a threshold would sit, finely near 1.
+BINS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99, 1.0001)
+
+
+def add_confidence(detail: dict[str, dict[str, Any]], data: dict[str, Any] | None) -> None:
+    """Each scored field's stored confidence and signals, for the reliability table and for
+    fitting the calibration (``calibrate``)."""
+    provenance = (data or {}).get("provenance") or {}
+    for name, row in detail.items():
+        where = provenance.get(name)
+        if isinstance(where, dict) and "confidence" in where:
+            row["confidence"] = where["confidence"]
+            row["signals"] = where.get("signals")
+
+
+def acceptance(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """``accepted_accuracy`` (share of fields right among accepted receipts), ``acceptance_rate``
+    and the reliability table (field confidence bin -> observed accuracy)."""
+    accepted = [r for r in rows if r.get("accepted")]
+    fields = [f for r in accepted for f in r["fields"].values()]
+    scored = [f for r in rows for f in r["fields"].values() if "confidence" in f]
+    table = []
+    for low, high in zip(BINS, BINS[1:]):
+        inside = [f for f in scored if low <= f["confidence"] < high]
+        if inside:
+            table.append({"from": low, "to": min(high, 1.0), "fields": len(inside),
+                          "mean_confidence": round(sum(f["confidence"] for f in inside)
+                                                   / len(inside), 4),
+                          "accuracy": round(sum(bool(f["match"]) for f in inside)
+                                            / len(inside), 4)})
+    return {
+        "accepted_accuracy": round(sum(bool(f["match"]) for f in fields) / len(fields), 4)
+        if fields else None,
+        "acceptance_rate": round(len(accepted) / len(rows), 4) if rows else None,
+        "reliability": table,
+    }

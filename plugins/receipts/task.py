@@ -42,7 +42,8 @@ from .candidates import (
     find_dates,
     group_rows,
 )
-from .checks import add_items, consistency_problems, missing_provenance, row_provenance
+from .checks import add_confidence, add_items, consistency_problems, missing_provenance, row_provenance
+from .confidence import default_threshold
 from .examples import corrected_example, example_text, prefer_label
 from .expense import Expense, RecordedExpense
 from .items import item_lines, item_prices
@@ -111,6 +112,8 @@ class Receipts(Task):
                 "default_currency": default_currency,
                 "now": now.isoformat(),
                 "example": example,
+                "accept_threshold": float(settings.get("accept_threshold",
+                                                       default_threshold())),
             },
         )
 
@@ -198,7 +201,32 @@ class Receipts(Task):
             if result.provenance.get(name) and name in confidence:
                 result.provenance[name]["model_confidence"] = confidence[name]
         add_items(result, evidence)
+        add_confidence(result, evidence.data)
         return []
+
+    def confidence(self, result: RecordedExpense) -> float | None:
+        return (result.provenance or {}).get("confidence")
+
+    def review_needed(self, result: RecordedExpense, evidence: Evidence) -> str | None:
+        sure = self.confidence(result)
+        threshold = evidence.data.get("accept_threshold", default_threshold())
+        if sure is None or sure >= threshold:
+            return None
+        fields = {name: p["confidence"] for name, p in (result.provenance or {}).items()
+                  if isinstance(p, dict) and "confidence" in p}
+        least = min(fields, key=fields.get) if fields else "?"
+        return (f"confidence {sure:.2f} is below accept_threshold {threshold} "
+                f"(least sure: {least} {fields.get(least, 0):.2f})")
+
+    def eval_score(self, truth: dict[str, Any], data: dict[str, Any] | None, *,
+                   reason: str | None = None, evidence: dict[str, Any] | None = None
+                   ) -> tuple[dict[str, tuple[int, int]], dict[str, dict[str, Any]]]:
+        counters, detail = super().eval_score(truth, data, reason=reason, evidence=evidence)
+        evaluate.add_confidence(detail, data)
+        return counters, detail
+
+    def eval_summary(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        return evaluate.acceptance(rows)
 
     def eval_truth(self, labels: dict[str, Any]) -> dict[str, Any]:
         return evaluate.truth(labels, set(Expense.model_fields))

@@ -180,6 +180,22 @@ class Router(Task):
         evidence.data["task_evidence"] = candidate.evidence.data
         return []
 
+    def confidence(self, result: RoutedCall) -> float | None:
+        if result.name == IGNORE or not result.task or self._host is None:
+            return None
+        task = self._chosen_task(result.task)
+        return task.confidence(task.Output.model_validate(result.arguments))
+
+    def review_needed(self, result: RoutedCall, evidence: RouterEvidence) -> str | None:
+        """The chosen task decides whether its answer is sure enough to file, as it would had
+        the file been routed to it by folder."""
+        candidate = evidence.candidates.get(result.task or "")
+        if result.name == IGNORE or candidate is None:
+            return None
+        task = candidate.task
+        return task.review_needed(task.Output.model_validate(result.arguments),
+                                  candidate.evidence)
+
     # -- daemon side ----------------------------------------------------------------------------
 
     def persist(self, db: Any, job: dict[str, Any], result: RoutedCall) -> None:

@@ -1,0 +1,104 @@
+"""How far each recorded field can be trusted, and whether the receipt is filed or waits for a
+person (issue 11).
+
+Each field gets *signals* that are measured, not guessed: how sure the model was of its choice
+(the choice decoder's probability), whether the code's ranking agreed (the chosen value is the
+first candidate), how many candidates there were, how well the OCR read the row, and a check
+from elsewhere on the receipt (the total: the printed subtotal + tax adds up to it, or the same
+amount is printed twice; the date: only one date is printed; the merchant: a company word).
+
+A logistic model per field turns the signals into a probability that the field is right. Its
+weights are *fitted*, on the receipts we tune on only (``python -m
+mustelid.plugins.receipts.calibrate EVAL.json``, EVAL.json being ``mustelid eval receipts
+--json`` over those receipts), and kept in ``calibration.json`` beside this module, so the
+number the daemon stores is an observed rate, not a score. The receipt's confidence is the
+product of its fields' (all must be right); below the threshold (``[plugin.receipts]
+accept_threshold``) it waits in ``needs_review``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from decimal import Decimal
+from functools import cache
+from importlib import resources
+from typing import Any
+
+FIELDS = ("total", "date", "merchant")
+SIGNALS = ("model", "first", "alone", "ocr", "agrees")
+# Without a fitted calibration: the model's own probability, and this threshold.
+FALLBACK_THRESHOLD = 0.8
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p))
+
+
+def signals(field: str, value: Any, evidence: dict[str, Any],
+            row_score: float | None) -> dict[str, float]:
+    """The measured signals of one chosen field value (all in 0..1 but ``model``, a logit)."""
+    data = evidence
+    options = {"total": data.get("totals") or [c["value"] for c in data.get("amounts", [])],
+               "date": [c["value"] for c in data.get("dates", [])],
+               "merchant": data.get("merchants") or []}[field]
+    model = (data.get("model_confidence") or {}).get(field)
+    if model is None:     # a single option (nothing to choose) or a backend without choices
+        model = 1.0 if len(options) <= 1 else 0.5
+    return {
+        "model": _logit(model),
+        "first": float(bool(options) and value == options[0]),
+        "alone": 1.0 / max(1, len(options)),
+        "ocr": float(row_score if row_score is not None else 0.5),
+        "agrees": _agrees(field, value, data),
+    }
+
+
+def _agrees(field: str, value: Any, data: dict[str, Any]) -> float:
+    if value is None:
+        return 0.0
+    if field == "total":
+        printed = data.get("printed_sum")
+        same = [c for c in data.get("amounts", []) if Decimal(c["value"]) == Decimal(value)]
+        rows = {r for c in same for r in c.get("rows", [])}
+        return float((printed is not None and Decimal(printed) == Decimal(value))
+                     or len(rows) >= 2)
+    if field == "date":
+        return float(len({c["value"] for c in data.get("dates", [])}) == 1)
+    from .merchants import COMPANY_WORDS
+    return float(bool(COMPANY_WORDS.search(str(value).upper())))
+
+
+@cache
+def calibration() -> dict[str, Any]:
+    """``calibration.json`` as ``calibrate`` wrote it, or {} when there is none."""
+    try:
+        text = resources.files(__package__).joinpath("calibration.json").read_text("utf-8")
+        return json.loads(text)
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def weights() -> dict[str, dict[str, float]]:
+    """The fitted weights per field; a field without any gets the model's own probability."""
+    return calibration().get("weights") or {}
+
+
+def default_threshold() -> float:
+    """The acceptance threshold picked on the tuning receipts (``accept_threshold`` overrides)."""
+    return float(calibration().get("threshold", FALLBACK_THRESHOLD))
+
+
+def probability(field: str, sig: dict[str, float]) -> float:
+    w = weights().get(field)
+    if not w:
+        z = sig["model"]
+    else:
+        z = w.get("bias", 0.0) + sum(w.get(name, 0.0) * sig[name] for name in SIGNALS)
+    return round(1 / (1 + math.exp(-max(-30.0, min(30.0, z)))), 4)
+
+
+def receipt_confidence(fields: dict[str, float]) -> float:
+    """All fields must be right for the receipt to be: the product of their confidences."""
+    return round(math.prod(fields.values()), 4) if fields else 0.0
