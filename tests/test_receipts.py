@@ -387,7 +387,7 @@ def test_real_receipts_total_and_date(real_model):
         pytest.skip(f"SROIE dev receipts not found at {SROIE}")
     pytest.importorskip("rapidocr")
     from mustelid.config import ModelConfig
-    from mustelid.execute import run_job
+    from mustelid.execute import NeedsReview, run_job
     from mustelid.host import Host
     from mustelid.worker import WorkerContext
 
@@ -401,9 +401,12 @@ def test_real_receipts_total_and_date(real_model):
             path = SROIE / f"{sample}.jpg"
             # The daemon sniffs the type from the bytes when it archives a file; do the same.
             mime = sniff(path.read_bytes()[:64])
-            out = run_job(task, JobInput(id=sample, task="receipts", path=str(path), mime=mime),
-                          ctx)
-            got = out["data"]
+            try:
+                got = run_job(task, JobInput(id=sample, task="receipts", path=str(path),
+                                             mime=mime), ctx)["data"]
+            except NeedsReview as e:     # checked but doubtful: the answer waits for a person
+                assert e.reason == "low_confidence", e
+                got = e.review["data"]
             assert Decimal(got["total"]) == Decimal(truth["total"]), (sample, got)
             assert got["date"] == find_dates(rows(truth["date"]))[0].value, (sample, got)
     finally:
