@@ -121,7 +121,10 @@ def test_real_reprocess_of_a_receipt(real_model, home, tmp_path):
     pytest.importorskip("rapidocr")
     truth = json.loads((SROIE / "002.json").read_text())
     # One thread: two OpenMP threads on a shared 2-core box collapse (NOTES.md).
-    (home / "config.toml").write_text("[model]\nthreads = 1\n")
+    # The threshold 0 files whatever passes the checks: this test is about reprocessing, and
+    # whether a doubtful receipt waits for a person is tests/test_confidence.py's.
+    (home / "config.toml").write_text("[model]\nthreads = 1\n"
+                                      "[plugin.receipts]\naccept_threshold = 0.0\n")
     src = tmp_path / "002.jpg"
     shutil.copy(SROIE / "002.jpg", src)
     cfg = load_config()
