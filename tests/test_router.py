@@ -408,3 +408,30 @@ def test_real_router_files_receipts_as_expenses_and_a_chat_as_something_else(rea
         totals = {e["total"] for e in files.values()}
         truth = {json.loads((SROIE / f"{s}.json").read_text())["total"] for s in ("000", "001")}
         print(f"totals {sorted(totals)} vs truth {sorted(truth)}")
+
+
+def test_a_doubtful_routed_receipt_waits_for_a_person_as_a_direct_one_would(image, monkeypatch):
+    """The model's per-argument probabilities reach the chosen task's check: a receipt routed
+    from the inbox root gets the same confidence and decision as one dropped in receipts/."""
+    from mustelid.execute import NeedsReview
+    from mustelid.plugins.receipts import confidence
+    from mustelid.tasks import Generation
+
+    weights = {"bias": -1.0, "model": 1.0, "first": 2.0, "alone": 0.0, "ocr": 1.0, "agrees": 1.0}
+    monkeypatch.setattr(confidence, "calibration", lambda: {
+        "threshold": 0.8, "weights": {f: weights for f in confidence.FIELDS}})
+
+    def routed(total_p):
+        sure = {"kind": 0.99, "arguments.merchant": 0.99, "arguments.date": 0.99,
+                "arguments.total": total_p}
+        return Generation(json.dumps(call("receipts", "record_expense", EXPENSE)), "stop",
+                          confidence=sure)
+
+    with runner(FakeBackend(routed(0.01))) as r:
+        with pytest.raises(NeedsReview) as held:
+            r.run("auto", image)
+    assert held.value.reason == "low_confidence" and "total" in held.value.message
+    with runner(FakeBackend(routed(0.99))) as r:
+        run = r.run("auto", image)
+    assert run.stats["confidence"] >= 0.8
+    assert run.data["arguments"]["provenance"]["total"]["signals"]["model"] > 4

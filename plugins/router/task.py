@@ -170,6 +170,15 @@ class Router(Task):
                                  f"{result.name}: {validation_error_summary(e)}") from None
         evidence.data["chosen"] = {"kind": task.name, "function": result.name}
         evidence.data["raw_arguments"] = copy.deepcopy(result.arguments)
+        # How sure the model was of each argument (a choice-decoding backend reports it per
+        # field path, "arguments.total"): the chosen task reads it as it would had the file
+        # come to it directly, e.g. for receipts' confidence.
+        sure = {path.split(".", 1)[1]: p
+                for path, p in (evidence.data.get("model_confidence") or {}).items()
+                if path.startswith("arguments.")}
+        candidate.evidence.data.pop("model_confidence", None)
+        if sure:
+            candidate.evidence.data["model_confidence"] = sure
         problems = task.check(arguments, candidate.evidence)   # may raise, e.g. not_a_receipt
         if problems:
             return [f"{result.name}: {p}" for p in problems]
