@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import signal
 import time
+from multiprocessing import resource_tracker
 from typing import Any
 
 from mustelid import runtime
@@ -75,6 +76,9 @@ class Supervisor:
         # A stop signal to the whole group while the child is still starting Python would kill
         # it before worker_main ignores such signals, and charge the job as crashed: the child
         # starts with them blocked (the mask survives fork and exec) and unblocks once ignoring.
+        # Start multiprocessing's resource tracker first: launching it (on the first spawn)
+        # blocks then *unblocks* these signals (bpo-33613), which would clear our mask.
+        resource_tracker.ensure_running()
         held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         try:
             self.proc.start()

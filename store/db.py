@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from pathlib import Path
 from typing import Iterator
@@ -21,6 +22,8 @@ def open_db(path: Path | str) -> sqlite_utils.Database:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        _create(path)
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
     db = sqlite_utils.Database(conn)
     db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -30,6 +33,39 @@ def open_db(path: Path | str) -> sqlite_utils.Database:
     db.execute("PRAGMA synchronous = FULL")
     db.execute("PRAGMA foreign_keys = ON")
     return db
+
+
+def _create(path: Path) -> None:
+    """Make a new database whole, then give it its name: a reader (the CLI started beside a
+    daemon that is creating the file) must never see the 0-byte file sqlite makes first, which
+    otherwise only a lost history leaves (home.open_store refuses it)."""
+    temp = path.with_name(f".{path.name}.new-{os.getpid()}")
+    temp.unlink(missing_ok=True)
+    conn = sqlite3.connect(str(temp))
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")     # writes the header: the file is a database
+    finally:
+        conn.close()
+    fd = os.open(temp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(temp, path)             # never replaces a database another process just made
+    except FileExistsError:
+        pass
+    except OSError:                     # a filesystem without hard links
+        if not path.exists():
+            os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+    if os.name == "posix":
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 @contextlib.contextmanager

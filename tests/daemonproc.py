@@ -68,7 +68,10 @@ class DaemonProcess:
         self.log.close()
 
 
-def wait_for(predicate, timeout=60, interval=0.3, what="condition"):
+def wait_for(predicate, timeout=60, interval=0.3, what="condition", explain=None):
+    """``predicate()`` once truthy, polled; on timeout an AssertionError saying what was seen
+    (``explain()``, e.g. the jobs' states and the daemon's log, when the predicate's own last
+    value is only False)."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -76,7 +79,17 @@ def wait_for(predicate, timeout=60, interval=0.3, what="condition"):
         if last:
             return last
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last={last!r}")
+    seen = f"; seen: {explain()}" if explain else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last={last!r}{seen}")
+
+
+def job_states():
+    """Each job's file, state, reason, attempts and last error: what a timeout should show."""
+    try:
+        return [(j["file"], j["state"], j["reason"], j["attempts"], j["last_error"])
+                for j in cli_json("jobs", "-n", "1000")]
+    except AssertionError as e:
+        return str(e)
 
 
 def jobs_by_file():

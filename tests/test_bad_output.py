@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from daemonproc import DaemonProcess, cli_json, wait_for
+from daemonproc import DaemonProcess, cli_json, job_states, wait_for
 from invariants import assert_invariants, query, watch_outside
 
 
@@ -61,7 +61,8 @@ def test_bad_output_is_rejected_with_reasons_and_bounded_retries(fake_home, outs
     dropped = drop_all(fake_home, CASES)
     d = DaemonProcess(fake_home)
     try:
-        jobs = wait_for(settled(len(CASES)), timeout=90, what="every job to settle")
+        jobs = wait_for(settled(len(CASES)), timeout=180, what="every job to settle",
+                        explain=lambda: (job_states(), d.output()[-3000:]))
         by_word = {j["file"].split(".")[0].upper(): j for j in jobs}
         gens = generations(fake_home)
         for word, (state, reason, n_gen) in CASES.items():

@@ -89,7 +89,9 @@ def test_the_job_waits_in_needs_review_with_reason_low_confidence(calibrated, tm
     confident = Generation(json.dumps(good_answer()), "stop", confidence=sure())
     with TaskRunner(backend=FakeBackend(confident), ocr=SHOP, now=NOW) as runner:
         run = runner.run("receipts", image)
-    assert run.stats["confidence"] >= 0.8 and run.stats["generations"] == 1
+        assert run.stats["confidence"] >= 0.8 and run.stats["generations"] == 1
+        [filed] = expense_rows(runner.persist(run), None, history=False, limit=10)
+    assert filed["check"] is None and filed["total"] == good_answer()["total"]
 
 
 def _held_db(tmp_path, confidences):

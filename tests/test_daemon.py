@@ -4,8 +4,10 @@ The backend is fake (tests/plugins/fakeplugin.py, loaded from the home's plugins
 processes, signals, SQLite file and inbox are real.
 """
 
+import json
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -96,7 +98,8 @@ def test_sigterm_to_the_whole_group_does_not_charge_the_job(fake_home):
         finally:
             d.stop()
         job = cli_json("jobs")[0]
-        assert job["state"] == "queued" and job["attempts"] == 0, job
+        assert job["state"] == "queued" and job["attempts"] == 0, (
+            {k: job[k] for k in ("state", "attempts", "reason", "last_error")}, d.output())
 
 
 def test_double_sigterm_skips_the_grace(fake_home):
@@ -190,3 +193,32 @@ def test_status_shows_files_being_written_and_where_they_were_found(fake_home):
         assert "1 file(s) not ingested yet: 1 being written" in cli("status").stdout
     finally:
         d.stop()
+
+
+PROBE = '''
+import signal, sys
+sys.path.insert(0, sys.argv[1])
+import probe
+from mustelid import supervisor
+supervisor.worker_main = probe.report_mask
+sup = supervisor.Supervisor(None)
+sup.start()
+print(sorted(int(s) for s in sup.conn.recv()))
+print(sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])))
+sup.kill()
+'''
+
+
+def test_the_worker_starts_with_stop_signals_blocked_even_on_the_first_spawn(tmp_path):
+    """The worker must be born deaf to a stop signal sent to the whole group, until it ignores
+    it itself. The first spawn of a process also launches multiprocessing's resource tracker,
+    which unblocks those signals in the parent: the CI saw jobs charged as crashed from that."""
+    (tmp_path / "probe.py").write_text(
+        "import signal\n"
+        "def report_mask(conn, config_path, env):\n"
+        "    conn.send(list(signal.pthread_sigmask(signal.SIG_BLOCK, [])))\n")
+    out = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path)], capture_output=True,
+                         text=True, timeout=60, check=True).stdout.split("\n")
+    in_worker, in_daemon_after = json.loads(out[0]), json.loads(out[1])
+    assert {int(signal.SIGINT), int(signal.SIGTERM)} <= set(in_worker), in_worker
+    assert in_daemon_after == [], in_daemon_after       # the daemon's own mask is restored

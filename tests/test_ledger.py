@@ -182,3 +182,26 @@ def test_concurrent_writer_waits_instead_of_failing(tmp_path):
     t.join(10)
     assert done  # ...and succeeded once we committed
     assert Ledger(db1).counts()["queued"] == 2
+
+
+def test_a_new_database_gets_its_name_only_when_whole(tmp_path, monkeypatch):
+    """The CLI started beside a daemon that is creating the database must never find the 0-byte
+    file sqlite makes first: only a lost history leaves one, and open_store refuses it."""
+    import os
+
+    path = tmp_path / "data" / "mustelid.db"
+    seen = []
+    real_link = os.link
+
+    def watching_link(src, dst, *a, **k):
+        seen.append((os.path.getsize(src), os.path.exists(dst)))
+        return real_link(src, dst, *a, **k)
+
+    monkeypatch.setattr(os, "link", watching_link)
+    db = open_db(path)
+    assert seen and seen[0][0] > 0 and seen[0][1] is False, seen
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert [p.name for p in path.parent.iterdir() if not p.name.startswith("mustelid.db")] == []
+    db.close()
+    open_db(path).close()              # an existing database is opened, not made again
+    assert len(seen) == 1

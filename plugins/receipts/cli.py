@@ -81,6 +81,7 @@ def expense_rows(db: Any, since: str | None, history: bool, limit: int) -> list[
     for row in rows:
         file = input_file(db, row["file_sha256"])
         row["file"] = file["original_name"] if file else None
+        row.setdefault("check", None)       # filed; held ones say "review"
     return rows
 
 
