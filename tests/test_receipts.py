@@ -172,6 +172,10 @@ def test_amounts_formats():
     ("2018-03-30 11:18", "DMY", "2018-03-30"),
     ("05 MAR 2018", "DMY", "2018-03-05"),
     ("March 5, 2018", "DMY", "2018-03-05"),
+    # OCR drops the space before the time, or a separator (issue 11: 10 of 100 tuning receipts)
+    ("Date 09/02/201811:40", "DMY", "2018-02-09"),
+    ("[Sales]2018-01-0522:55:25 PosNo:86", "DMY", "2018-01-05"),
+    ("2703/2018 No.:CS-20242", "DMY", "2018-03-27"),
 ])
 def test_dates_become_iso(text, order, iso):
     assert [c.value for c in find_dates(rows(text), order)] == [iso]
@@ -179,6 +183,12 @@ def test_dates_become_iso(text, order, iso):
 
 def test_product_codes_are_not_dates():
     assert find_dates(rows("HC03-7 - 15", "SKU 1851-A", "Version 1.2.3")) == []
+    assert find_dates(rows("Tel 03-62587191", "Doc 1234/2018")) == []
+
+
+def test_a_date_missing_a_separator_is_read_only_when_no_other_date_is_printed():
+    assert [c.value for c in find_dates(rows("Inv 1203/2018", "Date 05/03/2018"))] == [
+        "2018-03-05"]
 
 
 # -- schema -------------------------------------------------------------------------------------
@@ -434,6 +444,36 @@ def test_a_wrapped_legal_name_is_offered_whole_and_first():
     ev = prepared(receipt_lines("BOOK TA .K(TAMAN DAYA) SDN BND", "NO 5, JALAN 1",
                                 "TOTAL RM|9.00"))
     assert ev.data["merchants"][0] == "BOOK TA .K(TAMAN DAYA) SDN BND"
+
+
+@pytest.mark.parametrize("header, first", [
+    # the legal form starts a row: the name began on the row above (issue 11: 7 of 100)
+    (["POPULAR BOOK", "CO. (M) SDN BHD", "(Co. No. 113825-W)", "No 8, Jalan 7/118B"],
+     "POPULAR BOOK CO. (M) SDN BHD"),
+    (["TSH POWER HARDWARE", "TRADING", "002458685-T", "13-1, Jalan PJU 5/10,"],
+     "TSH POWER HARDWARE TRADING"),
+    (["Nando's", "PERi-PERI CHICKEN", "Nando's Chickenland Malaysia", "Sdn Bhd", "Unit G-13"],
+     "Nando's Chickenland Malaysia Sdn Bhd"),
+    # "CASH & CARRY" is a kind of shop, "CASH BILL" and the shop's policy are boilerplate
+    (["GOODS SOLD ARE NOT RETURNABLE, THANK YOU", "SLF CASH & CARRY", "(002107265-V)",
+      "NO.15 JLN TSJ2"], "SLF CASH & CARRY"),
+    # a registration number with trailing punctuation, a digit misread inside a word
+    (["URBAN 1DEA SDN BHD (417940-M),", "A-G-06, DATARAN GLOMAC"], "URBAN IDEA SDN BHD"),
+])
+def test_merchant_rows_read_the_way_names_are_printed(header, first):
+    from mustelid.plugins.receipts.merchants import merchant_choices, merchant_rows
+
+    found = merchant_choices(merchant_rows(rows(*header)), header)
+    assert found[0] == first, found
+
+
+def test_ocr_repair_of_names_leaves_real_digits_and_accents_alone():
+    from mustelid.plugins.receipts.merchants import repair
+
+    assert repair("TSH POWER HARDWÀRE", unaccent=True) == "TSH POWER HARDWARE"
+    assert repair("CAFÉ DE FLORE") == "CAFÉ DE FLORE"            # an accented receipt
+    for name in ("7-ELEVEN", "99 SPEED MART", "A1 MART", "3M STORE", "MR. D.I.Y. (M) SDN BHD"):
+        assert repair(name, unaccent=True) == name
 
 
 def test_unprinted_date_and_currency_are_null_with_a_reason():

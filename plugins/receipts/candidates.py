@@ -28,7 +28,13 @@ _AMOUNT_WHOLE = re.compile(
 )
 
 # No spaces around separators, no letter before: "HC03-7 - 15" is a product code, not a date.
-_DATE_NUMERIC = re.compile(r"(?<![\w./-])(\d{1,4})([./-])(\d{1,2})\2(\d{4}|\d{2})(?![\w])")
+# OCR often drops the space between a date and its time ("09/02/201811:40",
+# "2018-01-0522:55:25"): a time glued on ends a date as well as a non-word character does.
+_DATE_END = r"(?=\d{1,2}:\d{2}|(?![\w]))"
+_DATE_NUMERIC = re.compile(r"(?<![\w./-])(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})" + _DATE_END)
+_DATE_YMD = re.compile(r"(?<![\w./-])(\d{4})([./-])(\d{1,2})\2(\d{1,2})" + _DATE_END)
+# A separator OCR lost between day and month ("2703/2018"): read only when no date is found.
+_DATE_NO_SEP = re.compile(r"(?<![\w./-])(\d{2})(\d{2})([./-])((?:19|20)\d{2})" + _DATE_END)
 _DATE_DAY_MON = re.compile(
     r"(?<!\d)(\d{1,2})(?:st|nd|rd|th)?[\s./-]*" + _MON + r"[\s./,-]*(\d{4}|\d{2})(?!\d)", re.I
 )
@@ -115,15 +121,9 @@ def find_dates(rows: list[Row], order: str = "DMY") -> list[Candidate]:
     found: dict[str, Candidate] = {}
     for i, row in enumerate(rows):
         for m in _DATE_NUMERIC.finditer(row.text):
-            a, b, c = int(m.group(1)), int(m.group(3)), int(m.group(4))
-            if len(m.group(1)) == 4:
-                readings = [(a, b, c)]
-            elif len(m.group(1)) <= 2:
-                dmy, mdy = (c, b, a), (c, a, b)
-                readings = [dmy, mdy] if order.upper() != "MDY" else [mdy, dmy]
-            else:
-                continue
-            date = next((d for d in (_make_date(*r) for r in readings) if d), None)
+            _add_date(found, _day_month(m.group(1), m.group(3), m.group(4), order), m.group(0), i)
+        for m in _DATE_YMD.finditer(row.text):
+            date = _make_date(int(m.group(1)), int(m.group(3)), int(m.group(4)))
             _add_date(found, date, m.group(0), i)
         for m in _DATE_DAY_MON.finditer(row.text):
             date = _make_date(int(m.group(3)), _MONTHS[m.group(2).lower()[:3]], int(m.group(1)))
@@ -131,7 +131,20 @@ def find_dates(rows: list[Row], order: str = "DMY") -> list[Candidate]:
         for m in _DATE_MON_DAY.finditer(row.text):
             date = _make_date(int(m.group(3)), _MONTHS[m.group(1).lower()[:3]], int(m.group(2)))
             _add_date(found, date, m.group(0), i)
+    if not found:
+        for i, row in enumerate(rows):
+            for m in _DATE_NO_SEP.finditer(row.text):
+                date = _day_month(m.group(1), m.group(2), m.group(4), order)
+                _add_date(found, date, m.group(0), i)
     return list(found.values())[:MAX_DATES]
+
+
+def _day_month(a: str, b: str, year: str, order: str) -> dt.date | None:
+    """The date of day-or-month ``a``, month-or-day ``b``: ``order`` first, the other reading
+    when the first is impossible."""
+    dmy, mdy = (int(year), int(b), int(a)), (int(year), int(a), int(b))
+    readings = [dmy, mdy] if order.upper() != "MDY" else [mdy, dmy]
+    return next((d for d in (_make_date(*r) for r in readings) if d), None)
 
 
 def _add_date(found: dict[str, Candidate], date: dt.date | None, printed: str, row: int) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 
 from .candidates import Row
 
@@ -19,7 +20,9 @@ HEADER_ROWS = 12   # the merchant is printed in the header; deeper rows are item
 # Header rows that are receipt boilerplate, not the business name ...
 _BOILERPLATE = re.compile(
     r"\b(INVOICE|RECEIPT|CASHIER|TEL|FAX|GST|REG|DATE|TIME|TABLE|ORDER|COUNTER|QTY|ITEMS?|DESC"
-    r"|DESCRIPTION|CASH|SALESPERSON|WAITER|MEMBER|DOCUMENT|TERMINAL|TOKEN|STATION|COVER)\b"
+    r"|DESCRIPTION|SALESPERSON|WAITER|MEMBER|DOCUMENT|TERMINAL|TOKEN|STATION|COVER"
+    r"|RETURNABLE|REFUNDABLE|EXCHANGEABLE|THANK)\b"   # the shop's policy and thanks
+    r"|\bCASH\b(?!\s*(?:&|AND|N)\s*CARRY)"            # "CASH BILL", not "... CASH & CARRY"
     r"|@|WWW|\.COM|:$"   # a row ending in ":" is a field label whose value went elsewhere
 )
 # ... or an address (EN, MS, DE, FR, ES words for street, estate, district, floor; postcodes),
@@ -29,13 +32,17 @@ _ADDRESS = re.compile(
     r"|PERSIARAN|TAMAN|TMN|KAWASAN|BANDAR|SEKSYEN|STRASSE|RUE|CALLE)\b"
 )
 # A registration number printed after the name: "99 SPEED MART S/B (519537-X)".
-_TRAILING_REG_NO = re.compile(r"\s*\(?[A-Z]{0,3}\d{4,}[-\d]*-?[A-Z]?\)?$")
+_TRAILING_REG_NO = re.compile(r"\s*\(?[A-Z]{0,3}\d{4,}[-\d]*-?[A-Z]?\)?[.,;:]*$")
 # OCR misreads the Malaysian legal suffix often (SDN BND, SON BHD, SDN.BHO): accept those too.
 _LEGAL_SUFFIX = r"S[DO]N\.? ?B[HN][DO]|BHD|S/B|LTD|LIMITED|INC|LLC|GMBH|PTE|PLC|CORP"
 COMPANY_WORDS = re.compile(
     r"\b(" + _LEGAL_SUFFIX + r"|CO\.|ENTERPRISE|TRADING"
-    r"|RESTAURANT|RESTORAN|STORE|MART|MARKET|SHOP|CAFE|HOTEL|HARDWARE|STATIONERY)\b"
+    r"|RESTAURANT|RESTORAN|STORE|MART|MARKET|SHOP|KEDAI|CAFE|HOTEL|HARDWARE|STATIONERY)\b"
 )
+# A row that starts with the legal form continues the name printed on the row above it:
+# "POPULAR BOOK" / "CO. (M) SDN BHD", "TSH POWER HARDWARE" / "TRADING".
+_CONTINUES = re.compile(r"^(\(M\)|CO\.|COMPANY\b|" + _LEGAL_SUFFIX
+                        + r"|ENTERPRISES?\b|TRADING\b|HOLDINGS\b|INDUSTRIES\b|SERVICES\b)")
 
 
 def merchant_rows(rows: list[Row]) -> list[str]:
@@ -81,8 +88,9 @@ _ENDS_LEGAL = re.compile(r"\b(" + _LEGAL_SUFFIX + r")\.?\)?$")
 def merchant_choices(rows: list[str], header: list[str]) -> list[str]:
     """The candidate rows, plus a row joined with the one printed after it when it visibly
     continues ("HOME MASTER HARDWARE &" / "ELECTRICAL"), or with the next one or two rows when
-    those end the legal name ("AIK HUAT HARDWARE" / "ENTERPRISE (SETIA" / "ALAM) SDN BHD"): a
-    long registered name wraps, and its legal suffix is where it ends. The shared prefix lets the
+    those end the legal name ("AIK HUAT HARDWARE" / "ENTERPRISE (SETIA" / "ALAM) SDN BHD"), and
+    with the row printed before it when it starts with the legal form ("POPULAR BOOK" /
+    "CO. (M) SDN BHD"): a long registered name wraps, and its legal suffix is where it ends. The shared prefix lets the
     model decide, token by token, whether the name goes on."""
     # The whole name goes first (a small model mostly takes the first option); the fragment it
     # starts with stays offered after it, and fragments swallowed by it are dropped.
@@ -92,9 +100,10 @@ def merchant_choices(rows: list[str], header: list[str]) -> list[str]:
         if row in swallowed:
             continue
         i = header.index(row) if row in header else -1
+        whole = row
         b = header[i + 1] if 0 <= i < len(header) - 1 else ""
         if b and re.search(r"(&|-|\+|\bAND|\bOF)$", row.upper()) and len(row) + len(b) < 60:
-            out.append(f"{row} {b}")
+            whole = f"{row} {b}"
         elif i >= 0 and not _ENDS_LEGAL.search(row.upper()):
             for n in (2, 3):
                 parts = header[i:i + n]
@@ -102,11 +111,52 @@ def merchant_choices(rows: list[str], header: list[str]) -> list[str]:
                 if len(parts) == n and len(joined) <= 60 and _ENDS_LEGAL.search(joined.upper()) \
                         and not any(_ADDRESS.search(p.upper()) and not COMPANY_WORDS.search(
                             p.upper()) for p in parts):
-                    out.append(joined)
+                    whole = joined
                     swallowed.update(parts[1:])
                     break
-        out.append(row)
-    return list(dict.fromkeys(out))
+            else:
+                if b and _CONTINUES.search(b.upper()) and len(row) + len(b) < 60:
+                    whole = f"{row} {_TRAILING_REG_NO.sub('', b)}"
+                    swallowed.add(b)
+        above = header[i - 1] if i > 0 else ""
+        if above and _CONTINUES.search(row.upper()) and _name_like(above) \
+                and len(above) + len(whole) <= 60:
+            out.append(f"{above} {whole}")
+        out += [whole, row]
+    # One accented letter in an otherwise unaccented header is OCR noise ("HARDWÀRE").
+    plain = sum(not ch.isascii() and ch.isalpha() for ch in "".join(header)) <= 1
+    return list(dict.fromkeys(repair(t, plain) for t in out))
+
+
+_LOOKALIKE = str.maketrans("0158", "OISB")
+
+
+def repair(name: str, unaccent: bool = False) -> str:
+    """Undo the OCR misreads a name shows by itself: a digit inside a word of letters
+    ("URBAN 1DEA" -> "URBAN IDEA"; words of digits, "7-ELEVEN", "99 SPEED MART", stay) and, on
+    an unaccented receipt, a stray accent."""
+    def word(m: re.Match) -> str:
+        w = m.group(0)
+        letters = sum(ch.isalpha() for ch in w)
+        digits = [ch for ch in w if ch.isdigit()]
+        if letters >= 3 and len(digits) == 1 and digits[0] in "0158" and w.isupper():
+            return w.translate(_LOOKALIKE)
+        return w
+    name = re.sub(r"[^\W_]+", word, name).rstrip(" ,;'\"`")
+    if unaccent:
+        name = "".join(ch for ch in unicodedata.normalize("NFKD", name)
+                       if not unicodedata.combining(ch))
+    return name
+
+
+def _name_like(text: str) -> bool:
+    """A header row that can be the start of a wrapped name: words, not an address, a label,
+    a phone number or a registration number."""
+    upper = text.upper()
+    letters = sum(ch.isalpha() for ch in text)
+    return (letters >= 3 and letters >= 0.7 * len(text.replace(" ", "")) and len(text) <= 40
+            and not _ADDRESS.search(upper) and not _BOILERPLATE.search(upper)
+            and text != text.lower())
 
 
 def squash(text: str) -> str:
