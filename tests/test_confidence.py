@@ -42,7 +42,7 @@ def test_each_field_carries_its_signals_and_confidence(calibrated):
     assert Receipts().check(result, ev) == []
     for field in conf.FIELDS:
         where = result.provenance[field]
-        assert set(where["signals"]) == set(conf.SIGNALS)
+        assert set(where["signals"]) == {"found", *conf.SIGNALS}
         assert 0 < where["confidence"] < 1
     fields = [result.provenance[f]["confidence"] for f in conf.FIELDS]
     assert result.provenance["confidence"] == pytest.approx(
@@ -65,6 +65,16 @@ def test_a_doubtful_choice_holds_the_receipt_and_says_which_field(calibrated):
     result = result_of(good_answer(total="27.92"))
     Receipts().check(result, ev_low)
     assert Receipts().review_needed(result, ev_low) is None
+
+
+def test_a_field_left_null_is_an_even_chance_however_sure_the_model_was(calibrated):
+    ev = prepared()
+    ev.data["model_confidence"] = sure()
+    result = result_of(good_answer(date=None))
+    Receipts().check(result, ev)
+    assert result.provenance["date"]["confidence"] == conf.NOT_FOUND
+    assert result.provenance["total"]["confidence"] > conf.NOT_FOUND
+    assert Receipts().review_needed(result, ev)      # the threshold (0.8) holds it
 
 
 def test_a_backend_without_probabilities_claims_no_confidence(calibrated):

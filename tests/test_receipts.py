@@ -459,12 +459,21 @@ def test_a_wrapped_legal_name_is_offered_whole_and_first():
       "NO.15 JLN TSJ2"], "SLF CASH & CARRY"),
     # a registration number with trailing punctuation, a digit misread inside a word
     (["URBAN 1DEA SDN BHD (417940-M),", "A-G-06, DATARAN GLOMAC"], "URBAN IDEA SDN BHD"),
+    # a label that starts with a company word is not the rest of the name
+    (["PETRODELI ENTERPRISE", "Company No: 1234-X", "NO 5 JALAN 1"], "PETRODELI ENTERPRISE"),
 ])
 def test_merchant_rows_read_the_way_names_are_printed(header, first):
     from mustelid.plugins.receipts.merchants import merchant_choices, merchant_rows
 
     found = merchant_choices(merchant_rows(rows(*header)), header)
     assert found[0] == first, found
+
+
+def test_a_name_wrapped_over_three_rows_is_found_printed():
+    from mustelid.plugins.receipts.merchants import best_row
+
+    header = ["AIK HUAT HARDWARE", "ENTERPRISE(SETIA", "ALAM) SDN BHD", "822737-X"]
+    assert best_row("AIK HUAT HARDWARE ENTERPRISE(SETIA ALAM) SDN BHD", header) == 0
 
 
 def test_ocr_repair_of_names_leaves_real_digits_and_accents_alone():

@@ -11,8 +11,9 @@ the result on receipts you did not tune on (``mustelid eval receipts DIR --names
 Per field, a logistic regression of "the field was right" on its signals, with an L2 penalty
 (a hundred receipts have few wrong fields: the penalty keeps one odd receipt from deciding a
 weight). The threshold is the lowest receipt confidence at which the accepted receipts' fields
-are at least ``--target`` right on the tuning receipts; when no threshold reaches it, the one
-with the most accurate accepted receipts among those accepting at least ``--min-acceptance``.
+are at least ``--target`` right on the tuning receipts, among the thresholds accepting at least
+``--min-acceptance`` of them; when none reaches it, the one of those with the most accurate
+accepted receipts.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import math
 import sys
 from typing import Any
 
-from .confidence import FIELDS, SIGNALS
+from .confidence import FIELDS, NOT_FOUND, SIGNALS
 
 L2 = 1.0         # ridge penalty on the weights (not the bias)
 STEPS = 50
@@ -33,7 +34,7 @@ def samples(report: dict[str, Any], field: str) -> list[tuple[list[float], int]]
     out = []
     for row in report.get("results", []):
         scored = (row.get("fields") or {}).get(field)
-        if scored and scored.get("signals"):
+        if scored and scored.get("signals") and scored["signals"].get("found", 1.0):
             out.append(([scored["signals"][s] for s in SIGNALS], int(bool(scored["match"]))))
     return out
 
@@ -82,6 +83,8 @@ def _solve(a: list[list[float]], b: list[float]) -> list[float]:
 
 
 def _probability(weights: dict[str, float], signals: dict[str, float]) -> float:
+    if not signals.get("found", 1.0):
+        return NOT_FOUND
     z = weights["bias"] + sum(weights[s] * signals[s] for s in SIGNALS)
     return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
 
@@ -114,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", type=float, default=0.99,
                         help="accepted receipts' field accuracy to reach (default 0.99)")
     parser.add_argument("--min-acceptance", type=float, default=0.5,
-                        help="when the target is out of reach, accept at least this share")
+                        help="accept at least this share of the tuning receipts (default 0.5)")
     args = parser.parse_args(argv)
     with open(args.report, encoding="utf-8") as f:
         report = json.load(f)
@@ -127,14 +130,16 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         weights[field] = fit(data)
     table = trade_off(report, weights)
-    reached = [t for t in table if t["accepted_accuracy"] is not None
+    # A threshold that files only a few receipts is no default: 16 accepted receipts all right
+    # is no evidence of 99 %, and a user would review nearly everything.
+    useful = [t for t in table if t["acceptance_rate"] >= args.min_acceptance]
+    reached = [t for t in useful if t["accepted_accuracy"] is not None
                and t["accepted_accuracy"] >= args.target]
     if reached:
         threshold = reached[0]["threshold"]
     else:
         # The target is out of reach: the surest threshold that still files a useful share,
         # rather than one that holds every receipt.
-        useful = [t for t in table if t["acceptance_rate"] >= args.min_acceptance]
         threshold = max(useful, key=lambda t: (t["accepted_accuracy"] or 0, t["threshold"])
                         )["threshold"] if useful else 0.0
     json.dump({"fitted_on": args.report, "cases": len(report.get("results", [])),

@@ -33,8 +33,12 @@ _AMOUNT_WHOLE = re.compile(
 _DATE_END = r"(?=\d{1,2}:\d{2}|(?![\w]))"
 _DATE_NUMERIC = re.compile(r"(?<![\w./-])(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})" + _DATE_END)
 _DATE_YMD = re.compile(r"(?<![\w./-])(\d{4})([./-])(\d{1,2})\2(\d{1,2})" + _DATE_END)
-# A separator OCR lost between day and month ("2703/2018"): read only when no date is found.
-_DATE_NO_SEP = re.compile(r"(?<![\w./-])(\d{2})(\d{2})([./-])((?:19|20)\d{2})" + _DATE_END)
+# Read only when no date is found above: a separator OCR lost between day and month
+# ("2703/2018"), a date printed without separators ("27032018", "20180304"), a date glued to a
+# code before it ("REG #19-18/03/2018").
+_DATE_NO_SEP = re.compile(r"(?<![\w./-])(\d{2})(\d{2})([./-]?)((?:19|20)\d{2})" + _DATE_END)
+_DATE_COMPACT_YMD = re.compile(r"(?<![\w./-])((?:19|20)\d{2})(\d{2})(\d{2})" + _DATE_END)
+_DATE_GLUED = re.compile(r"(?<=[\w-])(\d{1,2})([./])(\d{1,2})\2((?:19|20)\d{2})" + _DATE_END)
 _DATE_DAY_MON = re.compile(
     r"(?<!\d)(\d{1,2})(?:st|nd|rd|th)?[\s./-]*" + _MON + r"[\s./,-]*(\d{4}|\d{2})(?!\d)", re.I
 )
@@ -135,6 +139,12 @@ def find_dates(rows: list[Row], order: str = "DMY") -> list[Candidate]:
         for i, row in enumerate(rows):
             for m in _DATE_NO_SEP.finditer(row.text):
                 date = _day_month(m.group(1), m.group(2), m.group(4), order)
+                _add_date(found, date, m.group(0), i)
+            for m in _DATE_COMPACT_YMD.finditer(row.text):
+                date = _make_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+                _add_date(found, date, m.group(0), i)
+            for m in _DATE_GLUED.finditer(row.text):
+                date = _day_month(m.group(1), m.group(3), m.group(4), order)
                 _add_date(found, date, m.group(0), i)
     return list(found.values())[:MAX_DATES]
 

@@ -41,8 +41,10 @@ COMPANY_WORDS = re.compile(
 )
 # A row that starts with the legal form continues the name printed on the row above it:
 # "POPULAR BOOK" / "CO. (M) SDN BHD", "TSH POWER HARDWARE" / "TRADING".
+# Not a label: "Company No: 1234-X" starts with a company word too.
 _CONTINUES = re.compile(r"^(\(M\)|CO\.|COMPANY\b|" + _LEGAL_SUFFIX
-                        + r"|ENTERPRISES?\b|TRADING\b|HOLDINGS\b|INDUSTRIES\b|SERVICES\b)")
+                        + r"|ENTERPRISES?\b|TRADING\b|HOLDINGS\b|INDUSTRIES\b|SERVICES\b)"
+                        + r"(?!.*(:|\bNO\b|\bREG))")
 
 
 def merchant_rows(rows: list[Row]) -> list[str]:
@@ -164,7 +166,7 @@ def squash(text: str) -> str:
 
 
 def best_row(value: str, rows: list[str], threshold: float = 0.8) -> int | None:
-    """The row that holds ``value`` (alone, or wrapped onto the next row), else the row that
+    """The row that holds ``value`` (alone, or wrapped onto the next one or two rows), else the row that
     resembles it best (OCR and the model each drop a character now and then), else None: an
     invented merchant."""
     target = squash(value)
@@ -172,6 +174,7 @@ def best_row(value: str, rows: list[str], threshold: float = 0.8) -> int | None:
         return None
     spans = [(i, squash(r)) for i, r in enumerate(rows)]
     spans += [(i, squash(a + b)) for i, (a, b) in enumerate(zip(rows, rows[1:]))]
+    spans += [(i, squash(a + b + c)) for i, (a, b, c) in enumerate(zip(rows, rows[1:], rows[2:]))]
     for i, hay in spans:
         if target in hay:
             return i
