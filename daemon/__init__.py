@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 hookimpl = pluggy.HookimplMarker("mustelid")
 
 # hookimpl must exist before these: plugins that import them import us first.
-from mustelid.config import model_key  # noqa: E402
+from mustelid.config import folder_route, model_key  # noqa: E402
 from mustelid.ocr import (  # noqa: E402
     OcrLine,
     clean_text,
@@ -73,6 +73,7 @@ __all__ = [
     "TransientError",
     "WaitingError",
     "clean_text",
+    "folder_route",
     "image_facts",
     "model_key",
     "normalise_box",

@@ -14,7 +14,7 @@ import logging
 import os
 import re
 import tomllib
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import platformdirs
@@ -31,6 +31,15 @@ class ConfigError(Exception):
 class _Section(BaseModel):
     # allow_inf_nan=False: `timeout_seconds = inf` (TOML has inf and nan) is a typo, not a wish
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+
+def folder_route(relpath: str, config: Any, folder: str, task: str) -> list[str] | None:
+    """A plugin's default route (for its ``route_file`` hook): a file under ``<inbox>/folder/``
+    goes to ``task``, unless the user routed that folder in ``[inbox.routes]``, which wins."""
+    parts = PurePath(relpath).parts
+    if len(parts) > 1 and parts[0] == folder and folder not in config.inbox.routes:
+        return [task]
+    return None
 
 
 class InboxConfig(_Section):

@@ -14,10 +14,9 @@ hooks and ``receipts_cli`` for the command). The modules, in the order a receipt
 
 from __future__ import annotations
 
-from pathlib import PurePath
 from typing import Any
 
-from mustelid import hookimpl
+from mustelid import folder_route, hookimpl
 
 from .expense import Expense, LineItem, RecordedExpense
 from .task import Receipts
@@ -41,10 +40,6 @@ def register_migrations(register):
 
 @hookimpl
 def route_file(relpath: str, mime: str, config: Any) -> list[str] | None:
-    parts = PurePath(relpath).parts
-    if len(parts) < 2 or parts[0] != FOLDER:
-        return None
-    # A route the user wrote for this folder in [inbox.routes] wins over the built-in default.
-    if FOLDER in config.inbox.routes:
-        return None
-    return [Receipts.name]
+    """The default route for ``<inbox>/receipts/``; a route the user wrote for that folder in
+    ``[inbox.routes]`` wins."""
+    return folder_route(relpath, config, FOLDER, Receipts.name)

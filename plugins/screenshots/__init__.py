@@ -23,10 +23,9 @@ task), ``cli`` (``mustelid screenshots``).
 
 from __future__ import annotations
 
-from pathlib import PurePath
 from typing import Any
 
-from mustelid import hookimpl
+from mustelid import folder_route, hookimpl
 
 from .output import Entity, Kind, Region, Screenshot, ScreenshotCall
 from .task import Screenshots
@@ -46,10 +45,7 @@ def route_file(relpath: str, mime: str, config: Any) -> list[str] | None:
     """The default route for ``<inbox>/screenshots/``. A route the user configured for that
     folder (``[inbox.routes]``) wins: this only stands in for the default the config used to
     hold."""
-    parts = PurePath(relpath).parts
-    if len(parts) > 1 and parts[0] == INBOX_FOLDER and INBOX_FOLDER not in config.inbox.routes:
-        return [Screenshots.name]
-    return None
+    return folder_route(relpath, config, INBOX_FOLDER, Screenshots.name)
 
 
 def _migrations():

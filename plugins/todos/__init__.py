@@ -34,10 +34,9 @@ function's arguments and the stored todo), ``checks`` (priority, due date, cauti
 
 from __future__ import annotations
 
-from pathlib import PurePath
 from typing import Any
 
-from mustelid import hookimpl
+from mustelid import folder_route, hookimpl
 
 from .enqueue import enqueue_todos
 from .output import Priority, Todo, TodoList
@@ -57,10 +56,7 @@ def register_tasks(register):
 def route_file(relpath: str, mime: str, config: Any) -> list[str] | None:
     """The default route for ``<inbox>/notes/``. A route the user configured for that folder
     (``[inbox.routes]``) wins: this only stands in for the default the config used to hold."""
-    parts = PurePath(relpath).parts
-    if len(parts) > 1 and parts[0] == INBOX_FOLDER and INBOX_FOLDER not in config.inbox.routes:
-        return [Todos.name]
-    return None
+    return folder_route(relpath, config, INBOX_FOLDER, Todos.name)
 
 
 def _migrations():
