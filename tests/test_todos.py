@@ -139,6 +139,13 @@ def test_the_reference_day_is_the_local_day_the_file_was_seen():
     ("To do", False), ("SPRINT 14 - TODO", False), ("Mail", False), ("9:41", False),
     ("online", False), ("- Weight: 1.2 kg", False), ("Daniel Ortiz <d@example.com>", False),
     ("Reply", False), ("DO", False), ("Cancel", False),
+    # a TODO file's "where: what", work verbs, negative imperatives (issue 12)
+    ("copy.c: Address the FIXME-maybe comment", True), ("ls: add --format=FORMAT option", True),
+    ("tail: don't use xlseek; it *exits*.", True), ("Integrate use of sendfile", True),
+    ("Version: 1.2.3", False), ("Author: John Smith", False),
+    # an editor's furniture in a photo: menu bar, key help, status message
+    ("File Edit Options Buffers Tools Help", False), ("^G Get Help  ^O Write Out", False),
+    ("[ Read 15 lines ]", False),
 ])
 def test_task_like_lines(line, expected):
     assert task_like(line) is expected

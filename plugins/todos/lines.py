@@ -64,15 +64,40 @@ meet move order organise organize pack paint pay phone pick plan post prepare pr
 put read register remind remove renew repair replace reply reserve return review ring run
 schedule see sell send set share sign sort start submit take talk tell test text tidy top
 transfer update upload visit walk wash water write""".split())
+# Verbs of work on software and documents, where TODO files start their items ("ls: add ...",
+# "Integrate use of sendfile", "Support of DES"): issue 12 saw items never offered because
+# their verb was missing from the everyday list above.
+_VERBS |= set("""address allow adapt audit avoid benchmark build cache catch clarify compile
+consider convert debug define design detect disable document enable ensure explain export
+expose extend fetch filter generalise generalize handle implement import improve integrate
+investigate limit load log merge migrate optimise optimize parse patch port provide reduce
+refactor rename reject release report require rethink revisit rework rewrite reuse save scan
+search separate show simplify skip split store support switch teach track translate try tweak
+unify upgrade use validate verify warn wrap""".split())
+# Screen furniture of a photographed editor or terminal, never a task: key help ("^O Write Out",
+# "M-U Undo"), a status message in brackets ("[ Read 15 lines ]"), a menu bar (four or more
+# capitalised words and nothing else: "File Edit Options Buffers Tools Help").
+_CHROME = re.compile(r"(?:^|\s)(?:\^|M-)[A-Z\\_]\b|^\s*\[.*\]\s*$"
+                     r"|^\s*(?:[A-Z][a-z]+\s+){3,}[A-Z][a-z]+\s*$")
+_WHERE = re.compile(r"^[A-Za-z][\w .\-/]{0,30}:\s")      # "copy.c: ", "ls: ", "Docs: "
+_NEGATIVE = re.compile(r"^(?:don'?t|do not|never|stop)\s+\w", re.I)
 
 
 def task_like(line: str) -> bool:
     """Could this line state something to do? (see the comment above)"""
+    if _CHROME.search(line):
+        return False
     item = _ITEM.match(line)
     rest = line[item.end():] if item else line
     if item and rest and not _LABEL.match(rest):
         return True
     if _ASK.search(line):
+        return True
+    # "component: do something" (a TODO file's way): the label names where, the rest what.
+    label = _WHERE.match(rest)
+    if label:
+        rest = rest[label.end():]
+    if _NEGATIVE.match(rest):
         return True
     # Two words at least: a lone "Reply", "Cancel" or "DO" (initials) is a button or a label.
     words = _LEAD.sub("", rest).split()
