@@ -177,3 +177,15 @@ def test_the_shipped_calibration_is_fitted_for_every_field():
     assert set(shipped["weights"]) == set(conf.FIELDS)
     assert all(set(w) == {"bias", *conf.SIGNALS} for w in shipped["weights"].values())
     assert 0 < shipped["threshold"] < 1 and shipped["cases"] >= 50
+
+
+def test_a_field_right_on_every_tuning_receipt_still_gets_a_bounded_confidence():
+    """Plain 0/1 targets with no wrong sample drive the bias to infinity: every later answer,
+    wrong ones included, would then be 1.0 sure. Platt's smoothed targets keep it below
+    (N+1)/(N+2)."""
+    data = [([0.9, float(i % 2), 0.5, 0.9, 1.0, 1.0], 1) for i in range(100)]
+    data = [(x[:len(conf.SIGNALS)], y) for x, y in data]
+    weights = calibrate.fit(data)
+    sure = calibrate._probability(weights, dict(zip(conf.SIGNALS, data[0][0])))
+    assert 0.9 < sure <= 101 / 102 + 1e-6
+    assert abs(weights["bias"]) < 10

@@ -41,8 +41,17 @@ def samples(report: dict[str, Any], field: str) -> list[tuple[list[float], int]]
 
 def fit(data: list[tuple[list[float], int]]) -> dict[str, float]:
     """Newton's method (iteratively reweighted least squares) on the penalised log loss: a few
-    features and a few hundred rows converge in a handful of steps."""
+    features and a few hundred rows converge in a handful of steps.
+
+    The targets are Platt's smoothed ones, (N+ + 1) / (N+ + 2) for a right field and
+    1 / (N- + 2) for a wrong one, not 1 and 0: when every tuning sample of a field is right
+    (a hundred dates, all found and right), plain targets drive the bias to infinity and every
+    later answer, wrong ones included, to a confidence of 1.0. Smoothed, a field right 100 times
+    in 100 stays below 100/101 however its signals look."""
     k = len(SIGNALS) + 1                     # the bias last, not penalised
+    positives = sum(1 for _, y in data if y)
+    negatives = len(data) - positives
+    right, wrong = (positives + 1) / (positives + 2), 1 / (negatives + 2)
     beta = [0.0] * k
     for _ in range(STEPS):
         grad = [L2 * b for b in beta[:-1]] + [0.0]
@@ -52,7 +61,7 @@ def fit(data: list[tuple[list[float], int]]) -> dict[str, float]:
             z = sum(b * v for b, v in zip(beta, xs))
             p = 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
             for i in range(k):
-                grad[i] += (p - y) * xs[i]
+                grad[i] += (p - (right if y else wrong)) * xs[i]
                 for j in range(k):
                     hess[i][j] += p * (1 - p) * xs[i] * xs[j]
         step = _solve(hess, grad)
