@@ -64,7 +64,7 @@ def dialog_job():
 
 
 def answer(**overrides):
-    base = {"title": "Backup failed", "summary": "A backup utility reports a full disk.",
+    base = {"title": "Backup Utility", "summary": "A backup utility reports a full disk.",
             "kind": "error_dialog", "key_text": ["Could not complete the backup."],
             "regions": [{"text": "Error code: 0x80070070", "label": "error code"},
                         {"text": "Retry", "label": "button"}],
@@ -91,19 +91,57 @@ def test_candidates_find_links_addresses_dates_amounts_and_names():
 
 def test_signs_point_to_the_kind_of_screen():
     chat = ["9:41", "Maya Lindqvist", "online", "Hi!", "10:02", "Sure", "10:05", "Type a message"]
-    assert likely_kind(find_signs(chat)) == "chat"
-    assert likely_kind(find_signs([l.text for l in DIALOG])) == "error_dialog"
-    assert likely_kind(find_signs(["Hello there"])) is None
+    assert likely_kind(chat) == "chat"
+    assert likely_kind([l.text for l in DIALOG]) == "error_dialog"
+    assert likely_kind(["Hello there"]) is None
 
 
 def test_only_kinds_with_signs_on_the_screen_are_offered():
     task = Screenshots()
-    schema = task.schema(task.prepare(dialog_job(), FakeCtx(DIALOG)))
+    # Signs of a message box but not clear ones (a short message with an error word): the
+    # model chooses among error_dialog and the generic kinds.
+    vague = [OcrLine("Something went wrong with the upload", (40, 40, 400, 60), 0.99)]
+    schema = task.schema(task.prepare(dialog_job(), FakeCtx(vague)))
     assert schema["properties"]["kind"]["enum"] == ["error_dialog", "app", "document", "other"]
     assert "error_dialog (an error or warning message box)" in task.prepare(
-        dialog_job(), FakeCtx(DIALOG)).variables["kinds"]
+        dialog_job(), FakeCtx(vague)).variables["kinds"]
     bare = task.schema(task.prepare(dialog_job(), FakeCtx([OcrLine("Hello", (0, 0, 50, 20))])))
     assert bare["properties"]["kind"]["enum"] == ["app", "document", "other"]
+
+
+def test_clear_signs_decide_the_kind_without_the_model():
+    task = Screenshots()
+    schema = task.schema(task.prepare(dialog_job(), FakeCtx(DIALOG)))
+    assert schema["properties"]["kind"]["enum"] == ["error_dialog"]
+
+
+KIND_CASES = {
+    "chat": ["Team", "[09:12] <ana> the build is red again", "[09:13] <bo> looking",
+             "[09:15] <ana> thanks!", "[09:20] <bo> fixed in main", "[09:21] <ana> great"],
+    "email": ["Inbox (3)", "From: Dana Reyes <dana@example.org>", "To: me@example.com",
+              "Subject: Quarterly figures", "Hi, the numbers are attached. Best, Dana"],
+    "code": ["main.rs - editor", "fn main() {", "    let total = 0;",
+             "    for x in items {", "        total += x;", "    }", "}"],
+    "web_page": ["Example Shop", "https://shop.example.com/cart", "Your cart",
+                 "Sign in", "Privacy"],
+    "document": ["report.txt - Text Editor"] + [
+        "This paragraph explains in plain words how the committee reached its decision today"
+    ] * 9,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(KIND_CASES))
+def test_clear_signs_of_each_kind(kind):
+    from mustelid.plugins.screenshots.kinds import clear_kind
+    assert clear_kind(KIND_CASES[kind]) == kind
+
+
+def test_a_clock_inside_a_line_or_an_irc_join_address_is_not_a_chat_or_mail():
+    from mustelid.plugins.screenshots.kinds import weigh_signs
+    top = ["top - 16:54:57 up 1:12, 0 users", "Tasks: 3 total", "load average: 1.01"]
+    assert "chat" not in weigh_signs(top)
+    join = ["guest (~guest@127.0.0.1) has joined #x"]
+    assert "email" not in weigh_signs(join)
 
 
 def test_a_repeated_line_stays_reachable_under_its_own_choice():
@@ -138,7 +176,8 @@ def test_schema_makes_lines_and_candidates_enums_and_bounds_everything():
     assert region["enum"] == props["key_text"]["items"]["enum"]
     assert [c["value"] for c in ev.data["candidates"]] == ["Backup Utility"]
     assert props["entity_choices"]["items"] == {"type": "integer", "enum": [1]}
-    assert props["title"]["maxLength"] == 80 and props["summary"]["maxLength"] == 160
+    assert props["title"]["enum"] == ["Backup Utility"]      # the title bar, found by code
+    assert props["summary"]["maxLength"] == 160
     assert props["regions"]["maxItems"] == 4 and props["key_text"]["maxItems"] == 3
     assert set(schema["required"]) == set(props)
     # It must convert to a grammar: a schema that does not would fail the job closed.
@@ -191,6 +230,27 @@ def test_a_region_the_screen_does_not_show_is_reasked_then_dead():
     assert "Disk cleanup wizard" in backend.calls[1]["messages"][-1]["content"]
 
 
+def test_the_title_is_the_title_bar_line_or_a_line_the_model_chose():
+    from mustelid.plugins.screenshots.titles import is_menu_bar
+    task = Screenshots()
+    # The window need not be maximised: the title bar is the topmost row of text.
+    lines = [OcrLine("notes.txt - Editor", (300, 200, 500, 220)),
+             OcrLine("File Edit View Help", (300, 230, 500, 250)),
+             OcrLine("Buy milk on the way home", (300, 300, 600, 320))]
+    assert task.schema(task.prepare(dialog_job(), FakeCtx(lines)))["properties"]["title"][
+        "enum"] == ["notes.txt - Editor"]
+    # No title bar (an icon on the top row): any line that names something, never a menu bar.
+    lines[0] = OcrLine("4", (300, 200, 320, 220))
+    assert task.schema(task.prepare(dialog_job(), FakeCtx(lines)))["properties"]["title"][
+        "enum"] == ["Buy milk on the way home"]
+    assert is_menu_bar("File Edit Format Run Options Window Help")
+    assert not is_menu_bar("Edit the report before Friday")
+    bad = ScriptedBackend(answer(title="Disk failure"), answer(title="Disk failure"))
+    with pytest.raises(PermanentError) as e:
+        run_job(Screenshots(), dialog_job(), FakeCtx(DIALOG, bad))
+    assert "'Disk failure' is not a line" in e.value.message
+
+
 def test_boxes_and_entities_a_model_supplies_are_replaced_by_ocr_facts():
     # A backend that ignores the grammar cannot smuggle a box or an entity in: the result's
     # shape has room for them (check fills them), so check rebuilds every one from the evidence.
@@ -205,7 +265,8 @@ def test_entities_are_copied_from_the_chosen_candidates():
     lines = [OcrLine("Daniel Ortiz <daniel.ortiz@example.com>", (0, 0, 300, 20)),
              OcrLine("See https://intranet.example.com/q3", (0, 40, 300, 60))]
     job = JobInput("J", "screenshots", str(SAMPLES / "email.png"), mime="image/png")
-    backend = ScriptedBackend(answer(kind="email", key_text=[], regions=[],
+    backend = ScriptedBackend(answer(title="Daniel Ortiz <daniel.ortiz@example.com>",
+                                     kind="email", key_text=[], regions=[],
                                      entity_choices=[3, 1, 3]))
     out = run_job(Screenshots(), job, FakeCtx(lines, backend))
     assert out["data"]["entities"] == [
@@ -236,7 +297,7 @@ def persisted_db(tmp_path, *answers):
 def test_persist_and_full_text_search(tmp_path):
     db, ids = persisted_db(
         tmp_path, answer(),
-        answer(title="Lunch with Maya", summary="A chat about dinner on Saturday.", kind="chat",
+        answer(title="Retry", summary="A chat with Maya about dinner on Saturday.", kind="chat",
                key_text=["Retry"], regions=[]))
     row = db["screenshots"].get(1)
     assert row["job_id"] == ids[0] and row["kind"] == "error_dialog"
@@ -268,7 +329,7 @@ def test_cli_lists_and_searches_as_json(home):
     out = runner.invoke(_assembled(), ["screenshots", "--json"], catch_exceptions=False)
     assert out.exit_code == 0, out.output
     rows = json.loads(out.output)
-    assert rows[0]["title"] == "Backup failed" and rows[0]["key_text"] == [
+    assert rows[0]["title"] == "Backup Utility" and rows[0]["key_text"] == [
         "Could not complete the backup."]
     assert rows[0]["regions"][0]["box"] == normalise_box(DIALOG[4].box, 800, 500)
     hit = runner.invoke(_assembled(), ["screenshots", "--search", "backup", "--json"])
@@ -276,7 +337,7 @@ def test_cli_lists_and_searches_as_json(home):
     miss = runner.invoke(_assembled(), ["screenshots", "--search", "zebra", "--json"])
     assert json.loads(miss.output) == []
     plain = runner.invoke(_assembled(), ["screenshots"])
-    assert "Backup failed" in plain.output and "\t" in plain.output     # piped: TSV
+    assert "Backup Utility" in plain.output and "\t" in plain.output     # piped: TSV
 
 
 # -- the real model and real OCR ----------------------------------------------------------------

@@ -38,7 +38,8 @@ class ScreenshotCall(BaseModel):
     screen first, so that its choice of kind follows from its own summary, then points at parts."""
 
     model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, max_length=80)
+    # A line of the screen, copied (``titles.py``): as long as a line may be.
+    title: str = Field(min_length=1, max_length=LINE_CHARS + 8)
     # 160, not more: given 240 characters Qwen 0.5B filled them with invented background.
     summary: str = Field(min_length=1, max_length=160)
     kind: Kind

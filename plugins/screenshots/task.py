@@ -14,6 +14,7 @@ from mustelid import (Evidence, JobInput, OcrLine, PermanentError, Task, TaskCon
 from . import evaluate
 from .candidates import find_candidates
 from .kinds import KIND_HELP, allowed_kinds, find_signs, likely_kind
+from .titles import title_lines
 from .output import LINE_CHARS, MAX_LINES, Entity, Region, Screenshot, ScreenshotCall
 
 
@@ -50,14 +51,16 @@ class Screenshots(Task):
         candidates = find_candidates(texts)
         signs = find_signs(texts)
         width, height = facts["width"], facts["height"]
+        lines = [{"text": t, "box": normalise_box(l.box, width, height), "score": l.score}
+                 for t, l in zip(texts, ordered)]
         return Evidence(
             text="\n".join(texts),
             variables={
                 "image": describe_image(facts),
                 "lines": "\n".join(f"[{n}] {c}" for c, n in line_choices(texts).items()),
                 "signs": "; ".join(f"{k}: {', '.join(v)}" for k, v in signs.items()) or "none",
-                "likely": likely_kind(signs) or "unclear",
-                "kinds": ", ".join(f"{k} ({KIND_HELP[k]})" for k in allowed_kinds(signs)),
+                "likely": likely_kind(texts) or "unclear",
+                "kinds": ", ".join(f"{k} ({KIND_HELP[k]})" for k in allowed_kinds(texts)),
                 "candidates": "\n".join(
                     f"[{n}] {c['type']}: {c['value']}" for n, c in enumerate(candidates, 1)
                 ) or "(none)",
@@ -65,8 +68,8 @@ class Screenshots(Task):
             data={
                 "image": {k: facts[k] for k in ("width", "height", "orientation", "brightness",
                                                 "mean_color")},
-                "lines": [{"text": t, "box": normalise_box(l.box, width, height),
-                           "score": l.score} for t, l in zip(texts, ordered)],
+                "lines": lines,
+                "title_lines": title_lines(lines),
                 "candidates": candidates,
                 "signs": signs,
             },
@@ -84,8 +87,11 @@ class Screenshots(Task):
         enums; it does not enforce minimum/maximum)."""
         schema = ScreenshotCall.model_json_schema()
         props = schema["properties"]
-        props["kind"] = {"type": "string", "enum": allowed_kinds(evidence.data["signs"])}
-        lines = {"type": "string", "enum": list(line_choices(_texts(evidence)))}
+        props["kind"] = {"type": "string", "enum": allowed_kinds(_texts(evidence))}
+        choices = line_choices(_texts(evidence))
+        lines = {"type": "string", "enum": list(choices)}
+        titles = set(evidence.data.get("title_lines") or choices.values())
+        props["title"] = {"type": "string", "enum": [c for c, n in choices.items() if n in titles]}
         props["key_text"]["items"] = lines
         schema["$defs"]["RegionChoice"]["properties"]["text"] = lines
         candidates = list(range(1, len(evidence.data["candidates"]) + 1))
@@ -103,13 +109,14 @@ class Screenshots(Task):
         choices = line_choices(_texts(evidence))
         candidates = evidence.data["candidates"]
         problems = [f"{t!r} is not a line of the screenshot"
-                    for t in [*result.key_text, *(r.text for r in result.regions)]
+                    for t in [result.title, *result.key_text, *(r.text for r in result.regions)]
                     if t not in choices]
         problems += [f"entity {n} does not exist (there are {len(candidates)})"
                      for n in result.entity_choices if not 1 <= n <= len(candidates)]
         if problems:
             return problems
         # Copy, never trust: numbers, texts and boxes come from the OCR lines the answer chose.
+        result.title = lines[choices[result.title] - 1]["text"]
         result.key_text = list(dict.fromkeys(result.key_text))
         result.key_lines = [choices[t] for t in result.key_text]
         result.key_text = [lines[n - 1]["text"] for n in result.key_lines]

@@ -1,0 +1,56 @@
+"""Which OCR line names the screen: the window's title bar when the capture has one, else the
+lines the model may choose from (never a menu bar).
+
+Why a line and not the model's words: given free text, Qwen 0.5B titled screens from the prompt's
+own examples ("Conversation partner's screen", "Error Dialog") or from the menu bar; a title
+copied from the screen is grounded like every other value, and the title bar is what a person
+calls a window.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+ROW = 25                  # lines whose tops are this close (0-1000 grid) share the first row
+_LETTERS = re.compile(r"[^\W\d_]")
+_CLOCK_OR_NUMBER = re.compile(r"^[\W\d_]*(\d{1,2}:\d{2}(:\d{2})?\s*([ap]\.?m\.?)?)?[\W\d_]*$", re.I)
+# The words of an application's menu bar (and of a terminal program's key bar) across toolkits.
+_MENU_WORDS = set("""file edit view help tools window windows options search document documents
+project build format run insert go bookmarks history settings preferences server buffers archive
+action actions image layer layers select selection filters tabs tab terminal navigate code
+refactor debug message messages mailbox table data page text emacs-lisp erc""".split())
+
+
+def is_menu_bar(text: str) -> bool:
+    words = [w.strip("&_:").lower() for w in text.split()]
+    menu = sum(w in _MENU_WORDS for w in words)
+    return len(words) >= 3 and menu >= max(2, (len(words) + 1) // 2)
+
+
+def _names_something(text: str) -> bool:
+    return len(_LETTERS.findall(text)) >= 3 and not _CLOCK_OR_NUMBER.match(text)
+
+
+def title_bar(lines: list[dict[str, Any]]) -> int | None:
+    """The 1-based number of the line read as the window's title bar: the first line of the
+    topmost row of text (a window need not be maximised) that names something and is not a menu
+    bar; None when that row has none (an icon, a clock)."""
+    if not lines:
+        return None
+    top = min(l["box"][1] for l in lines)
+    for n, line in enumerate(lines, 1):
+        if line["box"][1] <= top + ROW and _names_something(line["text"]) \
+                and not is_menu_bar(line["text"]):
+            return n
+    return None
+
+
+def title_lines(lines: list[dict[str, Any]]) -> list[int]:
+    """The numbers of the lines that may be the title: only the title bar when there is one,
+    else every line that names something and is not a menu bar (every line, if none does)."""
+    if (bar := title_bar(lines)) is not None:
+        return [bar]
+    named = [n for n, l in enumerate(lines, 1)
+             if _names_something(l["text"]) and not is_menu_bar(l["text"])]
+    return named or list(range(1, len(lines) + 1))
