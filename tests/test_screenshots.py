@@ -171,14 +171,14 @@ def test_schema_makes_lines_and_candidates_enums_and_bounds_everything():
     ev = task.prepare(dialog_job(), FakeCtx(DIALOG))
     schema = task.schema(ev)
     props = schema["properties"]
-    assert props["key_text"]["items"]["enum"] == list(line_choices([l.text for l in DIALOG]))
     region = schema["$defs"]["RegionChoice"]["properties"]["text"]
-    assert region["enum"] == props["key_text"]["items"]["enum"]
+    assert region["enum"] == list(line_choices([l.text for l in DIALOG]))
+    assert "key_text" not in props            # chosen by code (salient.py), not the model
     assert [c["value"] for c in ev.data["candidates"]] == ["Backup Utility"]
     assert props["entity_choices"]["items"] == {"type": "integer", "enum": [1]}
     assert props["title"]["enum"] == ["Backup Utility"]      # the title bar, found by code
     assert props["summary"]["maxLength"] == 160
-    assert props["regions"]["maxItems"] == 4 and props["key_text"]["maxItems"] == 3
+    assert props["regions"]["maxItems"] == 4
     assert set(schema["required"]) == set(props)
     # It must convert to a grammar: a schema that does not would fail the job closed.
     from llama_cpp.llama_grammar import json_schema_to_gbnf
@@ -217,7 +217,10 @@ def test_regions_get_the_ocr_box_of_the_line_they_copied():
     assert [r.box for r in result.regions] == [ocr_boxes[4], ocr_boxes[7]]
     assert [(r.line, r.text, r.label) for r in result.regions] == [
         (5, "Error code: 0x80070070", "error code"), (8, "Backup Utility", "taskbar")]
-    assert result.key_lines == [3] and result.key_text == ["Could not complete the backup."]
+    # Key lines are code's (what the screen is about), whatever the model said.
+    assert result.key_lines == [3, 4, 5] and result.key_text == [
+        "Could not complete the backup.", "The disk BACKUP-01 is full (0 bytes free).",
+        "Error code: 0x80070070"]
 
 
 def test_a_region_the_screen_does_not_show_is_reasked_then_dead():
@@ -281,9 +284,10 @@ def persisted_db(tmp_path, *answers):
     migrate(db, [screenshots._migrations()])
     ledger = Ledger(db)
     task = Screenshots()
-    ev = task.prepare(dialog_job(), FakeCtx(DIALOG))
     ids = []
     for i, a in enumerate(answers):
+        a, ocr = a if isinstance(a, tuple) else (a, DIALOG)
+        ev = task.prepare(dialog_job(), FakeCtx(ocr))
         job_id, _ = ledger.enqueue("screenshots", idempotency_key=f"k{i}")
         ledger.claim("me", 30)
         result = Screenshot.model_validate(a)
@@ -297,8 +301,9 @@ def persisted_db(tmp_path, *answers):
 def test_persist_and_full_text_search(tmp_path):
     db, ids = persisted_db(
         tmp_path, answer(),
-        answer(title="Retry", summary="A chat with Maya about dinner on Saturday.", kind="chat",
-               key_text=["Retry"], regions=[]))
+        (answer(title="Lunch", summary="A chat with Maya about dinner on Saturday.",
+                kind="chat", regions=[]),
+         [OcrLine("Lunch", (0, 0, 90, 20)), OcrLine("Maya: see you at eight", (0, 40, 200, 60))]))
     row = db["screenshots"].get(1)
     assert row["job_id"] == ids[0] and row["kind"] == "error_dialog"
     assert json.loads(row["regions"])[0]["box"] == normalise_box(DIALOG[4].box, 800, 500)
@@ -329,8 +334,8 @@ def test_cli_lists_and_searches_as_json(home):
     out = runner.invoke(_assembled(), ["screenshots", "--json"], catch_exceptions=False)
     assert out.exit_code == 0, out.output
     rows = json.loads(out.output)
-    assert rows[0]["title"] == "Backup Utility" and rows[0]["key_text"] == [
-        "Could not complete the backup."]
+    assert rows[0]["title"] == "Backup Utility" and rows[0]["key_text"][0] == (
+        "Could not complete the backup.")
     assert rows[0]["regions"][0]["box"] == normalise_box(DIALOG[4].box, 800, 500)
     hit = runner.invoke(_assembled(), ["screenshots", "--search", "backup", "--json"])
     assert [r["job_id"] for r in json.loads(hit.output)] == [job_id]
@@ -403,3 +408,16 @@ def test_real_daemon_describes_a_screenshot_and_search_finds_it(home, real_model
     word = (rows[0]["key_text"] or [rows[0]["title"]])[0].split()[0]
     assert [r["job_id"] for r in cli_json("screenshots", "--search", word)] == [job["id"]]
     assert cli_json("screenshots", "--search", "zzzunlikelyzzz") == []
+
+
+def test_key_lines_cover_what_recurs_on_the_screen_not_buttons_or_menus():
+    from mustelid.plugins.screenshots.salient import key_lines
+    chat = ["#ops - Chat", "File Edit View Help", "<kim> deploy of api-gateway failed again",
+            "<lee> which api-gateway build?", "<kim> build 4411, see #ops-alerts",
+            "<lee> ok", "OK"]
+    picked = [chat[n - 1] for n in key_lines(chat, title_line=1)]
+    assert picked[0] == "<kim> deploy of api-gateway failed again"
+    assert "File Edit View Help" not in picked and "OK" not in picked
+    mail = ["Inbox - Mail", "Date: Mon, 3 Mar 2025", "From: Dana Reyes <dana@example.org>",
+            "Subject: Quarterly figures", "Hi team, the figures are attached."]
+    assert {3, 4} <= set(key_lines(mail, title_line=1))

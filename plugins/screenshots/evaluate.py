@@ -88,6 +88,8 @@ def judge(labels: dict[str, Any], data: dict[str, Any] | None,
                   "match": lenient, "strict": strict},
         "must_mention": {"expected": wanted, "got": [m for m in wanted if m not in missing],
                          "match": not missing,
-                         "why": f"not mentioned: {'; '.join(missing)}" if missing else ""},
+                         "why": f"not mentioned: {'; '.join(missing)}" if missing else "",
+                         # What was searched, so that a miss can be read without a rerun.
+                         "summary": data.get("summary"), "key_text": data.get("key_text")},
     }
     return scores, detail

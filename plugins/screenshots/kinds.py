@@ -27,10 +27,10 @@ _MAIL_WORDS = re.compile(r"\b(inbox|drafts|sent items|outbox|junk|reply all|forw
                          r"compose|mailbox|attachments?|message \d+ of \d+|folder:)", re.I)
 # An address with a real top-level domain: "guest@127.0.0.1" in an IRC join line is not mail.
 _ADDRESS = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}\b", re.I)
-_ERROR_WORDS = re.compile(r"\b(error|failed|failure|could not|couldn't|cannot|can't|unable to|"
+ERROR_WORDS = re.compile(r"\b(error|failed|failure|could not|couldn't|cannot|can't|unable to|"
                           r"exception|warning|fatal|denied|not found|no such file|"
                           r"retry|try again)\b", re.I)
-_BUTTON = re.compile(r"^(ok|cancel|close|retry|yes|no|abort|ignore|continue|try again|"
+BUTTON = re.compile(r"^(ok|cancel|close|retry|yes|no|abort|ignore|continue|try again|"
                      r"don'?t save|discard|details|show details|report|help)$", re.I)
 _URL = re.compile(r"(https?://|\bwww\.|^[\w-]+(\.[\w-]+)*\.(com|org|net|io|dev|edu|gov|de|uk|"
                   r"fr|info)(/\S*)?$)", re.I)
@@ -104,9 +104,9 @@ def weigh_signs(lines: list[str]) -> dict[str, tuple[int, list[str]]]:
     if addresses := _distinct(_ADDRESS, lines):
         sign("email", 1, "addresses " + ", ".join(addresses[:2]))
 
-    if words := _distinct(_ERROR_WORDS, lines):
+    if words := _distinct(ERROR_WORDS, lines):
         sign("error_dialog", 1, ", ".join(f"'{w}'" for w in words[:3]))
-    buttons = _distinct(_BUTTON, [t.strip() for t in lines])
+    buttons = _distinct(BUTTON, [t.strip() for t in lines])
     if buttons and n <= 15:
         sign("error_dialog", 1, "buttons " + ", ".join(buttons[:3]))
     if 1 <= n <= 8 and any(len(_SENTENCE_WORD.findall(t)) >= 4 for t in lines):

@@ -43,7 +43,6 @@ class ScreenshotCall(BaseModel):
     # 160, not more: given 240 characters Qwen 0.5B filled them with invented background.
     summary: str = Field(min_length=1, max_length=160)
     kind: Kind
-    key_text: list[str] = Field(default_factory=list, max_length=MAX_KEY_LINES)
     regions: list[RegionChoice] = Field(default_factory=list, max_length=MAX_REGIONS)
     entity_choices: list[int] = Field(default_factory=list, max_length=MAX_ENTITIES)
 
@@ -66,5 +65,7 @@ class Screenshot(ScreenshotCall):
     filled by ``check`` from the evidence; the model's answer only points at them."""
 
     regions: list[Region] = Field(default_factory=list, max_length=MAX_REGIONS)
+    # Chosen by code (``salient.py``), not the model: copied from the evidence by ``check``.
+    key_text: list[str] = Field(default_factory=list, max_length=MAX_KEY_LINES)
     key_lines: list[int] = Field(default_factory=list, max_length=MAX_KEY_LINES)
     entities: list[Entity] = Field(default_factory=list, max_length=MAX_ENTITIES)

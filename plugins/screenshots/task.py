@@ -14,7 +14,8 @@ from mustelid import (Evidence, JobInput, OcrLine, PermanentError, Task, TaskCon
 from . import evaluate
 from .candidates import find_candidates
 from .kinds import KIND_HELP, allowed_kinds, find_signs, likely_kind
-from .titles import title_lines
+from .salient import key_lines
+from .titles import title_bar, title_lines
 from .output import LINE_CHARS, MAX_LINES, Entity, Region, Screenshot, ScreenshotCall
 
 
@@ -53,11 +54,13 @@ class Screenshots(Task):
         width, height = facts["width"], facts["height"]
         lines = [{"text": t, "box": normalise_box(l.box, width, height), "score": l.score}
                  for t, l in zip(texts, ordered)]
+        keys = key_lines(texts, title_bar(lines))
         return Evidence(
             text="\n".join(texts),
             variables={
                 "image": describe_image(facts),
                 "lines": "\n".join(f"[{n}] {c}" for c, n in line_choices(texts).items()),
+                "key_lines": "\n".join(f"[{n}] {texts[n - 1]}" for n in keys) or "(none)",
                 "signs": "; ".join(f"{k}: {', '.join(v)}" for k, v in signs.items()) or "none",
                 "likely": likely_kind(texts) or "unclear",
                 "kinds": ", ".join(f"{k} ({KIND_HELP[k]})" for k in allowed_kinds(texts)),
@@ -70,6 +73,7 @@ class Screenshots(Task):
                                                 "mean_color")},
                 "lines": lines,
                 "title_lines": title_lines(lines),
+                "key_lines": keys,
                 "candidates": candidates,
                 "signs": signs,
             },
@@ -92,7 +96,6 @@ class Screenshots(Task):
         lines = {"type": "string", "enum": list(choices)}
         titles = set(evidence.data.get("title_lines") or choices.values())
         props["title"] = {"type": "string", "enum": [c for c, n in choices.items() if n in titles]}
-        props["key_text"]["items"] = lines
         schema["$defs"]["RegionChoice"]["properties"]["text"] = lines
         candidates = list(range(1, len(evidence.data["candidates"]) + 1))
         if candidates:
@@ -109,7 +112,7 @@ class Screenshots(Task):
         choices = line_choices(_texts(evidence))
         candidates = evidence.data["candidates"]
         problems = [f"{t!r} is not a line of the screenshot"
-                    for t in [result.title, *result.key_text, *(r.text for r in result.regions)]
+                    for t in [result.title, *(r.text for r in result.regions)]
                     if t not in choices]
         problems += [f"entity {n} does not exist (there are {len(candidates)})"
                      for n in result.entity_choices if not 1 <= n <= len(candidates)]
@@ -117,8 +120,7 @@ class Screenshots(Task):
             return problems
         # Copy, never trust: numbers, texts and boxes come from the OCR lines the answer chose.
         result.title = lines[choices[result.title] - 1]["text"]
-        result.key_text = list(dict.fromkeys(result.key_text))
-        result.key_lines = [choices[t] for t in result.key_text]
+        result.key_lines = list(evidence.data.get("key_lines", []))
         result.key_text = [lines[n - 1]["text"] for n in result.key_lines]
         regions: dict[int, Region] = {}
         for r in result.regions:
