@@ -349,7 +349,7 @@ def test_text_notes_run_through_the_todos_scorer_with_halves(tmp_path):
         quotes = [item["properties"]["source_quote"]["const"]
                   for item in (e["anyOf"][1] for e in
                                schema["properties"]["review"]["prefixItems"])]
-        return {"review": [{"source_quote": q, "is_todo": True, "title": q.strip("- "),
+        return {"review": [{"source_quote": q, "is_todo": True,
                             "due_phrase": None, "priority": "normal"} for q in quotes]}
 
     with TaskRunner(backend=FakeBackend(answer), now=NOW) as runner:

@@ -102,11 +102,11 @@ def test_only_kinds_with_signs_on_the_screen_are_offered():
     # model chooses among error_dialog and the generic kinds.
     vague = [OcrLine("Something went wrong with the upload", (40, 40, 400, 60), 0.99)]
     schema = task.schema(task.prepare(dialog_job(), FakeCtx(vague)))
-    assert schema["properties"]["kind"]["enum"] == ["error_dialog", "app", "document", "other"]
+    assert schema["properties"]["kind"]["enum"] == ["error_dialog", "app", "other"]
     assert "error_dialog (an error or warning message box)" in task.prepare(
         dialog_job(), FakeCtx(vague)).variables["kinds"]
     bare = task.schema(task.prepare(dialog_job(), FakeCtx([OcrLine("Hello", (0, 0, 50, 20))])))
-    assert bare["properties"]["kind"]["enum"] == ["app", "document", "other"]
+    assert bare["properties"]["kind"]["enum"] == ["app", "other"]
 
 
 def test_clear_signs_decide_the_kind_without_the_model():

@@ -5,7 +5,7 @@ OCR engine saw it: numbered text lines in reading order, a few image facts, and 
 kind of screen that code can spot (message times in a chat, an address bar, "Error code: ...").
 The rule that keeps a 0.5B model honest is the receipts task's: **the model chooses, code copies**.
 
-- Regions and key text point at OCR lines by *copying a line*: the per-job schema makes each an
+- Regions and the title point at OCR lines by *copying a line*: the per-job schema makes each an
   enum of this screenshot's own lines, and code turns the chosen line into its number, its text
   and its box (0-1000 grid). A box is never generated, so every stored box is an OCR box.
   Why copying rather than line numbers: asked for numbers (an integer enum), Qwen 0.5B answered
@@ -13,12 +13,15 @@ The rule that keeps a 0.5B model honest is the receipts task's: **the model choo
   the lines a person would (measured on examples/samples, see tests/test_screenshots.py).
 - URLs, e-mail addresses, dates, amounts and capitalised names are found by regular expressions
   and offered as numbered candidates; the model picks numbers, code copies the values.
-- Kind is an enum of the kinds whose signs code found on the screen, plus app, document and
-  other; title and summary are the model's own words, bounded in length.
+- Code decides what it can read plainly: the kind when its signs are clear (``kinds``: lines
+  led by message times, mail headers, lines of code...), else the model chooses among the kinds
+  with signs plus app and other; the title is the window's title bar line when the
+  capture has one (``titles``), else a line the model picks; the key lines are the lines that
+  cover what recurs on the screen (``salient``). The summary is the model's own words, bounded.
 
 The rooms: ``output`` (the function's arguments and the completed result), ``candidates``
-(values found by code), ``kinds`` (signs of each kind of screen), ``task`` (the ``Screenshots``
-task), ``cli`` (``mustelid screenshots``).
+(values found by code), ``kinds`` (signs of each kind of screen), ``titles`` (the title bar),
+``salient`` (key lines), ``task`` (the ``Screenshots`` task), ``cli`` (``mustelid screenshots``).
 """
 
 from __future__ import annotations

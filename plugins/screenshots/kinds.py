@@ -53,8 +53,10 @@ _SENTENCE_WORD = re.compile(r"(?<!\S)[^\W\d_]{2,}[,.;:!?]?(?!\S)")   # a word be
 _SECTION_WORDS = re.compile(r"\b(page \d+|chapter|section|contents|abstract|introduction)\b",
                             re.I)
 
-# What each kind means, for the prompt. app, document and other are always offered; a specific
-# kind only when code found its signs on the screen (see ``allowed_kinds``).
+# What each kind means, for the prompt. app and other are always offered; every other kind,
+# document included, only when code found its signs on the screen (see ``allowed_kinds``):
+# offered "document" on screens without a line of prose, the 0.5B model took it for a calendar,
+# an archive manager and two image viewers of the tuning half.
 KIND_HELP = {
     "chat": "a messenger conversation",
     "email": "an e-mail message or mail app",
@@ -65,7 +67,7 @@ KIND_HELP = {
     "app": "any other application screen",
     "other": "none of these",
 }
-ALWAYS = ("app", "document", "other")
+ALWAYS = ("app", "other")
 _HOLD_PROSE = ("chat", "email", "web_page")
 
 
@@ -170,7 +172,7 @@ def clear_kind(lines: list[str]) -> str | None:
 
 def allowed_kinds(lines: list[str]) -> list[str]:
     """The kinds the model may choose: only the clear kind when there is one; else those whose
-    signs are on the screen, then the generic ones. Why narrow it: with every kind open, Qwen
+    signs are on the screen, then the generic ones (app, other). Why narrow it: with every kind open, Qwen
     0.5B called the error dialog and the e-mail samples "chat" under some wordings of the
     prompt; a kind is grounded like a value."""
     if clear := clear_kind(lines):

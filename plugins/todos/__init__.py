@@ -6,8 +6,9 @@ Grounding, because a 0.5B model both paraphrases and invents:
 - Code proposes, the model judges: code picks the lines that read like tasks (list items,
   requests, lines starting with a task verb; ``task_like``), and the per-job schema walks the
   model through them one by one (a JSON ``prefixItems`` tuple): each entry's ``source_quote`` is
-  fixed to that line, the model answers ``is_todo`` and, for a todo, writes a title and picks a
-  due phrase and a priority. Why not a free list of todos with quotes from an enum: Qwen 0.5B
+  fixed to that line, the model answers ``is_todo`` and, for a todo, picks a due phrase and a
+  priority; the title is the line itself without its list mark (``lines.title_of``), so the
+  model writes no free text at all. Why not a free list of todos with quotes from an enum: Qwen 0.5B
   stopped after one or two todos, or quoted "Mail" and "Inbox" from the top of the screen.
 - ``check`` still verifies (case- and space-insensitively) that every todo's quote occurs in
   the source text, for backends that cannot enforce a grammar. A todo whose quote is not there

@@ -104,6 +104,28 @@ def task_like(line: str) -> bool:
     return len(words) >= 2 and words[0].lower().strip(".,:;!") in _VERBS
 
 
+_TODO_TAG = re.compile(r"^(?:to-?do|action|reminder)\s*[:\-–]\s*", re.I)
+TITLE_CHARS = 80
+
+
+def title_of(quote: str) -> str:
+    """A todo's title: its line as written, without the list mark or a "TODO:" tag, the first
+    letter up, cut between words to ``TITLE_CHARS``. Why not the model's words: Qwen 0.5B
+    titled "** IMPLEMENT --DEFAULT-KEY" "Default Key" and spent most of a note's time (about
+    20 tokens a todo) writing titles; the line is what the person wrote."""
+    text = quote
+    for _ in range(3):                 # "- [ ] 2) ...": marks can stack
+        item = _ITEM.match(text)
+        if not item or not item.end():
+            break
+        text = text[item.end():]
+    text = _TODO_TAG.sub("", " ".join(text.split())).rstrip(" .;,") or " ".join(quote.split())
+    if len(text) > TITLE_CHARS:
+        cut = text[:TITLE_CHARS - 1].rsplit(" ", 1)[0] or text[:TITLE_CHARS - 1]
+        text = cut.rstrip(" .;,") + "…"
+    return text[:1].upper() + text[1:]
+
+
 _TEXT_FIELDS = ("text", "key_text", "summary", "title")
 
 

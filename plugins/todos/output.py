@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .dates import PHRASE_CHARS
 from .lines import QUOTE_CHARS
 
-MAX_CANDIDATES = 10    # task-like lines the model reviews, each costing up to ~95 tokens
+MAX_CANDIDATES = 16    # task-like lines the model reviews, each costing up to ~60 tokens
 
 
 class Priority(str, enum.Enum):
@@ -22,14 +22,14 @@ class Priority(str, enum.Enum):
 
 class Reviewed(BaseModel):
     """The model's verdict on one candidate line. The grammar fixes ``source_quote`` to the
-    line under review, then lets the model answer ``is_todo``; only a todo gets the rest.
+    line under review, then lets the model answer ``is_todo``; only a todo gets the rest, all
+    of it choices (a todo's title is its line, ``lines.title_of``).
     Field order is generation order: restating the line just before judging it is what lets a
     0.5B model attend to the right one."""
 
     model_config = ConfigDict(extra="forbid")
     source_quote: str = Field(min_length=1, max_length=QUOTE_CHARS)
     is_todo: bool
-    title: str | None = Field(None, min_length=1, max_length=80)
     due_phrase: str | None = Field(None, max_length=PHRASE_CHARS)
     priority: Priority | None = None
 

@@ -16,7 +16,7 @@ from . import evaluate
 from .checks import caution_for, due_for, priority_for
 from .dates import find_due_phrases
 from .lines import (MAX_TEXT_CHARS, done_lines, read_text, result_text, source_lines, squash,
-                    task_like)
+                    task_like, title_of)
 from .output import MAX_CANDIDATES, Priority, Todo, TodoList
 
 
@@ -31,8 +31,8 @@ class Todos(Task):
     Output = TodoList
     prompt = "todos"
     # Worst case of the grammar per reviewed line: the 120-character quote (~35 tokens, fixed
-    # by the grammar but still generated), an 80-character title (~20), a due phrase (~8), the
-    # keys and punctuation (~30): ~95; 10 lines ~950. Under the inbox router's 1024 cap.
+    # by the grammar but still generated), a due phrase (~8), a priority (~2), the keys and
+    # punctuation (~15): ~60; 16 lines ~960. Under the inbox router's 1024 cap.
     max_tokens = 960
 
     def prepare(self, job: JobInput, ctx: TaskContext) -> Evidence:
@@ -114,17 +114,16 @@ class Todos(Task):
 
     def schema(self, evidence: Evidence) -> dict[str, Any]:
         """One entry per candidate line, in order (``prefixItems``): the quote is fixed, then
-        either ``is_todo: false`` and nothing else, or ``is_todo: true`` with a title, a due
-        phrase from those found in the text (or null) and a priority."""
+        either ``is_todo: false`` and nothing else, or ``is_todo: true`` with a due phrase from
+        those found in the text (or null) and a priority: nothing is free text."""
         phrases = list(dict.fromkeys(p["phrase"] for p in evidence.data["phrases"]))
         due = ({"anyOf": [{"type": "string", "enum": phrases}, {"type": "null"}]}
                if phrases else {"type": "null"})
-        title = Todo.model_json_schema()["properties"]["title"]
         priority = {"type": "string", "enum": [p.value for p in Priority]}
 
         def entry(quote: str) -> dict[str, Any]:
             no = {"source_quote": {"const": quote}, "is_todo": {"const": False}}
-            yes = {"source_quote": {"const": quote}, "is_todo": {"const": True}, "title": title,
+            yes = {"source_quote": {"const": quote}, "is_todo": {"const": True},
                    "due_phrase": due, "priority": priority}
             return {"anyOf": [{"type": "object", "properties": p, "required": list(p),
                                "additionalProperties": False} for p in (no, yes)]}
@@ -151,10 +150,8 @@ class Todos(Task):
             if not r.is_todo:
                 continue
             quote = squash(r.source_quote)
-            if not quote or quote not in source or not r.title:
-                dropped.append({"quote": r.source_quote, "title": r.title,
-                                "why": "quote not in the source text" if r.title
-                                else "no title"})
+            if not quote or quote not in source:
+                dropped.append({"quote": r.source_quote, "why": "quote not in the source text"})
                 continue
             if quote in seen:
                 continue        # small models repeat themselves; one todo per quoted line
@@ -162,7 +159,7 @@ class Todos(Task):
             # Whose date is it? A phrase printed only on other todos' lines is theirs.
             others = {i for i, l in enumerate(lines) if l in todo_lines and l != quote}
             phrase, due = due_for(r, phrases, others, today, order)
-            kept.append(Todo(title=r.title, source_quote=r.source_quote, due_phrase=phrase,
+            kept.append(Todo(title=title_of(r.source_quote), source_quote=r.source_quote, due_phrase=phrase,
                              due=due, priority=priority_for(r), caution=caution_for(r.source_quote)))
         evidence.data["dropped"] = dropped
         if dropped and not kept:
