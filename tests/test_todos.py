@@ -147,6 +147,10 @@ def test_the_reference_day_is_the_local_day_the_file_was_seen():
     # an editor's furniture in a photo: menu bar, key help, status message
     ("File Edit Options Buffers Tools Help", False), ("^G Get Help  ^O Write Out", False),
     ("[ Read 15 lines ]", False),
+    # a one-word item is a heading or decoration; a verb with a comma lists permissions
+    ("* SM/DECRYPT.C", False), ("- Design", False), ("* ********", False),
+    ("publish, distribute, sublicence, and/or sell copies", False),
+    ("- please", True),
 ])
 def test_task_like_lines(line, expected):
     assert task_like(line) is expected

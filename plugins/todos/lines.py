@@ -80,6 +80,7 @@ unify upgrade use validate verify warn wrap""".split())
 _CHROME = re.compile(r"(?:^|\s)(?:\^|M-)[A-Z\\_]\b|^\s*\[.*\]\s*$"
                      r"|^\s*(?:[A-Z][a-z]+\s+){3,}[A-Z][a-z]+\s*$")
 _WHERE = re.compile(r"^[A-Za-z][\w .\-/]{0,30}:\s")      # "copy.c: ", "ls: ", "Docs: "
+_WORD = re.compile(r"[^\W\d_]{2,}")
 _NEGATIVE = re.compile(r"^(?:don'?t|do not|never|stop)\s+\w", re.I)
 
 
@@ -89,9 +90,13 @@ def task_like(line: str) -> bool:
         return False
     item = _ITEM.match(line)
     rest = line[item.end():] if item else line
-    if item and rest and not _LABEL.match(rest):
-        return True
     if _ASK.search(line):
+        return True
+    # An item of one word or none ("* SM/DECRYPT.C", "- Design", a row of asterisks) is a
+    # heading or a decoration: a task says what to do to what.
+    if sum(1 for w in rest.split() if _WORD.search(w)) < 2:
+        return False
+    if item and not _LABEL.match(rest):
         return True
     # "component: do something" (a TODO file's way): the label names where, the rest what.
     label = _WHERE.match(rest)
@@ -101,7 +106,9 @@ def task_like(line: str) -> bool:
         return True
     # Two words at least: a lone "Reply", "Cancel" or "DO" (initials) is a button or a label.
     words = _LEAD.sub("", rest).split()
-    return len(words) >= 2 and words[0].lower().strip(".,:;!") in _VERBS
+    # "merge, publish, distribute": a verb followed by a comma lists what one may do.
+    return len(words) >= 2 and not words[0].endswith(",") \
+        and words[0].lower().strip(".,:;!") in _VERBS
 
 
 _TODO_TAG = re.compile(r"^(?:to-?do|action|reminder)\s*[:\-–]\s*", re.I)
