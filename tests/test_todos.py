@@ -151,6 +151,9 @@ def test_the_reference_day_is_the_local_day_the_file_was_seen():
     ("* SM/DECRYPT.C", False), ("- Design", False), ("* ********", False),
     ("publish, distribute, sublicence, and/or sell copies", False),
     ("- please", True),
+    # OCR of photographed lists: an en dash bullet, a misread mark, half a bracket
+    ("– Maybe switch to version 3 of LGPL", True), ("#** ADD AN SOURCE-OF-KEY FIELD", True),
+    ("Read 15 lines ]", False),
 ])
 def test_task_like_lines(line, expected):
     assert task_like(line) is expected
@@ -545,6 +548,7 @@ def test_real_daemon_files_todos_and_the_cli_completes_and_exports_them(home, re
     "- [x] renew the passport", "[X] call the plumber", "✓ book the hotel", "☑ pay rent",
     "Fix the login bug (done)", "Port to Windows (done for the CLI, not the GUI)",
     "DONE: send the invoices", "- ~~water the plants~~", "Email Anna about the lease DONE",
+    "FIX THE LOGIN BUG - DONE", "PAY RENT (DONE)",
 ])
 def test_a_line_marked_done_is_done(line):
     assert done_lines(["Things to do:", line]) == {1}
@@ -553,6 +557,7 @@ def test_a_line_marked_done_is_done(line):
 @pytest.mark.parametrize("line", [
     "- [ ] renew the passport", "Check that all error code mapping is done.",
     "Document it like what is now done in the GMP manual", "call Bob when you are done",
+    "** CHECK THAT ALL ERROR CODE MAPPING IS DONE.",
 ])
 def test_a_line_that_only_mentions_done_is_not(line):
     assert done_lines(["Things to do:", line]) == set()

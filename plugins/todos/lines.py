@@ -51,7 +51,7 @@ def source_lines(raw: list[str]) -> list[str]:
 # that read like tasks, it mostly only has to title them. A line qualifies if it is a list item
 # (bullet, number, checkbox) that is not a "Label: value" spec, asks for something ("please",
 # "can you", "don't forget"...), or starts with a common task verb.
-_ITEM = re.compile(r"^\s*(?:(?:[-*•·>+~☐☑✓✔□■]|\(?\d{1,2}[.)]|\[[ xX]?\])\s*|o\s+)")
+_ITEM = re.compile(r"^\s*(?:(?:[-–—*•·>+~☐☑✓✔□■]|\(?\d{1,2}[.)]|\[[ xX]?\])\s*|o\s+)")
 _LABEL = re.compile(r"^[A-Za-z][\w ]{0,20}:\s")
 _ASK = re.compile(r"\b(please|pls|plz|can you|could you|would you|will you|don'?t forget|"
                   r"remember to|make sure|need to|needs to|have to|has to|must|should|"
@@ -78,6 +78,7 @@ unify upgrade use validate verify warn wrap""".split())
 # "M-U Undo"), a status message in brackets ("[ Read 15 lines ]"), a menu bar (four or more
 # capitalised words and nothing else: "File Edit Options Buffers Tools Help").
 _CHROME = re.compile(r"(?:^|\s)(?:\^|M-)[A-Z\\_]\b|^\s*\[.*\]\s*$"
+                     r"|^[^\[\]]{1,40}\s\]\s*$|^\s*\[\s[^\[\]]{1,40}$"   # one bracket lost by OCR
                      r"|^\s*(?:[A-Z][a-z]+\s+){3,}[A-Z][a-z]+\s*$")
 _WHERE = re.compile(r"^[A-Za-z][\w .\-/]{0,30}:\s")      # "copy.c: ", "ls: ", "Docs: "
 _WORD = re.compile(r"[^\W\d_]{2,}")
@@ -105,7 +106,8 @@ def task_like(line: str) -> bool:
     if _NEGATIVE.match(rest):
         return True
     # Two words at least: a lone "Reply", "Cancel" or "DO" (initials) is a button or a label.
-    words = _LEAD.sub("", rest).split()
+    # Marks OCR misread ("#** ADD ...") before the verb.
+    words = _LEAD.sub("", rest.lstrip("#*+>-–—:;. ")).split()
     # "merge, publish, distribute": a verb followed by a comma lists what one may do.
     return len(words) >= 2 and not words[0].endswith(",") \
         and words[0].lower().strip(".,:;!") in _VERBS
@@ -179,6 +181,7 @@ def read_text(path: str) -> str:
 _TICKED = re.compile(r"^\s*(?:[-*+•]\s*)?(?:\[[xX✓✔]\]|[☑✓✔✅])")
 _DONE_TAG = re.compile(r"\bDONE\b|\((?:done|Done)\b[^)]*\)|\[(?:done|Done)\]|^\s*(?:Done|done)\s*[:\-–]"
                        r"|^\s*(?:[-*+•]\s*)?~~.+~~\s*$")
+_DONE_SUFFIX = re.compile(r"[-–:(\[]\s*DONE\W*$")      # "FIX LOGIN - DONE", "... (DONE)"
 _DONE_HEADING = re.compile(r"^(?:done|completed?|finished|fixed|resolved|closed|implemented"
                            r"(?: features| items)?|already done)$", re.I)
 _DECORATION = re.compile(r"^[\W_]+|[\W_]+$")
@@ -223,6 +226,10 @@ def done_lines(lines: list[str]) -> set[int]:
                 section = None
             if section is None:
                 continue
-        if section is not None or _TICKED.match(line) or _DONE_TAG.search(line):
+        # In a line all in capitals (a shouted TODO file, OCR of small caps) DONE is a word:
+        # "CHECK THAT ALL ERROR CODE MAPPING IS DONE." is still to do.
+        tagged = _DONE_TAG.search(line) if not line.isupper() else (
+            _DONE_TAG.search(line.lower()) or _DONE_SUFFIX.search(line))
+        if section is not None or _TICKED.match(line) or tagged:
             done.add(i)
     return done
