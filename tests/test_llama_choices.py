@@ -16,7 +16,7 @@ from mustelid.backend import BackendContext  # noqa: E402
 from mustelid.config import Config  # noqa: E402
 from mustelid.plugins.llama_cpp import LlamaCppBackend  # noqa: E402
 from mustelid.plugins.llama_cpp.choices import (  # noqa: E402
-    Arr, Choice, ChoiceDecoder, Obj, Open, Union_, compile_schema, is_closed,
+    Arr, Choice, ChoiceDecoder, Obj, Open, Tup, Union_, compile_schema, is_closed,
 )
 
 try:
@@ -89,8 +89,37 @@ def test_a_union_told_apart_by_its_first_member_is_one_choice():
                        branch("other", {"type": "string", "maxLength": 9})]}
     plan = compile_schema(union)
     assert isinstance(plan, Union_) and len(plan.branches) == 2
+    # The same kind in both: told apart by the next member instead.
     same_kind = {"anyOf": [branch("a", {"enum": [1]}), branch("a", {"enum": [2]})]}
-    assert compile_schema(same_kind) is None   # choosing "a" would not choose a branch
+    assert compile_schema(same_kind).shared == 1
+    twins = {"anyOf": [branch("a", {"enum": [1]}), branch("a", {"enum": [1]})]}
+    assert compile_schema(twins) is None      # no value chooses a branch
+
+
+def review_schema(quotes: list[str]) -> dict:
+    """The todos task's shape: a tuple of one entry per line, each a union told apart by
+    ``is_todo`` after the line's quote, which both branches fix alike."""
+    def entry(quote):
+        no = {"source_quote": {"const": quote}, "is_todo": {"const": False}}
+        yes = {**no, "is_todo": {"const": True},
+               "priority": {"type": "string", "enum": ["low", "normal"]}}
+        return {"anyOf": [{"type": "object", "properties": p, "required": list(p),
+                           "additionalProperties": False} for p in (no, yes)]}
+    return {"type": "object", "required": ["review"], "properties": {"review": {
+        "type": "array", "prefixItems": [entry(q) for q in quotes],
+        "minItems": len(quotes), "maxItems": len(quotes)}}}
+
+
+def test_a_tuple_of_unions_told_apart_after_a_shared_member_is_closed():
+    plan = compile_schema(review_schema(["buy milk", "call Bo"]))
+    assert is_closed(plan)
+    review = dict(plan.members)["review"]
+    assert isinstance(review, Tup) and len(review.items) == 2
+    assert isinstance(review.items[0], Union_) and review.items[0].shared == 1
+    # A tuple whose length is not fixed is left to the grammar.
+    loose = review_schema(["a"])
+    loose["properties"]["review"]["minItems"] = 0
+    assert not is_closed(compile_schema(loose))
 
 
 def test_typed_enums_keep_only_values_of_that_type_and_empty_arrays_are_literal():
@@ -206,6 +235,18 @@ def test_a_router_union_decodes_to_one_consistent_branch(backend):
             Pick.model_validate(answer["arguments"])
         else:
             assert len(answer["arguments"]["reason"]) <= 9
+
+
+def test_a_review_tuple_decodes_by_choices_to_one_entry_per_line_in_order(backend):
+    quotes = ["buy milk", 'say "hi" to Bo', "zz"]
+    gen = backend.generate(ask("a note"), review_schema(quotes), max_tokens=200)
+    assert backend.last_perf["decoder"] == "choices" and gen.finish_reason == "stop"
+    review = json.loads(gen.text)["review"]
+    assert [r["source_quote"] for r in review] == quotes
+    for r in review:
+        assert set(r) == ({"source_quote", "is_todo", "priority"} if r["is_todo"]
+                          else {"source_quote", "is_todo"})
+    assert set(gen.confidence) >= {f"review[{i}].is_todo" for i in range(3)}
 
 
 def test_an_open_value_that_runs_out_of_tokens_is_reported_truncated(backend):

@@ -2,7 +2,8 @@
 ``ChoiceDecoder`` runs it against a loaded llama.cpp context (``decoder``)."""
 
 from .decoder import ChoiceDecoder, Decoded, Unplannable
-from .plan import MAX_OPTIONS, Arr, Choice, Node, Obj, Open, Union_, compile_schema, is_closed
+from .plan import (MAX_OPTIONS, Arr, Choice, Node, Obj, Open, Tup, Union_, compile_schema,
+                   is_closed)
 
 __all__ = [
     "MAX_OPTIONS",
@@ -13,6 +14,7 @@ __all__ = [
     "Node",
     "Obj",
     "Open",
+    "Tup",
     "Union_",
     "Unplannable",
     "compile_schema",

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..gbnf import json_text
-from .plan import Arr, Choice, Node, Obj, Open, Union_
+from .plan import Arr, Choice, Node, Obj, Open, Tup, Union_
 
 
 class _Truncated(Exception):
@@ -87,16 +87,23 @@ class ChoiceDecoder:
         elif isinstance(node, Obj):
             self._members(node, 0, after, path, opened)
         elif isinstance(node, Union_):
-            key = node.branches[0].members[0][0]
-            self._literal("{" + json_text(key) + ": ")
+            head = node.branches[0].members
+            fixed = "".join(f"{json_text(k)}: {v.options[0]}, " for k, v in head[:node.shared])
+            key = head[node.shared][0]
+            self._literal("{" + fixed + json_text(key) + ": ")
             owners, options = [], []
             for branch in node.branches:
-                sep = ", " if len(branch.members) > 1 else "}" + after
-                for option in branch.members[0][1].options:
+                sep = ", " if len(branch.members) > node.shared + 1 else "}" + after
+                for option in branch.members[node.shared][1].options:
                     owners.append(branch)
                     options.append(option + sep)
             branch = owners[self._choose(options, f"{path}.{key}".lstrip("."))]
-            self._members(branch, 1, after, path, opened=True)
+            self._members(branch, node.shared + 1, after, path, opened=True)
+        elif isinstance(node, Tup):
+            self._literal("[")
+            for i, item in enumerate(node.items):
+                last = i == len(node.items) - 1
+                self._emit(item, ("]" + after) if last else ", ", f"{path}[{i}]")
         elif isinstance(node, Open):
             self._open(node, after)
         elif isinstance(node.item, Choice):

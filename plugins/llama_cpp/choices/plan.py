@@ -37,9 +37,18 @@ class Arr:
 
 @dataclass
 class Union_:
-    """``anyOf`` of objects whose first member is a choice (a discriminator such as a router's
-    ``kind``): choosing its value chooses the branch."""
+    """``anyOf`` of objects told apart by a member that is a choice (a discriminator such as a
+    router's ``kind``): choosing its value chooses the branch. ``shared`` leading members are
+    alike in every branch (the same key, one fixed value: a todo's quoted line before its
+    ``is_todo``) and are written before the discriminator."""
     branches: list[Obj]
+    shared: int = 0
+
+
+@dataclass
+class Tup:
+    """A fixed-length array of per-position values (``prefixItems``, as many as min/maxItems)."""
+    items: list["Node"]
 
 
 @dataclass
@@ -47,7 +56,7 @@ class Open:
     schema: dict[str, Any]    # self-contained (with the $defs it refers to)
 
 
-Node = Union[Choice, Obj, Arr, Union_, Open]
+Node = Union[Choice, Obj, Arr, Union_, Tup, Open]
 MAX_OPTIONS = 4096   # beyond this a trie per choice costs more than it saves
 
 
@@ -72,6 +81,8 @@ def is_closed(plan: Node | None) -> bool:
         return is_closed(plan.item)
     if isinstance(plan, Union_):
         return all(is_closed(b) for b in plan.branches)
+    if isinstance(plan, Tup):
+        return all(is_closed(i) for i in plan.items)
     return True
 
 
@@ -144,6 +155,13 @@ def _closed_node(s: dict[str, Any], defs: dict[str, Any], depth: int, allow_open
         if set(s.get("required", [])) != set(props) or not props:
             raise _Open   # optional members: the grammar decides whether to emit them
         return Obj([(k, _node(v, defs, depth + 1, allow_open)) for k, v in props.items()])
+    if s.get("type") == "array" and "prefixItems" in s:
+        items = s["prefixItems"]
+        if not (s.get("minItems") == s.get("maxItems") == len(items)) or s.get("items"):
+            raise _Open   # a tuple with optional or extra items: the grammar decides
+        if not items:
+            return Choice(["[]"])
+        return Tup([_node(i, defs, depth + 1, allow_open) for i in items])
     if s.get("type") == "array":
         if s.get("maxItems") == 0:
             return Choice(["[]"])
@@ -164,14 +182,27 @@ def _closed_node(s: dict[str, Any], defs: dict[str, Any], depth: int, allow_open
 
 
 def _union(branches: list[Node]) -> Union_:
-    """Objects told apart by the value of a first member they share."""
+    """Objects told apart by the value of a member they share: the first member, or the first
+    after members that are alike in every branch (same key, the same single value)."""
     objs = [b for b in branches if isinstance(b, Obj)]
-    if len(objs) != len(branches) or len({o.members[0][0] for o in objs}) != 1:
+    if len(objs) != len(branches) or not objs:
         raise _Open
-    firsts = [o.members[0][1] for o in objs]
+    shared = 0
+    while all(len(o.members) > shared + 1 for o in objs) and _alike(
+            [o.members[shared] for o in objs]):
+        shared += 1
+    if len({o.members[shared][0] for o in objs}) != 1:
+        raise _Open
+    firsts = [o.members[shared][1] for o in objs]
     if not all(isinstance(f, Choice) for f in firsts):
         raise _Open
     options = [opt for f in firsts for opt in f.options]
     if len(set(options)) != len(options):
         raise _Open   # the same value in two branches: choosing it would not choose a branch
-    return Union_(objs)
+    return Union_(objs, shared)
+
+
+def _alike(members: list[tuple[str, Node]]) -> bool:
+    key, value = members[0]
+    return isinstance(value, Choice) and len(value.options) == 1 and all(
+        k == key and isinstance(v, Choice) and v.options == value.options for k, v in members)
