@@ -406,3 +406,25 @@ def test_real_eval_on_sroie_receipts(real_model, tmp_path, monkeypatch):
     assert report["fields"]["total"]["rate"] == 1.0, report["results"]
     assert report["fields"]["date"]["rate"] == 1.0, report["results"]
     assert report["latency_s"]["p95"] > 0 and report["peak_rss_mb"] > 100
+
+
+def test_the_router_is_scored_on_the_task_whose_labels_it_is_given():
+    from types import SimpleNamespace
+    from mustelid.plugins.router.task import Router
+    router = Router()
+    router.bind(SimpleNamespace(tasks={"auto": router, "screenshots": Screenshots(),
+                                       "todos": Todos(), "receipts": Receipts()}))
+    labels = {"kind": "chat", "title": "#ops", "must_mention": ["#ops"]}
+    truth = router.eval_truth(labels)
+    answer = {"title": "#ops", "summary": "A chat in #ops.", "kind": "chat", "key_text": []}
+    counters, detail = router.eval_score(truth, {"task": "screenshots", "name": "x",
+                                                 "arguments": answer})
+    assert counters["route"] == (1, 1) and counters["kind"] == (1, 1)
+    assert detail["route"]["expected"] == "screenshots"
+    counters, detail = router.eval_score(truth, {"task": "todos", "name": "x",
+                                                 "arguments": {"todos": []}})
+    assert counters["route"] == (0, 1) and counters["kind"] == (0, 1)
+    assert "routed to todos" in detail["route"]["why"]
+    counters, _ = router.eval_score(router.eval_truth({"todos": ["buy milk"]}), None,
+                                    reason="unreadable_image")
+    assert counters["route"] == (0, 1) and counters["recall"] == (0, 1)

@@ -205,6 +205,39 @@ class Router(Task):
         return task.review_needed(task.Output.model_validate(result.arguments),
                                   candidate.evidence)
 
+    # -- mustelid eval: did the file go to the task its labels belong to? ----------------------
+
+    def eval_truth(self, labels: dict[str, Any]) -> dict[str, Any]:
+        """Any task's labels: which task they belong to is decided in ``eval_score``, when the
+        host whose tasks can read them is bound (``prepare`` binds it)."""
+        return {"labels": labels} if labels else {}
+
+    def eval_score(self, truth: dict[str, Any], data: dict[str, Any] | None, *,
+                   reason: str | None = None, evidence: Any = None) -> tuple[dict, dict]:
+        """``route``: the file went to the one installed task whose labels these are. Then the
+        chosen task's own scores of the answer it got through the router (a wrong route scores
+        as no answer), so a folder of receipts gives receipts' fields either way."""
+        labels = truth["labels"]
+        owners = [t for t in (self._host.tasks.values() if self._host else [])
+                  if t.name != self.name and getattr(t, "routable", True) and t.eval_truth(labels)]
+        expected = owners[0] if len(owners) == 1 else None
+        got = (data or {}).get("task") or ((data or {}).get("name") if data else None)
+        right = expected is not None and got == expected.name
+        counters: dict[str, tuple[int, int]] = {"route": (int(right), 1)}
+        detail: dict[str, dict[str, Any]] = {"route": {
+            "expected": expected.name if expected else None, "got": got, "match": right,
+            **({"why": f"routed to {got or reason or 'nothing'}, labels are "
+                       f"{expected.name if expected else 'no single task'}'s"}
+               if not right else {})}}
+        if expected is not None:
+            task_data = (data or {}).get("arguments") if right else None
+            task_counters, task_detail = expected.eval_score(
+                expected.eval_truth(labels), task_data, reason=reason,
+                evidence=((evidence or {}).get("task_evidence") if right else None))
+            counters.update(task_counters)
+            detail.update(task_detail)
+        return counters, detail
+
     # -- daemon side ----------------------------------------------------------------------------
 
     def persist(self, db: Any, job: dict[str, Any], result: RoutedCall) -> None:
