@@ -435,3 +435,16 @@ def test_a_doubtful_routed_receipt_waits_for_a_person_as_a_direct_one_would(imag
         run = r.run("auto", image)
     assert run.stats["confidence"] >= 0.8
     assert run.data["arguments"]["provenance"]["total"]["signals"]["model"] > 4
+
+
+def test_a_text_note_in_the_inbox_root_is_offered_to_the_tasks_that_read_text(tmp_path):
+    note = tmp_path / "note.txt"
+    note.write_text("Shopping\n- call the plumber tomorrow\n- buy milk\n")
+    backend = FakeBackend(call(OTHER, "ignore", {"reason": "test"}))
+    with runner(backend) as r:
+        r.run("auto", note)
+        offered = set(branches(backend.calls[0].schema))
+        readers = {t.name for t in r.host.tasks.values() if t.name != "auto" and t.routable
+                   and t.uses_model and "text/plain" in t.accepts}
+        assert "todos" in readers and offered == readers | {OTHER}
+        assert "[2] - call the plumber tomorrow" in backend.calls[0].messages[-1]["content"]

@@ -54,6 +54,7 @@ class Router(Task):
     Output = RoutedCall
     prompt = "router"
     routable = False
+    accepts = Task.accepts + ("text/plain",)
     # A cap, not a cost: every branch is bounded and stops far earlier. A candidate that needs
     # more than this (minus the envelope) is not offered rather than cut off.
     max_tokens = 1024
@@ -84,12 +85,18 @@ class Router(Task):
 
     def prepare(self, job: JobInput, ctx: TaskContext) -> RouterEvidence:
         if not job.path:
-            raise PermanentError("no_input", "the router needs an image file")
+            raise PermanentError("no_input", "the router needs a file")
         self._host = ctx.host        # the host that holds this router; persist delegates to it
-        image = ctx.load_image(job.path)        # raises PermanentError("unreadable_image")
-        width, height = image.size
-        lines = reading_order([OcrLine(fold(l.text), l.box, l.score)
-                               for l in ctx.ocr(job.path) if fold(l.text)])
+        if job.mime == "text/plain":
+            # A note saved as text: its own lines, offered to the tasks that read text.
+            lines = [OcrLine(fold(t), (0, 0, 0, 0), 1.0) for t in _text_lines(job.path)
+                     if fold(t)]
+            size = "text"
+        else:
+            image = ctx.load_image(job.path)        # raises PermanentError("unreadable_image")
+            size = f"{image.size[0]}x{image.size[1]}"
+            lines = reading_order([OcrLine(fold(l.text), l.box, l.score)
+                                   for l in ctx.ocr(job.path) if fold(l.text)])
         text = "\n".join(l.text for l in lines)
         candidates, dropped = self._prepare_candidates(job, ctx)
         if not candidates:
@@ -103,7 +110,7 @@ class Router(Task):
             text=text,
             variables={
                 "file": job.original_name or "(unnamed)",
-                "image": f"{width}x{height} {job.mime or 'image'}",
+                "image": f"{size} {job.mime or 'image'}",
                 "lines": numbered(lines) or "(no text found)",
                 "kinds": menu(candidates),
             },
@@ -259,3 +266,12 @@ class Router(Task):
         if task is None:        # uninstalled between the worker's answer and this commit
             raise PermanentError("unknown_task", f"task {name!r} is no longer installed")
         return task
+
+
+def _text_lines(path: str, limit: int = 200_000) -> list[str]:
+    """A text file's lines (UTF-8, or UTF-16 with a byte-order mark), its first ``limit``
+    bytes: enough to choose a task; the chosen task reads the file itself."""
+    with open(path, "rb") as f:
+        data = f.read(limit)
+    encoding = "utf-16" if data.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"
+    return data.decode(encoding, errors="replace").splitlines()
