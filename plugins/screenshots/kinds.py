@@ -76,69 +76,94 @@ def _distinct(pattern: re.Pattern[str], lines: list[str]) -> list[str]:
     return list(dict.fromkeys(w.lower() for w in words))
 
 
+Sign = tuple[str, int, str]      # (kind, weight: 1 a hint, 2 a clear sign, what says so)
+
+
 def weigh_signs(lines: list[str]) -> dict[str, tuple[int, list[str]]]:
-    """Per kind: the weight of its signs (1 = a hint, 2 = a clear sign) and what they are."""
-    found: dict[str, list[tuple[int, str]]] = {}
-
-    def sign(kind: str, weight: int, says: str) -> None:
-        found.setdefault(kind, []).append((weight, says))
-
+    """Per kind: the weight of its signs and what they are, strongest first."""
     # Lines with words: OCR reads an editor's line numbers and an icon as lines of their own.
     n = sum(1 for t in lines if len(_LETTERS.findall(t)) >= 2)
+    conversation = [t for t in lines if _LEADING_TIME.match(t.strip()) or _SPEAKER.match(t.strip())]
+    found: dict[str, list[tuple[int, str]]] = {}
+    for kind, weight, says in [*_chat_signs(lines), *_mail_signs(lines), *_dialog_signs(lines, n),
+                               *_web_signs(lines), *_code_signs(lines, n),
+                               *_prose_signs(lines, n, conversation)]:
+        found.setdefault(kind, []).append((weight, says))
+    weighed = {k: (sum(w for w, _ in v), [s for _, s in v]) for k, v in found.items()}
+    return dict(sorted(weighed.items(), key=lambda kv: -kv[1][0]))
+
+
+def _chat_signs(lines: list[str]) -> list[Sign]:
+    out: list[Sign] = []
     times = [t for t in lines if _LEADING_TIME.match(t.strip())]
     if len(times) >= 3:
-        sign("chat", 3 if len(times) >= 5 else 2,
-             f"{len(times)} lines start with a message time ({times[0].strip()[:12]})")
+        out.append(("chat", 3 if len(times) >= 5 else 2,
+                    f"{len(times)} lines start with a message time ({times[0].strip()[:12]})"))
     speakers = [t for t in lines if _SPEAKER.match(t.strip())]
     if len(speakers) >= 2:
-        sign("chat", 3 if len(speakers) >= 5 else 2,
-             f"{len(speakers)} lines start with a speaker ({speakers[0][:20]})")
+        out.append(("chat", 3 if len(speakers) >= 5 else 2,
+                    f"{len(speakers)} lines start with a speaker ({speakers[0][:20]})"))
     if words := _distinct(_CHAT_WORDS, lines):
-        sign("chat", 1, ", ".join(f"'{w}'" for w in words[:3]))
+        out.append(("chat", 1, ", ".join(f"'{w}'" for w in words[:3])))
+    return out
 
+
+def _mail_signs(lines: list[str]) -> list[Sign]:
+    out: list[Sign] = []
     headers = list(dict.fromkeys(m.group(1).lower() for t in lines
                                  if (m := _MAIL_HEADER.match(t.strip()))))
     if headers:
-        sign("email", 2 if len(headers) >= 2 else 1,
-             "mail headers " + ", ".join(f"'{h}:'" for h in headers[:4]))
+        out.append(("email", 2 if len(headers) >= 2 else 1,
+                    "mail headers " + ", ".join(f"'{h}:'" for h in headers[:4])))
     if words := _distinct(_MAIL_WORDS, lines):
-        sign("email", 1, ", ".join(f"'{w}'" for w in words[:3]))
+        out.append(("email", 1, ", ".join(f"'{w}'" for w in words[:3])))
     if addresses := _distinct(_ADDRESS, lines):
-        sign("email", 1, "addresses " + ", ".join(addresses[:2]))
+        out.append(("email", 1, "addresses " + ", ".join(addresses[:2])))
+    return out
 
+
+def _dialog_signs(lines: list[str], n: int) -> list[Sign]:
+    out: list[Sign] = []
     if words := _distinct(ERROR_WORDS, lines):
-        sign("error_dialog", 1, ", ".join(f"'{w}'" for w in words[:3]))
+        out.append(("error_dialog", 1, ", ".join(f"'{w}'" for w in words[:3])))
     buttons = _distinct(BUTTON, [t.strip() for t in lines])
     if buttons and n <= 15:
-        sign("error_dialog", 1, "buttons " + ", ".join(buttons[:3]))
+        out.append(("error_dialog", 1, "buttons " + ", ".join(buttons[:3])))
     if 1 <= n <= 8 and any(len(_SENTENCE_WORD.findall(t)) >= 4 for t in lines):
-        sign("error_dialog", 1, f"a short message ({n} lines)")
+        out.append(("error_dialog", 1, f"a short message ({n} lines)"))
+    return out
 
-    if _distinct(_URL, [t.strip() for t in lines]) or _distinct(_BROWSER, lines):
-        sign("web_page", 2, ", ".join((_distinct(_URL, [t.strip() for t in lines])
-                                       + _distinct(_BROWSER, lines))[:2]))
+
+def _web_signs(lines: list[str]) -> list[Sign]:
+    out: list[Sign] = []
+    addresses = _distinct(_URL, [t.strip() for t in lines]) + _distinct(_BROWSER, lines)
+    if addresses:
+        out.append(("web_page", 2, ", ".join(addresses[:2])))
     nav = _distinct(_NAV, [t.strip() for t in lines])
     if len(nav) >= 2:
-        sign("web_page", 1, "navigation " + ", ".join(nav[:3]))
+        out.append(("web_page", 1, "navigation " + ", ".join(nav[:3])))
+    return out
 
+
+def _code_signs(lines: list[str], n: int) -> list[Sign]:
     code = [t for t in lines if _CODE.search(t)]
     if len(code) >= 4 and len(code) >= n / 4:
-        sign("code", 2, f"{len(code)} of {n} lines read as code")
-    elif len(code) >= 2:
-        sign("code", 1, f"{len(code)} lines read as code")
+        return [("code", 2, f"{len(code)} of {n} lines read as code")]
+    return [("code", 1, f"{len(code)} lines read as code")] if len(code) >= 2 else []
 
+
+def _prose_signs(lines: list[str], n: int, conversation: list[str]) -> list[Sign]:
+    """Long lines of words that are not code and not a chat's messages."""
+    out: list[Sign] = []
     prose = [t for t in lines if len(t) > 60 and len(_PROSE_WORD.findall(t)) >= 8
-             and not _CODE.search(t) and t not in times and t not in speakers]
+             and not _CODE.search(t) and t not in conversation]
     if len(prose) >= 8 or (n >= 8 and len(prose) >= n / 2):
-        sign("document", 2, f"{len(prose)} of {n} lines are prose")
+        out.append(("document", 2, f"{len(prose)} of {n} lines are prose"))
     elif len(prose) >= 5:
-        sign("document", 1, f"{len(prose)} lines of prose")
+        out.append(("document", 1, f"{len(prose)} lines of prose"))
     if words := _distinct(_SECTION_WORDS, lines):
-        sign("document", 1, ", ".join(f"'{w}'" for w in words[:3]))
-
-    weighed = {k: (sum(w for w, _ in v), [s for _, s in v]) for k, v in found.items()}
-    # Strongest first.
-    return dict(sorted(weighed.items(), key=lambda kv: -kv[1][0]))
+        out.append(("document", 1, ", ".join(f"'{w}'" for w in words[:3])))
+    return out
 
 
 def find_signs(lines: list[str]) -> dict[str, list[str]]:
