@@ -47,7 +47,7 @@ def fit(data: list[tuple[list[float], int]]) -> dict[str, float]:
     1 / (N- + 2) for a wrong one, not 1 and 0: when every tuning sample of a field is right
     (a hundred dates, all found and right), plain targets drive the bias to infinity and every
     later answer, wrong ones included, to a confidence of 1.0. Smoothed, a field right 100 times
-    in 100 stays below 100/101 however its signals look."""
+    in 100 is fitted towards 101/102, not 1."""
     k = len(SIGNALS) + 1                     # the bias last, not penalised
     positives = sum(1 for _, y in data if y)
     negatives = len(data) - positives
