@@ -1,7 +1,8 @@
 """Every hook a mustelid plugin can implement.
 
 Each docstring is the hook's contract: which process calls it, whether it may block, and what
-the return value means. README.md's "Writing a plugin" section documents each one; a test fails
+the return value means. Every plugin's import has a 5 s deadline (a plugin that blocks at import
+is reported and skipped). README.md's "Writing a plugin" section documents each one; a test fails
 when a hook here is missing from README or has no ``test_hook_<name>`` test.
 """
 
@@ -87,7 +88,7 @@ def register_schedules(register: ScheduleRegister) -> None:
     ``schedule:NAME:PERIOD``, so repeated fires in one period are harmless; a fire missed while
     the daemon was down is caught up once at start. A ``[schedules.NAME]`` table in the config
     replaces the plugin's schedule of the same name. Called in the daemon at start and by
-    ``mustelid schedules``; must be cheap and must not block. A bad cron line or unknown task is
+    ``mustelid schedules``; must be cheap and must not block (5 s deadline, see below). A bad cron line or unknown task is
     reported by ``mustelid schedules`` and never fires.
     """
 
@@ -114,7 +115,9 @@ def route_file(relpath: str, mime: str, config: Config) -> list[str] | None:
        ``["auto"]`` for any other file unless the user set ``inbox.default_tasks``;
     3. ``inbox.default_tasks``.
 
-    Called in the daemon or CLI process during ingest; must not block.
+    Called in the daemon or CLI process during ingest; must not block: it runs on the host's
+    helper thread with a 2 s deadline, and an implementation that misses it is disabled for the
+    rest of the process (``mustelid plugins`` and the log say why) and the next plugin decides.
     """
 
 
@@ -123,8 +126,9 @@ def job_event(job: dict[str, Any], event: JobEvent) -> None:
     """Observe a job's state change: ``event`` is one of ``queued``, ``running``, ``done``,
     ``retry``, ``dead``, ``waiting``, ``needs_review``. ``job`` is the job's row as committed.
 
-    Called in the daemon process after the change is committed. Must not block for long and must
-    not raise: an exception is logged and ignored, and never affects the job.
+    Called in the daemon process after the change is committed, on the host's helper thread.
+    Must not block (2 s deadline; missed once, the hook is disabled for the rest of the process)
+    and must not raise: an exception is logged and ignored, and never affects the job.
     """
 
 
@@ -137,4 +141,5 @@ def startup(daemon: Daemon) -> None:
 @hookspec
 def shutdown(daemon: Daemon) -> None:
     """The daemon is stopping (signal or ``--once`` finished). Called once, after the last job was
-    committed or put back. Must return within a second or two."""
+    committed or put back. Must return within a second or two: it runs on the host's helper
+    thread and the daemon stops without it after 5 s."""

@@ -5,6 +5,12 @@ Built-ins and third-party plugins load the same way, from the ``mustelid`` entry
 aborts on the first broken plugin, so each one is imported inside its own try/except: a broken
 plugin is reported (``mustelid plugins``) and skipped, never fatal.
 
+Plugin code that must not block runs with a deadline (``mustelid.bounded``): each plugin's
+import (``LOAD_DEADLINE``), and the hooks documented "must not block" (``DEADLINES``). A plugin
+whose import misses it is reported and skipped; a hook that misses it is disabled for that
+plugin, with the reason, for the life of the process, so a sleeping ``route_file`` cannot freeze
+the daemon's loop or make SIGTERM wait.
+
 ``MUSTELID_LOAD_PLUGINS=name1,name2`` restricts loading to those names (empty = none).
 """
 
@@ -22,11 +28,17 @@ from typing import Any, Callable
 import pluggy
 
 from mustelid import hookspecs
+from mustelid.bounded import BoundedCaller, MissedDeadline
 from mustelid.tasks import Task
 
 log = logging.getLogger("mustelid.host")
 
 GROUP = "mustelid"
+
+LOAD_DEADLINE = 5.0          # seconds for one plugin's import: ours take well under one
+# Hooks whose contract (hookspecs) says they must not block, and how long they get. They run on
+# the host's helper thread; the other hooks run on the caller's thread, unbounded.
+DEADLINES = {"route_file": 2.0, "job_event": 2.0, "register_schedules": 5.0, "shutdown": 5.0}
 
 
 @dataclass
@@ -47,6 +59,10 @@ class Host:
         self._tasks: dict[str, Task] | None = None
         self._backends: dict[str, Callable] | None = None
         self._ocr: dict[str, Callable] | None = None
+        self.load_deadline = LOAD_DEADLINE
+        self.deadlines = dict(DEADLINES)
+        self.disabled: dict[tuple[str, str], str] = {}    # (plugin, hook) -> why
+        self._bounded = BoundedCaller("plugins")
         if load:
             self.load()
 
@@ -77,8 +93,12 @@ class Host:
         info = PluginInfo(name=name, source=source)
         self.plugins[name] = info
         try:
-            module = loader()
+            module = self._bounded.call(loader, self.load_deadline)
             self.pm.register(module, name=name)
+        except MissedDeadline as e:
+            info.error = f"its import {e}; skipped (a plugin must not block at import)"
+            log.warning("plugin %s failed to load: %s", name, info.error)
+            return
         except BaseException as e:  # noqa: BLE001  a plugin must never take the host down,
             # not even with sys.exit() or a KeyboardInterrupt raised at import (issue 13)
             info.error = f"{type(e).__name__}: {e}"
@@ -102,29 +122,43 @@ class Host:
         """Call every implementation of ``hook`` separately, so one raising plugin only loses
         its own contribution (pluggy would abort the whole loop)."""
         results = []
-        for impl in reversed(getattr(self.pm.hook, hook).get_hookimpls()):
-            try:
-                results.append(impl.function(**{a: kwargs[a] for a in impl.argnames}))
-            except BaseException as e:  # noqa: BLE001  (SystemExit from a hook too)
-                info = self.plugins.get(impl.plugin_name)
-                message = f"{hook} raised {type(e).__name__}: {e}"
-                if info is not None and not info.error:
-                    info.error = message
-                log.warning("plugin %s: %s", impl.plugin_name, message)
+        for impl in self._impls(hook):
+            ok, value = self._call(hook, impl, kwargs)
+            if ok:
+                results.append(value)
         return results
 
     def first(self, hook: str, **kwargs: Any) -> Any:
         """firstresult semantics with the same isolation as ``each``."""
-        for impl in reversed(getattr(self.pm.hook, hook).get_hookimpls()):
-            try:
-                value = impl.function(**{a: kwargs[a] for a in impl.argnames})
-            except BaseException as e:  # noqa: BLE001
-                log.warning("plugin %s: %s raised %s: %s", impl.plugin_name, hook,
-                            type(e).__name__, e)
-                continue
-            if value is not None:
+        for impl in self._impls(hook):
+            ok, value = self._call(hook, impl, kwargs)
+            if ok and value is not None:
                 return value
         return None
+
+    def _impls(self, hook: str) -> list[Any]:
+        return [impl for impl in reversed(getattr(self.pm.hook, hook).get_hookimpls())
+                if (impl.plugin_name, hook) not in self.disabled]
+
+    def _call(self, hook: str, impl: Any, kwargs: dict[str, Any]) -> tuple[bool, Any]:
+        """(True, the implementation's value), or (False, None) when it raised or missed its
+        deadline: logged, and kept as the plugin's error for ``mustelid plugins``."""
+        def run() -> Any:
+            return impl.function(**{a: kwargs[a] for a in impl.argnames})
+
+        try:
+            seconds = self.deadlines.get(hook)
+            return True, (run() if seconds is None else self._bounded.call(run, seconds))
+        except MissedDeadline as e:
+            message = f"{hook} {e}; disabled (it must not block)"
+            self.disabled[(impl.plugin_name, hook)] = message
+        except BaseException as e:  # noqa: BLE001  (SystemExit from a hook too)
+            message = f"{hook} raised {type(e).__name__}: {e}"
+        info = self.plugins.get(impl.plugin_name)
+        if info is not None and not info.error:
+            info.error = message
+        log.warning("plugin %s: %s", impl.plugin_name, message)
+        return False, None
 
     # -- registries ---------------------------------------------------------------------------
 

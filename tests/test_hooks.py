@@ -236,3 +236,69 @@ def test_a_hook_raising_system_exit_loses_only_its_own_call(tmp_path):
     host.job_event({"id": "j"}, "done")                          # does not raise
     assert host.first("route_file", relpath="a", mime="", config=None) is None
     assert "SystemExit" in host.plugins["quits"].error
+
+
+# -- plugin code that must not block gets a deadline (issue 13, class 5) ---------------------
+
+HANGS_AT_IMPORT = "import time\ntime.sleep(3600)\n"
+HANGS_IN_HOOKS = (
+    "import time\nfrom mustelid import hookimpl\nCALLS = []\n\n"
+    "@hookimpl\ndef route_file(relpath, mime, config):\n"
+    "    CALLS.append(relpath)\n    time.sleep(3600)\n\n"
+    "@hookimpl\ndef job_event(job, event):\n    time.sleep(3600)\n")
+ROUTES_TEXT = ("from mustelid import hookimpl\n\n@hookimpl\ndef route_file(relpath, mime, config):\n"
+               "    return ['fine']\n")
+
+
+def test_a_plugin_that_hangs_at_import_is_skipped_with_the_reason(tmp_path):
+    (tmp_path / "a_hangs.py").write_text(HANGS_AT_IMPORT)
+    (tmp_path / "b_fine.py").write_text(ROUTES_TEXT)
+    host = Host(tmp_path, load=False)
+    host.load_deadline = 0.5
+    host.load()
+    assert "did not return within 0.5 s" in host.plugins["a_hangs"].error
+    assert host.plugins["b_fine"].error is None
+    assert host.first("route_file", relpath="a.jpg", mime="image/jpeg", config=None) == ["fine"]
+
+
+def test_a_hook_that_blocks_misses_its_deadline_once_and_is_disabled(tmp_path):
+    (tmp_path / "a_fine.py").write_text(ROUTES_TEXT)
+    (tmp_path / "b_sleeps.py").write_text(HANGS_IN_HOOKS)     # loaded last: asked first
+    host = Host(tmp_path)
+    host.deadlines.update(route_file=0.3, job_event=0.3)
+    for name in ("one.jpg", "two.jpg"):
+        assert host.first("route_file", relpath=name, mime="image/jpeg", config=None) == ["fine"]
+    host.job_event({"id": "j"}, "done")
+    host.job_event({"id": "j"}, "done")
+    sleeper = host.plugins["b_sleeps"]
+    assert sleeper.module.CALLS == ["one.jpg"]                   # disabled after the first miss
+    assert set(host.disabled) == {("b_sleeps", "route_file"), ("b_sleeps", "job_event")}
+    assert "must not block" in sleeper.error
+
+
+def test_help_and_plugins_still_answer_beside_a_plugin_that_hangs_at_import(fake_home):
+    (fake_home / "plugins" / "hangs.py").write_text(HANGS_AT_IMPORT)
+    from daemonproc import cli
+
+    assert "Usage" in cli("--help", timeout=60).stdout
+    listed = cli("plugins", "--json", timeout=60).stdout
+    assert "hangs" in listed and "did not return within" in listed
+
+
+def test_a_sleeping_route_file_hook_neither_freezes_the_daemon_nor_its_stop(fake_home):
+    from daemonproc import DaemonProcess, cli_json, wait_for
+
+    (fake_home / "plugins" / "zz_sleeps.py").write_text(HANGS_IN_HOOKS)
+    (fake_home / "inbox").mkdir(exist_ok=True)
+    d = DaemonProcess(fake_home)
+    try:
+        for name in ("a.txt", "b.txt"):
+            (fake_home / "inbox" / name).write_text("hello " + name)
+        wait_for(lambda: len([j for j in cli_json("jobs") if j["state"] == "done"]) == 2,
+                 timeout=60, what="both files routed past the sleeping hook and done")
+        d.signal()
+        d.wait(20)                     # the stop is not held by the hook's thread
+        assert d.proc.returncode == 0, d.output()
+        assert "route_file did not return within" in d.output()
+    finally:
+        d.stop()
