@@ -118,9 +118,11 @@ class InboxSource:
     def scan(self) -> None:
         self.remove_stale_temps()
         present = set()
+        self._unreadable: set[str] = set()
         for c in scan(self.config.inbox_dir, self.config.inbox.ignore,
                       done_dir=self.config.inbox.done_folder,
-                      on_unstorable=self._refuse_unstorable):
+                      on_unstorable=self._refuse_unstorable,
+                      on_unreadable=self._refuse_unreadable):
             present.add(c.relpath)
             if store_files.already_seen(self.db, str(c.path), c.size, c.mtime_ns):
                 continue
@@ -128,6 +130,8 @@ class InboxSource:
                 self.found["found_by_scan"] += 1
             self.tracker.observe(c.relpath, c.size, c.mtime_ns)
         self.tracker.retain(present)
+        # A folder that can be read again is no longer refused: its files are being ingested.
+        store_files.forget_refusals(self.db, "unreadable_folder", keep=self._unreadable)
 
     def remove_stale_temps(self) -> None:
         # A crash mid-copy leaves a temp file in the archive root that nothing references. Only
@@ -162,6 +166,25 @@ class InboxSource:
         )
         self.counts["refused"] += 1
         log.warning("refused %s: undecodable_name", shown)
+
+    def _refuse_unreadable(self, folder: Path, error: OSError) -> None:
+        """A subfolder the daemon cannot list (permissions): its files would wait unseen, so it
+        is listed in `mustelid files --refused` with the reason until it can be read."""
+        shown = printable_path(folder)
+        self._unreadable.add(shown)
+        try:
+            st = os.lstat(folder)
+        except OSError:
+            return
+        if store_files.already_seen(self.db, shown, st.st_size, st.st_mtime_ns):
+            return
+        store_files.record_refusal(
+            self.db, shown, st.st_size, st.st_mtime_ns, "unreadable_folder",
+            f"cannot read this folder ({error.strerror or error}); its files wait until the "
+            "daemon's user can list it",
+        )
+        self.counts["refused"] += 1
+        log.warning("refused %s: unreadable_folder (%s)", shown, error.strerror or error)
 
     def _drain_hints(self) -> None:
         inbox = self.config.inbox_dir

@@ -57,6 +57,17 @@ def record_refusal(
         _mark(db, path, size, mtime_ns, "refused", reason, message, None, iso(time.time()))
 
 
+def forget_refusals(db: sqlite_utils.Database, reason: str, *, keep: set[str]) -> None:
+    """Drop the refusals for ``reason`` whose path is not in ``keep``: the cause has gone (a
+    folder that can be read again), so the entry would only mislead."""
+    rows = db.execute("SELECT path FROM inbox_files WHERE state = 'refused' AND reason = ?",
+                      [reason]).fetchall()
+    gone = [path for (path,) in rows if path not in keep]
+    if gone:
+        with immediate(db):
+            db.conn.executemany("DELETE FROM inbox_files WHERE path = ?", [(p,) for p in gone])
+
+
 def mark_moved(db: sqlite_utils.Database, path: str) -> None:
     db.execute(
         "UPDATE inbox_files SET state = 'moved', updated_at = ? WHERE path = ?",

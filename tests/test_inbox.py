@@ -331,3 +331,38 @@ def test_a_file_routed_to_a_task_nobody_provides_is_refused_with_the_reason(fake
     refused = cli_json("files", "--refused")
     assert [(r["reason"], "no_such_task" in r["message"]) for r in refused] == \
         [("unknown_task", True)]
+
+
+def test_an_unreadable_subfolder_is_listed_as_refused_until_it_can_be_read(fake_home, monkeypatch):
+    """It was only a log line: its files waited unseen (issue 13 class 7)."""
+    from mustelid.config import load_config
+    from mustelid.host import Host
+    from mustelid.runner import Daemon
+    from mustelid.store import files as store_files
+    from mustelid.store import open_db
+
+    inbox = fake_home / "inbox"
+    (inbox / "locked").mkdir(parents=True)
+    (inbox / "ok.txt").write_text("hello")
+    (inbox / "locked" / "later.txt").write_text("later")
+    real_scandir = os.scandir
+
+    def scandir(path):                                       # chmod 0 does not stop root
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    def run_once() -> tuple[Daemon, list]:
+        config = load_config()
+        daemon = Daemon(config, Host(config.plugins_path), once=True)
+        daemon.run()
+        return daemon, store_files.inbox_files(open_db(config.db_path), refused_only=True)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    daemon, refused = run_once()
+    assert [(Path(r["path"]).name, r["reason"]) for r in refused] == [("locked", "unreadable_folder")]
+    assert "Permission denied" in refused[0]["message"]
+    monkeypatch.setattr(os, "scandir", real_scandir)
+    daemon, refused = run_once()
+    assert refused == []
+    assert daemon.stats["done"] == 1                          # locked/later.txt, now readable

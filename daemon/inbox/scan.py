@@ -51,13 +51,15 @@ def scan(
     *,
     done_dir: str | os.PathLike[str] | None = None,
     on_unstorable: Callable[[Path], object] | None = None,
+    on_unreadable: Callable[[Path, OSError], object] | None = None,
 ) -> Iterator[Candidate]:
     """Walk the inbox recursively without following symlinks and yield every entry that is not
     ignored: regular files, and symlinks/FIFOs/sockets/devices so ingest can refuse them with a
     reason instead of silently skipping them. Symlinked folders are reported, not entered.
 
     ``done_dir``, if inside the inbox, is skipped so processed files are not processed again.
-    A folder that cannot be read is logged and skipped; a missing inbox yields nothing.
+    A folder that cannot be read is skipped and passed to ``on_unreadable`` (to record it where
+    the user looks: ``mustelid files --refused``) or else logged; a missing inbox yields nothing.
     An entry whose name is not valid UTF-8 (see ``storable_name``) is not yielded: it is passed
     to ``on_unstorable`` (to record a refusal under ``printable_path``) or else logged.
     """
@@ -68,7 +70,7 @@ def scan(
     while stack:
         folder, prefix = stack.pop()
         subfolders = []
-        for entry in _listing(folder, root):
+        for entry in _listing(folder, root, on_unreadable):
             relpath = prefix + entry.name
             if not storable_name(entry.name):
                 if on_unstorable is not None:
@@ -88,8 +90,9 @@ def scan(
         stack.extend(reversed(subfolders))
 
 
-def _listing(folder: Path, root: Path) -> list[os.DirEntry[str]]:
-    """The entries of ``folder`` in name order; none (logged) if it cannot be read."""
+def _listing(folder: Path, root: Path,
+             on_unreadable: Callable[[Path, OSError], object] | None) -> list[os.DirEntry[str]]:
+    """The entries of ``folder`` in name order; none (reported) if it cannot be read."""
     try:
         with os.scandir(folder) as it:
             return sorted(it, key=lambda e: e.name)
@@ -98,7 +101,10 @@ def _listing(folder: Path, root: Path) -> list[os.DirEntry[str]]:
             log.warning("inbox %s does not exist", root)
         return []  # a subfolder removed while we walked
     except OSError as e:
-        log.warning("cannot read inbox folder %s: %s", folder, e.strerror or e)
+        if on_unreadable is not None:
+            on_unreadable(folder, e)
+        else:
+            log.warning("cannot read inbox folder %s: %s", folder, e.strerror or e)
         return []
 
 
