@@ -93,7 +93,7 @@ def _generate(task: Task, job: JobInput, evidence: Evidence, ctx: Any, stats: di
                 stats["first_problem"] = first_problem
                 raise NeedsReview(
                     f"{e.message} (after 2 tries)", data=result.model_dump(mode="json"),
-                    raw=gen.text, problems=problems, evidence=evidence.data, stats=stats,
+                    raw=gen.text, problems=problems, evidence=_stored(evidence), stats=stats,
                 ) from None
             first_problem = problem
             if attempt == 0 and e.reason != "truncated_output":
@@ -112,7 +112,7 @@ def _generate(task: Task, job: JobInput, evidence: Evidence, ctx: Any, stats: di
             # asking again does not make a doubtful reading of the same text surer.
             stats["duration_s"] = round(time.monotonic() - started, 3)
             raise NeedsReview(doubt, data=result.model_dump(mode="json"), raw=gen.text,
-                              problems=[doubt], evidence=evidence.data, stats=stats,
+                              problems=[doubt], evidence=_stored(evidence), stats=stats,
                               reason="low_confidence")
         return result, attempt == 1, problem
     raise AssertionError("unreachable")
@@ -134,4 +134,12 @@ def _generate_once(task: Task, ctx: Any, messages: list[dict[str, str]], schema:
 
 
 def _answer(result: BaseModel, evidence: Evidence, stats: dict[str, Any]) -> dict[str, Any]:
-    return {"data": result.model_dump(mode="json"), "evidence": evidence.data, "stats": stats}
+    return {"data": result.model_dump(mode="json"), "evidence": _stored(evidence), "stats": stats}
+
+
+def _stored(evidence: Evidence) -> dict[str, Any]:
+    """The evidence kept with the result: the task's ``data`` and, as ``source_text``, the
+    input's text (``Evidence.text``), which ``mustelid search`` indexes beside the answer."""
+    if not evidence.text:
+        return evidence.data
+    return {**evidence.data, "source_text": evidence.text}

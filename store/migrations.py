@@ -243,6 +243,57 @@ def m008_results_filed_as(db: sqlite_utils.Database) -> None:
     db["results"].add_column("filed_as", str)
 
 
+# The text of the input a result was read from, out of its evidence: `source_text`, which the
+# host stores from the task's `Evidence.text` (the OCR text of an image, the lines of a note);
+# for rows stored before the host did, the OCR `lines` the tasks keep (strings or {"text"}
+# objects), at the top or under a dispatcher's `task_evidence`. NULL when there is none.
+_LINES_TEXT = (
+    "(SELECT group_concat(CASE type WHEN 'object' THEN json_extract(value, '$.text')"
+    " WHEN 'text' THEN value END, char(10)) FROM json_each({e}, '{path}'))"
+)
+_SOURCE_TEXT = (
+    "CASE WHEN json_valid({e}) THEN COALESCE(json_extract({e}, '$.source_text'), "
+    + _LINES_TEXT.replace("{path}", "$.lines") + ", "
+    + _LINES_TEXT.replace("{path}", "$.task_evidence.lines") + ") END"
+)
+
+
+@core()
+def m009_search_input_text(db: sqlite_utils.Database) -> None:
+    # `mustelid search` found only the answers: a word on the receipt or screenshot that the
+    # answer left out ("taxi", an error code) gave no hit although its OCR text was stored in
+    # the evidence. The index gets a second column, `source`, the input's text; `answer` is
+    # what m006 indexed. FTS5 cannot add a column, so the table and its triggers are made
+    # again and every stored result is indexed anew (the backfill).
+    for trigger in ("insert", "delete", "update"):
+        db.execute(f"DROP TRIGGER IF EXISTS results_fts_{trigger}")
+    db.execute("DROP TABLE IF EXISTS results_fts")
+    db.execute(
+        "CREATE VIRTUAL TABLE results_fts USING fts5(answer, source,"
+        " tokenize = 'porter unicode61 remove_diacritics 2')"
+    )
+
+    def row(r: str) -> str:
+        return (f"{r}.id, " + _RESULT_TEXT.format(d=f"{r}.data") + ", "
+                + _SOURCE_TEXT.format(e=f"{r}.evidence"))
+
+    db.execute(
+        "CREATE TRIGGER results_fts_insert AFTER INSERT ON results BEGIN"
+        f" INSERT INTO results_fts (rowid, answer, source) VALUES ({row('new')}); END"
+    )
+    db.execute(
+        "CREATE TRIGGER results_fts_delete AFTER DELETE ON results BEGIN"
+        " DELETE FROM results_fts WHERE rowid = old.id; END"
+    )
+    db.execute(
+        "CREATE TRIGGER results_fts_update AFTER UPDATE OF data, evidence ON results BEGIN"
+        " DELETE FROM results_fts WHERE rowid = old.id;"
+        f" INSERT INTO results_fts (rowid, answer, source) VALUES ({row('new')}); END"
+    )
+    db.execute(f"INSERT INTO results_fts (rowid, answer, source) SELECT {row('results')}"
+               " FROM results")
+
+
 def migrate(db: sqlite_utils.Database, extra: Iterable[Migrations] = ()) -> list[str]:
     """Apply the host's migrations, then every plugin's set, each at most once.
 

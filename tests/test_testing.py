@@ -107,7 +107,7 @@ def test_runner_exposes_evidence_stats_and_what_the_model_was_sent(tmp_path):
     source.write_text("hello there")
     with TaskRunner([ShoutPlugin()], backend=backend) as runner:
         run = runner.run("shout", source)
-    assert run.evidence == {"chars": 11}
+    assert run.evidence == {"chars": 11, "source_text": "hello there"}   # stored for search
     assert run.stats["reasked"] and run.stats["generations"] == 2
     assert run.stats["model_id"] == "fake-model"
     assert backend.calls[0].messages == [{"role": "user", "content": "Shout: hello there"}]
@@ -166,7 +166,8 @@ def test_persist_runs_migrations_ingest_and_the_completing_transaction(tmp_path)
     assert row["text"] == "HELLO THERE" and row["sha"]           # input_sha256 from ingest
     [job] = list(again["jobs"].rows)
     assert job["state"] == "done" and job["task"] == "shout"
-    assert json.loads(next(again["results"].rows)["evidence"]) == {"chars": 11}
+    assert json.loads(next(again["results"].rows)["evidence"]) == {"chars": 11,
+                                                                "source_text": "hello there"}
     assert len(list(again["shouts"].rows)) == 1
 
 

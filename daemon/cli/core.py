@@ -333,6 +333,7 @@ _MODULES = {
     "eval": "mustelid.cli.eval",
     "review": "mustelid.cli.review",
     "reprocess": "mustelid.cli.reprocess",
+    "db": "mustelid.cli.db",
 }
 
 
