@@ -6,6 +6,7 @@ daemon runs, without importing the daemon's loop (``mustelid.runner``).
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 from pathlib import Path
@@ -17,6 +18,8 @@ import sqlite_utils
 from mustelid.config import Config
 from mustelid.host import Host
 from mustelid.store import Ledger, migrate, open_db
+
+log = logging.getLogger("mustelid.home")
 
 
 class AlreadyRunning(Exception):
@@ -71,12 +74,29 @@ def make_private(data_dir: Path) -> None:
     """
     os.umask(0o077)
     data_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(data_dir, 0o700)
-    for name in ("mustelid.db", "mustelid.db-wal", "mustelid.db-shm"):
+    for path, mode in [(data_dir, 0o700)] + [(data_dir / name, 0o600) for name in
+                                              ("mustelid.db", "mustelid.db-wal", "mustelid.db-shm")]:
         try:
-            os.chmod(data_dir / name, 0o600)
+            os.chmod(path, mode)
         except FileNotFoundError:
             pass
+        except OSError as e:
+            # Not ours to change (another owner, an immutable or read-only file): opening the
+            # database says what is wrong, if anything is.
+            log.debug("cannot set %s to %o: %s", path, mode, e)
+
+
+def database_error(path: Path, e: sqlite3.Error) -> str | None:
+    """One line saying what to do for a database that is locked or cannot be written, or None
+    for other errors."""
+    text = str(e).lower()
+    if "locked" in text or "busy" in text:
+        return (f"the database {path} is locked by another program ({e}); close it (a DB "
+                "browser?) and try again")
+    if "readonly" in text or "read-only" in text:
+        return (f"the database {path} cannot be written ({e}); give this user write access to "
+                "it and its folder (or copy it somewhere writable and point MUSTELID_HOME there)")
+    return None
 
 
 def open_store(config: Config, host: Host,
@@ -94,9 +114,8 @@ def open_store(config: Config, host: Host,
         db = open_db(path)
         migrate(db, host.migrations())
     except sqlite3.DatabaseError as e:
-        if isinstance(e, sqlite3.OperationalError) and "locked" in str(e).lower():
-            raise StoreUnusable(f"the database {path} is locked by another program ({e}); "
-                                "close it (a DB browser?) and try again") from None
+        if (unusable := database_error(path, e)) is not None:
+            raise StoreUnusable(unusable) from None
         raise StoreUnusable(f"the database {path} cannot be used ({e}); restore a backup, or "
                             "move it aside to start a new one") from None
     ledger = Ledger(

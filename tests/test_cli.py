@@ -283,3 +283,38 @@ def test_the_data_folder_and_what_is_stored_are_the_users_alone(fake_home, monke
              if mode & 0o077 or (mode & 0o700) not in (0o600, 0o700)}
     assert not loose, loose
     assert any(name.startswith("archive/") for name in modes)
+
+
+def test_a_locked_or_read_only_database_is_one_line_and_reads_still_work(fake_home, tmp_path):
+    """`submit` into a database a DB browser holds locked, or that cannot be written, gave a
+    traceback (issue 13 class 9)."""
+    import sqlite3
+    import subprocess
+
+    from daemonproc import cli as run_cli
+
+    note = tmp_path / "a.txt"
+    note.write_text("call the plumber")
+    run_cli("jobs")                                            # creates and migrates the database
+    db = fake_home / "data" / "mustelid.db"
+
+    browser = sqlite3.connect(db, isolation_level=None)
+    browser.execute("BEGIN EXCLUSIVE")                         # a DB browser mid-write
+    try:
+        locked = run_cli("submit", "--task", "echo", str(note), check=False, timeout=120)
+    finally:
+        browser.execute("ROLLBACK")
+        browser.close()
+    assert locked.returncode == 1 and "Traceback" not in locked.stderr, locked.stderr
+    assert locked.stderr.startswith("Error: the database") and "is locked" in locked.stderr
+
+    if subprocess.run(["chattr", "+i", str(db)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here (root ignores file modes)")
+    try:
+        listed = run_cli("jobs", check=False)
+        readonly = run_cli("submit", "--task", "echo", str(note), check=False)
+    finally:
+        subprocess.run(["chattr", "-i", str(db)], check=True)
+    assert listed.returncode == 0, listed.stderr                # reading needs no write access
+    assert readonly.returncode == 1 and "Traceback" not in readonly.stderr, readonly.stderr
+    assert "cannot be written" in readonly.stderr and "write access" in readonly.stderr

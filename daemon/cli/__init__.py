@@ -38,7 +38,29 @@ def _assembled() -> click.Group:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    return _assembled().main(args=argv, prog_name="mustelid")
+    import sqlite3
+
+    try:
+        return _assembled().main(args=argv, prog_name="mustelid")
+    except sqlite3.OperationalError as e:
+        # A write refused by SQLite in any command (a DB browser holding a lock, a read-only
+        # file): one line that says what to do, not a traceback (issue 13 class 9).
+        message = _database_error(e)
+        if message is None:
+            raise
+        click.echo(f"Error: {message}", err=True)
+        sys.exit(1)
+
+
+def _database_error(e: Exception) -> str | None:
+    from mustelid.config import ConfigError, load_config
+    from mustelid.home import database_error
+
+    try:
+        path = load_config().db_path
+    except ConfigError:
+        path = "(see mustelid config)"
+    return database_error(path, e)
 
 
 if __name__ == "__main__":  # pragma: no cover
