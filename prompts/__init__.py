@@ -121,9 +121,22 @@ def _render(text: str, variables: dict[str, object],
         try:
             content = template.substitute(values)
         except ValueError:   # a "$" that starts no placeholder
-            raise ValueError(_stray_dollar(template, origin, first_line)) from None
+            raise ValueError(_stray_dollars(body, origin, first_line)[0]) from None
         messages.append({"role": role, "content": content.strip()})
     return messages
+
+
+def template_problems(text: str, origin: str | None = None) -> list[str]:
+    """Everything that would make ``text`` fail to render whatever the variables, one line each
+    with the file (``origin``), line and column: no sections, and each stray ``$``. Empty when
+    the template is sound (``mustelid prompts check``)."""
+    bodies = _sections(text)
+    if not bodies:
+        return [f"{origin or 'template'}: no '--- system ---' / '--- user ---' sections"]
+    out = []
+    for _role, body, first_line in bodies:
+        out += _stray_dollars(body, origin, first_line)
+    return out
 
 
 def _sections(text: str) -> list[tuple[str, str, int]]:
@@ -139,12 +152,16 @@ def _sections(text: str) -> list[tuple[str, str, int]]:
     return out
 
 
-def _stray_dollar(template: string.Template, origin: str | None, first_line: int) -> str:
-    found = next(m for m in template.pattern.finditer(template.template)
-                 if m.group("invalid") is not None)
-    before = template.template[:found.start()]
-    line = first_line + before.count("\n")
-    column = len(before) - (before.rfind("\n") + 1) + 1
-    where = f"{origin}, line {line}" if origin else f"line {line}"
-    return (f"{where}, column {column}: '$' starts no ${{name}} placeholder; "
-            "write $$ for a literal $")
+def _stray_dollars(body: str, origin: str | None, first_line: int) -> list[str]:
+    """Each ``$`` in a section's ``body`` that starts no placeholder, as where it is and the fix."""
+    out = []
+    for found in string.Template.pattern.finditer(body):
+        if found.group("invalid") is None:
+            continue
+        before = body[:found.start("invalid")]
+        line = first_line + before.count("\n")
+        column = len(before) - (before.rfind("\n") + 1)
+        where = f"{origin}, line {line}" if origin else f"line {line}"
+        out.append(f"{where}, column {column}: '$' starts no ${{name}} placeholder; "
+                   "write $$ for a literal $")
+    return out

@@ -1,12 +1,14 @@
 """`mustelid prompts`: list, show, and override (edit) prompt templates."""
 
 import json
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from daemonproc import cli_json
+from daemonproc import MUSTELID, cli_json
 
 from mustelid import Evidence, Task
 from mustelid.cli import cli
@@ -174,3 +176,71 @@ def test_a_stray_dollar_names_the_file_and_line_and_the_fix(tmp_path):
                             "${name} placeholder; write $$ for a literal $")
     assert render_text("--- system ---\n$$5 for ${text}\n--- user ---\nx", text="t")[0] == {
         "role": "system", "content": "$5 for t"}
+
+
+# --- mustelid prompts check ------------------------------------------------------------------
+
+PLUGIN_WITH_PROMPTS = '''
+from pydantic import BaseModel
+from mustelid import Task, hookimpl
+
+
+class Out(BaseModel):
+    ok: bool
+
+
+class Priced(Task):
+    name, function, description = "priced", "priced", "uses its package's template"
+    input_kind, accepts, Output = "text", ("text/plain",), Out
+    prompt, prompt_package = "priced", "probe_plugin"
+
+
+class Lost(Task):
+    name, function, description = "lost", "lost", "asks for a template nobody ships"
+    input_kind, accepts, Output = "text", ("text/plain",), Out
+    prompt = "no_such_template"
+
+
+@hookimpl
+def register_tasks(register):
+    register(Priced())
+    register(Lost())
+'''
+
+
+def test_check_passes_the_shipped_templates(home):
+    out = subprocess.run([*MUSTELID, "prompts", "check"], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    rows = [line.split("\t") for line in out.stdout.splitlines()[1:]]
+    assert {r[0] for r in rows} == set(shipped()) and {r[2] for r in rows} == {"ok"}
+
+
+def test_check_names_each_bad_template_in_effect_with_line_and_the_fix(home, plugin_package):
+    """A user's override and a plugin's own template with a stray $, and a task whose template
+    is nowhere: the real command, in a real process, exits 1 naming each."""
+    (home / "prompts").mkdir()
+    override = home / "prompts" / "receipts.txt"
+    override.write_text("--- system ---\nRead it.\n--- user ---\nTotal in $ or ${ocr_text}\n")
+    (home / "prompts" / "fine.txt").write_text("--- system ---\nCosts $$5\n--- user ---\n${x}\n")
+    bad_plugin = plugin_package / "prompts" / "priced.txt"
+    bad_plugin.write_text("# a comment line\n--- system ---\nok\n\n--- user ---\n"
+                          "${text} costs $5\n")
+    (home / "plugins").mkdir()
+    (home / "plugins" / "priced_plugin.py").write_text(PLUGIN_WITH_PROMPTS)
+    env = {**os.environ, "PYTHONPATH": str(plugin_package.parent)}
+    out = subprocess.run([*MUSTELID, "prompts", "check"], capture_output=True, text=True,
+                         env=env, timeout=60)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert f"{override}, line 4, column 10: '$' starts no ${{name}} placeholder; write $$ for " \
+           "a literal $" in out.stderr
+    assert f"{bad_plugin}, line 6, column 15: '$' starts no" in out.stderr
+    assert "task lost asks for a template 'no_such_template' that is nowhere" in out.stderr
+    assert "3 of " in out.stderr and "no_such_template, priced, receipts" in out.stderr
+    status = {r.split("\t")[0]: r.split("\t")[2] for r in out.stdout.splitlines()[1:]}
+    assert status["fine"] == status["todos"] == "ok" and status["receipts"] == "1 problem(s)"
+    as_json = subprocess.run([*MUSTELID, "prompts", "check", "--json"], capture_output=True,
+                             text=True, env=env, timeout=60)
+    rows = {r["name"]: r for r in json.loads(as_json.stdout)}
+    assert as_json.returncode == 1 and rows["priced"]["in_effect"] == "plugin"
+    assert rows["receipts"]["in_effect"] == "user" and len(rows["receipts"]["problems"]) == 1

@@ -15,7 +15,7 @@ import click
 
 from mustelid.cli.app import State, json_option, pass_state
 from mustelid.cli.output import clean, emit_table
-from mustelid.prompts import Prompts
+from mustelid.prompts import PromptInfo, Prompts, prompt_package, template_problems
 
 
 def _catalog(state: State):
@@ -86,3 +86,50 @@ def edit(state: State, name: str, no_open: bool) -> None:
     click.echo(str(target))
     if not no_open and sys.stdin.isatty() and sys.stdout.isatty():
         click.edit(filename=str(target))
+
+
+@prompts.command()
+@json_option
+@pass_state
+def check(state: State, as_json: bool) -> None:
+    """Check every template in effect (shipped, your overrides, the installed tasks' own) for
+    what would stop it rendering; exit 1 naming each bad one."""
+    rows = []
+    for info in _in_effect(state):
+        problems = _problems(info)
+        rows.append({"name": info.name, "in_effect": info.source, "path": info.path,
+                     "status": f"{len(problems)} problem(s)" if problems else "ok",
+                     "problems": problems})
+    bad = [r for r in rows if r["problems"]]
+    emit_table(rows, ["name", "in_effect", "status", "path"], title="prompts", as_json=as_json)
+    if not as_json:
+        for problem in (p for r in bad for p in r["problems"]):
+            click.echo(clean(problem), err=True)
+    if bad:
+        raise click.ClickException(f"{len(bad)} of {len(rows)} templates cannot be used: "
+                                   + ", ".join(r["name"] for r in bad))
+
+
+def _problems(info: PromptInfo) -> list[str]:
+    if not info.path:
+        return [f"{info.source} asks for a template {info.name!r} that is nowhere"]
+    try:
+        text = Path(info.path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        return [f"{info.path}: cannot be read: {e}"]
+    return template_problems(text, origin=info.path)
+
+
+def _in_effect(state: State) -> list[PromptInfo]:
+    """Each template a user or a task would get, once: the shipped ones and the user's
+    overrides, and the one each installed task asks for (a plugin may ship its own)."""
+    effective, _ = _catalog(state)
+    found = {info.path: info for info in effective.list()}
+    for task in state.host.tasks.values():
+        if task.prompt:
+            try:
+                info = effective.source(task.prompt, prompt_package(task))
+            except KeyError:
+                info = PromptInfo(task.prompt, f"task {task.name}", "")
+            found.setdefault(info.path or task.prompt, info)
+    return sorted(found.values(), key=lambda i: (i.name, i.path))
