@@ -36,9 +36,13 @@ log = logging.getLogger("mustelid.host")
 GROUP = "mustelid"
 
 LOAD_DEADLINE = 5.0          # seconds for one plugin's import: ours take well under one
-# Hooks whose contract (hookspecs) says they must not block, and how long they get. They run on
-# the host's helper thread; the other hooks run on the caller's thread, unbounded.
-DEADLINES = {"route_file": 2.0, "job_event": 2.0, "register_schedules": 5.0, "shutdown": 5.0}
+# Hooks whose contract (hookspecs) says they must not block or must be cheap, and how long they
+# get. They run on the host's helper thread; ``startup`` runs on the caller's thread, unbounded.
+# The register_* hooks run in every command at load: one that hangs would hang them all.
+DEADLINES = {"route_file": 2.0, "job_event": 2.0, "register_schedules": 5.0, "shutdown": 5.0,
+             "register_tasks": LOAD_DEADLINE, "register_backends": LOAD_DEADLINE,
+             "register_ocr_engines": LOAD_DEADLINE, "register_migrations": LOAD_DEADLINE,
+             "register_commands": LOAD_DEADLINE}
 
 
 @dataclass
