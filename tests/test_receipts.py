@@ -345,6 +345,7 @@ def test_persist_writes_one_row(tmp_path):
         Receipts().persist(db, {"id": "job-1", "input_sha256": "ab" * 32}, result)
     [row] = list(db["expenses"].rows)
     assert row["total"] == "27.90" and row["date"] == "2026-01-05"
+    assert row["total_milli"] == 27_900                     # exact, for ORDER BY and SUM
     assert row["merchant"] == "CORNER HARDWARE SDN BHD" and row["currency"] == "MYR"
     assert json.loads(row["items"]) == [{"name": "HAMMER", "quantity": 1, "price": "19.90"},
                                         {"name": "NAILS 100PCS", "quantity": 2, "price": "4.00"}]

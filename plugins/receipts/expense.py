@@ -32,6 +32,26 @@ Money = Annotated[
 ]
 
 
+# Money in SQL: integer thousandths of the currency unit (33.90 -> 33900), beside the decimal text
+# as chosen. SQLite has no decimal type: a NUMERIC column turns "33.90" into the binary float
+# 33.9 (sorted right, summed wrong), TEXT sorts "9.00" above "60.30". An integer sorts and sums
+# exactly; one scale of 3 holds every amount Money admits (three decimals: KWD, BHD, fuel) and
+# needs no per-currency table, so it is right when the currency is unknown too.
+MILLI = 1000
+
+
+def to_milli(amount: Decimal | str) -> int:
+    """``amount`` in thousandths, exactly; ``ValueError`` if it has finer decimals than that
+    (Money never does) or is not a number."""
+    try:
+        scaled = Decimal(str(amount)) * MILLI
+    except ArithmeticError:
+        raise ValueError(f"not an amount: {amount!r}") from None
+    if not scaled.is_finite() or scaled != scaled.to_integral_value():
+        raise ValueError(f"not a whole number of thousandths: {amount!r}")
+    return int(scaled)
+
+
 # ISO calendar day or null; "format: date" alone would leave the converter's bound implicit.
 IsoDate = Annotated[
     dt.date | None,

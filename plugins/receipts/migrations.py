@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlite_utils import Migrations
+
+log = logging.getLogger("mustelid.receipts")
 
 
 def expenses_migrations() -> Migrations:
@@ -41,5 +45,25 @@ def expenses_migrations() -> Migrations:
         # A merchant or currency that is not printed is recorded as NULL (with the reason in
         # provenance) instead of being guessed, so those columns may now be empty.
         db["expenses"].transform(not_null={"merchant": False, "currency": False})
+
+    @migrations()
+    def m003_exact_totals(db):
+        # `total` as TEXT sorted "9.00" above "60.30" and SUM(total) gave 103.19999999999999.
+        # `total_milli` is the same amount as an integer number of thousandths (expense.to_milli
+        # says why that scale): ORDER BY and SUM(...) GROUP BY currency are exact. `total`
+        # stays, unchanged, for what reads the decimal text; a row whose text is not an amount
+        # (only a hand edit makes one) keeps it and gets NULL here, so nothing is lost.
+        from .expense import to_milli
+
+        db["expenses"].add_column("total_milli", int)
+        for row in list(db["expenses"].rows_where(select="id, total")):
+            try:
+                milli = to_milli(row["total"])
+            except ValueError:
+                log.warning("expense %s: total %r is not an amount; total_milli left empty",
+                            row["id"], row["total"])
+                continue
+            db["expenses"].update(row["id"], {"total_milli": milli})
+        db["expenses"].create_index(["currency", "total_milli"])
 
     return migrations

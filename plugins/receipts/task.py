@@ -45,7 +45,7 @@ from .candidates import (
 from .checks import add_confidence, add_items, consistency_problems, missing_provenance, row_provenance
 from .confidence import default_threshold
 from .examples import corrected_example, example_text, prefer_label
-from .expense import Expense, RecordedExpense
+from .expense import Expense, RecordedExpense, to_milli
 from .items import item_lines, item_prices
 from .menus import amount_menu, currency_hint, date_menu, item_menu, merchant_menu
 from .merchants import HEADER_ROWS, best_row, merchant_choices, merchant_rows
@@ -245,6 +245,7 @@ class Receipts(Task):
                 "merchant": result.merchant,
                 "date": result.date.isoformat() if result.date else None,
                 "total": str(result.total),
+                "total_milli": to_milli(result.total),
                 "currency": result.currency,
                 "category": result.category.value,
                 "items": json.dumps([i.model_dump(mode="json") for i in result.items]),
