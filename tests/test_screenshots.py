@@ -93,7 +93,9 @@ def test_signs_point_to_the_kind_of_screen():
     chat = ["9:41", "Maya Lindqvist", "online", "Hi!", "10:02", "Sure", "10:05", "Type a message"]
     assert likely_kind(chat) == "chat"
     assert likely_kind([l.text for l in DIALOG]) == "error_dialog"
-    assert likely_kind(["Hello there"]) is None
+    assert likely_kind(["Hello there friend"]) is None
+    # No line of three words: an image viewer, a game, a demo; "other" ("none of these").
+    assert likely_kind(["feh [1 of 1] - /home/a/sea.png", "debian 12", "17:16:48"]) == "other"
 
 
 def test_only_kinds_with_signs_on_the_screen_are_offered():
@@ -105,7 +107,8 @@ def test_only_kinds_with_signs_on_the_screen_are_offered():
     assert schema["properties"]["kind"]["enum"] == ["error_dialog", "app", "other"]
     assert "error_dialog (an error or warning message box)" in task.prepare(
         dialog_job(), FakeCtx(vague)).variables["kinds"]
-    bare = task.schema(task.prepare(dialog_job(), FakeCtx([OcrLine("Hello", (0, 0, 50, 20))])))
+    bare = task.schema(task.prepare(dialog_job(), FakeCtx([OcrLine("Hello there friend",
+                                                                   (0, 0, 50, 20))])))
     assert bare["properties"]["kind"]["enum"] == ["app", "other"]
 
 
@@ -134,6 +137,19 @@ KIND_CASES = {
 def test_clear_signs_of_each_kind(kind):
     from mustelid.plugins.screenshots.kinds import clear_kind
     assert clear_kind(KIND_CASES[kind]) == kind
+
+
+def test_an_address_bar_is_a_web_page_and_a_link_in_a_document_is_not():
+    from mustelid.plugins.screenshots.kinds import clear_kind, weigh_signs
+    prose = "The program plots functions and data and has been supported for many years now"
+    browser = ["Server Tutorial x", "localhost:8765/doc/manual/howto/files.html", "Files",
+               prose, prose]
+    assert clear_kind(browser) == "web_page"
+    viewer = ["/home/a/Documents/manual.pdf", "Manual 5.4", "Contents", prose,
+              "Web site and trackers: http://example.org/projects/manual",
+              "Mailing list: manual-info@lists.example.org"]
+    assert weigh_signs(viewer)["web_page"][0] == 1            # a link in the text: a hint
+    assert clear_kind(viewer) == "document"
 
 
 def test_a_clock_inside_a_line_or_an_irc_join_address_is_not_a_chat_or_mail():

@@ -32,8 +32,18 @@ ERROR_WORDS = re.compile(r"\b(error|failed|failure|could not|couldn't|cannot|can
                           r"retry|try again)\b", re.I)
 BUTTON = re.compile(r"^(ok|cancel|close|retry|yes|no|abort|ignore|continue|try again|"
                      r"don'?t save|discard|details|show details|report|help)$", re.I)
-_URL = re.compile(r"(https?://|\bwww\.|^[\w-]+(\.[\w-]+)*\.(com|org|net|io|dev|edu|gov|de|uk|"
-                  r"fr|info)(/\S*)?$)", re.I)
+# An address bar: a line that is one address and nothing else (scheme://..., a known top-level
+# domain, or a host with a path: "localhost:8765/doc/x.html", "10.0.0.2/admin"). A link inside a
+# sentence is only a hint: documents and mails cite sites too.
+_ADDRESS_BAR = re.compile(
+    r"^(?:[a-z][\w+.-]*://\S+|(?:www\.)?[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|dev|edu|gov|de|uk|"
+    r"fr|info)(?::\d{2,5})?(?:/\S*)?|(?:localhost|\d{1,3}(?:\.\d{1,3}){3}|[\w-]+(?:\.[\w-]+)+)"
+    r"(?::\d{2,5})?/\S*)$", re.I)
+_LINK = re.compile(r"(https?://|\bwww\.)\S+", re.I)
+# A document viewer or editor names its file in the title bar ("gv: spec.pdf", "notes.txt -
+# Mousepad"): a file of prose among the first lines, where the title bar is read.
+_DOCUMENT_FILE = re.compile(r"[\w-]\.(pdf|ps|djvu|epub|odt|docx?|rtf|txt)\b", re.I)
+_TITLE_LINES = 4
 _BROWSER = re.compile(r"\b(mozilla firefox|firefox|chromium|google chrome|microsoft edge|safari|"
                       r"epiphany|konqueror|falkon|lynx|w3m|elinks)\s*$", re.I)
 _NAV = re.compile(r"^(prev|previous|next|up|home|back|search|menu|sign in|log in|login|"
@@ -90,6 +100,9 @@ def weigh_signs(lines: list[str]) -> dict[str, tuple[int, list[str]]]:
                                *_prose_signs(lines, n, conversation)]:
         found.setdefault(kind, []).append((weight, says))
     weighed = {k: (sum(w for w, _ in v), [s for _, s in v]) for k, v in found.items()}
+    if max((w for w, _ in weighed.values()), default=0) < 2:
+        for kind, weight, says in _picture_signs(lines):
+            weighed[kind] = (weight, [says])
     return dict(sorted(weighed.items(), key=lambda kv: -kv[1][0]))
 
 
@@ -136,9 +149,11 @@ def _dialog_signs(lines: list[str], n: int) -> list[Sign]:
 
 def _web_signs(lines: list[str]) -> list[Sign]:
     out: list[Sign] = []
-    addresses = _distinct(_URL, [t.strip() for t in lines]) + _distinct(_BROWSER, lines)
+    addresses = _distinct(_ADDRESS_BAR, [t.strip() for t in lines]) + _distinct(_BROWSER, lines)
     if addresses:
-        out.append(("web_page", 2, ", ".join(addresses[:2])))
+        out.append(("web_page", 2, ", ".join(a[:40] for a in addresses[:2])))
+    elif links := _distinct(_LINK, lines):
+        out.append(("web_page", 1, "a link " + links[0][:40]))
     nav = _distinct(_NAV, [t.strip() for t in lines])
     if len(nav) >= 2:
         out.append(("web_page", 1, "navigation " + ", ".join(nav[:3])))
@@ -163,7 +178,18 @@ def _prose_signs(lines: list[str], n: int, conversation: list[str]) -> list[Sign
         out.append(("document", 1, f"{len(prose)} lines of prose"))
     if words := _distinct(_SECTION_WORDS, lines):
         out.append(("document", 1, ", ".join(f"'{w}'" for w in words[:3])))
+    if files := _distinct(_DOCUMENT_FILE, lines[:_TITLE_LINES]):
+        out.append(("document", 1, f"a .{files[0].rsplit('.', 1)[-1]} file open"))
     return out
+
+
+def _picture_signs(lines: list[str]) -> list[Sign]:
+    """No line holds three words and no other kind has a clear sign: what the screen shows is
+    a picture, not text (an image viewer, a game, a demo). An app's screen has at least a menu
+    or a status line of words."""
+    if any(len(_SENTENCE_WORD.findall(t)) >= 3 for t in lines):
+        return []
+    return [("other", 2, "no line of three words: a picture more than text")]
 
 
 def find_signs(lines: list[str]) -> dict[str, list[str]]:
