@@ -25,6 +25,7 @@ from typing import Any, Callable
 import filelock
 
 from mustelid import __version__
+from mustelid.activity import JobLog, log_to_file
 from mustelid.commit import Outcome, commit, job_input
 from mustelid.config import Config
 from mustelid.faults import crash_point
@@ -92,7 +93,10 @@ class Daemon:
     """Claims, runs (through the supervised worker) and commits jobs; the inbox is its
     ``source``, the cron schedules its ``scheduler``. One thread, one database connection."""
 
-    def __init__(self, config: Config, host: Host, once: bool = False, monotonic=time.monotonic):
+    def __init__(self, config: Config, host: Host, once: bool = False, monotonic=time.monotonic,
+                 watchers: tuple[Callable[[dict[str, Any], str], None], ...] = ()):
+        """``watchers``: called on the daemon's thread with each job state change (``job``,
+        ``event``), like the ``job_event`` hook, for what shows progress (``run --once``)."""
         self.config = config
         self.host = host
         self.once = once
@@ -104,6 +108,8 @@ class Daemon:
         self.pauses = Pauses(monotonic)   # why the daemon is not making progress
         self.committed = {"done": 0, "failed": 0}
         self.supervisor: Supervisor | None = None
+        self.watchers = list(watchers)
+        self.joblog: JobLog | None = None
         self.source = InboxSource(config, host, pauses=self.pauses, on_new_file=self._wake,
                                   stopping=lambda: bool(self.stop_requested), clock=monotonic)
 
@@ -125,12 +131,14 @@ class Daemon:
                 f"another mustelid daemon is already running on {self.config.data_dir}"
             ) from None
         try:
-            return self._run_locked()
+            with log_to_file(self.config.data_dir):   # one writer: the lock holder
+                return self._run_locked()
         finally:
             lock.release()
 
     def _run_locked(self) -> int:
         self.db, self.ledger = open_store(self.config, self.host, on_event=self._on_event)
+        self.joblog = JobLog(self.ledger)
         recovered = self.ledger.recover()
         if recovered:
             log.warning("recovered %d job(s) left running by a crash", len(recovered))
@@ -293,6 +301,12 @@ class Daemon:
     # -- reporting ----------------------------------------------------------------------------
 
     def _on_event(self, job: dict[str, Any], event: str) -> None:
+        self.joblog.event(job, event)
+        for watch in self.watchers:
+            try:
+                watch(job, event)
+            except Exception as e:   # a progress display must never cost a job
+                log.warning("job watcher failed: %s", e)
         self.host.job_event(job, event)
 
     def _publish(self, state: str) -> None:

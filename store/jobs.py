@@ -85,6 +85,14 @@ class Jobs:
             "SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND run_after <= ?", [until]
         ).fetchone()[0]
 
+    def finished_since(self, since: float) -> list[str]:
+        """``finished_at`` of the jobs that ended (done, dead, or held for review) at or after
+        ``since`` (epoch seconds), oldest first: the recent rate in `mustelid status`."""
+        return [r[0] for r in self.db.execute(
+            "SELECT finished_at FROM jobs WHERE state IN ('done', 'dead', 'needs_review')"
+            " AND finished_at >= ?"
+            " ORDER BY finished_at", [iso(since)])]
+
     def events(self, job_id: str) -> list[dict[str, Any]]:
         return list(self.db["job_events"].rows_where("job_id = ?", [job_id], order_by="id"))
 

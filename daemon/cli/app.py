@@ -20,6 +20,7 @@ class State:
 
     def __init__(self) -> None:
         self._config = self._host = self._store = None
+        self.log_level = logging.WARNING     # what -v / -vv asked for on stderr
 
     @property
     def config(self):
@@ -79,7 +80,7 @@ def cli(ctx: click.Context, verbose: int) -> None:
     """mustelid: drop images in a folder; a small local model files what they say in SQLite."""
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ctx.ensure_object(State)
+    ctx.ensure_object(State).log_level = level
 
 
 def json_option(f):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import time
@@ -42,6 +43,8 @@ def init(state: State, force: bool) -> None:
 @pass_state
 def run(state: State, once: bool, inbox: Path | None) -> None:
     """Run the daemon in the foreground (SIGTERM or Ctrl-C stops it cleanly)."""
+    from mustelid.cli.logs import job_lines_on_stderr
+    from mustelid.cli.progress import once_progress
     from mustelid.home import AlreadyRunning, InboxOverlap, StoreUnusable
     from mustelid.runner import Daemon
 
@@ -49,8 +52,10 @@ def run(state: State, once: bool, inbox: Path | None) -> None:
     if inbox is not None:
         cfg.inbox.path = inbox.resolve()
     daemon = Daemon(cfg, state.host, once=once)
+    bar = (once_progress(daemon) if once else None) or contextlib.nullcontext()
     try:
-        daemon.run()
+        with job_lines_on_stderr(state.log_level), bar:   # one line per job state change
+            daemon.run()
     except (AlreadyRunning, InboxOverlap, StoreUnusable) as e:
         raise click.ClickException(str(e)) from None
     if once:
@@ -177,6 +182,7 @@ def retry(state: State, job_ids: tuple[str, ...]) -> None:
 @pass_state
 def status(state: State, as_json: bool) -> None:
     """Is the daemon up? Queue depths, model, memory."""
+    from mustelid.cli.progress import activity, print_activity
     from mustelid.home import daemon_running
     from mustelid.store import files as store_files
 
@@ -202,6 +208,8 @@ def status(state: State, as_json: bool) -> None:
     }
     info["waiting_reasons"] = state.ledger.waiting_reasons()
     info["memory"] = status_memory(daemon.get("worker", {}), up)
+    info.update(activity(state.ledger, lambda jobs: _with_file(state, jobs),
+                         stage=daemon.get("stage") if up else None))
     if as_json:
         emit_json(info)
         return
@@ -218,6 +226,7 @@ def status(state: State, as_json: bool) -> None:
     click.echo("jobs:     " + ", ".join(f"{k} {v}" for k, v in info["jobs"].items()))
     for reason, n in info["waiting_reasons"].items():
         click.echo(f"          {n} waiting: {clean(reason)}")
+    print_activity(info)
     if info["refused_files"]:
         click.echo(f"refused:  {info['refused_files']} file(s) (mustelid files --refused)")
     click.echo(f"model:    {info['model']['backend']} {clean(info['model']['name'])}")
@@ -334,6 +343,8 @@ _MODULES = {
     "review": "mustelid.cli.review",
     "reprocess": "mustelid.cli.reprocess",
     "db": "mustelid.cli.db",
+    "logs": "mustelid.cli.logs",
+    "service": "mustelid.cli.service",
 }
 
 
