@@ -593,3 +593,58 @@ def test_exports_escape_terminal_controls_in_titles(render):
     out = render([row])
     assert not any(ch in out for ch in "\x1b\x07\x9b\u202e")
     assert "\\x1b]52" in out and "\\u202e" in out
+
+
+# -- what the whole note says about its lines (context.py) --------------------------------------
+
+
+def offered(tmp_path, text: str) -> list[str]:
+    note = tmp_path / "note.txt"
+    note.write_text(text, encoding="utf-8")
+    job = JobInput(id="j", task="todos", path=str(note), mime="text/plain",
+                   seen_at="2026-12-01T10:00:00+00:00")
+    return Todos().prepare(job, FakeCtx()).data["quotes"]
+
+
+def test_a_todo_list_offers_its_unmarked_short_lines_but_not_its_done_section(tmp_path):
+    text = ("TODO\n\nFile Edit Options Buffers Tools Help\ncustomization of key bindings\n"
+            "plug-in faculty\nmulti-threading\nbetter offline mode\nImplemented features\n"
+            "sending from queue\nclickable links\nIPv6 support\n")
+    assert offered(tmp_path, text) == ["customization of key bindings", "plug-in faculty",
+                                       "multi-threading", "better offline mode"]
+    # The same lines in a note that does not call itself a to-do list are not items.
+    assert offered(tmp_path, text.replace("TODO\n", "Notes\n")) == []
+
+
+def test_a_marked_lists_unmarked_lines_are_continuations_not_items(tmp_path):
+    text = ("TODO\no tagmanager fails on wide files\no improve line breaking mode\n"
+            "o common default highlighting styles for\nprogramming languages using\n"
+            "the named styles\n")
+    assert "programming languages using" not in offered(tmp_path, text)
+
+
+def test_a_changelog_and_a_features_list_ask_for_nothing(tmp_path):
+    changelog = ("pkg (1.18-0.2) unstable; urgency=medium\n\n  * Non-maintainer upload.\n"
+                 "  * d/copyright: convert to machine-readable format\n  * add the missing manpage\n")
+    assert offered(tmp_path, changelog) == []
+    features = ("Mailer has the following features:\n* Add accounts in one click\n"
+                "* Check mail every minute\n\nTo do:\n* add IMAP IDLE support\n")
+    assert offered(tmp_path, features) == ["* add IMAP IDLE support"]
+    planned = "Planned features:\n* Add accounts in one click\n* Check mail every minute\n"
+    assert offered(tmp_path, planned) == ["* Add accounts in one click",
+                                          "* Check mail every minute"]
+
+
+def test_editor_key_help_read_as_lines_is_not_a_todo(tmp_path):
+    text = "- book the dentist\n^G\nHelp\n^O\nWrite Out\n^R\nRead File\nM-U\nGo To Line\n"
+    assert offered(tmp_path, text) == ["- book the dentist"]
+
+
+def test_line_numbers_do_not_push_items_past_the_cap(tmp_path):
+    text = "".join(f"{i}\n" for i in range(1, 45)) + "- call the plumber\n"
+    assert offered(tmp_path, text) == ["- call the plumber"]
+
+
+def test_a_space_ocr_lost_after_the_verb_still_reads_as_a_task():
+    assert task_like("Fix--directories=read.")
+    assert task_like("o documentation: list and explain filetype modes")

@@ -40,9 +40,13 @@ def split_long(text: str, limit: int = QUOTE_CHARS) -> list[str]:
 
 
 def source_lines(raw: list[str]) -> list[str]:
+    """The lines shown and quoted, at most ``MAX_LINES``. Lines without a letter (an editor's
+    line numbers, a bullet or an icon read alone) say nothing and would push items past the
+    cap: on a photographed editor they were half the lines."""
     lines = []
     for line in raw:
-        lines += split_long(clean_text(line))
+        if any(c.isalpha() for c in line):
+            lines += split_long(clean_text(line))
     return lines[:MAX_LINES]
 
 
@@ -70,7 +74,7 @@ transfer update upload visit walk wash water write""".split())
 _VERBS |= set("""address allow adapt audit avoid benchmark build cache catch clarify compile
 consider convert debug define design detect disable document enable ensure explain export
 expose extend fetch filter generalise generalize handle implement import improve integrate
-investigate limit load log merge migrate optimise optimize parse patch port provide reduce
+investigate limit list load log merge migrate optimise optimize parse patch port provide reduce
 refactor rename reject release report require rethink revisit rework rewrite reuse save scan
 search separate show simplify skip split store support switch teach track translate try tweak
 unify upgrade use validate verify warn wrap""".split())
@@ -82,7 +86,17 @@ _CHROME = re.compile(r"(?:^|\s)(?:\^|M-)[A-Z\\_]\b|^\s*\[.*\]\s*$"
                      r"|^\s*(?:[A-Z][a-z]+\s+){3,}[A-Z][a-z]+\s*$")
 _WHERE = re.compile(r"^[A-Za-z][\w .\-/]{0,30}:\s")      # "copy.c: ", "ls: ", "Docs: "
 _WORD = re.compile(r"[^\W\d_]{2,}")
+_GLUED = re.compile(r"^([^\W\d_]{2,})(?=--|=)")
 _NEGATIVE = re.compile(r"^(?:don'?t|do not|never|stop)\s+\w", re.I)
+
+
+def chrome(line: str) -> bool:
+    """Screen furniture (see ``_CHROME``)."""
+    return bool(_CHROME.search(line))
+
+
+def list_marked(line: str) -> bool:
+    return bool(_ITEM.match(line))
 
 
 def task_like(line: str) -> bool:
@@ -91,6 +105,8 @@ def task_like(line: str) -> bool:
         return False
     item = _ITEM.match(line)
     rest = line[item.end():] if item else line
+    # A space OCR lost after the verb ("Fix--directories=read.").
+    rest = _GLUED.sub(r"\1 ", rest.lstrip())
     if _ASK.search(line):
         return True
     # An item of one word or none ("* SM/DECRYPT.C", "- Design", a row of asterisks) is a
@@ -205,6 +221,8 @@ def heading(line: str) -> tuple[str, str] | None:
     if stripped.endswith(":") and stripped[:-1].strip() == core:
         return "minor", core
     if core.isupper() and len(words) <= 3 and core == stripped:
+        return "major", core
+    if len(words) <= 3 and _DONE_HEADING.match(core):      # "Implemented features" alone
         return "major", core
     return None
 

@@ -14,6 +14,7 @@ from mustelid.records import input_file, job_and_result
 
 from . import evaluate
 from .checks import caution_for, due_for, priority_for
+from .context import described_lines, key_help_lines, listed_items
 from .dates import find_due_phrases
 from .lines import (MAX_TEXT_CHARS, done_lines, read_text, result_text, source_lines, squash,
                     task_like, title_of)
@@ -55,8 +56,12 @@ class Todos(Task):
         if not lines:
             raise PermanentError("no_text", "no text found: nothing to do")
         finished = done_lines(lines)      # marked done in the text: never a todo
-        quotes = list(dict.fromkeys(l for i, l in enumerate(lines)
-                                    if task_like(l) and i not in finished))[:MAX_CANDIDATES]
+        # What the note as a whole says: a changelog or a features list asks nothing, key help
+        # is furniture, and a to-do list's unmarked short lines are its items (context.py).
+        ruled_out = finished | described_lines(lines) | key_help_lines(lines)
+        listed = listed_items(lines, ruled_out)
+        quotes = list(dict.fromkeys(l for i, l in enumerate(lines) if i not in ruled_out
+                                    and (task_like(l) or i in listed)))[:MAX_CANDIDATES]
         today = _reference_day(seen_at, ctx)
         phrases = find_due_phrases(lines, today, settings.get("date_order", "DMY"))
         menu = {}

@@ -1,0 +1,94 @@
+"""What the whole note says about its lines, beyond what one line says about itself.
+
+- A note that names itself a to-do list (a ``TODO`` title, file name or heading) lists its items
+  without verbs or marks, one per line ("customization of key bindings", "plug-in faculty"):
+  such a block of short lines is offered as items (``listed_items``).
+- A changelog or release notes records what was done, and a "has the following features:" list
+  describes a program: neither asks for anything (``described_lines``).
+- An editor's key help, read by OCR as separate lines ("^O" and "Write Out"), is screen
+  furniture, not a task (``key_help_lines``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from .lines import chrome, heading, list_marked
+
+# "TODO", "TOD0" (OCR reads O as 0), "ToDo", "To-do list:", "Todo" as a title or file name.
+_TODO_LIST = re.compile(r"\bTO-?D[O0]S?\b|\bTo-?[Dd]os?\b(?:\s+list)?\s*(?::|$)|\bTodo\b")
+_WORDS = re.compile(r"[^\W\d_]{2,}")
+_BLOCK_MIN = 3           # lines in a row that make a list
+_ITEM_WORDS = 8          # more words than this is a sentence, not a list item
+
+_CHANGELOG = re.compile(r"(?i)\b(?:change-?log|release notes|what'?s new)\b|\bNEWS\b")
+_DEBIAN_ENTRY = re.compile(r"\burgency=\w+")        # "pkg (1.2-1) unstable; urgency=medium"
+_TITLE_LINES = 4
+# "has the following features:", "Features:": a description follows, unless the heading says
+# the features are still to come.
+_DESCRIBES = re.compile(r"(?i)\bfeatures?\b[^:]{0,40}:\s*$")
+_INTENT = re.compile(r"(?i)\b(?:planned|missing|wanted|wish|todo|to do|to add|to implement|"
+                     r"requested|future|ideas?|needed|upcoming|proposed|not yet)\b")
+
+_KEY_CHORD = re.compile(r"^\s*(?:\^[A-Z\\_\]]|M-[A-Z0-9])\s*$")
+_TITLE_CASE = re.compile(r"^\s*(?:[A-Z][a-z]+\s+){0,2}[A-Z][a-z]+\s*$")
+
+
+def is_todo_list(lines: list[str]) -> bool:
+    return any(_TODO_LIST.search(l) for l in lines)
+
+
+def listed_items(lines: list[str], excluded: set[int]) -> set[int]:
+    """In a note that names itself a to-do list: each run of at least three unmarked short
+    lines (2 to 8 words, one of four letters or more; no sentence or heading ending, no
+    heading, no menu bar) as items. A run with list marks in it is a marked list: its unmarked
+    lines are an item's continuation. Lines without words (an editor's line numbers, an icon)
+    neither count nor break a run."""
+    if not is_todo_list(lines):
+        return set()
+    items: set[int] = set()
+    run: list[int] = []
+    marked = False
+    for i, line in enumerate(lines + [""]):
+        words = _WORDS.findall(line)
+        if line and not words and i < len(lines):
+            continue
+        short = (2 <= len(words) <= _ITEM_WORDS and max(map(len, words)) >= 4
+                 and not line.rstrip().endswith((".", ":")) and heading(line) is None
+                 and not chrome(line) and not _TODO_LIST.search(line) and i not in excluded)
+        if short:
+            run.append(i)
+            marked = marked or list_marked(line)
+            continue
+        if len(run) >= _BLOCK_MIN and not marked:
+            items.update(run)
+        run, marked = [], False
+    return items
+
+
+def described_lines(lines: list[str]) -> set[int]:
+    """Lines that describe or record rather than ask: all of a changelog (named in its first
+    lines), and the list under a "features:" line that does not say they are still to come (up
+    to the next heading or blank line)."""
+    if any(_CHANGELOG.search(l) for l in lines[:_TITLE_LINES]) or \
+            any(_DEBIAN_ENTRY.search(l) for l in lines):
+        return set(range(len(lines)))
+    described: set[int] = set()
+    open_list = False
+    for i, line in enumerate(lines):
+        if _DESCRIBES.search(line) and not _INTENT.search(line):
+            open_list = True
+            continue
+        if open_list and (not line.strip() or heading(line) is not None):
+            open_list = False
+        if open_list:
+            described.add(i)
+    return described
+
+
+def key_help_lines(lines: list[str]) -> set[int]:
+    """On a screen with an editor's key help (three or more lone key chords: "^O", "M-U"), its
+    short Title Case labels ("Write Out", "Go To Line")."""
+    if sum(1 for l in lines if _KEY_CHORD.match(l)) < 3:
+        return set()
+    return {i for i, l in enumerate(lines) if _TITLE_CASE.match(l)}
