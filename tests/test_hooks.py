@@ -278,11 +278,15 @@ def test_a_hook_that_blocks_misses_its_deadline_once_and_is_disabled(tmp_path):
 
 def test_help_and_plugins_still_answer_beside_a_plugin_that_hangs_at_import(fake_home):
     (fake_home / "plugins" / "hangs.py").write_text(HANGS_AT_IMPORT)
+    (fake_home / "plugins" / "hangs_registering.py").write_text(
+        "import time\nfrom mustelid import hookimpl\n\n"
+        "@hookimpl\ndef register_tasks(register):\n    time.sleep(3600)\n")
     from daemonproc import cli
 
     assert "Usage" in cli("--help", timeout=60).stdout
     listed = cli("plugins", "--json", timeout=60).stdout
     assert "hangs" in listed and "did not return within" in listed
+    assert "register_tasks did not return within" in listed
 
 
 def test_a_sleeping_route_file_hook_neither_freezes_the_daemon_nor_its_stop(fake_home):

@@ -260,18 +260,18 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
     if ctx.invoked_subcommand is not None:
         return
     host = ctx.ensure_object(State).host
-    rows = [
+    tasks, backends, engines = sorted(host.tasks), sorted(host.backends), sorted(host.ocr_engines)
+    rows = [   # after the registries: a register_* hook that failed is a plugin's error too
         {"name": p.name, "source": p.source, "hooks": ", ".join(p.hooks),
          "status": "error: " + p.error if p.error else "ok"}
         for p in host.plugins.values()
     ]
     if as_json:
-        emit_json({"plugins": rows, "tasks": sorted(host.tasks), "backends": sorted(host.backends),
-                   "ocr_engines": sorted(host.ocr_engines)})
+        emit_json({"plugins": rows, "tasks": tasks, "backends": backends, "ocr_engines": engines})
         return
     emit_table(rows, ["name", "hooks", "status", "source"], title="plugins")
-    click.echo(f"tasks: {', '.join(sorted(host.tasks)) or '-'}")
-    click.echo(f"backends: {', '.join(sorted(host.backends)) or '-'}")
+    click.echo(f"tasks: {', '.join(tasks) or '-'}")
+    click.echo(f"backends: {', '.join(backends) or '-'}")
 
 
 @plugins.command("new")
