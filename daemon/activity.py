@@ -43,11 +43,16 @@ def log_path(data_dir: Path) -> Path:
 
 class _PrivateRotatingFile(logging.handlers.RotatingFileHandler):
     """Each file it opens (the first, and the new one after every rotation) is created 0600,
-    whatever the process's umask."""
+    whatever the process's umask; a line it cannot write (disk full) is dropped quietly."""
 
     def _open(self):
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        # A full disk must not turn each line into a traceback on stderr: the line still
+        # reaches stderr itself, and the daemon says why it paused.
+        pass
 
 
 @contextlib.contextmanager

@@ -187,14 +187,17 @@ def install(service: Service) -> list[str]:
 def uninstall(service: Service) -> list[str]:
     """Stop and disable it (best effort: the manager may not run here), then remove the file."""
     if service.manager == "systemd":
-        _run("systemctl", "--user", "disable", "--now", UNIT)
+        stopped, message = _run("systemctl", "--user", "disable", "--now", UNIT)
     else:
-        _run("launchctl", "bootout", f"{_launchd_target()}/{LABEL}")
+        stopped, message = _run("launchctl", "bootout", f"{_launchd_target()}/{LABEL}")
     if not service.path.exists():
         return [f"no service file at {service.path}"]
     service.path.unlink()
     if service.manager == "systemd":
         _run("systemctl", "--user", "daemon-reload")
+    if not stopped:
+        return [f"removed {service.path} (could not ask the service manager to stop it: "
+                f"{_first_line(message)})"]
     return [f"stopped and removed {service.path}"]
 
 

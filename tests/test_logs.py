@@ -104,6 +104,24 @@ def test_the_log_file_rotates_by_size_and_stays_private(tmp_path, monkeypatch):
     assert not [h for h in handlers if isinstance(h, logging.FileHandler)]   # detached
 
 
+def test_a_full_disk_drops_log_lines_without_a_traceback(tmp_path, capsys):
+    class Full:
+        def write(self, text):
+            raise OSError(28, "No space left on device")
+
+        def flush(self):
+            pass
+
+    with activity.log_to_file(tmp_path):
+        [handler] = [h for h in logging.getLogger("mustelid").handlers
+                     if isinstance(h, logging.FileHandler)]
+        handler.stream.close()
+        handler.stream = Full()
+        logging.getLogger("mustelid.jobs").warning("job X: dead (disk_full)")
+        handler.stream = None
+    assert "Logging error" not in capsys.readouterr().err
+
+
 def test_a_routed_job_says_which_task_its_answer_was_filed_as(tmp_path):
     db = open_db(tmp_path / "t.db")
     migrate(db)

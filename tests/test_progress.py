@@ -85,8 +85,8 @@ def test_status_reports_the_rate_and_the_time_left(fake_home):
         files.append(str(path))
     cli("submit", *files)
     now = time.time()
-    ledger = Ledger(open_db(fake_home / "data" / "mustelid.db"), clock=lambda: clock[0])
     clock = [now]
+    ledger = Ledger(open_db(fake_home / "data" / "mustelid.db"), clock=lambda: clock[0])
     queued = [j["id"] for j in ledger.list("queued")]
     for job_id, finished in zip(queued, (now - 120, now - 60, now)):   # three, over 2 minutes
         clock[0] = finished - 1

@@ -122,6 +122,9 @@ def test_install_without_a_user_session_writes_the_unit_and_says_how_in_one_line
     assert "systemctl --user enable --now mustelid.service" in proc.stderr
     unit = user / "config" / "systemd" / "user" / "mustelid.service"
     assert "-m\" \"mustelid\" \"run\"" in unit.read_text()
+    gone = _cli("service", "uninstall", env={**env, "FAKE_FAIL": "systemctl"})
+    assert gone.returncode == 0 and not unit.exists()
+    assert "could not ask the service manager to stop it" in gone.stdout
 
 
 def test_install_status_uninstall_with_systemd(sandbox):
