@@ -27,7 +27,8 @@ _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 
 
 def load_image(
-    path: str | os.PathLike[str] | BinaryIO, max_pixels: int = DEFAULT_MAX_PIXELS
+    path: str | os.PathLike[str] | BinaryIO, max_pixels: int = DEFAULT_MAX_PIXELS,
+    formats: tuple[str, ...] = FORMATS,
 ) -> Image.Image:
     """Decode an image completely and return it upright, in RGB.
 
@@ -36,14 +37,27 @@ def load_image(
     that goes wrong: not an image, a refused format, truncated or corrupt data.
     Thread note: ``warnings.catch_warnings`` is process-global; call this from one thread.
     """
+    return load_frames(path, max_pixels, formats, max_frames=1)[0]
+
+
+def load_frames(
+    path: str | os.PathLike[str] | BinaryIO, max_pixels: int = DEFAULT_MAX_PIXELS,
+    formats: tuple[str, ...] = FORMATS, max_frames: int = 1,
+) -> list[Image.Image]:
+    """Like ``load_image``, for every frame of a file whose frames are pages (a multi-page TIFF
+    scan): each decoded, upright and RGB, all of them together at most ``max_pixels``.
+
+    ``max_frames=1`` reads the first frame only (a GIF's animation is not pages). With more, a
+    file of more frames is refused (``too_many_pages``) before any frame after the last allowed
+    one is decoded. ``"HEIF"`` in ``formats`` registers pillow-heif's opener first.
+    """
+    if "HEIF" in formats:
+        _register_heif()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path, formats=FORMATS) as im:
-                _check_pixels(im.size, max_pixels)
-                im.load()                 # decodes every pixel: truncation and corruption show here
-                _upright(im)
-                return _to_rgb(im)
+            with Image.open(path, formats=formats) as im:
+                return _decode_frames(im, max_pixels, max_frames)
     except PermanentError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
@@ -51,7 +65,7 @@ def load_image(
     except UnidentifiedImageError:
         raise PermanentError(
             "unreadable_image",
-            f"not an image in a supported format ({', '.join(FORMATS)})",
+            f"not an image in a supported format ({', '.join(formats)})",
         ) from None
     except MemoryError:
         raise PermanentError("image_too_large", "not enough memory to decode this image") from None
@@ -59,14 +73,46 @@ def load_image(
         raise PermanentError("unreadable_image", f"the image is damaged or truncated: {e}") from None
 
 
-def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
+def _decode_frames(im: Image.Image, max_pixels: int, max_frames: int) -> list[Image.Image]:
+    frames: list[Image.Image] = []
+    left = max_pixels                    # the pixel budget is for the whole file, not per frame
+    while True:
+        _check_pixels(im.size, left, frame=len(frames) if max_frames > 1 else None)
+        left -= im.size[0] * im.size[1]
+        im.load()                 # decodes every pixel: truncation and corruption show here
+        _upright(im)
+        frames.append(_to_rgb(im))
+        if max_frames == 1:
+            return frames
+        try:
+            im.seek(len(frames))         # walks one IFD at a time: never counts them all
+        except EOFError:
+            return frames
+        if len(frames) >= max_frames:
+            raise PermanentError(
+                "too_many_pages",
+                f"more than {max_frames} pages; documents of at most {max_frames} pages are read",
+            )
+
+
+def _register_heif() -> None:
+    # Imported on first use: pillow-heif loads libheif, which nothing else needs. Registering
+    # twice is harmless.
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+
+
+def _check_pixels(size: tuple[int, int], max_pixels: int, frame: int | None = None) -> None:
     width, height = size
+    which = f"page {frame + 1}: " if frame is not None else ""
     if width <= 0 or height <= 0:
-        raise PermanentError("unreadable_image", f"the image claims a size of {width}x{height}")
+        raise PermanentError("unreadable_image", f"{which}the image claims a size of {width}x{height}")
     if width * height > max_pixels:
         raise PermanentError(
             "image_too_large",
-            f"{width}x{height} is {width * height:,} pixels; the limit is {max_pixels:,}",
+            f"{which}{width}x{height} is {width * height:,} pixels; "
+            f"{'the pages before it leave' if frame else 'the limit is'} {max(max_pixels, 0):,}",
         )
 
 

@@ -34,6 +34,10 @@ class OcrEngine(Protocol):
         """The text lines of the image at ``path``, each with its pixel box and score."""
         ...
 
+    # Optional: ``read_image(image) -> list[OcrLine]`` reads a decoded Pillow RGB image (a page
+    # of a PDF, HEIC or TIFF document). Without it the host writes each page to a PNG in the
+    # data dir and calls ``read``.
+
 
 def reading_order(lines: list[OcrLine]) -> list[OcrLine]:
     """Top-to-bottom, then left-to-right, treating boxes whose vertical centres are within half a

@@ -126,11 +126,14 @@ class TaskContext(Protocol):
         ...
 
     def ocr(self, path: str) -> list[Any]:
-        """The OCR lines (``mustelid.OcrLine``) of an image; cached for the current job."""
+        """The OCR lines (``mustelid.OcrLine``) of an image; cached for the current job. For a
+        PDF, HEIC or TIFF: every page's, page after page (a PDF page's own text layer where it
+        has one), boxed in the pixels of ``load_image``'s image."""
         ...
 
     def load_image(self, path: str) -> Any:
-        """A decoded, EXIF-rotated Pillow image; ``PermanentError`` if it cannot be read."""
+        """A decoded, EXIF-rotated Pillow image; ``PermanentError`` if it cannot be read. For a
+        PDF, HEIC or TIFF: its pages one below the other (``mustelid.documents``)."""
         ...
 
     def read_db(self) -> Any:
@@ -159,6 +162,8 @@ class Task:
     max_tokens: ClassVar[int] = 512
     accepts: ClassVar[tuple[str, ...]] = (          # sniffed types this task can read
         "image/jpeg", "image/png", "image/webp", "image/gif", "image/tiff", "image/bmp",
+        # Documents: ctx.load_image / ctx.ocr give their pages as one image (mustelid.documents)
+        "image/heic", "application/pdf",
     )
     uses_model: ClassVar[bool] = True        # False: ``compute`` replaces the generation step
     routable: ClassVar[bool] = True          # offered to the inbox router (task ``auto``)

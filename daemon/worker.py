@@ -54,6 +54,7 @@ class WorkerContext:
         self._backend: Any = None
         self._ocr_engine: Any = None
         self._ocr_cache: dict[str, list] = {}
+        self._document: tuple[str, Any] | None = None   # (path, mustelid.documents.Document)
         self._read_db: Any = None
         self.tier = "unloaded"
         self.last_release: dict[str, Any] = {}
@@ -144,20 +145,43 @@ class WorkerContext:
 
     def ocr(self, path: str) -> list:
         if path not in self._ocr_cache:
-            if self._ocr_engine is None:
-                name = self.config.ocr.engine
-                factory = self.host.ocr_engines.get(name)
-                if factory is None:
-                    raise WaitingError("ocr_missing", f"no installed plugin provides OCR {name!r}")
-                self._ocr_engine = factory()
+            document = self._document_of(path)
+            lines = (self._engine().read(path) if document is None
+                     else document.read_text(self._engine, self.config.data_dir / "tmp"))
             self._ocr_cache.clear()  # one image per job: keep memory flat
-            self._ocr_cache[path] = self._ocr_engine.read(path)
+            self._ocr_cache[path] = lines
         return self._ocr_cache[path]
 
+    def _engine(self) -> Any:
+        if self._ocr_engine is None:
+            name = self.config.ocr.engine
+            factory = self.host.ocr_engines.get(name)
+            if factory is None:
+                raise WaitingError("ocr_missing", f"no installed plugin provides OCR {name!r}")
+            self._ocr_engine = factory()
+        return self._ocr_engine
+
     def load_image(self, path: str) -> Any:
+        document = self._document_of(path)
+        if document is not None:
+            return document.image       # a PDF's, HEIC's or TIFF's pages, one below the other
         from mustelid.imaging import load_image
 
         return load_image(path)
+
+    def _document_of(self, path: str) -> Any:
+        """The pages of a PDF, HEIC or multi-page TIFF (``mustelid.documents``), decoded once
+        per job; None for the image types the OCR engine reads as they are."""
+        from mustelid import documents
+
+        if self._document is None or self._document[0] != path:
+            mime = documents.paged_type(path)
+            self._document = (path, documents.open_document(path, mime) if mime else None)
+        return self._document[1]
+
+    def forget_document(self) -> None:
+        """At the end of a job: a document's pages can be a few hundred MB of pixels."""
+        self._document = None
 
     def read_db(self) -> Any:
         """A read-only view of the database, for tasks that summarise what is stored. The worker
@@ -236,6 +260,7 @@ def run_one(ctx: WorkerContext, job: JobInput) -> dict[str, Any]:
         ctx.prewarm_in_background()
     started, faults = time.monotonic(), runtime.major_faults()
     reply = handle(ctx, job)
+    ctx.forget_document()
     if ctx._prewarming is not None:  # the job ended before it needed the model (e.g. bad file)
         ctx._prewarming.join()
         ctx._prewarming = None

@@ -62,6 +62,10 @@ class RapidOcrEngine:
         with Image.open(path, formats=_FORMATS) as im:
             # Phone photos carry their rotation in EXIF; boxes must be in upright pixels.
             image = ImageOps.exif_transpose(im).convert("RGB")
+        return self.read_image(image)
+
+    def read_image(self, image: Any) -> list[OcrLine]:
+        """An upright RGB Pillow image: the host's pages of a PDF, HEIC or TIFF document."""
         result = self._get()(image)
         if not getattr(result, "txts", None):
             return []

@@ -9,7 +9,9 @@ Daemon-level: one real daemon, one inbox full of hostile files routed to the mod
 refused with a reason; the daemon keeps its PID; Ghostscript is never run (a fake ``gs`` first on
 PATH would leave a marker); a 4 GB sparse file is refused without being read (the daemon's
 ``rchar`` grows by far less); a symlink to a fake ``~/.ssh/id_rsa`` is never archived; a FIFO
-does not hang anything; names with newlines and escape sequences come out escaped.
+does not hang anything; names with newlines and escape sequences come out escaped; PDFs, HEIC
+and multi-page TIFFs, good and hostile (encrypted, 5,000 pages, a giant page, bombs, truncated),
+end done or dead with the document reader's reason (tests/test_documents.py tests it in-process).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
+import docfiles
 import pytest
 from daemonproc import DaemonProcess, cli, cli_json, wait_for
 from invariants import assert_invariants, query, watch_outside
@@ -95,15 +98,7 @@ def bmp_bomb() -> bytes:
 
 
 def tiff_bomb() -> bytes:
-    data = bytearray(encode("TIFF"))
-    assert data[:2] == b"II"
-    ifd = struct.unpack_from("<I", data, 4)[0]
-    for i in range(struct.unpack_from("<H", data, ifd)[0]):
-        entry = ifd + 2 + 12 * i
-        tag = struct.unpack_from("<H", data, entry)[0]
-        if tag in (256, 257):                                      # ImageWidth, ImageLength
-            struct.pack_into("<HHII", data, entry, tag, 4, 1, 100_000)
-    return bytes(data)
+    return docfiles.tiff_bomb_on_page(0, pages=1)
 
 
 BOMBS = {"png": lambda: png_header_only(100_000, 100_000), "jpeg": jpeg_bomb, "gif": gif_bomb,
@@ -334,7 +329,24 @@ def hostile_inbox(fake_home, outside, tmp_path, monkeypatch):
         put(f"truncated-{fmt.lower()}.jpg", truncated(fmt), "dead:unreadable_image", "done")
         put(f"bitflip-{fmt.lower()}.jpg", bit_flipped(fmt), "dead:unreadable_image", "done")
     for kind, make in LOOKALIKES.items():
-        put(f"{kind}.jpg", make(), "dead:unsupported_type")
+        # Typed by the bytes: the PDF (of no pages) reaches the document reader and is refused.
+        put(f"{kind}.jpg", make(), "dead:unreadable_document" if kind == "pdf"
+            else "dead:unsupported_type")
+    # Documents (mustelid.documents): the good ones read, the hostile ones refused with a reason.
+    put("ok.pdf", docfiles.text_pdf([["TOTAL 1.00"], ["page two"]]), "done")
+    put("ok-scan.pdf", docfiles.scan_pdf([docfiles.noise()]), "done")
+    put("ok.heic", docfiles.heic(docfiles.noise()), "done")
+    put("ok-pages.tif", docfiles.tiff_pages([docfiles.noise(seed=i) for i in range(3)]), "done")
+    put("ok.webp", encode("WEBP"), "done")
+    put("encrypted.pdf", docfiles.encrypted_pdf(), "dead:encrypted_document")
+    put("5000-pages.pdf", docfiles.empty_pages_pdf(5000), "dead:too_many_pages")
+    put("huge-page.pdf", docfiles.empty_pages_pdf(1, (21_600, 21_600)), "dead:image_too_large")
+    put("truncated.pdf", docfiles.truncated(docfiles.text_pdf([["TOTAL 1.00"] * 40])),
+        "dead:unreadable_document")
+    put("bomb.heic", docfiles.heic_bomb(), "dead:image_too_large")
+    put("truncated.heic", docfiles.truncated(docfiles.heic(docfiles.noise())),
+        "dead:unreadable_image")
+    put("bomb-page-2.tif", docfiles.tiff_bomb_on_page(1), "dead:image_too_large")
     put(EVIL_IMAGE_NAME, encode("PNG"), "done")
     (fake_home / "inbox" / EVIL_TEXT_NAME).write_text("hello from a hostile name")
     expect[EVIL_TEXT_NAME] = {"done"}
