@@ -249,6 +249,43 @@ def test_a_region_the_screen_does_not_show_is_reasked_then_dead():
     assert "Disk cleanup wizard" in backend.calls[1]["messages"][-1]["content"]
 
 
+def test_a_summary_claim_the_screen_does_not_show_is_reasked_then_removed():
+    """Grounded, not invented (issue 12): names, numbers and paths must be on the screen."""
+    invented = answer(summary="Backup Utility on Windows 11 reports a full disk. "
+                              "The disk BACKUP-01 is full.")
+    backend = ScriptedBackend(invented, invented)
+    out = run_job(Screenshots(), dialog_job(), FakeCtx(DIALOG, backend))
+    result = Screenshot.model_validate(out["data"])
+    assert len(backend.calls) == 2 and out["stats"]["reasked"]
+    assert "'Windows', '11'" in backend.calls[1]["messages"][-1]["content"]
+    assert result.ungrounded == ["Windows", "11"]
+    assert result.summary == "The disk BACKUP-01 is full."
+    # A grounded summary passes at once.
+    fine = ScriptedBackend(answer(summary="Backup Utility: the disk BACKUP-01 is full "
+                                          "(error code 0x80070070)."))
+    assert not run_job(Screenshots(), dialog_job(), FakeCtx(DIALOG, fine))["stats"]["reasked"]
+
+
+def test_claims_are_names_numbers_paths_and_quotes_compared_loosely():
+    from mustelid.plugins.screenshots.grounding import claims, ungrounded
+    summary = ('WeeChat 3.8 shows #irssi. The error "File format not recognized" comes from '
+               "notes.txt.xz, a file on Debian.")
+    assert claims(summary) == ["File format not recognized", "WeeChat", "3.8", "notes.txt.xz",
+                               "Debian"]
+    screen = "weechat 3.8\nxz: notes.txt.xz: File  format not recognized"
+    assert ungrounded(summary, screen) == ["Debian"]
+
+
+def test_a_picture_with_little_text_gets_code_s_summary_not_an_invented_one():
+    task = Screenshots()
+    lines = [OcrLine("feh [1 of 1] - /home/a/sea.png", (0, 0, 400, 20)),
+             OcrLine("debian 12", (0, 500, 80, 520)), OcrLine("17:16:48", (700, 580, 790, 598))]
+    props = task.schema(task.prepare(dialog_job(), FakeCtx(lines)))["properties"]
+    assert props["kind"]["enum"] == ["other"]
+    assert props["summary"]["enum"] == [
+        "Mostly a picture, with little text: feh [1 of 1] - /home/a/sea.png; debian 12"]
+
+
 def test_the_title_is_the_title_bar_line_or_a_line_the_model_chose():
     from mustelid.plugins.screenshots.titles import is_menu_bar
     task = Screenshots()
@@ -319,7 +356,7 @@ def test_persist_and_full_text_search(tmp_path):
         tmp_path, answer(),
         (answer(title="Lunch", summary="A chat with Maya about dinner on Saturday.",
                 kind="chat", regions=[]),
-         [OcrLine("Lunch", (0, 0, 90, 20)), OcrLine("Maya: see you at eight", (0, 40, 200, 60))]))
+         [OcrLine("Lunch", (0, 0, 90, 20)), OcrLine("Maya: dinner on Saturday at eight", (0, 40, 200, 60))]))
     row = db["screenshots"].get(1)
     assert row["job_id"] == ids[0] and row["kind"] == "error_dialog"
     assert json.loads(row["regions"])[0]["box"] == normalise_box(DIALOG[4].box, 800, 500)

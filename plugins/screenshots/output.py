@@ -69,3 +69,6 @@ class Screenshot(ScreenshotCall):
     key_text: list[str] = Field(default_factory=list, max_length=MAX_KEY_LINES)
     key_lines: list[int] = Field(default_factory=list, max_length=MAX_KEY_LINES)
     entities: list[Entity] = Field(default_factory=list, max_length=MAX_ENTITIES)
+    # Claims of the model's summary not found on the screen, removed with their sentence after
+    # the re-ask (``grounding.py``): kept so a reader sees what was taken out.
+    ungrounded: list[str] = Field(default_factory=list, max_length=20)

@@ -13,6 +13,7 @@ from mustelid import (Evidence, JobInput, OcrLine, PermanentError, Task, TaskCon
 
 from . import evaluate
 from .candidates import find_candidates
+from .grounding import picture_summary, ungrounded, without
 from .kinds import KIND_HELP, allowed_kinds, find_signs, likely_kind
 from .salient import key_lines
 from .titles import title_bar, title_lines
@@ -91,7 +92,12 @@ class Screenshots(Task):
         enums; it does not enforce minimum/maximum)."""
         schema = ScreenshotCall.model_json_schema()
         props = schema["properties"]
-        props["kind"] = {"type": "string", "enum": allowed_kinds(_texts(evidence))}
+        kinds = allowed_kinds(_texts(evidence))
+        props["kind"] = {"type": "string", "enum": kinds}
+        if kinds == ["other"]:
+            # A picture with little text: the summary is code's (what little text there is),
+            # not an invented description (issue 12: near-textless screens say so).
+            props["summary"] = {"type": "string", "enum": [picture_summary(_texts(evidence))]}
         choices = line_choices(_texts(evidence))
         lines = {"type": "string", "enum": list(choices)}
         titles = set(evidence.data.get("title_lines") or choices.values())
@@ -118,6 +124,15 @@ class Screenshots(Task):
                      for n in result.entity_choices if not 1 <= n <= len(candidates)]
         if problems:
             return problems
+        unsupported = ungrounded(result.summary, evidence.text)
+        if unsupported and not evidence.data.get("summary_reasked"):
+            evidence.data["summary_reasked"] = True        # one re-ask, then the claims go
+            return [f"the summary says {', '.join(map(repr, unsupported[:4]))}, which the "
+                    "screen does not show; summarise only what its lines say"]
+        if unsupported:
+            result.ungrounded = unsupported
+            result.summary = without(result.summary, unsupported) or (
+                f"{KIND_HELP[result.kind.value].capitalize()}: {result.title}"[:160])
         # Copy, never trust: numbers, texts and boxes come from the OCR lines the answer chose.
         result.title = lines[choices[result.title] - 1]["text"]
         result.key_lines = list(evidence.data.get("key_lines", []))
