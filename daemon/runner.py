@@ -319,6 +319,7 @@ class Daemon:
             "inbox": str(self.config.inbox_dir), "heartbeat": time.time(),
             "worker": {**supervisor.last_stats, "alive": supervisor.alive} if supervisor else {},
             "paused": self.pauses.summary(), "paused_reasons": reasons, "stats": self.stats,
-            "tracking": tracked["tracking"], "inbox_files": {**tracked, **self.source.found},
+            "tracking": tracked["tracking"],
+            "inbox_files": {**tracked, **self.source.found, **self.source.ready_by},
         }
         store_files.set_state(self.db, "daemon", json.dumps(info))

@@ -183,14 +183,20 @@ def test_every_way_a_file_arrives_changes_or_leaves(fake_home, outside, tmp_path
         dropped += [inbox / "scans" / "2026" / f"scan-{i}.txt" for i in range(20)]
 
         # Overwritten and deleted between detection (0.4 s) and ingest (1.5 s of stillness).
+        # Renamed in (as a sync tool or a save-by-rename does): a file written and closed in
+        # place is taken at its close (tests/test_close_write.py), not after the window.
+        def rename_in(path: Path, text: str) -> None:
+            (staging / "tmp").write_text(text)
+            os.rename(staging / "tmp", path)
+
         over = inbox / "overwritten.txt"
-        over.write_text("first version, replaced before it was stable")
+        rename_in(over, "first version, replaced before it was stable")
         never.append(over.read_bytes())
         gone = inbox / "deleted.txt"
-        gone.write_text("deleted before it was stable")
+        rename_in(gone, "deleted before it was stable")
         never.append(gone.read_bytes())
         time.sleep(0.4)
-        over.write_text("second version, the one to keep")
+        rename_in(over, "second version, the one to keep")
         gone.unlink()
         dropped += [over, gone]
 

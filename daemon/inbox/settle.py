@@ -12,6 +12,7 @@ class _Seen:
     signature: tuple[int, int]       # (size, mtime_ns)
     since: float                     # clock() when this signature was first seen
     reported: bool = False
+    closed: bool = False             # its writer closed it at this signature: ready now
 
 
 class StabilityTracker:
@@ -28,6 +29,11 @@ class StabilityTracker:
     It is reported in the end, so that ingest can refuse it with a reason: a file that stays
     empty (or a FIFO or socket, whose size is 0) would otherwise sit in the inbox unexplained,
     and keep ``mustelid run --once`` from ever finishing.
+
+    A file whose writer closed it after writing (``closed``) is ready at once, without the
+    wait, as long as its signature stays the one seen at the close; any later change makes it an
+    ordinary file again that must hold still. An empty file never takes this shortcut (an empty
+    file closed is usually a placeholder about to be reopened and written).
 
     The clock is injected so tests and the daemon's loop(now) can drive time. Not thread-safe:
     call it from the daemon's loop only.
@@ -47,6 +53,16 @@ class StabilityTracker:
         if seen is None or seen.signature != signature:
             self._seen[path] = _Seen(signature, self._clock())
 
+    def closed(self, path: Hashable, size: int, mtime_ns: int) -> None:
+        """The writer closed ``path`` at (size, mtime_ns): ready now unless empty."""
+        self.observe(path, size, mtime_ns)
+        self._seen[path].closed = size > 0
+
+    def closed_at(self, path: Hashable) -> tuple[int, int] | None:
+        """The signature a file was closed at, if it is ready by its close (not by waiting)."""
+        seen = self._seen.get(path)
+        return seen.signature if seen is not None and seen.closed else None
+
     def ready(self, limit: int | None = None) -> list[Hashable]:
         """Paths whose current version held still for ``stable_seconds`` and was not reported
         yet, oldest first. ``limit`` caps how many are reported (and marked reported) per call,
@@ -59,8 +75,7 @@ class StabilityTracker:
                 break
             if seen.reported:
                 continue
-            wait = self.empty_seconds if seen.signature[0] == 0 else self.stable_seconds
-            if now - seen.since >= wait:
+            if seen.closed or now - seen.since >= self._wait(seen):
                 seen.reported = True
                 out.append(path)
         return out
@@ -72,12 +87,14 @@ class StabilityTracker:
         for seen in self._seen.values():
             if seen.reported:
                 continue
-            wait = self.empty_seconds if seen.signature[0] == 0 else self.stable_seconds
-            if now - seen.since >= wait:
+            if seen.closed or now - seen.since >= self._wait(seen):
                 ready += 1
             else:
                 settling += 1
         return {"tracking": len(self._seen), "settling": settling, "ready": ready}
+
+    def _wait(self, seen: _Seen) -> float:
+        return self.empty_seconds if seen.signature[0] == 0 else self.stable_seconds
 
     def forget(self, path: Hashable) -> None:
         self._seen.pop(path, None)

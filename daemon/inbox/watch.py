@@ -28,6 +28,13 @@ class InboxWatcher:
     observer (inotify/FSEvents), falls back to polling when the OS refuses (inotify watch or
     instance limits), and to no watcher at all (periodic rescans only) if that fails too.
     ``mode`` says which one is running: "native", "polling", "none" or "stopped".
+
+    ``on_closed(path, size, mtime_ns)``, if given, hears instead of ``on_hint`` that a writer
+    closed a file it had open for writing (inotify IN_CLOSE_WRITE, watchdog's
+    ``FileClosedEvent``; only the native Linux observer sends it), with the file's size and mtime
+    taken right after the close, so the caller can tell whether it changed since. Files that
+    arrive otherwise (a rename into the inbox, the polling observer, other platforms) only ever
+    produce hints.
     """
 
     def __init__(
@@ -35,10 +42,12 @@ class InboxWatcher:
         inbox_dir: str | os.PathLike[str],
         on_hint: Callable[[str], object],
         *,
+        on_closed: Callable[[str, int, int], object] | None = None,
         polling_interval: float = 5.0,
     ):
         self.inbox_dir = Path(inbox_dir).absolute()
         self.on_hint = on_hint
+        self.on_closed = on_closed
         self.polling_interval = polling_interval
         self.mode = "stopped"
         self._observer = None
@@ -52,7 +61,7 @@ class InboxWatcher:
             if self._observer is not None:
                 return self.mode
             self.inbox_dir.mkdir(parents=True, exist_ok=True)
-            handler = _HintHandler(self.on_hint)
+            handler = _HintHandler(self.on_hint, self.on_closed)
             attempts = (
                 ("native", Observer),
                 ("polling", lambda: PollingObserver(timeout=self.polling_interval)),
@@ -95,11 +104,16 @@ _LIMIT_ADVICE = (
 
 
 class _HintHandler(FileSystemEventHandler):
-    def __init__(self, on_hint: Callable[[str], object]):
+    def __init__(self, on_hint: Callable[[str], object],
+                 on_closed: Callable[[str, int, int], object] | None = None):
         super().__init__()
         self._on_hint = on_hint
+        self._on_closed = on_closed
 
     def on_any_event(self, event) -> None:
+        if (event.event_type == "closed" and not event.is_directory
+                and self._on_closed is not None and self._closed(os.fsdecode(event.src_path))):
+            return
         if event.event_type == "moved":
             path = event.dest_path       # a rename into the inbox: the real name is the dest
         elif event.event_type in _HINT_EVENTS:
@@ -117,3 +131,18 @@ class _HintHandler(FileSystemEventHandler):
             # An exception here would kill watchdog's dispatcher thread and silently end all
             # hints; the rescan would still find files, but later. Log and carry on.
             log.exception("inbox hint handler failed for %r", path)
+
+    def _closed(self, path: str) -> bool:
+        """Pass on a close-after-write with the file's signature now; False if it cannot be
+        (gone already, or an unstorable name): then it is an ordinary hint, or nothing."""
+        if not storable_name(path):
+            return False
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return False
+        try:
+            self._on_closed(path, st.st_size, st.st_mtime_ns)
+        except Exception:
+            log.exception("inbox close handler failed for %r", path)
+        return True
