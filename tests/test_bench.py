@@ -134,3 +134,44 @@ def test_bench_contexts_measures_each_setting_in_a_fresh_process(home, tmp_path)
     assert all(r["anon_mb"] > 0 and r["prefill_tokens"] > 0 for r in rows.values())
     # a bigger KV cache is anonymous memory that only freeing gives back
     assert rows[(8192, "f16", False)]["anon_mb"] > rows[(2048, "f16", False)]["anon_mb"]
+
+
+DAEMON_HEADLINE = ("p6_root_receipt_p50_s", "p6_receipts_folder_p50_s", "p7_worker_peak_rss_mb",
+                   "p8_burst_files_per_min", "p8_burst_lost", "p9_cold_start_s",
+                   "p9_warm_start_s")
+
+
+def test_bench_daemon_quick_json_on_the_fake_backend(fake_home, tmp_path):
+    """P6-P9 through a real `mustelid run` (fake backend, text files as the three kinds): every
+    figure is there, every dropped file was processed, none lost."""
+    data = tmp_path / "data"
+    for kind in ("sroie-dev", "screens-dev", "notes-dev"):
+        (data / kind).mkdir(parents=True)
+        for i in range(4):
+            (data / kind / f"{i}.txt").write_text(f"{kind} file {i}")
+            (data / kind / f"{i}.json").write_text("{}")       # ground truth: never dropped
+    model = tmp_path / "model.gguf"
+    model.write_bytes(os.urandom(65536))                        # only its page cache is dropped
+    proc = subprocess.run(
+        [sys.executable, "-m", "mustelid", "bench", "--daemon", "--quick", "--json",
+         "--model", str(model), "--data", str(data)],
+        capture_output=True, text=True, timeout=300, env=os.environ.copy())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
+    for key in DAEMON_HEADLINE:
+        assert key in out
+    for key in ("p6_root_receipt_p50_s", "p6_receipts_folder_p50_s", "p7_worker_peak_rss_mb",
+                "p8_burst_files_per_min", "p9_cold_start_s", "p9_warm_start_s"):
+        assert isinstance(out[key], numbers.Real) and out[key] > 0, (key, out[key])
+    assert [r["where"] for r in out["p6"]["runs"]] == ["root", "receipts/"]
+    assert all(r["done"] for r in out["p6"]["runs"]), out["p6"]["runs"]
+    assert out["p8"]["files"] == 6 and out["p8_burst_lost"] == 0
+    assert out["p8"]["job_states"] == {"done": 6}
+    assert out["p9"]["cold_s"]["n"] == 1 and out["p9"]["warm_s"]["n"] == 1
+    assert len(out["machine"]["loadavg_after"]) == 3
+
+
+def test_bench_only_rejects_a_measure_it_does_not_have(fake_home):
+    proc = subprocess.run([sys.executable, "-m", "mustelid", "bench", "--only", "p6,p1"],
+                          capture_output=True, text=True, timeout=60, env=os.environ.copy())
+    assert proc.returncode != 0 and "--only" in proc.stderr and "p6, p7, p8, p9" in proc.stderr

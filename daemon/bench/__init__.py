@@ -11,6 +11,9 @@ P2 decode tokens/s inside the daemon vs raw llama_cpp.Llama     (target >= 0.95x
 P3 idle RSS after release vs loaded; first job after release vs warm, with and without prewarm
 P4 end-to-end image job (OCR + extraction) p50 seconds          (target <= 3 s)
 P5 prefix reuse on vs off, per task (generation time, off / on)
+P6-P9 (``daemon_measures``, `--daemon` / `--only`): a real `mustelid run` in a throwaway home:
+   receipt dropped in the inbox root vs in receipts/, drop to commit; worker peak RSS; a burst
+   of mixed files; start to first receipt with the model's page cache dropped vs warm
 
 The text jobs are the bench's own tasks (``task``, a plugin in the bench's throwaway home) on
 made-up receipts (``workload``); P4 and P5 also time an installed image task on real images:
@@ -20,7 +23,7 @@ the one the user names, or the first that declares ``bench_workload = True``.
 from __future__ import annotations
 
 from mustelid.bench.contexts import CONTEXTS, context_costs
-from mustelid.bench.suite import run
+from mustelid.bench.suite import run, run_daemon
 from mustelid.bench.task import EXTRACT_TASK
 
-__all__ = ["CONTEXTS", "EXTRACT_TASK", "context_costs", "run"]
+__all__ = ["CONTEXTS", "EXTRACT_TASK", "context_costs", "run", "run_daemon"]

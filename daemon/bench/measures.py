@@ -27,6 +27,13 @@ def summary(values: list[float]) -> dict[str, Any]:
             "max": round(max(clean), 3), "n": len(clean)}
 
 
+def dig(node: Any, *keys: str) -> Any:
+    """``node[k1][k2]...``, or None where a level is missing (a measurement was skipped)."""
+    for k in keys:
+        node = node.get(k) if isinstance(node, dict) else None
+    return node
+
+
 def p1_oneshot(sup: Supervisor, model: Path, threads: int, n_ctx: int, pairs: int, log: Log,
                closed: bool) -> dict[str, Any]:
     """A warm daemon job against a script that loads llama-cpp-python and runs the same

@@ -1,4 +1,5 @@
-"""One ``mustelid bench`` run: the machine, then P1-P5 side by side, then the headline ratios."""
+"""One ``mustelid bench`` run: the machine, then P1-P5 side by side, then the headline ratios;
+or (``run_daemon``) P6-P9 on a real running daemon."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mustelid.bench.measures import p1_oneshot, p2_decode, p3_tiers, p4_images, p5_prefix
+from mustelid.bench.measures import dig, p1_oneshot, p2_decode, p3_tiers, p4_images, p5_prefix
 from mustelid.bench.sides import bench_home, daemon_job
 from mustelid.bench.task import EXTRACT_TASK
 from mustelid.bench.workload import receipt_text
@@ -41,12 +42,25 @@ def run(model: Path, threads: int, pairs: int = 5, n_ctx: int = 2048, images: li
     return with_headline(out)
 
 
+def run_daemon(config: dict[str, Any], plugins: Path | None, model: Path, threads: int,
+               data: Path, only: set[str], receipts: int = 5, burst: int = 100, pairs: int = 5,
+               log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+    """P6-P9 (``only`` of them; P7 rides on P6 and P8) on a real `mustelid run`."""
+    from mustelid.bench import daemon_measures
+
+    out: dict[str, Any] = {"machine": machine_facts(model, threads), "pairs": pairs,
+                           "only": sorted(only)}
+    out["machine"]["loadavg_before"] = os.getloadavg()
+    out.update(daemon_measures.run_daemon_measures(config, plugins, model, data, receipts,
+                                                   burst, pairs, only, log))
+    out["machine"]["loadavg_after"] = os.getloadavg()
+    out.update(daemon_measures.headline(out))
+    return out
+
+
 def with_headline(out: dict[str, Any]) -> dict[str, Any]:
     def med(*keys):
-        node = out
-        for k in keys:
-            node = node.get(k) if isinstance(node, dict) else None
-        return node
+        return dig(out, *keys)
 
     out.update(
         p1_daemon_vs_oneshot=med("p1", "ratio", "median"),

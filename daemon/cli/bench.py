@@ -11,7 +11,9 @@ import click
 from mustelid import WaitingError
 from mustelid.cli.app import State, pass_state
 
-SROIE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sroie-dev"
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SROIE = DATA / "sroie-dev"
+DAEMON_MEASURES = ("p6", "p7", "p8", "p9")
 
 
 def _images(folder: Path | None, n: int) -> list[Path]:
@@ -43,11 +45,22 @@ def _images(folder: Path | None, n: int) -> list[Path]:
                    "declares bench_workload).")
 @click.option("--contexts", is_flag=True,
               help="Instead: anonymous memory of each n_ctx / KV type / flash-attention setting.")
+@click.option("--daemon", "daemon_all", is_flag=True,
+              help="Instead: P6-P9 on a real running daemon (same as --only p6,p7,p8,p9).")
+@click.option("--only", metavar="P6,P7,...",
+              help="Instead of P1-P5: only these of the daemon measures p6, p7, p8, p9.")
+@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="P6-P9 inputs: a folder holding sroie-dev/, screens-dev/, notes-dev/ "
+                   "(default: shared/data).")
+@click.option("--burst", type=int, default=100, show_default=True,
+              help="P8: files dropped at once (--quick: 6).")
 @pass_state
 def bench(state: State, as_json: bool, quick: bool, pairs: int, model_path: Path | None,
           threads: int | None, n_ctx: int, receipts: int, images: Path | None,
-          task_name: str | None, contexts: bool) -> None:
-    """Measure P1-P5 (docs/BENCHMARKS.md). Wrap it in `flock` on a shared machine."""
+          task_name: str | None, contexts: bool, daemon_all: bool, only: str | None,
+          data: Path | None, burst: int) -> None:
+    """Measure P1-P5, or P6-P9 with --daemon / --only (docs/BENCHMARKS.md). Wrap it in `flock`
+    on a shared machine."""
     # Imported when run: the supervisor and model modules would slow every command's start-up.
     from mustelid import bench as b
     from mustelid.models import resolve_model
@@ -71,6 +84,24 @@ def bench(state: State, as_json: bool, quick: bool, pairs: int, model_path: Path
                                       ("n_ctx", "kv", "flash_attn", "anon_mb", "decode_tok_s",
                                        "error")))
         return
+    if daemon_all or only:
+        chosen = set(DAEMON_MEASURES) if daemon_all else _measures(only)
+        if quick:
+            pairs, receipts, burst = 1, 1, min(burst, 6)
+        out = b.run_daemon(_daemon_config(state, model_path.resolve(), threads),
+                           state.config.plugins_path,
+                           model_path.resolve(), threads or cfg.model.threads,
+                           data or DATA, chosen, receipts=receipts, burst=burst, pairs=pairs,
+                           log=log)
+        if as_json:
+            click.echo(json.dumps(out, indent=2, default=str))
+        else:
+            for key in ("p6_root_receipt_p50_s", "p6_receipts_folder_p50_s",
+                        "p7_worker_peak_rss_mb", "p8_burst_files_per_min", "p8_burst_lost",
+                        "p9_cold_start_s", "p9_warm_start_s"):
+                shown = "not measured" if out.get(key) is None else out[key]
+                click.echo(f"{key:<28} {shown}")
+        return
     found = _images(images, receipts)
     out = b.run(model_path.resolve(), threads or cfg.model.threads, pairs=pairs, n_ctx=n_ctx,
                 images=found, log=log, image_task=_image_task(state, task_name, found, log))
@@ -78,6 +109,32 @@ def bench(state: State, as_json: bool, quick: bool, pairs: int, model_path: Path
         click.echo(json.dumps(out, indent=2, default=str))
         return
     _print_table(out, b.EXTRACT_TASK)
+
+
+def _measures(only: str) -> set[str]:
+    chosen = {m.strip().lower() for m in only.split(",") if m.strip()}
+    unknown = chosen - set(DAEMON_MEASURES)
+    if unknown or not chosen:
+        raise click.BadParameter(f"choose from {', '.join(DAEMON_MEASURES)} (P1-P5 run without "
+                                 f"--only); got {only!r}", param_hint="--only")
+    return chosen
+
+
+def _daemon_config(state: State, model: Path, threads: int | None) -> dict:
+    """The user's config for the bench's own daemon home: their model, tasks and routes, but
+    the default stability window, no schedules, and nothing of theirs (inbox, done folder)."""
+    import tomllib
+
+    path = state.config.config_path
+    raw = tomllib.loads(path.read_text(encoding="utf-8")) if path and path.is_file() else {}
+    inbox = {k: v for k, v in raw.get("inbox", {}).items() if k not in ("path", "done_folder")}
+    model_keys = {k: v for k, v in raw.get("model", {}).items() if k != "sha256"}
+    model_keys.update(path=str(model), idle_release=0, idle_unload=0)
+    if threads:
+        model_keys["threads"] = threads
+    raw.pop("plugins_dir", None)          # the user's plugins are copied into the bench home
+    return {**raw, "inbox": {**inbox, "stable_seconds": 2.0}, "model": model_keys,
+            "jobs": {**raw.get("jobs", {}), "timeout_seconds": 600}, "schedules": {}}
 
 
 def _image_task(state: State, name: str | None, images: list[Path],
