@@ -165,6 +165,8 @@ def test_bench_daemon_quick_json_on_the_fake_backend(fake_home, tmp_path):
         assert isinstance(out[key], numbers.Real) and out[key] > 0, (key, out[key])
     assert [r["where"] for r in out["p6"]["runs"]] == ["root", "receipts/"]
     assert all(r["done"] for r in out["p6"]["runs"]), out["p6"]["runs"]
+    # copied in place, so each was taken at its writer's close, not after the 2 s window
+    assert out["p6"]["ready_by"] == {"ready_by_close": 3, "ready_by_window": 0}, out["p6"]
     assert out["p8"]["files"] == 6 and out["p8_burst_lost"] == 0
     assert out["p8"]["job_states"] == {"done": 6}
     assert out["p9"]["cold_s"]["n"] == 1 and out["p9"]["warm_s"]["n"] == 1

@@ -64,8 +64,10 @@ def p6_root_receipt(config: dict[str, Any], plugins: Path | None, receipts: list
             runs += [{"where": "root", **a}, {"where": "receipts/", **b}]
         d.sample()
         peak = d.worker_peak_mb()
+        ready_by = d.ready_by(1 + 2 * n)
     return {"p50_s": round(statistics.median(root), 3), "root_s": summary(root),
-            "receipts_folder_s": summary(folder), "runs": runs, "worker_peak_rss_mb": peak}
+            "receipts_folder_s": summary(folder), "runs": runs, "worker_peak_rss_mb": peak,
+            "ready_by": ready_by}
 
 
 def p8_burst(config: dict[str, Any], plugins: Path | None, files: list[Path],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -33,7 +34,10 @@ class BenchDaemon:
     def __init__(self, home: Path, config: dict[str, Any], plugins: Path | None):
         self.home = home
         self.inbox = home / "inbox"
-        self.inbox.mkdir(parents=True, exist_ok=True)
+        # receipts/ exists before the daemon starts, as a user's folder would: a file written
+        # into a folder created a moment before can beat the watcher's new inotify watch on it,
+        # and is then found by the scan that the folder's creation triggers (the 2 s window).
+        (self.inbox / "receipts").mkdir(parents=True, exist_ok=True)
         if plugins is not None and plugins.is_dir():
             shutil.copytree(plugins, home / "plugins", dirs_exist_ok=True,
                             ignore=shutil.ignore_patterns("__pycache__"))
@@ -53,11 +57,14 @@ class BenchDaemon:
         return self.started
 
     def wait_running(self, timeout: float = 120.0) -> None:
-        """Until the daemon published its first state (its watcher is up by then)."""
+        """Until the daemon's loop runs (it says "starting" before its watcher is up)."""
         from mustelid.store import files as store_files
 
-        self._until(lambda: store_files.get_states(self.db).get("daemon"), timeout,
-                    "the daemon to start")
+        def running():
+            state = store_files.get_states(self.db).get("daemon")
+            return state and json.loads(state["value"]).get("state") in ("running", "paused")
+
+        self._until(running, timeout, "the daemon to start")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -88,6 +95,21 @@ class BenchDaemon:
         at = time.time()
         shutil.copyfile(src, dest)
         return hashlib.sha256(src.read_bytes()).hexdigest(), at
+
+    def ready_by(self, files: int, timeout: float = 12.0) -> dict[str, int]:
+        """How the daemon judged ``files`` dropped files complete (``ready_by_close`` /
+        ``ready_by_window``), from the state it publishes every few seconds."""
+        from mustelid.store import files as store_files
+
+        def counts():
+            state = store_files.get_states(self.db).get("daemon")
+            inbox = json.loads(state["value"]).get("inbox_files", {}) if state else {}
+            got = {k: inbox.get(k, 0) for k in ("ready_by_close", "ready_by_window")}
+            return got if sum(got.values()) >= files else None
+
+        with contextlib.suppress(RuntimeError):
+            return self._until(counts, timeout, "the daemon's published counts")
+        return {}
 
     def jobs_of(self, shas: set[str]) -> list[dict[str, Any]]:
         from mustelid.store.jobs import Jobs
