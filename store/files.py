@@ -92,9 +92,16 @@ def get_file(db: sqlite_utils.Database, sha256: str) -> dict[str, Any] | None:
 
 
 def inbox_files(db: sqlite_utils.Database, *, refused_only: bool = False,
-                limit: int = 100) -> list[dict[str, Any]]:
-    """Inbox paths seen, most recently changed first (only the refused ones if asked)."""
-    return list(db["inbox_files"].rows_where("state = 'refused'" if refused_only else None,
+                limit: int = 100, since: str | None = None,
+                until: str | None = None) -> list[dict[str, Any]]:
+    """Inbox paths seen, most recently changed first (only the refused ones if asked);
+    ``since``/``until``: ISO instants bounding ``updated_at`` (``until`` exclusive)."""
+    where, args = ["state = 'refused'"] if refused_only else [], []
+    for op, value in ((">=", since), ("<", until)):
+        if value:
+            where.append(f"updated_at {op} ?")
+            args.append(value)
+    return list(db["inbox_files"].rows_where(" AND ".join(where) or None, args,
                                              order_by="updated_at DESC", limit=limit))
 
 

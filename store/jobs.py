@@ -21,6 +21,14 @@ Clock = Callable[[], float]
 EventSink = Callable[[dict[str, Any], str], None]
 
 
+class UnknownJob(LookupError):
+    pass
+
+
+class AmbiguousJob(LookupError):
+    pass
+
+
 def iso(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat(timespec="milliseconds")
 
@@ -53,19 +61,60 @@ class Jobs:
         rows = list(self.db["jobs"].rows_where("id LIKE ?", [prefix.upper() + "%"], limit=2))
         return rows[0] if len(rows) == 1 else None
 
-    def list(self, state: str | None = None, task: str | None = None, limit: int = 50):
+    def resolve(self, prefix: str) -> dict[str, Any]:
+        """The job a full id or a unique id prefix names; ``UnknownJob`` or ``AmbiguousJob``
+        (with a one-line message naming a few of the candidates) otherwise."""
+        text = prefix.strip().upper()
+        job = self.get(text) if text else None
+        if job is not None:
+            return job
+        rows = [r[0] for r in self.db.execute(
+            "SELECT id FROM jobs WHERE id >= ? AND id < ? ORDER BY id LIMIT 4",
+            [text, text + "\U0010ffff"])] if text else []
+        if not rows:
+            raise UnknownJob(f"no job {prefix!r}")
+        if len(rows) > 1:
+            more = ", ..." if len(rows) > 3 else ""
+            raise AmbiguousJob(f"job prefix {prefix!r} is ambiguous: "
+                               f"{', '.join(rows[:3])}{more}; type more of the id")
+        return self.get(rows[0])
+
+    def short_ids(self, ids: list[str], minimum: int = 8) -> dict[str, str]:
+        """Each id's shortest prefix (at least ``minimum`` characters) that no other job's id
+        starts with, as git abbreviates commits: only the neighbours in id order can share a
+        longer prefix, so two indexed look-ups per id suffice."""
+        out = {}
+        for job_id in ids:
+            before = self.db.execute("SELECT MAX(id) FROM jobs WHERE id < ?",
+                                     [job_id]).fetchone()[0]
+            after = self.db.execute("SELECT MIN(id) FROM jobs WHERE id > ?",
+                                    [job_id]).fetchone()[0]
+            shared = max(_common_prefix(job_id, other) for other in (before, after))
+            out[job_id] = job_id[:max(minimum, shared + 1)]
+        return out
+
+    def list(self, state: str | None = None, task: str | None = None, limit: int = 50,
+             since: str | None = None, until: str | None = None):
+        """Jobs newest first, each with ``chosen_task``: the task its newest result was filed
+        as (a dispatcher such as the inbox router hands its answer on), or for an answer held for
+        review the kind the router chose, else its own task.
+        ``since``/``until``: ISO instants bounding ``created_at`` (``until`` exclusive)."""
         where, args = [], []
-        if state:
-            where.append("state = ?")
-            args.append(state)
-        if task:
-            where.append("task = ?")
-            args.append(task)
-        return list(
-            self.db["jobs"].rows_where(
-                " AND ".join(where) or None, args, order_by="id DESC", limit=limit
-            )
-        )
+        for column, op, value in (("j.state", "=", state), ("j.task", "=", task),
+                                  ("j.created_at", ">=", since), ("j.created_at", "<", until)):
+            if value:
+                where.append(f"{column} {op} ?")
+                args.append(value)
+        cursor = self.db.execute(
+            # A held router answer names its choice in the reply's "kind" (not yet filed).
+            "SELECT j.*, COALESCE((SELECT r.filed_as FROM results r WHERE r.job_id = j.id),"
+            "   (SELECT json_extract(v.data, '$.kind') FROM reviews v WHERE v.job_id = j.id"
+            "    AND j.state = 'needs_review' AND json_type(v.data, '$.arguments') = 'object'),"
+            "   j.task) AS chosen_task"
+            f" FROM jobs j {'WHERE ' + ' AND '.join(where) if where else ''}"
+            " ORDER BY j.id DESC LIMIT ?", [*args, limit])
+        columns = [d[0] for d in cursor.description]
+        return [dict(zip(columns, row)) for row in cursor.fetchall()]
 
     def counts(self) -> dict[str, int]:
         out = {s: 0 for s in STATES}
@@ -147,3 +196,14 @@ class Jobs:
     def _notify(self, job: dict[str, Any] | None, event: str) -> None:
         if self.on_event is not None and job is not None:
             self.on_event(job, event)
+
+
+def _common_prefix(a: str, b: str | None) -> int:
+    if not b:
+        return 0
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n

@@ -3,7 +3,9 @@ so every command works whether or not the daemon is running.
 
 The public API for plugins that add commands (``register_commands``): ``State`` and
 ``pass_state`` (config, host, database and ledger, loaded on first use), ``json_option``, and
-the printers ``emit_table``, ``emit_json`` and ``clean`` (escapes text from files and models).
+the printers ``emit_table``, ``emit_json``, ``emit_csv`` and ``clean`` (escapes text from files
+and models); the shared listing grammar ``listing_options`` / ``Listing`` (--json, --csv, -n,
+--since/--until) and the job-ID helpers ``resolve_job`` and ``with_short_ids``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import click
 
 from mustelid.cli import core  # noqa: F401  (registers the built-in commands)
 from mustelid.cli.app import State, cli, json_option, pass_state  # noqa: F401  (public API)
+from mustelid.cli.listing import (  # noqa: F401  (public API)
+    Listing, emit_csv, listing_options, resolve_job, with_short_ids)
 from mustelid.cli.output import clean, emit_json, emit_table  # noqa: F401  (public API)
 
 

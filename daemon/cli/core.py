@@ -12,6 +12,7 @@ import click
 import tomli_w
 
 from mustelid.cli.app import State, cli, json_option, pass_state
+from mustelid.cli.listing import Listing, listing_options, resolve_job
 from mustelid.cli.output import clean, emit_json, emit_table
 from mustelid.config import (ANNOTATED_CONFIG, ConfigError, default_config_path, effective,
                              get_key)
@@ -114,20 +115,22 @@ def _with_file(state: State, jobs: list[dict]) -> list[dict]:
 @click.option("--state", "job_state", type=click.Choice(["queued", "running", "done", "dead",
                                                          "waiting", "needs_review"]))
 @click.option("--task")
-@click.option("-n", "--limit", default=50, show_default=True)
-@json_option
+@listing_options(default_limit=50, what="jobs")
 @pass_state
-def jobs(state: State, job_state: str | None, task: str | None, limit: int, as_json: bool) -> None:
-    """List jobs, newest first."""
-    rows = _with_file(state, state.ledger.list(job_state, task, limit))
-    emit_table(rows, JOB_COLUMNS, title="jobs", as_json=as_json)
+def jobs(state: State, job_state: str | None, task: str | None, listing: Listing) -> None:
+    """List jobs, newest first (--since/--until: when they were created)."""
+    rows = _with_file(state, state.ledger.list(job_state, task, listing.limit,
+                                               since=listing.since, until=listing.until))
+    if listing.fmt == "table":
+        for row in rows:     # the router's choice: "auto→receipts"
+            if row["chosen_task"] != row["task"]:
+                row["task"] = f"{row['task']}\u2192{row['chosen_task']}"
+    listing.emit(rows, JOB_COLUMNS if listing.fmt == "table" else JOB_COLUMNS + ["chosen_task"],
+                 title="jobs", state=state, id_key="id")
 
 
 def _find_job(state: State, job_id: str) -> dict:
-    job = state.ledger.get(job_id) or state.ledger.find(job_id)
-    if job is None:
-        raise click.ClickException(f"no job {job_id!r} (or the prefix is ambiguous)")
-    return job
+    return resolve_job(state, job_id)
 
 
 @cli.command()
@@ -239,16 +242,16 @@ def status(state: State, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--refused", is_flag=True, help="Only files that were refused, with the reason.")
-@click.option("-n", "--limit", default=100, show_default=True)
-@json_option
+@listing_options(default_limit=100, what="files")
 @pass_state
-def files(state: State, refused: bool, limit: int, as_json: bool) -> None:
-    """Files seen in the inbox and what happened to them."""
+def files(state: State, refused: bool, listing: Listing) -> None:
+    """Files seen in the inbox and what happened to them (--since/--until: last change)."""
     from mustelid.store import files as store_files
 
-    rows = store_files.inbox_files(state.db, refused_only=refused, limit=limit)
-    emit_table(rows, ["path", "state", "reason", "message", "sha256", "updated_at"],
-               title="inbox files", as_json=as_json)
+    rows = store_files.inbox_files(state.db, refused_only=refused, limit=listing.limit,
+                                   since=listing.since, until=listing.until)
+    listing.emit(rows, ["path", "state", "reason", "message", "sha256", "updated_at"],
+                 title="inbox files")
 
 
 @cli.group(invoke_without_command=True)

@@ -19,8 +19,9 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from mustelid.cli.app import State, json_option, pass_state
-from mustelid.cli.output import clean, emit_json, emit_table
+from mustelid.cli.app import State, pass_state
+from mustelid.cli.listing import Listing, listing_options, resolve_job
+from mustelid.cli.output import clean, emit_json
 
 
 def _parse_sets(pairs: tuple[str, ...], fields: dict[str, Any]) -> dict[str, Any]:
@@ -55,10 +56,10 @@ def _parse_sets(pairs: tuple[str, ...], fields: dict[str, Any]) -> dict[str, Any
 @click.option("--reject", is_flag=True, help="The answer is wrong: end the job dead.")
 @click.option("--note", default="", help="Why it was rejected.")
 @click.option("--task", help="List only this task's jobs.")
-@json_option
+@listing_options(default_limit=100, what="jobs")
 @pass_state
 def review(state: State, job_id: str | None, sets: tuple[str, ...], accept: bool, reject: bool,
-           note: str, task: str | None, as_json: bool) -> None:
+           note: str, task: str | None, listing: Listing) -> None:
     """List answers waiting for review, or accept, correct or reject one (JOB)."""
     from mustelid.store import reviews
 
@@ -66,13 +67,13 @@ def review(state: State, job_id: str | None, sets: tuple[str, ...], accept: bool
     if job_id is None:
         if sets or accept or reject:
             raise click.UsageError("name the JOB to accept, correct or reject")
-        _list(reviews.pending(db, task), as_json)
+        rows = [r for r in reviews.pending(db, task, limit=-1) if listing.within(r["held_at"])]
+        _list(state, rows[:listing.limit], listing)
         return
+    as_json = listing.as_json
     if accept and reject:
         raise click.UsageError("--accept or --reject, not both")
-    job = ledger.get(job_id) or ledger.find(job_id)
-    if job is None:
-        raise click.ClickException(f"no job {job_id!r} (or the prefix is ambiguous)")
+    job = resolve_job(state, job_id)
     held = reviews.get(db, job["id"])
     if job["state"] != "needs_review" or held is None:
         raise click.ClickException(f"job {job['id']} is {job['state']}, not waiting for review")
@@ -85,21 +86,25 @@ def review(state: State, job_id: str | None, sets: tuple[str, ...], accept: bool
     the_task = state.host.tasks.get(job["task"])
     if the_task is None:
         raise click.ClickException(f"task {job['task']!r} is not installed")
-    before = held["data"] or {}
-    changes = _parse_sets(sets, the_task.Output.model_fields)
+    before, merged, changes, chosen = _corrected(state, the_task, held["data"] or {}, sets)
     try:
-        result = the_task.Output.model_validate({**before, **changes})
+        result = the_task.Output.model_validate(merged)
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
-        raise click.ClickException(f"not saved: {problems}") from None
-    after = result.model_dump(mode="json")
+        raise click.ClickException(f"not saved: {_problems(e)}") from None
+    stored = after = result.model_dump(mode="json")
+    if chosen is not None:
+        after = stored["arguments"]
     corrections = [{"field": f, "was": before.get(f), "value": after.get(f)}
                    for f in changes if before.get(f) != after.get(f)]
     if not accept:
         _preview(job, held, after, corrections, as_json)
         return
+    if chosen is not None and hasattr(the_task, "bind"):
+        # A dispatcher files through the chosen task of the host it is bound to (the daemon
+        # binds it at startup); here that host is this command's.
+        the_task.bind(state.host)
     ok = ledger.resolve_review(
-        job["id"], after, corrections=corrections, example_key=the_task.example_key(after),
+        job["id"], stored, corrections=corrections, example_key=the_task.example_key(stored),
         filed_as=the_task.filed_as(result),
         persist=lambda db_, row: the_task.persist(db_, row, result))
     if not ok:
@@ -111,14 +116,44 @@ def review(state: State, job_id: str | None, sets: tuple[str, ...], accept: bool
     click.echo(f"{job['id']} done" + (f" (corrected {what})" if what else " (accepted as is)"))
 
 
-def _list(rows: list[dict[str, Any]], as_json: bool) -> None:
+def _corrected(state: State, the_task: Any, before: dict[str, Any], sets: tuple[str, ...]
+               ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], Any]:
+    """(the fields as held, the answer with the corrections, the corrections, the chosen task
+    or None). A dispatcher's answer (the inbox router: kind, name, arguments) is corrected in
+    the chosen task's fields, inside "arguments", and checked by that task's Output."""
+    chosen = _dispatched_to(state, before)
+    if chosen is None:
+        changes = _parse_sets(sets, the_task.Output.model_fields)
+        return before, {**before, **changes}, changes, None
+    changes = _parse_sets(sets, chosen.Output.model_fields)
+    merged = {**before, "task": before.get("task") or chosen.name,
+              "arguments": {**before["arguments"], **changes}}
+    try:
+        chosen.Output.model_validate(merged["arguments"])
+    except ValidationError as e:
+        raise click.ClickException(f"not saved: {_problems(e)}") from None
+    return before["arguments"], merged, changes, chosen
+
+
+def _problems(e: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
+
+
+def _dispatched_to(state: State, data: dict[str, Any]) -> Any:
+    """The installed task a dispatcher's held answer chose (``kind`` naming a task, with its
+    ``arguments``), or None for an ordinary answer."""
+    kind = data.get("kind") if isinstance(data.get("arguments"), dict) else None
+    return state.host.tasks.get(kind) if isinstance(kind, str) else None
+
+
+def _list(state: State, rows: list[dict[str, Any]], listing: Listing) -> None:
     for r in rows:
         r["problem"] = "; ".join(r["problems"])
-    if as_json:
+    if listing.as_json:
         emit_json(rows)
     else:
-        emit_table(rows, ["job_id", "task", "confidence", "problem", "held_at"],
-                   title="needs review (most doubtful first)")
+        listing.emit(rows, ["job_id", "task", "confidence", "problem", "held_at"],
+                     title="needs review (most doubtful first)", state=state, id_key="job_id")
 
 
 def _preview(job: dict[str, Any], held: dict[str, Any], after: dict[str, Any],

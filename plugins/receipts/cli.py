@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
 import json
-import sys
 from typing import Any
 
 import click
 
 from mustelid import hookimpl
-from mustelid.cli import State, clean, emit_table, json_option, pass_state
+from mustelid.cli import Listing, State, emit_csv, listing_options, pass_state
 from mustelid.records import (
     input_file,
     newest_per_input,
@@ -28,44 +25,38 @@ HISTORY_COLUMNS = ["date", "merchant", "total", "currency", "category", "file", 
 @hookimpl
 def register_commands(cli):
     @cli.command()
-    @click.option("--since", type=click.DateTime(["%Y-%m-%d"]),
-                  help="Only expenses dated on or after this day (YYYY-MM-DD).")
-    @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
-    @click.option("-n", "--limit", default=200, show_default=True)
+    @listing_options(default_limit=200, what="expenses")
     @click.option("--history", is_flag=True,
                   help="Every result version (reprocess, review), not only the latest.")
-    @json_option
     @pass_state
-    def expenses(state: State, since: dt.datetime | None, as_csv: bool, limit: int, history: bool,
-                 as_json: bool):
-        """Expenses recorded from receipts, newest first (the latest version of each receipt)."""
-        rows = expense_rows(state.db, since and f"{since:%Y-%m-%d}", history, limit)
-        if as_csv:
-            writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS + ["items"],
-                                    extrasaction="ignore")
-            writer.writeheader()
-            # A file name or model text holding escape sequences must not repaint the terminal
-            # the CSV is printed on, nor reach the program that reads it (issue 13).
-            writer.writerows({k: clean(v) if isinstance(v, str) else v for k, v in row.items()}
-                             for row in rows)
+    def expenses(state: State, listing: Listing, history: bool):
+        """Expenses recorded from receipts, newest first (the latest version of each receipt;
+        --since/--until: the receipt's date)."""
+        rows = expense_rows(state.db, listing.since_day, history, listing.limit,
+                            until=listing.until_day)
+        if listing.fmt == "csv":
+            # items kept as JSON text; clean() escapes what files and models wrote (issue 13)
+            emit_csv(rows, COLUMNS + ["items"])
             return
-        if as_json:
+        if listing.as_json:
             for row in rows:
                 row["items"] = json.loads(row["items"] or "[]")
                 row["provenance"] = json.loads(row["provenance"] or "{}")
         if history:
             rows.sort(key=lambda r: (r["file_sha256"] or "", r["version"] or 0))
-        emit_table(rows, HISTORY_COLUMNS if history else COLUMNS, title="expenses",
-                   as_json=as_json)
+        listing.emit(rows, HISTORY_COLUMNS if history else COLUMNS, title="expenses",
+                     state=state, id_key="job_id")
 
 
-def expense_rows(db: Any, since: str | None, history: bool, limit: int) -> list[dict[str, Any]]:
+def expense_rows(db: Any, since: str | None, history: bool, limit: int,
+                 until: str | None = None) -> list[dict[str, Any]]:
     """The ``expenses`` rows to list, newest date first, each with its result ``version`` and
     the original name of its ``file``."""
     rows: list[dict[str, Any]] = []
     if db["expenses"].exists():
         # An unset --since lists every row, undated ones too; a set one only dated rows.
-        rows = select(db, "expenses", ranges={"date": (since, None)} if since else None,
+        rows = select(db, "expenses", ranges={"date": (since, until and until + "\uffff")}
+                      if since or until else None,
                       order_by=["-date", "-id"])
         versions = versions_of(db, "expenses")
         latest = newest_per_input(db, "expenses")
@@ -76,7 +67,7 @@ def expense_rows(db: Any, since: str | None, history: bool, limit: int) -> list[
             rows = [r for r in rows if r["job_id"] in latest]
         rows = rows[:limit]
     if not history:
-        rows += doubtful_rows(db, since)
+        rows += doubtful_rows(db, since, until)
         rows.sort(key=lambda r: r["date"] or "", reverse=True)
     for row in rows:
         file = input_file(db, row["file_sha256"])
@@ -85,7 +76,7 @@ def expense_rows(db: Any, since: str | None, history: bool, limit: int) -> list[
     return rows
 
 
-def doubtful_rows(db: Any, since: str | None) -> list[dict[str, Any]]:
+def doubtful_rows(db: Any, since: str | None, until: str | None = None) -> list[dict[str, Any]]:
     """Receipts held for a person (not sure enough to file, or failing a check), as expense
     rows marked ``check = "review"``: not counted yet, but never out of sight."""
     out = []
@@ -95,7 +86,8 @@ def doubtful_rows(db: Any, since: str | None) -> list[dict[str, Any]]:
             if data.get("task") != "receipts" and data.get("kind") != "receipts":
                 continue
             data = data.get("arguments") or {}
-        if not data.get("total") or (since and (data.get("date") or "") < since):
+        day = data.get("date") or ""
+        if not data.get("total") or (since and day < since) or (until and day[:10] > until):
             continue
         out.append({**{k: data.get(k) for k in ("merchant", "date", "total", "currency",
                                                  "category")},

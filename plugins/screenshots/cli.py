@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from mustelid import hookimpl
-from mustelid.cli import State, emit_table, json_option, pass_state
+from mustelid.cli import Listing, State, listing_options, pass_state
 from mustelid.records import input_file, select
 
 COLUMNS = ["kind", "title", "summary", "file", "job_id"]
@@ -20,19 +20,19 @@ def register_commands(cli):
     @click.option("--search", "query", metavar="TEXT",
                   help="Full-text search over title, summary and key text (best match first).")
     @click.option("--kind", help="Only this kind (chat, email, error_dialog, web_page, ...).")
-    @click.option("-n", "--limit", default=100, show_default=True)
-    @json_option
+    @listing_options(default_limit=100, what="screenshots")
     @pass_state
-    def screenshots(state: State, query: str | None, kind: str | None, limit: int,
-                    as_json: bool):
-        """Screenshots described so far, newest first (or best match with --search)."""
-        rows = list_screenshots(state.db, query=query, kind=kind, limit=limit)
-        if as_json:
+    def screenshots(state: State, query: str | None, kind: str | None, listing: Listing):
+        """Screenshots described so far, newest first (or best match with --search;
+        --since/--until: when the screenshot was filed)."""
+        rows = list_screenshots(state.db, query=query, kind=kind, limit=-1)
+        rows = [r for r in rows if listing.within(r.get("created"))][:listing.limit]
+        if listing.as_json:
             for row in rows:
                 row["key_text"] = row["key_text"].splitlines() if row["key_text"] else []
                 row["entities"] = json.loads(row["entities"] or "[]")
                 row["regions"] = json.loads(row["regions"] or "[]")
-        emit_table(rows, COLUMNS, title="screenshots", as_json=as_json)
+        listing.emit(rows, COLUMNS, title="screenshots", state=state, id_key="job_id")
 
 
 def list_screenshots(db: Any, query: str | None = None, kind: str | None = None,

@@ -8,7 +8,8 @@ from typing import Any
 import click
 
 from mustelid import hookimpl
-from mustelid.cli import State, clean, emit_json, emit_table, json_option, pass_state
+from mustelid.cli import (Listing, State, clean, emit_json, json_option, listing_options,
+                          pass_state, resolve_job)
 from mustelid.records import first, input_file, select
 
 from .enqueue import enqueue_todos
@@ -21,15 +22,17 @@ _TODOTXT_PRIORITY = {"high": "A", "normal": "B", "low": "C"}
 def register_commands(cli):
     @cli.group(invoke_without_command=True)
     @click.option("--all", "show_all", is_flag=True, help="Include todos already done.")
-    @json_option
+    @listing_options(default_limit=200, what="todos")
     @click.pass_context
-    def todos(ctx: click.Context, show_all: bool, as_json: bool):
-        """Todos found in notes, whiteboards and screenshots: open ones, soonest due first."""
+    def todos(ctx: click.Context, show_all: bool, listing: Listing):
+        """Todos found in notes, whiteboards and screenshots: open ones, soonest due first
+        (--since/--until: when the todo was found)."""
         if ctx.invoked_subcommand is not None:
             return
         state = ctx.ensure_object(State)
-        emit_table(list_todos(state.db, include_done=show_all), COLUMNS, title="todos",
-                   as_json=as_json)
+        rows = [r for r in list_todos(state.db, include_done=show_all)
+                if listing.within(r.get("created"))]
+        listing.emit(rows[:listing.limit], COLUMNS, title="todos")
 
     @todos.command("done")
     @click.argument("ids", nargs=-1, type=int, required=True)
@@ -81,9 +84,7 @@ def _add_queue_commands(todos: click.Group) -> None:
     @pass_state
     def from_job(state: State, job_id: str, as_json: bool):
         """Queue a todos job reading the text of JOB_ID's result (e.g. a screenshot's key text)."""
-        job = state.ledger.get(job_id) or state.ledger.find(job_id)
-        if job is None:
-            raise click.ClickException(f"no job {job_id!r} (or the prefix is ambiguous)")
+        job = resolve_job(state, job_id)
         new_id, new = enqueue_todos(state.ledger, state.config, from_job=job["id"])
         _report(new_id, new, as_json)
 
