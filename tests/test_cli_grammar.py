@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 
 import pytest
 from test_review import UNPRINTED, cli, held_job
@@ -52,14 +53,14 @@ def test_short_unique_prefixes_and_prefix_resolution(home):
         assert len(s) >= 8 and job_id.startswith(s)
         assert [i for i in ids if i.startswith(s)] == [job_id]     # unique
         assert ledger.resolve(s.lower())["id"] == job_id
-    # Same millisecond-ish ULIDs share their time part: the shared prefix is ambiguous.
-    common = min(ids)[:6]
-    if all(i.startswith(common) for i in ids):
-        with pytest.raises(AmbiguousJob, match="ambiguous"):
-            ledger.resolve(common)
-        out = cli("show", common)
-        assert out.exit_code == 1 and "ambiguous" in out.output
-        assert len(out.output.strip().splitlines()) == 1
+    # ULIDs made within the same moment share their time part: that prefix is ambiguous.
+    common = os.path.commonprefix(ids)
+    assert len(common) >= 6
+    with pytest.raises(AmbiguousJob, match="ambiguous"):
+        ledger.resolve(common)
+    out = cli("show", common)
+    assert out.exit_code == 1 and "ambiguous" in out.output
+    assert len(out.output.strip().splitlines()) == 1
     with pytest.raises(UnknownJob):
         ledger.resolve("ZZZZZZZZ")
     out = cli("retry", "ZZZZZZZZ")
