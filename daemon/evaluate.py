@@ -4,7 +4,8 @@ Each input runs through ``mustelid.execute.run_job`` with a real ``WorkerContext
 worker's own code path (OCR, prompt, grammar, checks, re-ask), in this process, so the numbers
 are the daemon's numbers. Nothing is written to the database.
 
-A labelled folder holds ``NAME.<image or .txt>`` beside ``NAME.json``. What the JSON means is
+A labelled folder holds ``NAME.<image or .txt>`` beside ``NAME.json`` (more labels can come
+from another folder, merged over these: ``load_cases(labels=...)``). What the JSON means is
 the task's business (``Task.eval_truth``: its own field names, or a dataset layout it knows,
 e.g. SROIE's company/date/address/total for receipts), and so is how an answer is judged
 (``Task.eval_score``: counters per metric and what each input's report shows; by default one
@@ -44,38 +45,59 @@ class Case:
 
 
 def load_cases(folder: Path, task: Task, limit: int | None = None,
-               names: str | None = None) -> tuple[list[Case], list[str]]:
+               names: str | None = None, labels: Path | None = None
+               ) -> tuple[list[Case], list[str]]:
     """Labelled inputs in name order, and the names of inputs without labels (reported, not
-    fatal). ``names``: only inputs whose name (without suffix) matches this glob. A labels file
+    fatal). ``names``: only inputs whose name (without suffix) matches this glob. ``labels``: a
+    folder of more ``NAME.json`` files (labels kept apart from the inputs, e.g. line items
+    added to a read-only dataset), each merged over the input's own, key by key. A labels file
     that is not a JSON object stops the run with its name: scoring against half the labels
     would print a number that means nothing."""
     if not folder.is_dir():
         raise EvalError(f"{folder} is not a folder")
-    cases, unlabelled = [], []
+    if labels is not None and not labels.is_dir():
+        raise EvalError(f"--labels {labels} is not a folder")
+    cases, unlabelled, merged = [], [], 0
     for path in sorted(folder.iterdir()):
         if path.suffix.lower() not in INPUT_SUFFIXES or not path.is_file():
             continue
         if names and not fnmatch.fnmatchcase(path.stem, names):
             continue
-        labels = path.with_suffix(".json")
-        if not labels.exists():
+        extra = labels / f"{path.stem}.json" if labels else None
+        files = [f for f in (path.with_suffix(".json"), extra) if f is not None and f.exists()]
+        if not files:
             unlabelled.append(path.name)
             continue
+        raw: dict[str, Any] = {}
+        for file in files:   # the extra labels last: they win where both name a key
+            raw.update(_read_labels(file))
+        merged += extra in files
         try:
-            raw = json.loads(labels.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as e:
-            raise EvalError(f"{labels}: not readable JSON ({e})") from None
-        if not isinstance(raw, dict):
-            raise EvalError(f"{labels}: expected a JSON object of field values")
-        truth = task.eval_truth(raw)
+            truth = task.eval_truth(raw)
+        except ValueError as e:   # the task found a value it cannot judge against
+            raise EvalError(f"{' + '.join(map(str, files))}: {e}") from None
         if not truth:
-            raise EvalError(f"{labels}: none of its keys ({', '.join(raw) or 'none'}) is a field"
-                            f" of task {task.name} ({', '.join(task.Output.model_fields)})")
+            raise EvalError(f"{files[-1]}: none of its keys ({', '.join(raw) or 'none'}) is a "
+                            f"field of task {task.name} ({', '.join(task.Output.model_fields)})")
         cases.append(Case(path.stem, path, truth))
     if not cases:
         where = f"{folder} matching {names!r}" if names else str(folder)
         raise EvalError(f"no labelled inputs in {where} (expected NAME.jpg beside NAME.json)")
+    if labels is not None and not merged:
+        # A typo in the path or the names would otherwise score without the extra labels.
+        raise EvalError(f"no NAME.json in {labels} belongs to an input of {folder}"
+                        + (f" matching {names!r}" if names else ""))
     return (cases[:limit] if limit else cases), unlabelled
+
+
+def _read_labels(path: Path) -> dict[str, Any]:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise EvalError(f"{path}: not readable JSON ({e})") from None
+    if not isinstance(raw, dict):
+        raise EvalError(f"{path}: expected a JSON object of field values")
+    return raw
 
 
 def _job_input(task: Task, case: Case) -> JobInput:

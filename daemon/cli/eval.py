@@ -20,12 +20,16 @@ from mustelid.cli.output import clean, emit_json, emit_table
 @click.option("--split", is_flag=True,
               help="Also report the odd- and even-numbered inputs apart (tune on one half, "
                    "check on the other).")
+@click.option("--labels", "labels", type=click.Path(path_type=Path), metavar="DIR",
+              help="More NAME.json labels kept outside FOLDER (e.g. line items for a read-only "
+                   "dataset), merged over FOLDER's own.")
 @click.option("--threads", type=int, help="Model threads (default: the configured model.threads).")
 @click.option("--misses", is_flag=True, help="Also list every field that did not match.")
 @json_option
 @pass_state
 def eval(state: State, task_name: str, folder: Path, limit: int | None, names: str | None,
-         split: bool, threads: int | None, misses: bool, as_json: bool) -> None:
+         split: bool, labels: Path | None, threads: int | None, misses: bool,
+         as_json: bool) -> None:
     """Run TASK over FOLDER (NAME.jpg or NAME.txt beside NAME.json labels) the way the model
     worker does, and report the task's scores (per-field exact-match rates unless the task
     scores its own way), JSON-valid and needs-review rates, latency p50/p95 and peak RSS.
@@ -39,7 +43,7 @@ def eval(state: State, task_name: str, folder: Path, limit: int | None, names: s
         raise click.ClickException(f"unknown task {task_name!r}; installed: "
                                    f"{', '.join(sorted(state.host.tasks))}")
     try:
-        cases, unlabelled = load_cases(folder, task, limit, names)
+        cases, unlabelled = load_cases(folder, task, limit, names, labels)
     except EvalError as e:
         raise click.ClickException(str(e)) from None
     cfg = state.config
@@ -59,6 +63,8 @@ def eval(state: State, task_name: str, folder: Path, limit: int | None, names: s
     finally:
         ctx.close()
     report["folder"] = str(folder)
+    if labels is not None:
+        report["labels"] = str(labels)
     report["unlabelled"] = unlabelled
     if as_json:
         emit_json(report)

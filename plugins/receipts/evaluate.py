@@ -25,8 +25,17 @@ SROIE_FIELDS = {"company": "merchant", "date": "date", "total": "total"}
 
 def truth(labels: dict[str, Any], own_fields: set[str]) -> dict[str, Any]:
     if "company" in labels and "merchant" not in labels:
-        return {ours: labels[theirs] for theirs, ours in SROIE_FIELDS.items() if theirs in labels}
-    return {k: v for k, v in labels.items() if k in own_fields}
+        out = {ours: labels[theirs] for theirs, ours in SROIE_FIELDS.items() if theirs in labels}
+    else:
+        out = {k: v for k, v in labels.items() if k in own_fields}
+    if "items" in labels:   # line items, scored by evaluate_items (e.g. examples/eval/sroie-items)
+        items = labels["items"]
+        if not isinstance(items, list) or not all(
+                isinstance(i, dict) and i.get("name") and i.get("price") is not None
+                for i in items):
+            raise ValueError('"items" must be a list of {"name", "quantity", "price"} objects')
+        out["items"] = items
+    return out
 
 
 def money(value: Any) -> str | None:
@@ -103,7 +112,8 @@ def acceptance(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """``accepted_accuracy`` (share of fields right among accepted receipts), ``acceptance_rate``
     and the reliability table (field confidence bin -> observed accuracy)."""
     accepted = [r for r in rows if r.get("accepted")]
-    fields = [f for r in accepted for f in r["fields"].values()]
+    # Fields only: the line items are scored apart (evaluate_items), not as one field.
+    fields = [f for r in accepted for name, f in r["fields"].items() if name != "items"]
     scored = [f for r in rows for f in r["fields"].values() if "confidence" in f]
     table = []
     for low, high in zip(BINS, BINS[1:]):

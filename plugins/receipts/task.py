@@ -32,7 +32,7 @@ from mustelid import (
     rows_as_text,
 )
 
-from . import evaluate
+from . import evaluate, evaluate_items
 from .candidates import (
     Candidate,
     Row,
@@ -221,12 +221,17 @@ class Receipts(Task):
     def eval_score(self, truth: dict[str, Any], data: dict[str, Any] | None, *,
                    reason: str | None = None, evidence: dict[str, Any] | None = None
                    ) -> tuple[dict[str, tuple[int, int]], dict[str, dict[str, Any]]]:
-        counters, detail = super().eval_score(truth, data, reason=reason, evidence=evidence)
+        fields = {k: v for k, v in truth.items() if k != evaluate_items.ITEMS}
+        counters, detail = super().eval_score(fields, data, reason=reason, evidence=evidence)
         evaluate.add_confidence(detail, data)
+        if evaluate_items.ITEMS in truth:   # labelled line items: precision, recall, quantity
+            item_counters, detail[evaluate_items.ITEMS] = evaluate_items.score_items(
+                truth[evaluate_items.ITEMS], data)
+            counters.update(item_counters)
         return counters, detail
 
     def eval_summary(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
-        return evaluate.acceptance(rows)
+        return {**evaluate.acceptance(rows), **evaluate_items.summary(rows)}
 
     def eval_truth(self, labels: dict[str, Any]) -> dict[str, Any]:
         return evaluate.truth(labels, set(Expense.model_fields))
