@@ -37,6 +37,7 @@ from mustelid.ocr import (  # noqa: E402
 from mustelid.periods import PERIODS, period_bounds  # noqa: E402
 from mustelid.tasks import (  # noqa: E402
     Backend,
+    Capabilities,
     Evidence,
     Generation,
     JobError,
@@ -46,6 +47,7 @@ from mustelid.tasks import (  # noqa: E402
     TaskContext,
     TransientError,
     WaitingError,
+    capabilities,
     validation_error_summary,
 )
 
@@ -61,6 +63,7 @@ __all__ = [
     "__version__",
     "hookimpl",
     "Backend",
+    "Capabilities",
     "Evidence",
     "Generation",
     "JobError",
@@ -72,6 +75,7 @@ __all__ = [
     "TaskContext",
     "TransientError",
     "WaitingError",
+    "capabilities",
     "clean_text",
     "folder_route",
     "image_facts",

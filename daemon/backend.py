@@ -7,6 +7,11 @@ models are kept, and ``resolve_model()`` for a verified GGUF. Backends import on
 and this module; the paging helpers (``mustelid.runtime``) a local backend uses to give its
 weights back between jobs are re-exported here.
 
+A backend that can see declares ``capabilities()`` -> ``Capabilities(vision=True)`` and takes
+``generate(..., images=[...])``; ``model_images`` turns what a task gives (encoded files or
+Pillow images) into upright, downscaled image files for the model, and ``refuse_images`` is
+the one-line refusal of a backend that cannot see.
+
 A factory may carry a ``settings_model`` attribute (a pydantic model of its table, with
 defaults): ``mustelid config`` then shows the table with those defaults filled in.
 """
@@ -35,10 +40,12 @@ from mustelid.runtime import (
 )
 from mustelid.tasks import (
     Backend,
+    Capabilities,
     Generation,
     PermanentError,
     TransientError,
     WaitingError,
+    capabilities,
     validation_error_summary,
 )
 
@@ -49,6 +56,7 @@ __all__ = [
     "Backend",
     "BackendContext",
     "BackendFactory",
+    "Capabilities",
     "Generation",
     "MiB",
     "PermanentError",
@@ -56,12 +64,15 @@ __all__ = [
     "TransientError",
     "WaitingError",
     "backend_tables",
+    "capabilities",
     "file_ranges",
     "major_faults",
     "mb",
+    "model_images",
     "page_out",
     "populate",
     "prewarm",
+    "refuse_images",
     "residency",
     "rss_split",
 ]
@@ -122,3 +133,47 @@ def backend_tables(config: Config,
             pass
     return dict(sorted(tables.items()))
 
+
+
+# Vision encoders take a few hundred pixels a side (CLIP 336, SigLIP 384-896, Qwen2.5-VL's
+# dynamic ~1000): a phone photo at full size only costs encode time and memory.
+DEFAULT_IMAGE_SIDE = 1024
+
+
+def model_images(images: list[Any], max_side: int = DEFAULT_IMAGE_SIDE) -> list[bytes]:
+    """Each image (an encoded file's bytes, or a Pillow image) as a PNG file for a vision
+    model: decoded with the inbox's safety rules, EXIF-rotated upright, RGB, its longer side at
+    most ``max_side`` pixels. ``PermanentError("unreadable_image")`` for bytes that are no
+    image."""
+    import io
+
+    from PIL import Image
+
+    from mustelid.imaging import load_image
+
+    out = []
+    for image in images:
+        if isinstance(image, (bytes, bytearray, memoryview)):
+            image = load_image(io.BytesIO(bytes(image)))   # upright and RGB
+        elif not isinstance(image, Image.Image):
+            raise TypeError(f"an image is bytes or a PIL image, not {type(image).__name__}")
+        else:
+            from PIL import ImageOps
+
+            image = ImageOps.exif_transpose(image).convert("RGB")
+        if max(image.size) > max_side:
+            image = image.copy()
+            image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        buffer = io.BytesIO()
+        image.save(buffer, "PNG")
+        out.append(buffer.getvalue())
+    return out
+
+
+def refuse_images(backend: str, images: list[Any] | tuple[Any, ...]) -> None:
+    """Fail closed: a backend that cannot see was given images."""
+    if images:
+        raise PermanentError(
+            "vision_unavailable",
+            f"backend {backend!r} with this model cannot see images ({len(images)} given); "
+            "configure a vision model (mustelid models add PATH --mmproj PATH)")

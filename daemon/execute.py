@@ -11,7 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from mustelid.tasks import Evidence, Generation, JobInput, PermanentError, Task, parse_output
+from mustelid.tasks import (Evidence, Generation, JobInput, PermanentError, Task, capabilities,
+                            parse_output)
 
 REASK = (
     "That reply was rejected: {problem}. Reply again with one JSON object that fixes this, "
@@ -120,7 +121,16 @@ def _generate(task: Task, job: JobInput, evidence: Evidence, ctx: Any, stats: di
 
 def _generate_once(task: Task, ctx: Any, messages: list[dict[str, str]], schema: dict[str, Any],
                    evidence: Evidence, stats: dict[str, Any]) -> Generation:
-    gen = ctx.backend.generate(messages, schema, task.max_tokens)
+    if evidence.images:
+        # Only to a backend that says it can see: one that cannot refuses the job rather
+        # than answer as if the image were not there.
+        if not capabilities(ctx.backend).vision:
+            raise PermanentError(
+                "vision_unavailable", f"task {task.name!r} sent an image, and the configured "
+                "backend cannot see images")
+        gen = ctx.backend.generate(messages, schema, task.max_tokens, images=evidence.images)
+    else:
+        gen = ctx.backend.generate(messages, schema, task.max_tokens)
     stats["prompt_tokens"] += gen.prompt_tokens
     stats["completion_tokens"] += gen.completion_tokens
     stats["generations"] += 1

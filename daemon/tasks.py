@@ -10,7 +10,8 @@ arguments, a prompt, and four small steps. Where each step runs matters:
 - ``persist``  (daemon process, inside the transaction that marks the job done) writes the
   validated result into the task's own table through sqlite-utils.
 
-A *backend* turns chat messages plus a JSON schema into constrained text. Backends never see tasks.
+A *backend* turns chat messages plus a JSON schema (and, if its ``capabilities`` say it can see,
+images) into constrained text. Backends never see tasks.
 """
 
 from __future__ import annotations
@@ -69,11 +70,31 @@ class JobInput:
 
 @dataclasses.dataclass
 class Evidence:
-    """What ``prepare`` found. ``variables`` fill the prompt; ``data`` is stored with the result."""
+    """What ``prepare`` found. ``variables`` fill the prompt; ``data`` is stored with the result.
+
+    ``images`` (encoded image files or Pillow images) go to the model beside the prompt; only
+    for a backend whose ``capabilities().vision`` is true: the host refuses the job otherwise
+    (``vision_unavailable``), never dropping the image. They are not stored."""
 
     text: str = ""
     variables: dict[str, Any] = dataclasses.field(default_factory=dict)
     data: dict[str, Any] = dataclasses.field(default_factory=dict)
+    images: list[Any] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class Capabilities:
+    """What a loaded backend can take besides text. A backend declares them with a
+    ``capabilities()`` method; one without it can take text only."""
+
+    vision: bool = False         # generate(..., images=[...]) is understood, not ignored
+
+
+def capabilities(backend: Any) -> Capabilities:
+    """``backend``'s capabilities; text only for a backend that declares none."""
+    method = getattr(backend, "capabilities", None)
+    found = method() if callable(method) else None
+    return found if isinstance(found, Capabilities) else Capabilities()
 
 
 @dataclasses.dataclass
@@ -97,6 +118,12 @@ class Backend(Protocol):
 
     Implementations must be fail-closed: if the schema cannot be enforced they raise
     ``PermanentError("grammar_unavailable")`` instead of generating unconstrained text.
+
+    Images: a backend that can see declares ``capabilities()`` with ``vision=True`` and takes
+    ``generate(..., images=[...])`` (encoded files or Pillow images, already upright; the
+    backend scales them to its model's input). The host passes ``images`` only to such a
+    backend, and only when there are some; a backend that cannot see and is given images
+    anyway must refuse (``PermanentError("vision_unavailable")``), never drop them.
     """
 
     model_id: str

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from mustelid import hookimpl
 from mustelid.ocr import OcrLine
-from mustelid.tasks import Generation, Task
+from mustelid.tasks import Capabilities, Generation, PermanentError, Task
 
 FAKE = "testing-fake"     # the name the fakes register under, as backend and as OCR engine
 
@@ -23,6 +23,7 @@ class Call:
     messages: list[dict[str, str]]
     schema: dict[str, Any]
     max_tokens: int
+    images: list[Any] = dataclasses.field(default_factory=list)
 
 
 class FakeBackend:
@@ -31,20 +32,28 @@ class FakeBackend:
     Each reply is a dict, a pydantic model, raw text (to test invalid JSON), a ``Generation`` (to
     test truncation: ``finish_reason="length"``) or ``callable(messages, schema)`` returning one
     of those. The last reply repeats, so a single reply also answers the host's re-ask.
-    ``calls`` records what the task sent: the rendered messages and the schema.
+    ``calls`` records what the task sent: the rendered messages, the schema and any images.
+    ``vision=True`` makes it a backend that can see (``capabilities``); without it, it refuses
+    images as a real text-only backend must.
     """
 
-    def __init__(self, *replies: FakeReply, model_id: str = "fake-model"):
+    def __init__(self, *replies: FakeReply, model_id: str = "fake-model", vision: bool = False):
         if not replies:
             raise ValueError("FakeBackend needs at least one reply")
         self.replies = list(replies)
         self.model_id = model_id
+        self.vision = vision
         self.calls: list[Call] = []
         self.closed = False
 
+    def capabilities(self) -> Capabilities:
+        return Capabilities(vision=self.vision)
+
     def generate(self, messages: list[dict[str, str]], schema: dict[str, Any],
-                 max_tokens: int) -> Generation:
-        self.calls.append(Call(messages, schema, max_tokens))
+                 max_tokens: int, *, images: list[Any] | None = None) -> Generation:
+        if images and not self.vision:
+            raise PermanentError("vision_unavailable", "the fake backend was made without vision")
+        self.calls.append(Call(messages, schema, max_tokens, list(images or [])))
         reply = self.replies[min(len(self.calls), len(self.replies)) - 1]
         if callable(reply):
             reply = reply(messages, schema)
