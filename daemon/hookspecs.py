@@ -8,6 +8,7 @@ when a hook here is missing from README or has no ``test_hook_<name>`` test.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Callable, Literal, Protocol
 
 import pluggy
@@ -17,6 +18,7 @@ if TYPE_CHECKING:  # types only: importing these at run time would make circles
     from sqlite_utils.migrations import Migrations
 
     from mustelid.backend import BackendFactory
+    from mustelid.cli import Listing
     from mustelid.config import Config
     from mustelid.ocr import OcrEngine
     from mustelid.runner import Daemon
@@ -99,6 +101,35 @@ def register_commands(cli: click.Group) -> None:
 
     Called in the CLI process only. Keep imports inside the command functions so that
     ``mustelid --help`` stays fast.
+    """
+
+
+class McpTools(Protocol):
+    """What ``register_mcp_tools`` receives: the ``mustelid mcp`` server's tool registry."""
+
+    def tool(self, name: str, description: str) -> Callable[[Callable[..., dict[str, Any]]],
+                                                            Callable[..., dict[str, Any]]]: ...
+
+    def read_db(self) -> AbstractContextManager[Any]: ...
+
+    def listing(self, since: str | None, until: str | None, limit: int) -> Listing: ...
+
+
+@hookspec
+def register_mcp_tools(tools: McpTools) -> None:
+    """Add read-only tools to ``mustelid mcp``, the MCP server local AI assistants query.
+
+    ``@tools.tool(name, description)`` registers a function: its typed keyword arguments are the
+    tool's input schema (``Annotated[int, pydantic.Field(description=...)]`` describes one) and
+    it returns a JSON-serialisable dict, which the host cuts down (``"truncated": true``) when it
+    is too long. Inside it, ``with tools.read_db() as db`` is a sqlite-utils ``Database`` opened
+    read-only (SQLite refuses any write) for this call only, and ``tools.listing(since, until,
+    limit)`` reads ``since``/``until`` as the CLI's ``--since``/``--until`` do, into a
+    ``mustelid.cli.Listing`` with the limit capped. A ``ValueError`` the function raises reaches
+    the assistant as its error message. Names are unique: a duplicate is reported and skipped.
+
+    Called in the ``mustelid mcp`` process only, once at start, with the 5 s deadline of the
+    other ``register_*`` hooks; the tools run later, on the server's worker threads.
     """
 
 

@@ -42,7 +42,7 @@ LOAD_DEADLINE = 5.0          # seconds for one plugin's import: ours take well u
 DEADLINES = {"route_file": 2.0, "job_event": 2.0, "register_schedules": 5.0, "shutdown": 5.0,
              "register_tasks": LOAD_DEADLINE, "register_backends": LOAD_DEADLINE,
              "register_ocr_engines": LOAD_DEADLINE, "register_migrations": LOAD_DEADLINE,
-             "register_commands": LOAD_DEADLINE}
+             "register_commands": LOAD_DEADLINE, "register_mcp_tools": LOAD_DEADLINE}
 
 
 @dataclass

@@ -35,6 +35,19 @@ def open_db(path: Path | str) -> sqlite_utils.Database:
     return db
 
 
+def open_db_readonly(path: Path | str) -> sqlite_utils.Database:
+    """The database for reading only (``mustelid mcp``): opened with SQLite's ``mode=ro``, so
+    SQLite itself refuses every write on this connection, and a missing file is never created
+    (``FileNotFoundError``). Readers never block the daemon's writer in WAL mode."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no database at {path}")
+    # as_uri() percent-escapes what a URI would misread in a path ("?", "#", "%", spaces).
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                           timeout=BUSY_TIMEOUT_MS / 1000)
+    return sqlite_utils.Database(conn)
+
+
 def _create(path: Path) -> None:
     """Make a new database whole, then give it its name: a reader (the CLI started beside a
     daemon that is creating the file) must never see the 0-byte file sqlite makes first, which

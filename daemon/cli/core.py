@@ -348,6 +348,7 @@ _MODULES = {
     "db": "mustelid.cli.db",
     "logs": "mustelid.cli.logs",
     "service": "mustelid.cli.service",
+    "mcp": "mustelid.cli.mcp_command",
 }
 
 
