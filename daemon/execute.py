@@ -53,11 +53,14 @@ def run_job(task: Task, job: JobInput, ctx: Any) -> dict[str, Any]:
             f"{job.original_name or 'the file'} is {job.mime or 'of an unknown type'}; "
             f"task {task.name} accepts {', '.join(task.accepts)}",
         )
+    _stage(ctx, "reading")
     evidence: Evidence = task.prepare(job, ctx)
     prepared = time.monotonic()
     stats: dict[str, Any] = {"prompt_tokens": 0, "completion_tokens": 0, "generations": 0}
     if not task.uses_model:
+        _stage(ctx, "computing")
         result = task.Output.model_validate(task.compute(job, evidence, ctx).model_dump())
+        _stage(ctx, "checking")
         problems = task.check(result, evidence)
         if problems:
             raise PermanentError("check_failed", "; ".join(problems))
@@ -76,11 +79,14 @@ def _generate(task: Task, job: JobInput, evidence: Evidence, ctx: Any, stats: di
               started: float) -> tuple[BaseModel, bool, str]:
     """The constrained generation and its checks, re-asking once. Returns the accepted result,
     whether it took the re-ask, and the first answer's problem."""
+    _stage(ctx, "model")
     messages = task.messages(job, evidence, ctx)
     schema = task.schema(evidence)
     problem = first_problem = ""
     for attempt in range(2):
+        _stage(ctx, "model (re-ask)" if attempt else "model")
         gen = _generate_once(task, ctx, messages, schema, evidence, stats)
+        _stage(ctx, "checking")
         problems = []
         try:
             result = parse_output(task.Output, gen)
@@ -141,6 +147,14 @@ def _generate_once(task: Task, ctx: Any, messages: list[dict[str, str]], schema:
     if gen.confidence:
         evidence.data["model_confidence"] = gen.confidence
     return gen
+
+
+def _stage(ctx: Any, stage: str) -> None:
+    """Tell the context what the job is doing (``WorkerContext.mark_stage``: the worker passes
+    it on to ``mustelid status``); a context without it is simply not told."""
+    mark = getattr(ctx, "mark_stage", None)
+    if mark is not None:
+        mark(stage)
 
 
 def _answer(result: BaseModel, evidence: Evidence, stats: dict[str, Any]) -> dict[str, Any]:

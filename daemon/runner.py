@@ -42,6 +42,7 @@ log = logging.getLogger("mustelid.daemon")
 PAUSE_SECONDS = 5.0      # back-off after a database or filesystem error (e.g. disk full)
 SHUTDOWN_GRACE = 6.0     # seconds a running job may take to finish after SIGTERM
 TICK = 0.2
+STAGE_PUBLISH_MIN_S = 0.5  # a running job's stage change is published at most this often
 
 
 class Pauses:
@@ -108,6 +109,7 @@ class Daemon:
         self.pauses = Pauses(monotonic)   # why the daemon is not making progress
         self.committed = {"done": 0, "failed": 0}
         self.supervisor: Supervisor | None = None
+        self._published_stage: dict[str, Any] | None = None
         self.watchers = list(watchers)
         self.joblog: JobLog | None = None
         self.source = InboxSource(config, host, pauses=self.pauses, on_new_file=self._wake,
@@ -177,7 +179,7 @@ class Daemon:
     # -- the loop -----------------------------------------------------------------------------
 
     def _loop(self) -> None:
-        self._next_publish = 0.0
+        self._next_publish = self._last_publish = 0.0
         while not self.stop_requested:
             try:
                 if self._iteration():
@@ -217,10 +219,17 @@ class Daemon:
             if not backlog:
                 time.sleep(TICK)
         self.pauses.clear("loop")       # a whole pass without a database or filesystem error
-        if now >= self._next_publish:
+        if now >= self._next_publish or self._stage_changed(now):
             self._publish(state="running")
-            self._next_publish = now + 5
+            self._last_publish, self._next_publish = now, now + 5
         return False
+
+    def _stage_changed(self, now: float) -> bool:
+        """The running job went on to another stage: publish it for `mustelid status` now, not
+        at the next 5 s heartbeat, but at most twice a second (a stage of a fast job may be
+        skipped; a slow stage, the one a user waits on, is always shown)."""
+        return (self.supervisor.stage != self._published_stage
+                and now >= self._last_publish + STAGE_PUBLISH_MIN_S)
 
     def _wake(self) -> None:
         self.supervisor.wake()
@@ -269,6 +278,7 @@ class Daemon:
         self.reply = reply
         self._commit(job, reply)
         self.current = self.reply = None
+        self.supervisor.job_finished()
 
     def _commit(self, job: dict[str, Any], reply: Reply) -> Outcome:
         outcome = commit(self.ledger, self.host.task(job["task"]), job, reply)
@@ -313,12 +323,15 @@ class Daemon:
         reasons = self.pauses.reasons()
         tracked = self.source.tracker.counts()
         supervisor = self.supervisor
+        self._published_stage = supervisor.stage if supervisor else None
         info = {
             "pid": os.getpid(), "state": "paused" if reasons and state == "running" else state,
             "version": __version__, "owner": self.owner,
             "inbox": str(self.config.inbox_dir), "heartbeat": time.time(),
             "worker": {**supervisor.last_stats, "alive": supervisor.alive} if supervisor else {},
             "paused": self.pauses.summary(), "paused_reasons": reasons, "stats": self.stats,
+            # the running job's stage: {"job", "name", "since"} (mustelid.supervisor)
+            "stage": self._published_stage,
             "tracking": tracked["tracking"],
             "inbox_files": {**tracked, **self.source.found, **self.source.ready_by},
         }

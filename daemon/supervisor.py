@@ -10,6 +10,9 @@ out after ``model.idle_release`` seconds without a job and stops the worker afte
 ``model.idle_unload``; ``wake`` asks for a prewarm when a job is on its way; ``budget_problem``
 says whether memory can hold the model before a job is handed over. Tier requests are sent
 without waiting: the worker answers them in order, and ``poll``/``drain`` read the answers.
+
+While a job runs the worker says which stage it is in (``reading``, ``ocr``, ``model``...);
+``stage`` keeps the latest, with the job and since when, for the daemon to publish.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ class Supervisor:
         self.pending: collections.deque[str] = collections.deque()  # ops sent, not yet answered
         self.idle_since = monotonic()
         self.footprint: int | None = None  # bytes the loaded model took, once seen
+        # The running job's stage: {"job": id, "name": "model", "since": epoch seconds}.
+        self.stage: dict[str, Any] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -109,6 +114,7 @@ class Supervisor:
             self.conn.close()
         self.proc = self.conn = None
         self.busy_since = None
+        self.stage = None
         self.pending.clear()
         self.last_stats = {**self.last_stats, "tier": "unloaded"}
         for key in ("rss_mb", "rss_anon_mb", "rss_file_mb", "model_resident_mb",
@@ -122,6 +128,7 @@ class Supervisor:
         self.conn.send({"op": "job", "job": dataclasses.asdict(job)})
         self.pending.append("job")
         self.busy_since = self.monotonic()
+        self._set_stage(job.id, "starting", time.time())
 
     def poll(self, timeout: float) -> Reply | None:
         """The job's outcome, or None if it is still running. Answers to tier requests queued
@@ -139,6 +146,8 @@ class Supervisor:
             except (EOFError, OSError):
                 return self._crashed()
             if self._take(reply) == "job":
+                if self.stage is not None:   # the daemon writes the reply to the ledger next
+                    self._set_stage(self.stage["job"], "committing", time.time())
                 self.busy_since = None
                 self.crashes = 0
                 self.idle_since = self.monotonic()
@@ -146,6 +155,11 @@ class Supervisor:
 
     def _take(self, reply: dict[str, Any]) -> str:
         op = reply.get("op", "job")
+        if op == "stage":              # unasked, while a job runs: no request is answered
+            if self.busy_since is not None and self.stage is not None:
+                self._set_stage(self.stage["job"], str(reply.get("stage")),
+                                float(reply.get("at") or time.time()))
+            return op
         if self.pending:
             self.pending.popleft()
         stats = reply.get("stats", {})
@@ -176,6 +190,13 @@ class Supervisor:
             self.pending.append(op)
         except (OSError, BrokenPipeError):
             pass
+
+    def _set_stage(self, job_id: str, name: str, since: float) -> None:
+        self.stage = {"job": job_id, "name": name, "since": since}
+
+    def job_finished(self) -> None:
+        """The daemon committed (or put back) the job: no stage to show any more."""
+        self.stage = None
 
     @property
     def tier(self) -> str:

@@ -11,6 +11,8 @@ its ``op``, so the daemon can queue a ``prewarm`` and a ``job`` back to back:
   -> {"op": "release"}   tier 1: page the weights out  <- {"ok": True, "stats", "release": {...}}
   -> {"op": "prewarm"}   load or read the weights back <- {"ok": True, "stats", "prewarm": {...}}
   -> {"op": "exit"}                                   (closes the model and exits: tier 2)
+During a job it also sends, unasked, ``{"op": "stage", "stage": "model", "at": t}`` at each
+stage change (``WorkerContext.mark_stage``), shown by ``mustelid status``.
 
 Memory tiers of the model, reported as ``stats["tier"]``: ``unloaded`` (no backend yet),
 ``loaded`` (weights resident), ``released`` (weights paged out to their file, the model object
@@ -21,6 +23,7 @@ server) simply stays ``loaded``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -29,7 +32,7 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from mustelid.backend import BackendContext
 from mustelid.config import Config, load_config
@@ -60,11 +63,40 @@ class WorkerContext:
         self.last_release: dict[str, Any] = {}
         self.last_prewarm: dict[str, Any] = {}
         self._prewarming: threading.Thread | None = None
+        # Told each stage of the running job (the worker sends it to the daemon); None outside
+        # the worker process (mustelid.testing, eval), where nobody is watching.
+        self.on_stage: Callable[[str], None] | None = None
+        self.stage: str | None = None
+
+    def mark_stage(self, stage: str | None) -> None:
+        """Say what the job is doing now, in words a user knows (``reading``, ``ocr``,
+        ``model``, ``checking``...). The host marks the steps it runs itself; a task may mark a
+        long step of its own the same way, but need not."""
+        if stage == self.stage:
+            return
+        self.stage = stage
+        if self.on_stage is not None and stage is not None:
+            try:
+                self.on_stage(stage)
+            except (OSError, ValueError):   # the daemon is gone: only the display loses
+                pass
+
+    @contextlib.contextmanager
+    def staged(self, stage: str) -> Iterator[None]:
+        """``stage`` for the block, then back to the stage it interrupted (OCR called from
+        ``prepare`` returns to ``reading``)."""
+        before = self.stage
+        self.mark_stage(stage)
+        try:
+            yield
+        finally:
+            self.mark_stage(before)
 
     @property
     def backend(self) -> Any:
         if self._prewarming is not None:
-            self._prewarming.join()  # started at job start: it overlapped prepare (OCR)
+            with self.staged("loading model"):
+                self._prewarming.join()  # started at job start: it overlapped prepare (OCR)
             self._prewarming = None
         if self._backend is None:
             name = self.config.model.backend
@@ -73,7 +105,8 @@ class WorkerContext:
                 raise WaitingError(
                     "backend_missing", f"no installed plugin provides model backend {name!r}"
                 )
-            self._backend = factory(BackendContext.from_config(self.config, name))
+            with self.staged("loading model"):
+                self._backend = factory(BackendContext.from_config(self.config, name))
             self.tier = "loaded"
         return self._backend
 
@@ -146,8 +179,9 @@ class WorkerContext:
     def ocr(self, path: str) -> list:
         if path not in self._ocr_cache:
             document = self._document_of(path)
-            lines = (self._engine().read(path) if document is None
-                     else document.read_text(self._engine, self.config.data_dir / "tmp"))
+            with self.staged("ocr"):
+                lines = (self._engine().read(path) if document is None
+                         else document.read_text(self._engine, self.config.data_dir / "tmp"))
             self._ocr_cache.clear()  # one image per job: keep memory flat
             self._ocr_cache[path] = lines
         return self._ocr_cache[path]
@@ -260,6 +294,7 @@ def run_one(ctx: WorkerContext, job: JobInput) -> dict[str, Any]:
         ctx.prewarm_in_background()
     started, faults = time.monotonic(), runtime.major_faults()
     reply = handle(ctx, job)
+    ctx.mark_stage(None)
     ctx.forget_document()
     if ctx._prewarming is not None:  # the job ended before it needed the model (e.g. bad file)
         ctx._prewarming.join()
@@ -345,6 +380,7 @@ def worker_main(conn: Any, config_path: str | None, env: dict[str, str]) -> None
     _cap = apply_memory_cap(config)
     host = Host(config.plugins_path)
     ctx = WorkerContext(config, host)
+    ctx.on_stage = lambda stage: conn.send({"op": "stage", "stage": stage, "at": time.time()})
     try:
         while True:
             try:

@@ -26,14 +26,26 @@ class OnceProgress:
 
     def __init__(self, daemon: Any):
         from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn,
-                                   TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn,
+                                   SpinnerColumn, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+        from rich.text import Text
+
+        class StageColumn(ProgressColumn):
+            """The running job's stage (``reading``, ``ocr``, ``model``...), read at each
+            refresh from the supervisor, which the worker tells at every stage change."""
+
+            def render(self, task: Any) -> Text:
+                stage = getattr(daemon.supervisor, "stage", None)
+                name = stage.get("name") if stage else None
+                return Text(f"[{name}]" if name else "", style="cyan")
 
         self.daemon = daemon
         self.finished = 0
         self.bar = None
         self.progress = Progress(
-            SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(),
+            SpinnerColumn(), TextColumn("{task.description}", markup=False), StageColumn(),
+            BarColumn(),
             MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
             console=Console(stderr=True), speed_estimate_period=900, transient=False,
         )
@@ -83,16 +95,25 @@ def _age(iso: str | None, now: float) -> float | None:
         return None
 
 
-def activity(ledger: Any, with_file, stage: str | None = None, now: float | None = None
-             ) -> dict[str, Any]:
-    """The running job(s) (file, task, stage when the daemon published one, elapsed), the queue
-    depth, the jobs per minute over the last ``RATE_WINDOW_S`` and the time left at that rate."""
+def activity(ledger: Any, with_file, stage: dict[str, Any] | None = None,
+             now: float | None = None) -> dict[str, Any]:
+    """The running job(s) (file, task, elapsed, and the stage the daemon published for it:
+    ``stage`` is ``{"job", "name", "since"}`` from ``mustelid.supervisor``), the queue depth, the
+    jobs per minute over the last ``RATE_WINDOW_S`` and the time left at that rate."""
     now = time.time() if now is None else now
-    running = [
-        {"id": j["id"], "file": j["file"], "task": j["task"], "attempt": j["attempts"],
-         "stage": stage, "elapsed_s": _age(j["started_at"], now)}
-        for j in with_file(ledger.list("running", None, 10))
-    ]
+    running = []
+    for j in with_file(ledger.list("running", None, 10)):
+        # Only the job the stage was published for: a stage left over from the job before, or
+        # a job another (crashed) daemon left running, shows none.
+        mine = isinstance(stage, dict) and stage.get("job") == j["id"]
+        since = stage.get("since") if mine else None
+        running.append({
+            "id": j["id"], "file": j["file"], "task": j["task"], "attempt": j["attempts"],
+            "stage": stage.get("name") if mine else None,
+            "stage_elapsed_s": round(max(0.0, now - since), 1)
+            if isinstance(since, (int, float)) else None,
+            "elapsed_s": _age(j["started_at"], now),
+        })
     counts = ledger.counts()
     queue = counts["queued"] + counts["running"]
     per_min = rate(ledger.finished_since(now - RATE_WINDOW_S), now)
@@ -115,8 +136,12 @@ def _duration(seconds: float) -> str:
 
 def print_activity(info: dict[str, Any]) -> None:
     for job in info["running"]:
+        # "-> receipts, model for 12s, running 15s": the stage, then the whole job so far
         stage = f", {clean(job['stage'])}" if job.get("stage") else ""
-        took = f", {_duration(job['elapsed_s'])}" if job.get("elapsed_s") is not None else ""
+        if stage and job.get("stage_elapsed_s") is not None:
+            stage += f" for {_duration(job['stage_elapsed_s'])}"
+        took = (f", {'running ' if stage else ''}{_duration(job['elapsed_s'])}"
+                if job.get("elapsed_s") is not None else "")
         click.echo(f"running:  {job['id']} {clean(job['file'] or '(no file)')} -> "
                    f"{clean(job['task'])}{stage}{took}")
     rate_s = (f"{info['rate_per_min']:g} jobs/min over the last "

@@ -8,7 +8,8 @@ TRUNCATE, NAN,
 SLOW (answer after 3 s), PAUSE (0.1 s), PERMANENT (task refuses), otherwise a valid answer.
 Bad-output words (tests/test_bad_output.py): INF (a number the grammar admits that parses to
 inf), HUGE (5 MB of JSON), WRONGTYPE, DEEPJSON (100,000 nested arrays), BADONCE (invalid JSON,
-then a valid answer to the re-ask), PERSISTFAIL (valid output; the task's persist raises).
+then a valid answer to the re-ask), SLOWREASK (invalid JSON, then the re-ask's answer after
+8 s: tests/test_stage.py), PERSISTFAIL (valid output; the task's persist raises).
 Every generate() call appends the first word to ``$MUSTELID_HOME/fake-generations.log`` so
 tests can count generations (re-asks) from the outside.
 
@@ -158,8 +159,10 @@ class FakeBackend:
             return Generation('{"text": 5, "words": "many"}', "stop", model_id=self.model_id)
         if word == "DEEPJSON":
             return Generation("[" * 100_000 + "]" * 100_000, "stop", model_id=self.model_id)
-        if word == "BADONCE" and len(messages) == 1:      # a re-ask carries the earlier reply
+        if word in ("BADONCE", "SLOWREASK") and len(messages) == 1:  # a re-ask: more messages
             return Generation("{not json", "stop", model_id=self.model_id)
+        if word == "SLOWREASK":
+            time.sleep(8)
         out = json.dumps({"text": text.strip()[:200], "words": len(text.split())})
         return Generation(out, "stop", prompt_tokens=len(text.split()), completion_tokens=5,
                           model_id=self.model_id)
