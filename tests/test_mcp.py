@@ -233,6 +233,10 @@ PLUGIN = textwrap.dedent('''
             return {"rows": [{"i": i, "text": "x" * 2000} for i in range(10_000)],
                     "limit": window.limit}
 
+        @tools.tool("blob", "One string far too long to cut.")
+        def blob():
+            return {"text": "x" * 1_000_000}
+
         @tools.tool("picky", "Refuses.")
         def picky():
             raise ValueError("that is not something I can answer")
@@ -248,16 +252,17 @@ def test_hook_register_mcp_tools(filled):
     plugins.mkdir()
     (plugins / "mcptools.py").write_text(PLUGIN)
     out = call(filled, ("count_jobs", {}), ("big", {}), ("picky", {}),
-               ("search", {"query": "hammer"}))
-    assert set(out["tools"]) == TOOLS | {"count_jobs", "big", "picky"}
+               ("search", {"query": "hammer"}), ("blob", {}))
+    assert set(out["tools"]) == TOOLS | {"count_jobs", "big", "blob", "picky"}
     assert "A job state" in json.dumps(out["tools"]["count_jobs"].input_schema)
-    counted, big, picky, search = out["results"]
+    counted, big, picky, search, blob = out["results"]
     assert counted.structured_content == {"count": 3}      # receipt, todos, screenshot
     capped = big.structured_content
     assert capped["truncated"] is True and capped["limit"] == MAX_ROWS
     assert 0 < len(capped["rows"]) < 10_000 and len(json.dumps(capped)) <= MAX_RESULT_CHARS
     assert picky.is_error and "that is not something I can answer" in picky.content[0].text
     assert rows(search, "results")                         # the host's, not the plugin's
+    assert blob.is_error and f"longer than {MAX_RESULT_CHARS}" in blob.content[0].text
 
 
 def test_help_does_not_import_the_sdk(home):

@@ -36,9 +36,10 @@ MAX_ROWS = 200                  # the most rows one call returns, whatever limit
 MAX_RESULT_CHARS = 100_000
 
 INSTRUCTIONS = (
-    "mustelid reads the receipts, screenshots and notes a person drops in a folder with a small "
-    "local model and files what they say. These tools read what it filed; none changes anything. "
-    "Dates are local days (YYYY-MM-DD) or times (YYYY-MM-DDTHH:MM).")
+    "mustelid reads the images and notes a person drops in a folder (receipts, screenshots, "
+    "notes...) with a small local model and files what they say. These tools read what it "
+    "filed; none changes anything. Dates are local days (YYYY-MM-DD) or times "
+    "(YYYY-MM-DDTHH:MM).")
 
 Since = Annotated[str | None, Field(
     description="Only from this day on: YYYY-MM-DD or YYYY-MM-DDTHH:MM, local time.")]
@@ -100,17 +101,17 @@ def open_readonly(path: Path) -> Any:
                          "`mustelid status`) once to create it") from None
 
 
-def add_search_tool(tools: McpTools) -> None:
+def add_search_tool(tools: McpTools, task_names: list[str]) -> None:
     """The host's own tool: full-text search over every result and its input's text."""
 
     @tools.tool("search", "Full-text search over everything mustelid filed: each stored answer "
-                "(expense, screenshot description, todos, summaries) and the text of the input it "
-                "was read from (the OCR text of a receipt or screenshot, a note's lines). Best "
-                "match first, with a snippet and the job ID. The same as `mustelid search`.")
+                "and the text of the input it was read from (the OCR text of an image, a note's "
+                "lines). Best match first, with a snippet, the task, the file and the job ID. "
+                "The same as `mustelid search`. Tasks here: " + ", ".join(task_names) + ".")
     def search(
         query: Annotated[str, Field(description="Words to find (all must match), e.g. 'taxi'.")],
         task: Annotated[str | None, Field(description=(
-            "Only results of this task: receipts, screenshots, todos, summaries."))] = None,
+            "Only results of this task (one of those the tool's description names)."))] = None,
         since: Since = None, until: Until = None,
         limit: Annotated[int, Field(description=f"At most this many (up to {MAX_ROWS}).")] = 20,
     ) -> dict[str, Any]:
@@ -141,6 +142,9 @@ def capped(result: dict[str, Any]) -> dict[str, Any]:
             kept.append(row)
         result[key] = kept
     result["truncated"] = True
+    if len(json.dumps(result)) > MAX_RESULT_CHARS:       # not rows in a list: nothing to cut
+        raise ValueError(f"the answer is longer than {MAX_RESULT_CHARS} characters; ask for "
+                         "less")
     return result
 
 
@@ -215,6 +219,6 @@ def mcp(state: State) -> None:
         check_database(state, tools)
     except NoDatabase as e:
         raise click.ClickException(str(e)) from None
-    add_search_tool(tools)
+    add_search_tool(tools, sorted(state.host.tasks))
     state.host.each("register_mcp_tools", tools=tools)
     build_server(tools).run("stdio")

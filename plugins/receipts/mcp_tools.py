@@ -12,7 +12,11 @@ from mustelid import hookimpl
 
 from .cli import expense_rows
 
-Day = Annotated[str | None, Field(description="A receipt date: YYYY-MM-DD (inclusive).")]
+# Expenses are dated by the receipt's day, so the window is days, both ends included.
+Since = Annotated[str | None, Field(description="Only receipts dated this day or later: "
+                                                "YYYY-MM-DD.")]
+Until = Annotated[str | None, Field(description="Only receipts dated this day or earlier: "
+                                                "YYYY-MM-DD.")]
 
 
 @hookimpl
@@ -21,7 +25,7 @@ def register_mcp_tools(tools):
                 "merchant, date, total, currency, category, line items and the file, the latest "
                 "version of each receipt. A receipt held for a person's review is listed with "
                 'check = "review" (not counted yet). The same rows as `mustelid expenses --json`.')
-    def expenses(since: Day = None, until: Day = None,
+    def expenses(since: Since = None, until: Until = None,
                  limit: Annotated[int, Field(description="At most this many.")] = 50,
                  ) -> dict[str, Any]:
         listing = tools.listing(since, until, limit)
