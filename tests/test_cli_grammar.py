@@ -20,7 +20,7 @@ from mustelid.store.jobs import AmbiguousJob, UnknownJob
 from test_receipts import prepared
 
 LISTINGS = [["jobs"], ["files"], ["search", "x"], ["review"], ["expenses"], ["todos"],
-            ["screenshots"]]
+            ["screenshots"], ["schedules"]]
 
 
 @pytest.mark.parametrize("command", LISTINGS, ids=lambda c: c[0])
@@ -137,3 +137,35 @@ def test_review_list_takes_the_grammar(home):
     rows = list(csv.DictReader(io.StringIO(cli("review", "--csv").output)))
     assert [r["job_id"] for r in rows] == [job_id]
     assert json.loads(cli("review", "--since", "2999-01-01", "--json").output) == []
+
+def test_schedules_takes_the_grammar(home):
+    """Two schedules, one fired (a missed fire caught up): -n, --csv and --since/--until on the
+    last fire, which is stored in local time and compared as an instant."""
+    import datetime as dt
+
+    from mustelid.scheduler import Scheduler
+
+    (home / "config.toml").write_text(
+        '[schedules.daily]\ntask = "summaries"\ncron = "0 18 * * *"\n'
+        'params = { period = "day" }\n'
+        '[schedules.weekly]\ntask = "summaries"\ncron = "0 18 * * 0"\n'
+        'params = { period = "week" }\n')
+    host, db, ledger = store()
+    cfg = load_config()
+    now = dt.datetime.now().astimezone()
+    Scheduler.build(cfg, host, ledger, clock=lambda: now - dt.timedelta(days=2)).tick()
+    Scheduler.build(cfg, host, ledger).tick()     # daily catches up its missed fire
+
+    everything = json.loads(cli("schedules", "--json").output)
+    assert {r["name"] for r in everything} == {"daily", "weekly"}
+    fired = {r["name"] for r in everything if r["last_fire"]}
+    assert "daily" in fired
+    assert len(json.loads(cli("schedules", "-n", "1", "--json").output)) == 1
+    rows = list(csv.DictReader(io.StringIO(cli("schedules", "--csv").output)))
+    assert {r["name"] for r in rows} == {"daily", "weekly"}
+    daily = next(r for r in rows if r["name"] == "daily")
+    assert daily["last_job_id"] and daily["last_state"] == "queued"
+    since = (now - dt.timedelta(days=3)).date().isoformat()
+    recent = json.loads(cli("schedules", "--since", since, "--json").output)
+    assert {r["name"] for r in recent} == fired
+    assert json.loads(cli("schedules", "--until", "2000-01-01", "--json").output) == []
