@@ -13,7 +13,7 @@ from typing import Any
 # plugin imports this module, and `mustelid --help` loads every plugin.
 
 __all__ = ["first", "select", "input_file", "job_and_result", "corrected_examples",
-           "newest_per_input", "versions_of", "waiting_for_review"]
+           "newest_per_input", "versions_of", "waiting_for_review", "add_foreign_keys"]
 
 
 def select(db: Any, table: str, where: dict[str, Any] | None = None, **how: Any) -> list[dict]:
@@ -73,3 +73,14 @@ def versions_of(db: Any, table: str) -> dict[str, int]:
     from mustelid.store import reviews
 
     return reviews.versions_of(db, table)
+
+
+def add_foreign_keys(db: Any, table: str, keys: dict[str, str],
+                     on_delete: dict[str, str] | None = None) -> int:
+    """For a plugin's migrations: give its table foreign keys (column -> ``"jobs.id"``,
+    ``"files.sha256"``; ON DELETE RESTRICT unless ``on_delete`` says otherwise) by rebuilding
+    it, rows, indexes and triggers kept. A row naming a missing job or file is set aside in
+    ``broken_references`` (see ``mustelid.store.keys``); returns how many."""
+    from mustelid.store import keys as store_keys
+
+    return store_keys.add_foreign_keys(db, table, keys, on_delete)

@@ -294,6 +294,30 @@ def m009_search_input_text(db: sqlite_utils.Database) -> None:
                " FROM results")
 
 
+@core()
+def m010_foreign_keys(db: sqlite_utils.Database) -> None:
+    # Nothing tied results, jobs and files together: a result could name a job that does not
+    # exist and datasette showed no links. Each table is rebuilt with its keys (keys.py); a
+    # row pointing at nothing is set aside in `broken_references`, never dropped. Task tables
+    # get theirs in their plugins' migrations.
+    # ON DELETE: RESTRICT everywhere a row is something a person filed or decided (a result,
+    # a review, a correction, a job's input): deleting a job or a file must not silently take
+    # an answer with it. Nothing in mustelid deletes jobs, results or files (the archive keeps
+    # everything; only inbox_files refusals are deleted, and nothing references those), so
+    # RESTRICT stops only a hand edit. A job's events are its history and nothing else:
+    # CASCADE. A schedule's last job is a memo: SET NULL.
+    from mustelid.store.keys import add_foreign_keys
+
+    add_foreign_keys(db, "jobs", {"input_sha256": "files.sha256", "reprocess_of": "jobs.id"})
+    add_foreign_keys(db, "job_events", {"job_id": "jobs.id"}, on_delete={"job_id": "CASCADE"})
+    add_foreign_keys(db, "results", {"job_id": "jobs.id", "input_sha256": "files.sha256"})
+    add_foreign_keys(db, "reviews", {"job_id": "jobs.id"})
+    add_foreign_keys(db, "corrections", {"job_id": "jobs.id"})
+    add_foreign_keys(db, "inbox_files", {"sha256": "files.sha256"})
+    add_foreign_keys(db, "schedule_state", {"last_job_id": "jobs.id"},
+                     on_delete={"last_job_id": "SET NULL"})
+
+
 def migrate(db: sqlite_utils.Database, extra: Iterable[Migrations] = ()) -> list[str]:
     """Apply the host's migrations, then every plugin's set, each at most once.
 
@@ -307,9 +331,14 @@ def migrate(db: sqlite_utils.Database, extra: Iterable[Migrations] = ()) -> list
     for migrations in [core, *extra]:
         if not _has_pending(db, migrations):
             continue
+        # Keys off while a set runs, as SQLite's table rebuild needs (keys.add_foreign_keys):
+        # the pragma is a no-op inside a transaction, so it is set around it.
+        db.execute("PRAGMA foreign_keys = OFF")
         try:
             with immediate(db):
+                broken = _key_violations(db)
                 migrations.apply(db)
+                _refuse_new_violations(db, broken)
                 crash_point("migration_uncommitted")  # applied inside the open transaction
             crash_point("between_migrations")         # this set committed, the next not begun
         except Exception as e:
@@ -317,7 +346,24 @@ def migrate(db: sqlite_utils.Database, extra: Iterable[Migrations] = ()) -> list
                 raise
             errors.append(f"migrations {migrations.name!r} failed: {type(e).__name__}: {e}")
             log.warning(errors[-1])
+        finally:
+            db.execute("PRAGMA foreign_keys = ON")
     return errors
+
+
+def _key_violations(db: sqlite_utils.Database) -> set[tuple]:
+    return {tuple(r) for r in db.execute("PRAGMA foreign_key_check").fetchall()}
+
+
+def _refuse_new_violations(db: sqlite_utils.Database, before: set[tuple]) -> None:
+    """With the keys off, a migration could leave a row pointing at nothing: roll it back.
+    Only what the set broke counts; a violation already there (written by a tool that ran with
+    keys off) must not stop the daemon from starting."""
+    new = _key_violations(db) - before
+    if new:
+        table, rowid, parent, _ = min(new, key=str)
+        raise sqlite3.IntegrityError(
+            f"{len(new)} row(s) would name a missing row, e.g. {table} rowid {rowid} -> {parent}")
 
 
 def _has_pending(db: sqlite_utils.Database, migrations: Migrations) -> bool:

@@ -10,6 +10,7 @@ import json
 import os
 
 import pytest
+from parents import add_file
 from test_review import UNPRINTED, cli, held_job
 
 from mustelid.commit import commit
@@ -45,8 +46,8 @@ def store():
 
 def test_short_unique_prefixes_and_prefix_resolution(home):
     host, db, ledger = store()
-    ids = [ledger.enqueue("receipts", idempotency_key=f"k{i}", input_sha256=f"{i:02d}" * 32)[0]
-           for i in range(3)]
+    ids = [ledger.enqueue("receipts", idempotency_key=f"k{i}",
+                          input_sha256=add_file(db, f"{i:02d}" * 32))[0] for i in range(3)]
     short = ledger.short_ids(ids, 8)
     for job_id in ids:
         s = short[job_id]
@@ -79,7 +80,8 @@ def test_short_unique_prefixes_and_prefix_resolution(home):
 def test_jobs_limit_and_date_window(home):
     host, db, ledger = store()
     for i in range(3):
-        ledger.enqueue("receipts", idempotency_key=f"k{i}", input_sha256=f"{i:02d}" * 32)
+        ledger.enqueue("receipts", idempotency_key=f"k{i}",
+                       input_sha256=add_file(db, f"{i:02d}" * 32))
     assert len(json.loads(cli("jobs", "-n", "2", "--json").output)) == 2
     assert len(json.loads(cli("jobs", "--since", "2000-01-01", "--json").output)) == 3
     assert json.loads(cli("jobs", "--until", "2000-01-01", "--json").output) == []
@@ -104,7 +106,8 @@ ROUTED = {"kind": "receipts", "name": "record_receipt", "task": "receipts",
 
 def held_router_job(home):
     host, db, ledger = store()
-    job_id, _ = ledger.enqueue("auto", idempotency_key="r1", input_sha256="cd" * 32)
+    job_id, _ = ledger.enqueue("auto", idempotency_key="r1",
+                               input_sha256=add_file(db, "cd" * 32))
     row = ledger.claim("daemon", 60)
     reply = {"ok": False, "kind": "review", "reason": "check_failed", "message": "total ...",
              "review": {"data": ROUTED, "raw": json.dumps(ROUTED),

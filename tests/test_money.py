@@ -27,11 +27,15 @@ def previous_release(path):
     migrate(db)
     older = Migrations("receipts")
     older._migrations = [m for m in expenses_migrations()._migrations
-                         if m.name != "m003_exact_totals"]
+                         if m.name not in ("m003_exact_totals", "m004_foreign_keys")]
     with db.conn:
         older.apply(db)
     assert "total_milli" not in db["expenses"].columns_dict
     for job_id, merchant, total, currency in OLD_ROWS:
+        # Its expenses had their job and file (the keys of m004 keep it so).
+        db["files"].insert({"sha256": job_id * 4, "first_seen": "2026-11-20T10:00:00+00:00"})
+        db["jobs"].insert({"id": job_id, "task": "receipts", "state": "done",
+                           "idempotency_key": job_id, "input_sha256": job_id * 4})
         db["expenses"].insert({"job_id": job_id, "file_sha256": job_id * 4, "merchant": merchant,
                                "date": "2026-11-20", "total": total, "currency": currency,
                                "category": "other", "items": "[]", "provenance": "{}",

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import sqlite_utils
+from parents import add_parents
 from PIL import Image
 
 from mustelid import Evidence, Generation, JobInput, PermanentError
@@ -20,6 +21,7 @@ from mustelid.archive import sniff
 from mustelid.config import Config
 from mustelid.ocr import OcrLine
 from mustelid.prompts import Prompts
+from mustelid.store import migrate, open_db
 from mustelid.tasks import parse_output
 from mustelid.plugins import receipts
 from mustelid.plugins.receipts import Receipts, RecordedExpense
@@ -317,12 +319,13 @@ def test_parse_rejects_out_of_bounds_values(field, value):
 
 
 def migrated_db(tmp_path) -> sqlite_utils.Database:
-    db = sqlite_utils.Database(tmp_path / "t.db")
+    # The host's tables first, as the daemon migrates: an expense belongs to a job and a file.
+    db = open_db(tmp_path / "t.db")
     sets = []
     receipts.register_migrations(register=sets.append)
-    for migrations in sets:
-        migrations.apply(db)
-        migrations.apply(db)   # idempotent: each migration runs once per database
+    assert migrate(db, sets) == []
+    assert migrate(db, sets) == []   # idempotent: each migration runs once per database
+    add_parents(db, [{"job_id": "job-1", "file_sha256": "ab" * 32}], "receipts")
     return db
 
 

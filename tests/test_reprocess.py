@@ -7,6 +7,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from parents import add_file
 
 from mustelid.config import load_config
 from mustelid.host import Host
@@ -95,7 +96,8 @@ def test_expenses_show_the_latest_version_and_history_on_request(home):
         ledger.complete(job_id, owner, result.model_dump(mode="json"),
                         persist=lambda d, row: task.persist(d, row, result))
 
-    first, _ = ledger.enqueue("receipts", idempotency_key="k", input_sha256="ab" * 32)
+    first, _ = ledger.enqueue("receipts", idempotency_key="k",
+                             input_sha256=add_file(db, "ab" * 32))
     commit(ledger.claim("a", 60)["id"], "a", "27.92")
     second = ledger.start_reprocess(ledger.get(first), "b", 60, task_version="1", model_id="m")
     commit(second["id"], "b", "27.90")

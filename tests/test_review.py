@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from PIL import Image
+from parents import add_file
 
 from mustelid.commit import commit
 from mustelid.config import load_config
@@ -65,7 +66,8 @@ def held_job(home) -> tuple[object, object, str]:
     cfg = load_config()
     host = Host(cfg.plugins_path)
     db, ledger = open_store(cfg, host)
-    job_id, _ = ledger.enqueue("receipts", idempotency_key="k1", input_sha256="ab" * 32)
+    job_id, _ = ledger.enqueue("receipts", idempotency_key="k1",
+                               input_sha256=add_file(db, "ab" * 32))
     row = ledger.claim("daemon", 60)
     evidence = prepared().data
     reply = {"ok": False, "kind": "review", "reason": "check_failed", "message": "total 31.00 ...",
@@ -151,7 +153,8 @@ def test_accept_as_is_and_reject(home):
     job = ledger.get(job_id)
     assert job["state"] == "dead" and job["reason"] == "rejected_in_review"
     assert reviews.get(db, job_id)["raw"]                     # the answer is kept
-    job2, _ = ledger.enqueue("receipts", idempotency_key="k2", input_sha256="cd" * 32)
+    job2, _ = ledger.enqueue("receipts", idempotency_key="k2",
+                            input_sha256=add_file(db, "cd" * 32))
     owner = "t"
     ledger.claim(owner, 60)
     ledger.hold_for_review(job2, owner, "check_failed", "x",

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from click.testing import CliRunner
 from daemonproc import DaemonProcess, cli, cli_json, wait_for
+from parents import add_parents
 
 from mustelid import JobInput
 from mustelid.execute import run_job
@@ -71,8 +72,8 @@ def seeded(store):
                             currency=rng.choice(["MYR", "EUR"]),
                             category=rng.choice(["groceries", "dining", "fuel", "travel"]),
                             merchant=rng.choice(["Aeon", "AEON", "Shell", "7-Eleven", "Grab"])))
-    db["expenses"].insert_all(rows)
-    db["todos"].insert_all([
+    db["expenses"].insert_all(add_parents(db, rows, "receipts"))
+    db["todos"].insert_all(add_parents(db, [
         {"id": 1, "job_id": "a", "title": "Call the *plumber*", "due": "2026-03-12",
          "priority": "high", "source_quote": "", "done": 0, "created": "2026-03-10T08:00:00+00:00"},
         {"id": 2, "job_id": "b", "title": "Renew passport", "due": "2026-03-05", "priority": None,
@@ -85,13 +86,13 @@ def seeded(store):
          "source_quote": "", "done": 0, "created": "2026-03-09T08:00:00+00:00"},
         {"id": 6, "job_id": "f", "title": "Someday", "due": None, "priority": None,
          "source_quote": "", "done": 0, "created": "2026-03-02T08:00:00+00:00"},
-    ], pk="id")
-    db["screenshots"].insert_all([
+    ], "todos"), pk="id")
+    db["screenshots"].insert_all(add_parents(db, [
         {"id": 1, "job_id": "s1", "kind": "booking", "title": "Flight | KUL-SIN",
          "summary": "Departs 08:10\n# not a heading", "created": "2026-03-10T10:00:00+00:00"},
         {"id": 2, "job_id": "s2", "kind": "chat", "title": "Group chat",
          "summary": "Lunch plans", "created": "2026-03-12T10:00:00+00:00"},
-    ], pk="id")
+    ], "screenshots"), pk="id")
     return store
 
 
@@ -161,7 +162,8 @@ def test_overdue_means_before_today_while_the_period_runs(seeded):
 def test_markdown_is_written_atomically_to_the_outbox_once_per_period(seeded):
     cfg, host, db, ledger = seeded
     first = run_now(cfg, host, ledger, "summaries", DAY)
-    db["expenses"].insert(expense("2026-03-10", "1.11", merchant="Late receipt"))
+    db["expenses"].insert(add_parents(db, [expense("2026-03-10", "1.11",
+                                                   merchant="Late receipt")], "receipts")[0])
     second = run_now(cfg, host, ledger, "summaries", DAY)      # recomputed: replaces
     row, _ = summary_row(db, "day:2026-03-10")
     assert row["job_id"] == second["id"] != first["id"]
@@ -239,7 +241,8 @@ def test_real_daemon_fires_a_schedule_once_per_period(home):
     cfg = load_config()
     db, ledger = open_store(cfg, Host(cfg.plugins_path))
     today = dt.datetime.now().astimezone().date().isoformat()
-    db["expenses"].insert(expense(today, "42.42", merchant="Real Daemon Cafe"))
+    db["expenses"].insert(add_parents(db, [expense(today, "42.42", merchant="Real Daemon Cafe")],
+                                      "receipts")[0])
     two_days_ago = (dt.datetime.now().astimezone() - dt.timedelta(days=2)).isoformat()
     for name in ("day", "week"):
         sched_store.arm(db, name, two_days_ago)

@@ -53,17 +53,32 @@ def expenses_migrations() -> Migrations:
         # says why that scale): ORDER BY and SUM(...) GROUP BY currency are exact. `total`
         # stays, unchanged, for what reads the decimal text; a row whose text is not an amount
         # (only a hand edit makes one) keeps it and gets NULL here, so nothing is lost.
-        from .expense import to_milli
+        _add_total_milli(db)
 
-        db["expenses"].add_column("total_milli", int)
-        for row in list(db["expenses"].rows_where(select="id, total")):
-            try:
-                milli = to_milli(row["total"])
-            except ValueError:
-                log.warning("expense %s: total %r is not an amount; total_milli left empty",
-                            row["id"], row["total"])
-                continue
-            db["expenses"].update(row["id"], {"total_milli": milli})
-        db["expenses"].create_index(["currency", "total_milli"])
+    @migrations()
+    def m004_foreign_keys(db):
+        # An expense is the filing of one job's result for one archived file: the keys make
+        # SQLite refuse an expense for a job or file that does not exist (and let datasette
+        # link them). RESTRICT: deleting the job or file would otherwise orphan the money.
+        # An expense that already names a missing job is moved to broken_references, kept.
+        from mustelid.records import add_foreign_keys
+
+        add_foreign_keys(db, "expenses", {"job_id": "jobs.id", "file_sha256": "files.sha256"})
 
     return migrations
+
+
+def _add_total_milli(db) -> None:
+    """m003's body (a function of its own to keep ``expenses_migrations`` short)."""
+    from .expense import to_milli
+
+    db["expenses"].add_column("total_milli", int)
+    for row in list(db["expenses"].rows_where(select="id, total")):
+        try:
+            milli = to_milli(row["total"])
+        except ValueError:
+            log.warning("expense %s: total %r is not an amount; total_milli left empty",
+                        row["id"], row["total"])
+            continue
+        db["expenses"].update(row["id"], {"total_milli": milli})
+    db["expenses"].create_index(["currency", "total_milli"])

@@ -83,6 +83,15 @@ def _migrations():
         db["screenshots"].create_index(["kind"])
         db["screenshots"].enable_fts(["title", "summary", "key_text"], create_triggers=True)
 
+    @migrations()
+    def m002_foreign_keys(db):
+        # A screenshot row names its job and archived file; the keys make both true (RESTRICT:
+        # deleting either must not silently take the description). The rebuild keeps ids, so
+        # the full-text index (rowid = id) and its triggers stay valid.
+        from mustelid.records import add_foreign_keys
+
+        add_foreign_keys(db, "screenshots", {"job_id": "jobs.id", "file_sha256": "files.sha256"})
+
     return migrations
 
 

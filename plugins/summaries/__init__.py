@@ -49,6 +49,13 @@ def register_migrations(register):
         )
         db["summaries"].create_index(["period", "start"])
 
+    @migrations()
+    def m002_foreign_keys(db):
+        # The job that computed the period's summary (RESTRICT: see mustelid.records).
+        from mustelid.records import add_foreign_keys
+
+        add_foreign_keys(db, "summaries", {"job_id": "jobs.id"})
+
     register(migrations)
 
 

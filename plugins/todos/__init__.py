@@ -94,6 +94,14 @@ def _migrations():
         # Why a todo's line needs a second look (a shell command, a link), or NULL.
         db["todos"].add_column("caution", str)
 
+    @migrations()
+    def m003_foreign_keys(db):
+        # Each todo names the job it came from; the key makes that true (RESTRICT: deleting
+        # the job must not silently take its todos). See mustelid.records.add_foreign_keys.
+        from mustelid.records import add_foreign_keys
+
+        add_foreign_keys(db, "todos", {"job_id": "jobs.id"})
+
     return migrations
 
 
