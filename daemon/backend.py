@@ -105,6 +105,13 @@ class BackendContext:
 
         return resolve(self._config)
 
+    def resolve_mmproj(self) -> ResolvedModel | None:
+        """The verified vision projector ``[model] mmproj`` names, None without one;
+        ``WaitingError`` if it is missing, not a GGUF or not the bytes ``mmproj_sha256`` says."""
+        from mustelid.models import resolve_mmproj
+
+        return resolve_mmproj(self._config)
+
     def parse_settings(self, schema: type[Settings]) -> Settings:
         """The plugin's table validated by ``schema``; ``WaitingError("backend_config_invalid")``
         naming the key when it does not validate (jobs wait until the config is fixed)."""

@@ -68,6 +68,10 @@ class ModelConfig(_Section):
     name: str = Field("qwen2.5-coder-0.5b", description="catalog name (mustelid models list)")
     path: Path | None = Field(None, description="any local GGUF; overrides name")
     sha256: str | None = Field(None, description="expected sha256 of `path`, checked before use")
+    mmproj: Path | None = Field(
+        None, description="vision projector GGUF of the model (llama.cpp mmproj): it sees images")
+    mmproj_sha256: str | None = Field(
+        None, description="expected sha256 of `mmproj`, checked before use")
     threads: int = Field(2, ge=1, le=256, description="CPU threads for generation")
     idle_release: float = Field(300, ge=0, description="seconds idle before paging weights out")
     idle_unload: float = Field(1800, ge=0, description="seconds idle before the worker exits")

@@ -103,3 +103,222 @@ def test_an_image_task_gives_a_seeing_backend_the_picture(tmp_path):
     [image] = call.images
     assert image.size == (40, 30) and image.getpixel((0, 0)) == (255, 0, 0)
     assert "images" not in run.evidence      # pictures go to the model, not into the database
+
+
+# -- llama.cpp: the real vision path on a tiny random-weight pair --------------------------------
+
+pytest.importorskip("gguf")
+llama_cpp_lib = pytest.importorskip("llama_cpp")
+
+from mustelid import WaitingError  # noqa: E402
+from mustelid.backend import BackendContext  # noqa: E402
+from mustelid.config import Config  # noqa: E402
+from mustelid.plugins.llama_cpp import LlamaCppBackend  # noqa: E402
+from mustelid.tasks import parse_output  # noqa: E402
+
+try:
+    from tinyvision import write_tiny_mmproj, write_tiny_vision_pair
+except ImportError:  # tests/ imported as a package
+    from tests.tinyvision import write_tiny_mmproj, write_tiny_vision_pair
+
+SCHEMA = Seen.model_json_schema()
+MESSAGES = [{"role": "system", "content": "Describe pictures."},
+            {"role": "user", "content": "What is in the picture?"}]
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    return write_tiny_vision_pair(tmp_path_factory.mktemp("vlm"))
+
+
+def vision_config(model, mmproj, **settings) -> Config:
+    cfg = Config()
+    cfg.model.path = model
+    cfg.model.mmproj = mmproj
+    cfg.model.threads = 1
+    cfg.backend["llama_cpp"] = {"n_ctx": 1024, **settings}
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def seeing(pair):
+    backend = LlamaCppBackend(BackendContext.from_config(vision_config(*pair)))
+    yield backend
+    backend.close()
+
+
+def test_a_model_with_a_projector_sees(seeing, pair):
+    assert seeing.capabilities().vision
+    info = seeing.info()
+    assert info["vision"] and info["mmproj"] == str(pair[1])
+    assert info["use_extra_bufts"] is False      # the AMX crash stays avoided (NOTES.md)
+    assert "+mmproj@" in seeing.model_id         # answers through a projector are another model's
+
+
+def test_an_image_is_encoded_and_the_answer_obeys_the_schema(seeing):
+    text = seeing.generate(MESSAGES, SCHEMA, 200)
+    seen = seeing.generate(MESSAGES, SCHEMA, 200, images=[png(), Image.new("RGB", (900, 60))])
+    assert seen.finish_reason == "stop"
+    parse_output(Seen, seen)                       # valid JSON of the schema, or it raises
+    # The two images became tokens of the prompt (a 28x28 projector input is 4 tokens each).
+    assert seen.prompt_tokens >= text.prompt_tokens + 8
+    assert seeing.last_perf["images"] == 2 and seeing.last_perf["decoder"] == "grammar+images"
+
+
+def test_a_text_job_after_an_image_job_reuses_nothing_of_the_image(seeing):
+    before = seeing.generate(MESSAGES, SCHEMA, 200)
+    seeing.generate(MESSAGES, SCHEMA, 200, images=[png(color="blue")])
+    after = seeing.generate(MESSAGES, SCHEMA, 200)
+    assert after.text == before.text              # greedy: the same prompt, the same answer
+
+
+@pytest.mark.parametrize("handler", ["Llava15ChatHandler", "Qwen25VLChatHandler"])
+def test_other_chat_handlers_also_answer_under_the_grammar(pair, handler):
+    backend = LlamaCppBackend(BackendContext.from_config(
+        vision_config(*pair, chat_handler=handler)))
+    try:
+        gen = backend.generate(MESSAGES, SCHEMA, 200, images=[png()])
+    finally:
+        backend.close()
+    assert gen.finish_reason == "stop"
+    parse_output(Seen, gen)
+
+
+def test_a_text_model_refuses_images(pair):
+    backend = LlamaCppBackend(BackendContext.from_config(vision_config(pair[0], None)))
+    try:
+        assert not backend.capabilities().vision
+        with pytest.raises(PermanentError) as e:
+            backend.generate(MESSAGES, SCHEMA, 200, images=[png()])
+    finally:
+        backend.close()
+    assert e.value.reason == "vision_unavailable"
+
+
+# A refused projector must be a one-line error, never a crash: run the load in a child process,
+# so that a crash would fail the test instead of taking the test run down.
+LOAD_SCRIPT = textwrap.dedent("""
+    import json, sys
+    from mustelid import JobError
+    from mustelid.backend import BackendContext
+    from mustelid.config import Config
+    from mustelid.plugins.llama_cpp import LlamaCppBackend
+    cfg = Config()
+    cfg.model.path, cfg.model.mmproj, cfg.model.threads = sys.argv[1], sys.argv[2], 1
+    cfg.model.mmproj_sha256 = sys.argv[3] or None
+    cfg.backend["llama_cpp"] = {"n_ctx": 512, "chat_handler": sys.argv[4]}
+    try:
+        LlamaCppBackend(BackendContext.from_config(cfg)).close()
+        print(json.dumps({"reason": None}))
+    except JobError as e:
+        print(json.dumps({"reason": e.reason, "message": e.message, "type": type(e).__name__}))
+""")
+
+
+def load_in_child(model, mmproj, sha256="", handler="MTMDChatHandler") -> dict:
+    done = subprocess.run([sys.executable, "-c", LOAD_SCRIPT, str(model), str(mmproj), sha256,
+                           handler], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_projector_for_another_model_is_refused_with_llama_cpps_reason(pair, tmp_path):
+    wrong = write_tiny_mmproj(tmp_path / "wrong-mmproj.gguf", text_embd=48)
+    out = load_in_child(pair[0], wrong)
+    assert (out["type"], out["reason"]) == ("WaitingError", "mmproj_invalid")
+    assert "n_embd = 32" in out["message"] and "n_embd = 48" in out["message"]
+    assert "\n" not in out["message"]
+
+
+def test_a_truncated_projector_is_refused(pair, tmp_path):
+    truncated = tmp_path / "truncated-mmproj.gguf"
+    data = pair[1].read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    out = load_in_child(pair[0], truncated)
+    assert out["reason"] == "mmproj_invalid" and str(truncated) in out["message"]
+
+
+def test_a_text_model_given_as_projector_is_refused(pair):
+    assert load_in_child(pair[0], pair[0])["reason"] == "mmproj_invalid"
+
+
+def test_a_missing_or_altered_projector_waits(pair, tmp_path):
+    assert load_in_child(pair[0], tmp_path / "nowhere.gguf")["reason"] == "mmproj_missing"
+    not_gguf = tmp_path / "notes.gguf"
+    not_gguf.write_text("hello")
+    assert load_in_child(pair[0], not_gguf)["reason"] == "mmproj_corrupt"
+    assert load_in_child(pair[0], pair[1], sha256="0" * 64)["reason"] == "mmproj_sha_mismatch"
+    assert load_in_child(pair[0], pair[1])["reason"] is None        # the right one loads
+
+
+def test_an_unknown_chat_handler_is_refused(pair):
+    out = load_in_child(pair[0], pair[1], handler="NoSuchChatHandler")
+    assert out["reason"] == "chat_handler_unknown" and "MTMDChatHandler" in out["message"]
+
+
+# -- mustelid models add / use / list --------------------------------------------------------------
+
+def mustelid(*args: str):
+    from click.testing import CliRunner
+
+    from mustelid.cli import cli
+
+    return CliRunner().invoke(cli, list(args))
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("MUSTELID_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def test_models_add_use_and_list_a_vision_model(home, pair):
+    import hashlib
+
+    from mustelid.config import load_config
+
+    out = mustelid("models", "add", str(pair[0]), "--mmproj", str(pair[1]), "--name", "tiny-vlm")
+    assert out.exit_code == 0, out.output
+    digest = hashlib.sha256(pair[1].read_bytes()).hexdigest()
+    assert digest in out.output and "sees images" in out.output
+
+    listed = json.loads(mustelid("models", "list", "--json").output)
+    [local] = listed["local"]
+    assert (local["name"], local["vision"], local["in_use"]) == ("tiny-vlm", True, False)
+    assert local["mmproj_sha256"] == digest
+    assert not any(m["vision"] for m in listed["models"])       # no catalog model sees
+
+    out = mustelid("models", "use", "tiny-vlm")
+    assert out.exit_code == 0, out.output
+    model = load_config().model
+    assert (model.path, model.mmproj, model.mmproj_sha256) == (pair[0], pair[1], digest)
+    listed = json.loads(mustelid("models", "list", "--json").output)
+    assert listed["local"][0]["in_use"]
+    table = mustelid("models", "list").output
+    assert "tiny-vlm" in table and "yes" in table
+
+    # The configured pair loads and sees, checked against the hashes recorded at add.
+    backend = LlamaCppBackend(BackendContext.from_config(load_config()))
+    try:
+        assert backend.capabilities().vision
+    finally:
+        backend.close()
+
+    # Back to a catalog model: the local paths and hashes go.
+    assert mustelid("models", "use", "smollm2-135m").exit_code == 0
+    model = load_config().model
+    assert model.name == "smollm2-135m" and model.path is None and model.mmproj is None
+
+
+def test_models_add_refuses_what_is_not_a_gguf(home, pair, tmp_path):
+    text = tmp_path / "notes.gguf"
+    text.write_text("not a model")
+    out = mustelid("models", "add", str(text))
+    assert out.exit_code == 1 and "is not a GGUF file" in out.output
+    out = mustelid("models", "add", str(pair[0]), "--mmproj", str(tmp_path / "none.gguf"))
+    assert out.exit_code == 1 and "does not exist" in out.output
+    out = mustelid("models", "add", str(pair[0]), "--name", "qwen2.5-coder-0.5b")
+    assert out.exit_code == 1 and "catalog model" in out.output
+    out = mustelid("models", "use", "nothing-here")
+    assert out.exit_code == 1 and "registered local models" in out.output
+    assert "local" in json.loads(mustelid("models", "list", "--json").output)

@@ -1,8 +1,9 @@
-"""`mustelid models ...`: list, pull, choose and verify local models."""
+"""`mustelid models ...`: list, pull, add, choose and verify local models."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -21,16 +22,23 @@ def models():
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @pass_state
 def list_command(state: State, as_json: bool) -> None:
-    """Show catalog models, whether each is installed and verified, and which is in use."""
-    from mustelid.models import list_models
+    """Show catalog and added models, whether each is installed and verified, which can see
+    images, and which is in use."""
+    from mustelid.models import ModelError, list_local, list_models
 
     cfg = state.config
     statuses = list_models(cfg)
+    try:
+        local = list_local(cfg)
+    except ModelError as e:
+        raise click.ClickException(str(e)) from None
     if as_json:
         payload = {
             "models_dir": str(cfg.models_dir),
             "custom_path": str(cfg.model.path) if cfg.model.path else None,
+            "mmproj": str(cfg.model.mmproj) if cfg.model.mmproj else None,
             "models": [s.as_dict() for s in statuses],
+            "local": [{**m.as_dict(), "in_use": in_use} for m, in_use in local],
         }
         click.echo(json.dumps(payload, indent=2))
         return
@@ -39,7 +47,7 @@ def list_command(state: State, as_json: bool) -> None:
     from rich.table import Table
 
     table = Table(title=f"models in {cfg.models_dir}", title_justify="left")
-    for column in ("", "name", "size", "licence", "state", "description"):
+    for column in ("", "name", "size", "licence", "state", "sees", "description"):
         table.add_column(column)
     for s in statuses:
         state = (
@@ -55,12 +63,20 @@ def list_command(state: State, as_json: bool) -> None:
             f"{s.entry.size / 1e6:,.0f} MB",
             s.entry.licence,
             state,
+            "no",
             s.entry.description,
         )
+    for m, in_use in local:
+        size = f"{m.path.stat().st_size / 1e6:,.0f} MB" if m.path.is_file() else "missing"
+        table.add_row("*" if in_use else "", m.name, size, "", "added",
+                      "yes" if m.vision else "no",
+                      f"{m.path}" + (f" + projector {m.mmproj.name}" if m.mmproj else ""))
     console = Console()
     console.print(table)
-    if cfg.model.path:
-        console.print(f"model.path is set: using {cfg.model.path} instead of a catalog model")
+    if cfg.model.path and not any(in_use for _, in_use in local):
+        console.print(f"model.path is set: using {cfg.model.path} instead of a catalog model"
+                      + (f", with projector {cfg.model.mmproj} (sees images)"
+                         if cfg.model.mmproj else ""))
 
 
 @models.command()
@@ -80,10 +96,31 @@ def pull(state: State, name: str | None) -> None:
 
 
 @models.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--mmproj", type=click.Path(dir_okay=False, path_type=Path),
+              help="The model's vision projector GGUF (llama.cpp mmproj): it then sees images.")
+@click.option("--name", help="Name to use it by (default: the file name without .gguf).")
+@pass_state
+def add(state: State, path: Path, mmproj: Path | None, name: str | None) -> None:
+    """Register a GGUF you have (and its projector), recording their sha256."""
+    from mustelid.models import ModelError
+    from mustelid.models import add as add_model
+
+    try:
+        entry = add_model(state.config, path, mmproj=mmproj, name=name)
+    except ModelError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"added {entry.name}: {entry.path} sha256 {entry.sha256}")
+    if entry.mmproj:
+        click.echo(f"  projector {entry.mmproj} sha256 {entry.mmproj_sha256} (sees images)")
+    click.echo(f"run `mustelid models use {entry.name}` to make it the model mustelid runs")
+
+
+@models.command()
 @click.argument("name")
 @pass_state
 def use(state: State, name: str) -> None:
-    """Make catalog model NAME the one the daemon runs."""
+    """Make catalog or added model NAME the one the daemon runs."""
     from mustelid.models import ModelError, list_models
     from mustelid.models import use as use_model
 
@@ -92,6 +129,10 @@ def use(state: State, name: str) -> None:
         written = use_model(cfg, name)
     except (ModelError, ConfigError) as e:
         raise click.ClickException(str(e)) from None
+    if name not in {s.entry.name for s in list_models(cfg)}:
+        click.echo(f"model {name!r} (model.path, sha256{', mmproj' if _sees(cfg, name) else ''})"
+                   f" written to {written}")
+        return
     click.echo(f"model.name = {name!r} written to {written}")
     if not any(s.installed for s in list_models(cfg) if s.entry.name == name):
         click.echo(f"{name} is not installed yet: run `mustelid models pull {name}`")
@@ -112,3 +153,10 @@ def verify(state: State, name: str | None) -> None:
     except WaitingError as e:
         raise click.ClickException(f"{e.reason}: {e.message}") from None
     click.echo(f"ok {resolved.model_id} {resolved.path} sha256 {resolved.sha256}")
+
+
+def _sees(cfg, name: str) -> bool:
+    from mustelid.models import local_models
+
+    entry = local_models(cfg).get(name)
+    return bool(entry and entry.vision)

@@ -125,6 +125,34 @@ def resolve(cfg: Config, *, use_cache: bool = True) -> ResolvedModel:
     return ResolvedModel(path, digest, f"{label}@{digest[:12]}", entry)
 
 
+def resolve_mmproj(cfg: Config, *, use_cache: bool = True) -> ResolvedModel | None:
+    """The verified vision projector ``cfg.model.mmproj`` (None when none is configured), or
+    ``WaitingError``: missing, not a regular GGUF file, or not the bytes ``mmproj_sha256``
+    names. Whether it fits the model only llama.cpp can say, when it loads both."""
+    if not cfg.model.mmproj:
+        return None
+    path = cfg.model.mmproj.expanduser()
+    fix = "fix model.mmproj in the config"
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise WaitingError("mmproj_corrupt", f"{path} is not a regular file; {fix}")
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except (FileNotFoundError, IsADirectoryError):
+        raise WaitingError("mmproj_missing",
+                           f"projector file {path} (model.mmproj) does not exist; {fix}") from None
+    except OSError as e:
+        raise WaitingError("mmproj_missing", f"cannot read projector {path}: {e}; {fix}") from None
+    if magic != GGUF_MAGIC:
+        raise WaitingError("mmproj_corrupt", f"{path} is not a GGUF file; {fix}")
+    digest = file_sha256(path, use_cache=use_cache)
+    expected = cfg.model.mmproj_sha256.lower() if cfg.model.mmproj_sha256 else None
+    if expected and digest != expected:
+        raise WaitingError("mmproj_sha_mismatch",
+                           f"{path} has sha256 {digest}, expected {expected}; {fix}")
+    return ResolvedModel(path, digest, f"{path.stem}@{digest[:12]}", None)
+
+
 def resolve_model(cfg: Config) -> Path:
     """The verified GGUF path to load for ``cfg.model``; raises ``WaitingError`` if unusable."""
     return resolve(cfg).path

@@ -1,5 +1,6 @@
 """``LlamaCppBackend``: a local GGUF run by llama.cpp, output constrained by the task's schema
-(decoded by choices where the schema allows it, else one grammar for the whole answer)."""
+(decoded by choices where the schema allows it, else one grammar for the whole answer). With a
+``[model] mmproj`` it sees images too (``vision.py``): their answer is under the same grammar."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from typing import Any
 
 from mustelid.backend import (
     BackendContext,
+    Capabilities,
     Generation,
     PermanentError,
     file_ranges,
+    model_images,
     page_out,
+    refuse_images,
     residency,
 )
 from mustelid.backend import prewarm as prewarm_file
@@ -22,6 +26,7 @@ from .choices import ChoiceDecoder, Node, Unplannable, compile_schema
 from .grammar import Grammars
 from .loading import chat_formatter, context_size, load_llama
 from .settings import LlamaSettings
+from .vision import attach, make_handler, with_images
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +42,14 @@ class LlamaCppBackend:
         self.path: Path = resolved.path
         self.sha256: str = resolved.sha256
         self.model_id: str = resolved.model_id
+        projector = ctx.resolve_mmproj()   # None without one; WaitingError like the model's
+        self.mmproj: Path | None = projector.path if projector else None
+        if projector:
+            # Answers seen through a projector differ from text-only ones: not the same model.
+            self.model_id += f"+mmproj@{projector.sha256[:12]}"
+        self.chat_handler = settings.chat_handler
+        self.image_max_side = settings.image_max_side
+        self._vision: Any = None       # the chat handler holding the projector, once loaded
         self.threads = ctx.model.threads
         self.seed = settings.seed
         self.max_ctx = settings.n_ctx
@@ -61,10 +74,28 @@ class LlamaCppBackend:
         )
         self._formatter = chat_formatter(self.llm)
         self.grammar_for.llm = self.llm
+        if self.mmproj is not None:
+            try:
+                if self._vision is None:
+                    self._vision = make_handler(self.chat_handler, self.mmproj,
+                                                verbose=self.verbose)
+                # Closing the previous Llama freed its projector context: load it again.
+                attach(self._vision, self.llm, self.mmproj)
+            except BaseException:
+                self.close()
+                raise
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(vision=self.mmproj is not None)
 
     def generate(
-        self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int
+        self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int,
+        *, images: list[Any] | None = None,
     ) -> Generation:
+        if images:
+            if self.mmproj is None:
+                refuse_images("llama_cpp", images)
+            return self._generate_seeing(messages, schema, max_tokens, images)
         plan = compile_schema(schema) if self.choice_decoding else None
         grammar = None if plan is not None else self.grammar_for(schema)
         tokens = self._prompt_tokens(messages)
@@ -123,6 +154,51 @@ class LlamaCppBackend:
             text=choice["message"].get("content") or "",
             finish_reason=choice.get("finish_reason") or "",
             prompt_tokens=usage.get("prompt_tokens", prompt_tokens),
+            completion_tokens=usage.get("completion_tokens", 0),
+            seconds=time.perf_counter() - started,
+            model_id=self.model_id,
+        )
+
+    def _generate_seeing(self, messages: list[dict[str, str]], schema: dict[str, Any],
+                         max_tokens: int, images: list[Any]) -> Generation:
+        """The answer about ``images`` under the schema's one grammar (the choice decoder
+        works on tokens, and an image is embeddings): the handler evaluates text and image
+        chunks, then completes under ``grammar``."""
+        grammar = self.grammar_for(schema)
+        files = model_images(images, self.image_max_side)
+        text_tokens = self.count_prompt_tokens(messages)
+        # How many tokens an image becomes is the projector's business (4 to thousands); a
+        # seeing job runs with the whole context rather than guess and overflow.
+        self._make_room(text_tokens, max_tokens)
+        if self.llm.n_ctx() < self.max_ctx:
+            self._load(self.max_ctx)
+            self.context_reloads += 1
+        from llama_cpp import llama_cpp as lib
+
+        lib.llama_perf_context_reset(self.llm.ctx)
+        started = time.perf_counter()
+        try:
+            out = self._vision(
+                llama=self.llm, messages=with_images(messages, files), grammar=grammar,
+                max_tokens=max_tokens, temperature=0.0, seed=self.seed,
+            )
+        except ValueError as e:
+            if "exceeds n_ctx" in str(e) or "exceed context window" in str(e):
+                raise PermanentError("input_too_long", f"{e} (images included)") from None
+            raise PermanentError("image_not_encoded",
+                                 f"llama.cpp could not take the image: {e}") from None
+        finally:
+            # The image's positions hold embeddings, not the token ids the library remembers
+            # for prefix reuse: the next prompt must not match against them.
+            self.llm.reset()
+        usage = out.get("usage") or {}
+        self._record_perf(usage.get("prompt_tokens", text_tokens))
+        self.last_perf.update(decoder="grammar+images", images=len(files))
+        choice = out["choices"][0]
+        return Generation(
+            text=choice["message"].get("content") or "",
+            finish_reason=choice.get("finish_reason") or "",
+            prompt_tokens=usage.get("prompt_tokens", text_tokens),
             completion_tokens=usage.get("completion_tokens", 0),
             seconds=time.perf_counter() - started,
             model_id=self.model_id,
@@ -200,6 +276,9 @@ class LlamaCppBackend:
             "prefix_reuse": self.prefix_reuse,
             "threads": self.threads,
             "use_extra_bufts": extra_bufts,
+            "mmproj": str(self.mmproj) if self.mmproj else None,
+            "chat_handler": self.chat_handler if self.mmproj else None,
+            "vision": self.mmproj is not None,
             "llama_cpp_python": llama_cpp.__version__,
             "system_info": llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip(),
         }

@@ -25,6 +25,12 @@ class LlamaSettings(BaseModel):
         "only where allowed values differ; false = one grammar, token by token",
     )
     seed: int = Field(0, description="sampling seed; generation is greedy anyway")
+    chat_handler: str = Field(
+        "MTMDChatHandler", description="llama-cpp-python's multimodal chat handler for "
+        "[model] mmproj: MTMDChatHandler uses the model's own chat template; Llava15ChatHandler, "
+        "Qwen25VLChatHandler, ... their fixed formats")
+    image_max_side: int = Field(
+        1024, ge=32, le=8192, description="images are scaled to at most this many pixels a side")
 
     @model_validator(mode="after")
     def _first_size_fits(self) -> LlamaSettings:
