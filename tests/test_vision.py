@@ -322,3 +322,80 @@ def test_models_add_refuses_what_is_not_a_gguf(home, pair, tmp_path):
     out = mustelid("models", "use", "nothing-here")
     assert out.exit_code == 1 and "registered local models" in out.output
     assert "local" in json.loads(mustelid("models", "list", "--json").output)
+
+
+# -- screenshots: the picture goes to a model that sees it -----------------------------------------
+
+DIALOG_LINES = ["Backup Utility - Error", "Could not complete the backup.",
+                "The disk BACKUP-01 is full (0 bytes free).", "Error code: 0x80070070", "Retry"]
+
+
+def described(*, vision: bool, lines, reply):
+    backend = FakeBackend(reply, vision=vision)
+    return backend, TaskRunner([], backend=backend, ocr=lines)
+
+
+def test_a_screen_without_text_is_described_by_a_model_that_sees(tmp_path):
+    picture = tmp_path / "sunset.png"
+    picture.write_bytes(png((320, 200), "orange"))
+    reply = {"title": "(no text)", "kind": "other", "entity_choices": [], "regions": [],
+             "summary": "An orange sky over the sea. Photographed by Anna Berg."}
+    backend, runner = described(vision=True, lines=[], reply=reply)
+    with runner:
+        run = runner.run("screenshots", picture)
+    call = backend.calls[0]        # then the grounding re-ask: it sees the picture too
+    assert [len(c.images) for c in backend.calls] == [1, 1]
+    assert call.images[0].size == (320, 200)
+    props = call.schema["properties"]
+    assert props["title"]["enum"] == ["(no text)"] and props["regions"]["maxItems"] == 0
+    assert "enum" not in props["summary"]       # described, not code's fixed sentence
+    assert "attached" in call.messages[-1]["content"]
+    assert run.result.title == "(no text)" and run.result.regions == []
+    # Grounding unchanged: a name the screen does not show is not kept.
+    assert "Anna" not in run.result.summary and "orange sky" in run.result.summary
+    assert run.result.ungrounded
+
+
+def test_a_screen_with_text_gives_a_seeing_model_the_picture_and_the_same_evidence(tmp_path):
+    picture = tmp_path / "dialog.png"
+    picture.write_bytes(png((800, 500), "white"))
+    reply = {"title": "Backup Utility - Error", "kind": "error_dialog", "entity_choices": [],
+             "summary": "Backup Utility says the disk BACKUP-01 is full.",
+             "regions": [{"text": "Error code: 0x80070070", "label": "error code"}]}
+    seeing, runner = described(vision=True, lines=DIALOG_LINES, reply=reply)
+    with runner:
+        run = runner.run("screenshots", picture)
+    blind, runner = described(vision=False, lines=DIALOG_LINES, reply=reply)
+    with runner:
+        ocr_only = runner.run("screenshots", picture)
+    assert len(seeing.calls[0].images) == 1 and blind.calls[0].images == []
+    # The same schema and lines either way; only the prompt says the picture is attached.
+    assert seeing.calls[0].schema == blind.calls[0].schema
+    assert "attached" in seeing.calls[0].messages[-1]["content"]
+    assert "attached" not in blind.calls[0].messages[-1]["content"]
+    assert run.result.regions[0].box == ocr_only.result.regions[0].box
+    assert run.evidence["seen"] is True and "seen" not in ocr_only.evidence
+
+
+def test_a_screen_without_text_still_fails_closed_without_vision(tmp_path):
+    picture = tmp_path / "sunset.png"
+    picture.write_bytes(png((320, 200), "orange"))
+    backend, runner = described(vision=False, lines=[], reply={})
+    with runner, pytest.raises(PermanentError) as e:
+        runner.run("screenshots", picture)
+    assert e.value.reason == "no_text" and backend.calls == []
+
+
+def test_the_router_shows_a_seeing_model_the_picture_its_candidates_saw(tmp_path):
+    picture = tmp_path / "sunset.png"
+    picture.write_bytes(png((320, 200), "orange"))
+    call = {"kind": "screenshots", "name": "describe_screenshot", "arguments": {
+        "title": "(no text)", "kind": "other", "entity_choices": [], "regions": [],
+        "summary": "An orange sky over the sea."}}
+    backend, runner = described(vision=True, lines=[], reply=call)
+    with runner:
+        run = runner.run("auto", picture)
+    [asked] = backend.calls
+    assert len(asked.images) == 1 and "attached" in asked.messages[-1]["content"]
+    assert run.result.task == "screenshots"
+    assert run.result.arguments["summary"] == "An orange sky over the sea."

@@ -106,11 +106,16 @@ class Router(Task):
         if not candidates:
             detail = "; ".join(f"{k}: {v}" for k, v in dropped.items())
             raise PermanentError("grammar_unavailable", detail)
+        # A candidate that saw the picture (a vision model: mustelid.capabilities) wrote its
+        # schema for a model that sees it; the one call that fills its arguments must see it too.
+        images = next((c.evidence.images for c in candidates.values() if c.evidence.images), [])
         return RouterEvidence(
             text=text,
+            images=list(images),
             variables={
                 "file": job.original_name or "(unnamed)",
-                "image": f"{size} {job.mime or 'image'}",
+                "image": f"{size} {job.mime or 'image'}"
+                + ("; the picture itself is attached" if images else ""),
                 "lines": numbered(lines) or "(no text found)",
                 "kinds": menu(candidates),
             },

@@ -1,6 +1,12 @@
 """The ``screenshots`` task: numbered OCR lines, candidates and signs as evidence; a per-job
 schema whose key text and regions are enums of this screenshot's own lines; ``check`` copies
-line numbers, texts and boxes from the OCR lines the answer chose."""
+line numbers, texts and boxes from the OCR lines the answer chose.
+
+When the configured model can see (``mustelid.capabilities``), the screenshot itself goes to it
+beside the same evidence, under the same schema and grounding: only the summary may say more,
+and what it names must still be on the screen's text. A screen without text is then described
+(title ``NO_TEXT_TITLE``, no regions, a summary naming nothing) instead of refused.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ import json
 from typing import Any
 
 from mustelid import (Evidence, JobInput, OcrLine, PermanentError, Task, TaskContext,
-                      clean_text, image_facts, normalise_box, reading_order)
+                      capabilities, clean_text, image_facts, normalise_box, reading_order)
 
 from . import evaluate
 from .candidates import find_candidates
@@ -18,6 +24,8 @@ from .kinds import KIND_HELP, allowed_kinds, find_signs, likely_kind
 from .salient import key_lines
 from .titles import title_bar, title_lines
 from .output import LINE_CHARS, MAX_LINES, Entity, Region, Screenshot, ScreenshotCall
+
+NO_TEXT_TITLE = "(no text)"    # the title of a screen without text, seen by a vision model
 
 
 def describe_image(facts: dict[str, Any]) -> str:
@@ -42,10 +50,12 @@ class Screenshots(Task):
     def prepare(self, job: JobInput, ctx: TaskContext) -> Evidence:
         if not job.path:
             raise PermanentError("no_input", "screenshots need an image file")
-        facts = image_facts(ctx.load_image(job.path))   # PermanentError for a bad image
+        image = ctx.load_image(job.path)
+        facts = image_facts(image)   # PermanentError for a bad image
         ocr = [OcrLine(clean_text(l.text), l.box, l.score) for l in ctx.ocr(job.path)]
         ordered = reading_order([l for l in ocr if l.text])[:MAX_LINES]
-        if not ordered:
+        sees = capabilities(ctx.backend).vision
+        if not ordered and not sees:
             raise PermanentError(
                 "no_text", "no text found on the image: without a vision model there is "
                 "nothing to describe")
@@ -56,11 +66,16 @@ class Screenshots(Task):
         lines = [{"text": t, "box": normalise_box(l.box, width, height), "score": l.score}
                  for t, l in zip(texts, ordered)]
         keys = key_lines(texts, title_bar(lines))
+        described = describe_image(facts)
+        if sees:
+            described += "; the screenshot itself is attached: look at it with its text below"
         return Evidence(
             text="\n".join(texts),
+            images=[image] if sees else [],
             variables={
-                "image": describe_image(facts),
-                "lines": "\n".join(f"[{n}] {c}" for c, n in line_choices(texts).items()),
+                "image": described,
+                "lines": "\n".join(f"[{n}] {c}" for c, n in line_choices(texts).items())
+                or "(none: no text was found on it)",
                 "key_lines": "\n".join(f"[{n}] {texts[n - 1]}" for n in keys) or "(none)",
                 "signs": "; ".join(f"{k}: {', '.join(v)}" for k, v in signs.items()) or "none",
                 "likely": likely_kind(texts) or "unclear",
@@ -77,6 +92,8 @@ class Screenshots(Task):
                 "key_lines": keys,
                 "candidates": candidates,
                 "signs": signs,
+                # The model saw the picture: its summary may describe it (still grounded).
+                **({"seen": True} if sees else {}),
             },
         )
 
@@ -94,11 +111,19 @@ class Screenshots(Task):
         props = schema["properties"]
         kinds = allowed_kinds(_texts(evidence))
         props["kind"] = {"type": "string", "enum": kinds}
-        if kinds == ["other"]:
+        if kinds == ["other"] and not evidence.data.get("seen"):
             # A picture with little text: the summary is code's (what little text there is),
-            # not an invented description (issue 12: near-textless screens say so).
+            # not an invented description (issue 12: near-textless screens say so). A model
+            # that sees the picture describes it; check() still grounds what it names.
             props["summary"] = {"type": "string", "enum": [picture_summary(_texts(evidence))]}
         choices = line_choices(_texts(evidence))
+        if not choices:   # no text, seen by a vision model: nothing to copy or point at
+            props["title"] = {"type": "string", "enum": [NO_TEXT_TITLE]}
+            props["regions"] = {"type": "array", "items": {"type": "object"}, "maxItems": 0}
+            props["entity_choices"] = {"type": "array", "items": {"type": "integer"},
+                                       "maxItems": 0}
+            schema["required"] = list(props)
+            return schema
         lines = {"type": "string", "enum": list(choices)}
         titles = set(evidence.data.get("title_lines") or choices.values())
         props["title"] = {"type": "string", "enum": [c for c, n in choices.items() if n in titles]}
@@ -117,6 +142,8 @@ class Screenshots(Task):
         lines = evidence.data["lines"]
         choices = line_choices(_texts(evidence))
         candidates = evidence.data["candidates"]
+        if not lines and result.title == NO_TEXT_TITLE and not result.regions:
+            choices = {NO_TEXT_TITLE: 0}    # a screen without text, seen: its only title
         problems = [f"{t!r} is not a line of the screenshot"
                     for t in [result.title, *(r.text for r in result.regions)]
                     if t not in choices]
@@ -132,9 +159,11 @@ class Screenshots(Task):
         if unsupported:
             result.ungrounded = unsupported
             result.summary = without(result.summary, unsupported) or (
-                f"{KIND_HELP[result.kind.value].capitalize()}: {result.title}"[:160])
+                f"{KIND_HELP[result.kind.value].capitalize()}: {result.title}"[:160]
+                if lines else picture_summary([]))
         # Copy, never trust: numbers, texts and boxes come from the OCR lines the answer chose.
-        result.title = lines[choices[result.title] - 1]["text"]
+        if lines:
+            result.title = lines[choices[result.title] - 1]["text"]
         result.key_lines = list(evidence.data.get("key_lines", []))
         result.key_text = [lines[n - 1]["text"] for n in result.key_lines]
         regions: dict[int, Region] = {}
