@@ -399,3 +399,16 @@ def test_the_router_shows_a_seeing_model_the_picture_its_candidates_saw(tmp_path
     assert len(asked.images) == 1 and "attached" in asked.messages[-1]["content"]
     assert run.result.task == "screenshots"
     assert run.result.arguments["summary"] == "An orange sky over the sea."
+
+
+def test_the_whole_path_on_the_real_llama_backend_with_the_tiny_pair(pair, tmp_path):
+    """Host, screenshots task, llama.cpp with the projector, grammar, checks: a screen without
+    text is described by the (random) model, and the answer is a valid, grounded Screenshot."""
+    picture = tmp_path / "sunset.png"
+    picture.write_bytes(png((640, 400), "orange"))
+    config = {"model": {"path": str(pair[0]), "mmproj": str(pair[1]), "threads": 1},
+              "backend": {"llama_cpp": {"n_ctx": 4096, "n_ctx_min": 4096}}}
+    with TaskRunner([], ocr=[], config=config) as runner:
+        run = runner.run("screenshots", picture)
+    assert run.result.title == "(no text)" and run.result.summary
+    assert "+mmproj@" in run.stats["model_id"]
