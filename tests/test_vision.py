@@ -3,6 +3,7 @@ llama.cpp vision path on a tiny random-weight language + projector pair (tests/t
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import subprocess
@@ -412,3 +413,23 @@ def test_the_whole_path_on_the_real_llama_backend_with_the_tiny_pair(pair, tmp_p
         run = runner.run("screenshots", picture)
     assert run.result.title == "(no text)" and run.result.summary
     assert "+mmproj@" in run.stats["model_id"]
+
+
+RECEIPT_LINES = ["CORNER CAFE", "12 High Street", "Date: 03/11/2026", "Latte 3.50",
+                 "Croissant 2.20", "TOTAL 5.70", "Thank you"]
+NOTE_LINES = ["Todo", "call the plumber tomorrow", "buy milk"]
+
+
+@pytest.mark.parametrize("task, lines", [("receipts", RECEIPT_LINES), ("todos", NOTE_LINES)])
+def test_receipts_and_todos_give_a_seeing_model_the_photo_and_the_same_schema(task, lines,
+                                                                              tmp_path):
+    picture = tmp_path / "photo.png"
+    picture.write_bytes(png((300, 400), "white"))
+    asked = {}
+    for vision in (True, False):
+        backend, runner = described(vision=vision, lines=lines, reply={})
+        with runner, contextlib.suppress(PermanentError):   # whether {} passes is not the point
+            runner.run(task, picture)
+        asked[vision] = backend.calls[0]
+    assert len(asked[True].images) == 1 and asked[False].images == []
+    assert asked[True].schema == asked[False].schema      # grounding: the same choices

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from mustelid import (Evidence, JobInput, OcrLine, PermanentError, Task, TaskContext,
-                      TransientError, clean_text, reading_order)
+                      TransientError, capabilities, clean_text, reading_order)
 from mustelid.records import input_file, job_and_result
 
 from . import evaluate
@@ -39,10 +39,15 @@ class Todos(Task):
     def prepare(self, job: JobInput, ctx: TaskContext) -> Evidence:
         settings = (ctx.config.plugin or {}).get("todos", {}) if ctx.config else {}
         seen_at = job.seen_at
+        images: list = []
         if job.path and job.mime == "text/plain":
             raw, source = read_text(job.path).splitlines(), "a text file"
         elif job.path:
-            raw, source = self._ocr_lines(job, ctx), "an image (its text, read by OCR)"
+            image, raw = self._ocr_lines(job, ctx)
+            source = "an image (its text, read by OCR)"
+            if capabilities(getattr(ctx, "backend", None)).vision:
+                # A model that sees gets the note too; it still quotes only the lines below.
+                images, source = [image], "an image (attached; its text, read by OCR)"
         elif isinstance(job.params.get("text"), str):
             raw, source = job.params["text"][:MAX_TEXT_CHARS].splitlines(), "a text"
             seen_at = job.params.get("seen_at") or seen_at
@@ -69,6 +74,7 @@ class Todos(Task):
             menu.setdefault(p.phrase, p)
         return Evidence(
             text="\n".join(lines),
+            images=images,
             variables={
                 "source": source,
                 "lines": "\n".join(lines),
@@ -87,10 +93,10 @@ class Todos(Task):
             },
         )
 
-    def _ocr_lines(self, job: JobInput, ctx: TaskContext) -> list[str]:
-        ctx.load_image(job.path)           # PermanentError("unreadable_image") for a bad file
+    def _ocr_lines(self, job: JobInput, ctx: TaskContext) -> tuple[Any, list[str]]:
+        image = ctx.load_image(job.path)   # PermanentError("unreadable_image") for a bad file
         lines = [OcrLine(clean_text(l.text), l.box, l.score) for l in ctx.ocr(job.path)]
-        return [l.text for l in reading_order([l for l in lines if l.text])]
+        return image, [l.text for l in reading_order([l for l in lines if l.text])]
 
     def _from_job(self, job_id: str, ctx: TaskContext) -> tuple[list[str], str | None]:
         # Function-local: mustelid.records loads sqlite-utils, and with it numpy, which
