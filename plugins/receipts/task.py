@@ -50,7 +50,7 @@ from .expense import Expense, RecordedExpense, to_milli
 from .items import item_lines, item_prices
 from .menus import amount_menu, currency_hint, date_menu, item_menu, merchant_menu
 from .merchants import HEADER_ROWS, best_row, merchant_choices, merchant_rows
-from .totals import is_payment_record, printed_sum, tendered_less_change, total_shortlist
+from .totals import is_payment_record, printed_sum, total_shortlist
 
 
 class Receipts(Task):
@@ -108,7 +108,6 @@ class Receipts(Task):
                 "item_prices": [c.value for c in prices],
                 "item_lines": items,
                 "printed_sum": str(subtotal_sum) if (subtotal_sum := printed_sum(rows)) else None,
-                "paid": str(paid) if (paid := tendered_less_change(rows)) else None,
                 "totals": [c.value for c in totals],
                 "merchants": merchants,
                 "dates": [vars(c) for c in dates],
