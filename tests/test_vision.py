@@ -433,3 +433,23 @@ def test_receipts_and_todos_give_a_seeing_model_the_photo_and_the_same_schema(ta
         asked[vision] = backend.calls[0]
     assert len(asked[True].images) == 1 and asked[False].images == []
     assert asked[True].schema == asked[False].schema      # grounding: the same choices
+
+
+# -- mustelid bench --vision ------------------------------------------------------------------------
+
+def test_bench_reports_the_projectors_encode_time_and_memory(home, pair, tmp_path):
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for n, color in enumerate(["red", "green", "blue"]):
+        (folder / f"{n}.png").write_bytes(png((600, 400), color))
+    out = mustelid("bench", "--vision", "--json", "--images", str(folder))
+    assert out.exit_code == 1 and "no vision model is configured" in out.output
+
+    assert mustelid("models", "add", str(pair[0]), "--mmproj", str(pair[1])).exit_code == 0
+    assert mustelid("models", "use", "tiny-vlm").exit_code == 0
+    out = mustelid("bench", "--vision", "--json", "--images", str(folder), "--receipts", "2")
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.output[out.output.index("{"):])
+    assert report["encode_s"]["n"] == 2 and report["encode_s"]["median"] >= 0
+    assert report["image_tokens"]["median"] == 4        # 28x28 input in 14x14 patches
+    assert report["mmproj_rss_mb"] is not None and report["load_s"] > 0

@@ -43,6 +43,9 @@ def _images(folder: Path | None, n: int) -> list[Path]:
 @click.option("--task", "task_name", metavar="TASK",
               help="The task P4/P5 time on the images (default: the first installed task that "
                    "declares bench_workload).")
+@click.option("--vision", is_flag=True,
+              help="Instead: the configured vision model's image encode time and memory (also "
+                   "part of the full run when [model] mmproj is set).")
 @click.option("--contexts", is_flag=True,
               help="Instead: anonymous memory of each n_ctx / KV type / flash-attention setting.")
 @click.option("--daemon", "daemon_all", is_flag=True,
@@ -57,8 +60,8 @@ def _images(folder: Path | None, n: int) -> list[Path]:
 @pass_state
 def bench(state: State, as_json: bool, quick: bool, pairs: int, model_path: Path | None,
           threads: int | None, n_ctx: int, receipts: int, images: Path | None,
-          task_name: str | None, contexts: bool, daemon_all: bool, only: str | None,
-          data: Path | None, burst: int) -> None:
+          task_name: str | None, vision: bool, contexts: bool, daemon_all: bool,
+          only: str | None, data: Path | None, burst: int) -> None:
     """Measure P1-P5, or P6-P9 with --daemon / --only (docs/BENCHMARKS.md). Wrap it in `flock`
     on a shared machine."""
     # Imported when run: the supervisor and model modules would slow every command's start-up.
@@ -74,6 +77,9 @@ def bench(state: State, as_json: bool, quick: bool, pairs: int, model_path: Path
     if quick:
         pairs, receipts = min(pairs, 2), 0
     log = lambda s: click.echo(s, err=True)  # noqa: E731  (progress: stderr, even with --json)
+    if vision:
+        _vision_only(state, as_json, images, max(receipts, 1), threads, log)
+        return
     if contexts:
         rows = b.context_costs(model_path.resolve(), threads or cfg.model.threads, log)
         if as_json:
@@ -105,10 +111,48 @@ def bench(state: State, as_json: bool, quick: bool, pairs: int, model_path: Path
     found = _images(images, receipts)
     out = b.run(model_path.resolve(), threads or cfg.model.threads, pairs=pairs, n_ctx=n_ctx,
                 images=found, log=log, image_task=_image_task(state, task_name, found, log))
+    if cfg.model.mmproj:
+        out["vision"] = _vision(state, images, max(receipts, 1), threads, log)
     if as_json:
         click.echo(json.dumps(out, indent=2, default=str))
         return
     _print_table(out, b.EXTRACT_TASK)
+
+
+def _vision_only(state: State, as_json: bool, folder: Path | None, n: int,
+                 threads: int | None, log: Callable[[str], None]) -> None:
+    if not state.config.model.mmproj:
+        raise click.ClickException("no vision model is configured ([model] mmproj; see "
+                                   "`mustelid models add --mmproj`)")
+    out = _vision(state, folder, n, threads, log)
+    if as_json:
+        click.echo(json.dumps(out, indent=2, default=str))
+    elif "error" in out:
+        raise click.ClickException(out["error"])
+    else:
+        _print_vision(out)
+
+
+def _vision(state: State, folder: Path | None, n: int, threads: int | None,
+            log: Callable[[str], None]) -> dict:
+    from mustelid.bench.vision import vision_measures
+
+    found = _images(folder, n)[:n]
+    log(f"vision: the projector on {len(found)} image(s)")
+    return vision_measures(found, state.config.config_path, threads)
+
+
+def _print_vision(out: dict) -> None:
+    if "error" in out:
+        click.echo(f"{'Vision':<48} not measured: {out['error']}")
+        return
+    for label, key in (("Vision image encode, seconds", "encode_s"),
+                       ("Vision tokens per image", "image_tokens")):
+        node = out.get(key) or {}
+        shown = (f"{node['median']} (min {node['min']}, max {node['max']}, n {node['n']})"
+                 if node.get("n") else "not measured")
+        click.echo(f"{label:<48} {shown}")
+    click.echo(f"{'Vision projector memory at load, MiB':<48} {out.get('mmproj_rss_mb')}")
 
 
 def _measures(only: str) -> set[str]:
@@ -180,3 +224,5 @@ def _print_table(out: dict, text_task: str) -> None:
         shown = (f"{node['median']} (min {node['min']}, max {node['max']}, n {node['n']})"
                  if node and node.get("n") else "not measured")
         click.echo(f"{label:<48} {shown:<40} target {target}")
+    if "vision" in out:
+        _print_vision(out["vision"])

@@ -19,6 +19,7 @@ from mustelid.backend import (
     page_out,
     refuse_images,
     residency,
+    rss_split,
 )
 from mustelid.backend import prewarm as prewarm_file
 
@@ -26,7 +27,7 @@ from .choices import ChoiceDecoder, Node, Unplannable, compile_schema
 from .grammar import Grammars
 from .loading import chat_formatter, context_size, load_llama
 from .settings import LlamaSettings
-from .vision import attach, make_handler, with_images
+from .vision import attach, encode_image, make_handler, with_images
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class LlamaCppBackend:
         self.chat_handler = settings.chat_handler
         self.image_max_side = settings.image_max_side
         self._vision: Any = None       # the chat handler holding the projector, once loaded
+        self.mmproj_rss_bytes: int | None = None
         self.threads = ctx.model.threads
         self.seed = settings.seed
         self.max_ctx = settings.n_ctx
@@ -80,13 +82,24 @@ class LlamaCppBackend:
                     self._vision = make_handler(self.chat_handler, self.mmproj,
                                                 verbose=self.verbose)
                 # Closing the previous Llama freed its projector context: load it again.
+                before = rss_split()
                 attach(self._vision, self.llm, self.mmproj)
+                after = rss_split()
+                if before and after:   # what the projector costs (bench, info)
+                    self.mmproj_rss_bytes = after["rss"] - before["rss"]
             except BaseException:
                 self.close()
                 raise
 
     def capabilities(self) -> Capabilities:
         return Capabilities(vision=self.mmproj is not None)
+
+    def measure_images(self, images: list[Any]) -> list[dict[str, Any]]:
+        """``mustelid bench``: the projector's encode time and token count of each image,
+        scaled as a job's would be."""
+        if self.mmproj is None:
+            refuse_images("llama_cpp", images)
+        return [encode_image(self._vision, f) for f in model_images(images, self.image_max_side)]
 
     def generate(
         self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int,
@@ -279,6 +292,7 @@ class LlamaCppBackend:
             "mmproj": str(self.mmproj) if self.mmproj else None,
             "chat_handler": self.chat_handler if self.mmproj else None,
             "vision": self.mmproj is not None,
+            "mmproj_rss_bytes": self.mmproj_rss_bytes,
             "llama_cpp_python": llama_cpp.__version__,
             "system_info": llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip(),
         }

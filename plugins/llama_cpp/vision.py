@@ -134,3 +134,36 @@ def _capture_mtmd_log() -> None:
     mtmd_cpp.mtmd_log_set(callback, ctypes.c_void_p(0))
     mtmd_cpp.mtmd_helper_log_set(callback, ctypes.c_void_p(0))  # "encoding image slice..."
 
+
+
+def encode_image(handler: Any, image: bytes) -> dict[str, Any]:
+    """Time the projector alone on one encoded image (``mustelid bench``): decode it into a
+    bitmap, tokenize it with the media marker, run the image chunk's encode pass. Returns
+    seconds and the image's token count."""
+    import time
+
+    mtmd = handler._mtmd_cpp
+    ctx = handler.mtmd_ctx
+    bitmap = handler._create_bitmap_from_bytes(image)
+    chunks = mtmd.mtmd_input_chunks_init()
+    try:
+        text = mtmd.mtmd_default_marker()
+        prompt = mtmd.mtmd_input_text()
+        prompt.text, prompt.text_len = text, len(text)
+        prompt.add_special, prompt.parse_special = False, True
+        bitmaps = (mtmd.mtmd_bitmap_p_ctypes * 1)(bitmap)
+        if mtmd.mtmd_tokenize(ctx, chunks, ctypes.byref(prompt), bitmaps, 1) != 0:
+            raise ValueError("mtmd could not tokenize the image")
+        for i in range(mtmd.mtmd_input_chunks_size(chunks)):
+            chunk = mtmd.mtmd_input_chunks_get(chunks, i)
+            if mtmd.mtmd_input_chunk_get_type(chunk) != mtmd.MTMD_INPUT_CHUNK_TYPE_IMAGE:
+                continue
+            started = time.perf_counter()
+            if mtmd.mtmd_encode_chunk(ctx, chunk) != 0:
+                raise ValueError("mtmd could not encode the image")
+            return {"encode_s": round(time.perf_counter() - started, 4),
+                    "image_tokens": mtmd.mtmd_input_chunk_get_n_tokens(chunk)}
+        raise ValueError("the image gave no image chunk")
+    finally:
+        mtmd.mtmd_input_chunks_free(chunks)
+        mtmd.mtmd_bitmap_free(bitmap)
