@@ -11,8 +11,13 @@ fixed). Every answer is still validated by the host afterwards.
 
 Config: ``[model] backend = "remote"``, and ``[backend.remote]`` (``RemoteSettings``): ``url``,
 ``model``, ``api_key_env`` (the name of an environment variable holding the key: keys never
-live in the config file), ``timeout``. stdlib HTTP only: one JSON POST per generation needs no
-client library.
+live in the config file), ``timeout``, ``vision``. stdlib HTTP only: one JSON POST per
+generation needs no client library.
+
+Images (``vision = true``): sent as OpenAI ``image_url`` parts with data URLs. Whether the model
+behind the server sees them is probed at start too: a red and a blue picture with the same
+question must get the two right, different answers (a model that does not see answers both
+alike). A server that fails is ``WaitingError("remote_vision_unavailable")``.
 """
 
 from __future__ import annotations
@@ -31,10 +36,13 @@ from mustelid import hookimpl
 from mustelid.backend import (
     BackendContext,
     BackendFactory,
+    Capabilities,
     Generation,
     PermanentError,
     TransientError,
     WaitingError,
+    model_images,
+    refuse_images,
 )
 
 # The ways servers take a schema, most standard first.
@@ -70,6 +78,23 @@ class RemoteSettings(BaseModel):
     api_key_env: str | None = Field(None, description="environment variable holding the API key")
     timeout: float = Field(120, gt=0, description="seconds per request")
     seed: int = Field(0, description="sampling seed; generation is greedy anyway")
+    vision: bool = Field(False, description="send images to the model (image_url parts); "
+                         "probed at start")
+    image_max_side: int = Field(1024, ge=32, le=8192,
+                                description="images are scaled to at most this many pixels a side")
+
+
+COLOURS = ("red", "blue", "green", "yellow")
+COLOUR_SCHEMA = {
+    "type": "object",
+    "properties": {"colour": {"type": "string", "enum": list(COLOURS)}},
+    "required": ["colour"],
+    "additionalProperties": False,
+}
+COLOUR_QUESTION = [
+    {"role": "system", "content": "Answer in JSON."},
+    {"role": "user", "content": 'What colour is this picture? Reply as {"colour": "..."}.'},
+]
 
 
 @hookimpl
@@ -101,6 +126,36 @@ class RemoteBackend:
         host = urllib.parse.urlsplit(self.url).netloc
         self.model_id = f"remote:{self.model or 'default'}@{host}"
         self.style = self.probe()
+        self.image_max_side = s.image_max_side
+        self.vision = False
+        if s.vision:
+            self.probe_vision()
+            self.vision = True
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(vision=self.vision)
+
+    def probe_vision(self) -> None:
+        """The model must tell a red picture from a blue one: the same question, only the image
+        differs, so a model that does not see gives both the same answer."""
+        from PIL import Image
+
+        answers = []
+        for colour in ("red", "blue"):
+            try:
+                body = self._chat(_with_images(COLOUR_QUESTION, model_images(
+                    [Image.new("RGB", (64, 64), colour)])), COLOUR_SCHEMA, 24, self.style)
+                answers.append(json.loads(_content(body)).get("colour"))
+            except (PermanentError, TransientError) as e:
+                answers.append(f"rejected: {e.message[:120]}")
+            except (ValueError, AttributeError):
+                answers.append("not JSON")
+        if answers != ["red", "blue"]:
+            raise WaitingError(
+                "remote_vision_unavailable",
+                f"{self.url}: backend.remote.vision is on, but the model did not tell a red "
+                f"picture from a blue one (answered {answers}); set vision = false or serve a "
+                "model that sees")
 
     def probe(self) -> str:
         """The first schema style the server provably enforces, else WaitingError."""
@@ -127,7 +182,11 @@ class RemoteBackend:
         )
 
     def generate(self, messages: list[dict[str, str]], schema: dict[str, Any],
-                 max_tokens: int) -> Generation:
+                 max_tokens: int, *, images: list[Any] | None = None) -> Generation:
+        if images:
+            if not self.vision:
+                refuse_images("remote", images)
+            messages = _with_images(messages, model_images(images, self.image_max_side))
         started = time.perf_counter()
         body = self._chat(messages, schema, max_tokens, self.style)
         choice = (body.get("choices") or [{}])[0]
@@ -190,3 +249,18 @@ _OPENER = urllib.request.build_opener(_NoRedirects)
 def _content(body: dict[str, Any]) -> str:
     choices = body.get("choices") or [{}]
     return ((choices[0].get("message") or {}).get("content")) or ""
+
+
+def _with_images(messages: list[dict[str, Any]], images: list[bytes]) -> list[dict[str, Any]]:
+    """The last user message's text after ``images`` as OpenAI ``image_url`` parts."""
+    import base64
+
+    last = max(i for i, m in enumerate(messages) if m.get("role") == "user")
+    parts: list[dict[str, Any]] = [
+        {"type": "image_url",
+         "image_url": {"url": "data:image/png;base64," + base64.b64encode(f).decode("ascii")}}
+        for f in images]
+    parts.append({"type": "text", "text": messages[last].get("content") or ""})
+    out = [dict(m) for m in messages]
+    out[last]["content"] = parts
+    return out

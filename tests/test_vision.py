@@ -453,3 +453,99 @@ def test_bench_reports_the_projectors_encode_time_and_memory(home, pair, tmp_pat
     assert report["encode_s"]["n"] == 2 and report["encode_s"]["median"] >= 0
     assert report["image_tokens"]["median"] == 4        # 28x28 input in 14x14 patches
     assert report["mmproj_rss_mb"] is not None and report["load_s"] > 0
+
+
+# -- the remote backend: image_url parts, and a probe that the model sees ---------------------------
+
+def picture_colour(payload) -> str | None:
+    """What a seeing server would say: the colour of the first image in the request."""
+    import base64
+
+    for message in payload["messages"]:
+        for part in message["content"] if isinstance(message["content"], list) else []:
+            if part["type"] == "image_url":
+                data = base64.b64decode(part["image_url"]["url"].split(",", 1)[1])
+                r, g, b = Image.open(io.BytesIO(data)).convert("RGB").getpixel((0, 0))
+                return "red" if r > b else "blue"
+    return None
+
+
+@pytest.fixture
+def openai_server():
+    import http.server
+    import threading
+
+    servers = []
+
+    def start(sees: bool):
+        requests = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                requests.append(payload)
+                schema = payload["response_format"]["json_schema"]["schema"]["properties"]
+                colour = picture_colour(payload) if sees else None
+                if "answer" in schema:           # the schema-enforcement probe
+                    answer = {"answer": "zqx-vormit"}
+                elif "colour" in schema:         # the vision probe
+                    answer = {"colour": colour or "red"}
+                else:
+                    answer = {"what": f"a {colour or 'grey'} square"}
+                body = json.dumps({"choices": [{"message": {"content": json.dumps(answer)},
+                                                "finish_reason": "stop"}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}/v1", requests
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def remote(url: str, **settings):
+    from mustelid.plugins.remote_backend import RemoteBackend
+
+    cfg = Config()
+    cfg.model.backend = "remote"
+    cfg.backend["remote"] = {"url": url, **settings}
+    return RemoteBackend(BackendContext.from_config(cfg))
+
+
+def test_remote_sends_images_as_image_url_parts_to_a_server_that_sees(openai_server):
+    url, requests = openai_server(sees=True)
+    backend = remote(url, vision=True)
+    assert backend.capabilities().vision
+    gen = backend.generate(MESSAGES, SCHEMA, 64, images=[png(color="red")])
+    assert parse_output(Seen, gen).what == "a red square"
+    [image, text] = requests[-1]["messages"][-1]["content"]
+    assert image["image_url"]["url"].startswith("data:image/png;base64,")
+    assert text == {"type": "text", "text": MESSAGES[-1]["content"]}
+
+
+def test_remote_refuses_vision_from_a_model_that_does_not_see(openai_server):
+    url, _ = openai_server(sees=False)
+    with pytest.raises(WaitingError) as e:
+        remote(url, vision=True)
+    assert e.value.reason == "remote_vision_unavailable" and "'red', 'red'" in e.value.message
+
+
+def test_remote_without_vision_refuses_images_and_sends_nothing(openai_server):
+    url, requests = openai_server(sees=True)
+    backend = remote(url)
+    assert not backend.capabilities().vision
+    sent = len(requests)
+    with pytest.raises(PermanentError) as e:
+        backend.generate(MESSAGES, SCHEMA, 64, images=[png()])
+    assert e.value.reason == "vision_unavailable" and len(requests) == sent
