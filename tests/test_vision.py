@@ -298,6 +298,9 @@ def test_models_add_use_and_list_a_vision_model(home, pair):
     table = mustelid("models", "list").output
     assert "tiny-vlm" in table and "yes" in table
 
+    out = mustelid("models", "verify")
+    assert out.exit_code == 0 and f"ok projector {pair[1]} sha256 {digest}" in out.output
+
     # The configured pair loads and sees, checked against the hashes recorded at add.
     backend = LlamaCppBackend(BackendContext.from_config(load_config()))
     try:

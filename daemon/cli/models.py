@@ -142,7 +142,8 @@ def use(state: State, name: str) -> None:
 @click.argument("name", required=False)
 @pass_state
 def verify(state: State, name: str | None) -> None:
-    """Hash model NAME (default: the configured model) again and compare with its sha256."""
+    """Hash model NAME (default: the configured model, and its projector) again and compare
+    with its sha256."""
     from mustelid.models import ModelError
     from mustelid.models import verify as verify_model
 
@@ -153,6 +154,14 @@ def verify(state: State, name: str | None) -> None:
     except WaitingError as e:
         raise click.ClickException(f"{e.reason}: {e.message}") from None
     click.echo(f"ok {resolved.model_id} {resolved.path} sha256 {resolved.sha256}")
+    if name is None and state.config.model.mmproj:
+        from mustelid.models import resolve_mmproj
+
+        try:
+            projector = resolve_mmproj(state.config, use_cache=False)
+        except WaitingError as e:
+            raise click.ClickException(f"{e.reason}: {e.message}") from None
+        click.echo(f"ok projector {projector.path} sha256 {projector.sha256}")
 
 
 def _sees(cfg, name: str) -> bool:
