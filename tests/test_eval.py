@@ -385,7 +385,8 @@ def main_group():
 
 @pytest.mark.real
 def test_real_eval_on_sroie_receipts(real_model, tmp_path, monkeypatch):
-    """The command itself, real OCR and the real model, on two SROIE receipts."""
+    """The command itself, real OCR and the real model, on two SROIE receipts, with their
+    line-item labels from the repository (--labels)."""
     if not SROIE.is_dir():
         pytest.skip(f"SROIE dev receipts not found at {SROIE}")
     pytest.importorskip("rapidocr")
@@ -397,11 +398,14 @@ def test_real_eval_on_sroie_receipts(real_model, tmp_path, monkeypatch):
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("MUSTELID_HOME", str(home))
+    items = Path(__file__).resolve().parents[1] / "examples" / "eval" / "sroie-items"
     result = CliRunner().invoke(main_group(), ["eval", "receipts", str(folder), "--json",
-                                               "--threads", "1"])
+                                               "--threads", "1", "--labels", str(items)])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["cases"] == 2 and set(report["fields"]) == {"merchant", "date", "total"}
+    assert report["cases"] == 2 and set(report["fields"]) == {
+        "merchant", "date", "total", "items_precision", "items_recall", "items_quantity"}
+    assert report["items_labelled"] == 5 and report["items_receipts"] == 2   # 4 + 1 lines
     assert report["json_valid_rate"] == 1.0
     assert report["fields"]["total"]["rate"] == 1.0, report["results"]
     assert report["fields"]["date"]["rate"] == 1.0, report["results"]
