@@ -530,3 +530,47 @@ def test_a_total_that_is_not_subtotal_plus_tax_is_a_problem():
     assert any("subtotal plus tax" in p for p in problems)
     # Nothing to add up without a printed subtotal: no opinion.
     assert prepared().data["printed_sum"] is None
+
+
+# -- what was paid, by arithmetic (issue 11: classes of the odd half's total misses) -------------
+
+def _shortlist(*texts: str) -> list[str]:
+    from mustelid.plugins.receipts.totals import total_shortlist
+
+    r = rows(*texts)
+    return [c.value for c in total_shortlist(find_amounts(r), r)]
+
+
+@pytest.mark.parametrize("texts, paid", [
+    # no total label at all (only excluded ones): not the largest amount, which is the cash
+    (("WIDGET 2 14.90 29.80", "TOTAL EXCL. TAX 28.11", "TAX 6% 1.69", "29.80", "CASH 50.00",
+      "CHANGE 20.20"), "29.80"),
+    # the total's label garbled by OCR, a misplaced total after the payment lines
+    (("ITEM 12.00", "SUBTOTAL 12.00", "Tax 0.72", "12.otal sales 12.70", "CASH : 20.00",
+      "Change : 7.30", "Total : 12.00 0.72"), "12.70"),
+    # only a SUBTOTAL printed, and a single cash/change pair
+    (("SOUP RM5.30", "RICE RM7.20", "SUBTOTAL RM12.50", "CASH RM20.00", "CHANGE RM7.50"),
+     "12.50"),
+])
+def test_cash_tendered_less_change_ranks_first(texts, paid):
+    assert _shortlist(*texts)[0] == paid
+
+
+def test_change_after_a_cash_row_that_is_the_total_keeps_it():
+    # CASH equal to what was paid and no change: nothing to subtract, the label rules stand.
+    assert _shortlist("TOTAL 9.00", "CASH 9.00")[0] == "9.00"
+    # tendered less change not printed anywhere: no effect on the shortlist
+    assert _shortlist("TOTAL 9.00", "CASH 10.00", "CHANGE 0.50")[0] == "9.00"
+
+
+def test_a_receipt_whose_only_amount_label_is_split_or_a_net_amount_is_a_payment_record():
+    from mustelid.plugins.receipts.totals import is_payment_record
+
+    assert is_payment_record(rows("DEPT 05 RM 149.00", "CASH", "RM 170.00"))
+    assert is_payment_record(rows("TEA 1 3.18", "Net Amt : 53.55"))
+    # subtotal and tax printed, the total line lost by OCR
+    assert is_payment_record(rows("TAPE 2 3.50 7.00", "SUB-TOTAL 6.60", "GST 0.40", "TL"))
+    assert _shortlist("TAPE 2 3.50 7.00", "SUB-TOTAL 6.60", "GST 0.40", "TL")[0] == "7.00"
+    # still refused: a price list, a net weight
+    assert not is_payment_record(rows("APPLES 3.20", "PEARS 4.10"))
+    assert not is_payment_record(rows("FLOUR NET WT 1.00", "SUGAR 2.50"))

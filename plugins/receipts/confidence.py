@@ -67,11 +67,11 @@ def _agrees(field: str, value: Any, data: dict[str, Any]) -> float:
     if value is None:
         return 0.0
     if field == "total":
-        printed = data.get("printed_sum")
+        # Arithmetic on the receipt: subtotal + tax, or cash tendered less change, gives it.
+        sums = [Decimal(s) for s in (data.get("printed_sum"), data.get("paid")) if s is not None]
         same = [c for c in data.get("amounts", []) if Decimal(c["value"]) == Decimal(value)]
         rows = {r for c in same for r in c.get("rows", [])}
-        return float((printed is not None and Decimal(printed) == Decimal(value))
-                     or len(rows) >= 2)
+        return float(Decimal(value) in sums or len(rows) >= 2)
     if field == "date":
         return float(len({c["value"] for c in data.get("dates", [])}) == 1)
     from .merchants import COMPANY_WORDS

@@ -3,6 +3,7 @@ them, so that a small model chooses among values it can see on the receipt."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from .candidates import Candidate, Row, row_label
@@ -12,7 +13,10 @@ from .totals import total_labels
 MAX_ITEMS_SHOWN = 3   # item names in the prompt, for the category: ~6 prompt tokens each
 
 
-def amount_menu(amounts: list[Candidate], rows: list[Row], only_totals: bool = False) -> str:
+def amount_menu(amounts: list[Candidate], rows: list[Row], only_totals: bool = False,
+                paid: Decimal | None = None) -> str:
+    """One line per amount: the value and the words printed beside it; ``paid`` (cash given less
+    change, by arithmetic) is marked, since its own label may say SUBTOTAL or be unreadable."""
     texts = {i: r.text for i, r in enumerate(rows)}
     if only_totals:
         texts.update(total_labels(rows))
@@ -21,6 +25,8 @@ def amount_menu(amounts: list[Candidate], rows: list[Row], only_totals: bool = F
     for c in amounts:
         shown = [r for r in c.rows if not only_totals or r in totals] or c.rows
         labels = "; ".join(dict.fromkeys(row_label(texts[r]) for r in shown[:3]))
+        if paid is not None and Decimal(c.value) == paid:
+            labels += "; equals cash given less change"
         lines.append(f"{c.value}  ({labels})")
     return "\n".join(lines)
 

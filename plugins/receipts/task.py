@@ -50,7 +50,7 @@ from .expense import Expense, RecordedExpense, to_milli
 from .items import item_lines, item_prices
 from .menus import amount_menu, currency_hint, date_menu, item_menu, merchant_menu
 from .merchants import HEADER_ROWS, best_row, merchant_choices, merchant_rows
-from .totals import is_payment_record, printed_sum, total_shortlist
+from .totals import is_payment_record, printed_sum, tendered_less_change, total_shortlist
 
 
 class Receipts(Task):
@@ -83,6 +83,7 @@ class Receipts(Task):
         example = corrected_example(ctx, merchants)
         if example:
             totals = prefer_label(totals, rows, example.get("total_label"))
+        paid = tendered_less_change(rows)
         prices = item_prices(amounts, rows)
         items = item_lines(prices, rows)
         return Evidence(
@@ -91,7 +92,9 @@ class Receipts(Task):
             images=[image] if capabilities(getattr(ctx, "backend", None)).vision else [],
             variables={
                 "ocr_text": text,
-                "totals": amount_menu(totals, rows, only_totals=True),
+                # marked only where arithmetic put it first (the labels did not)
+                "totals": amount_menu(totals, rows, only_totals=True, paid=paid if totals
+                                      and paid == Decimal(totals[0].value) else None),
                 "merchants": merchant_menu(merchants),
                 "dates": date_menu(dates),
                 "currency_hint": currency_hint(currencies, default_currency),
@@ -108,6 +111,7 @@ class Receipts(Task):
                 "item_prices": [c.value for c in prices],
                 "item_lines": items,
                 "printed_sum": str(subtotal_sum) if (subtotal_sum := printed_sum(rows)) else None,
+                "paid": str(paid) if paid else None,
                 "totals": [c.value for c in totals],
                 "merchants": merchants,
                 "dates": [vars(c) for c in dates],

@@ -4,6 +4,7 @@ and the subtotal + tax + service printed above the total (for the consistency ch
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 
 from .candidates import Candidate, Row, has_amount, row_amounts
@@ -12,6 +13,7 @@ from .candidates import Candidate, Row, has_amount, row_amounts
 # FR, IT, ES). A shortlist, not a verdict: the model still chooses among the labelled amounts.
 _TOTAL_LABEL = re.compile(
     r"TOTAL|\bT[O0A]T[A4]?L\b|AMOUNT DUE|AMT DUE|BALANCE DUE|TO PAY|PAYABLE|GRAND|NETT|JUMLAH"
+    r"|\bNET\s*(AMT|AMOUNT|DUE)\b"       # "Net Amt :", not "NET WT" (a weight)
     r"|SUMME|TOTAAL|MONTANT|IMPORTE",   # T0TAL, TOTL: OCR drops and swaps letters
 )
 # ... and words that make a "total" row something else: subtotals, counts, tax lines, payment.
@@ -32,12 +34,17 @@ def is_total_label(label: str) -> bool:
 
 
 def total_labels(rows: list[Row]) -> dict[int, str]:
-    """Rows whose amounts are labelled as a total -> the label. OCR often splits a label from its
-    value ("Total Sales (Inclusive of GST) :" / "32.70"): a total label without an amount lends
-    itself to the next row when that row is only a number."""
+    """Rows whose amounts are labelled as a total -> the label."""
+    return labelled_rows(rows, is_total_label)
+
+
+def labelled_rows(rows: list[Row], is_label: Callable[[str], bool]) -> dict[int, str]:
+    """Rows whose amounts carry a label -> the label. OCR often splits a label from its value
+    ("Total Sales (Inclusive of GST) :" / "32.70", "CASH" / "RM 170.00"): a label without an
+    amount lends itself to the next row when that row is only a number."""
     out: dict[int, str] = {}
     for i, row in enumerate(rows):
-        if not is_total_label(row.text):
+        if not is_label(row.text):
             continue
         if has_amount(row.text):
             out[i] = row.text
@@ -47,11 +54,36 @@ def total_labels(rows: list[Row]) -> dict[int, str]:
     return out
 
 
+def _is_payment_label(text: str) -> bool:
+    return bool(PAYMENT_LABEL.search(text.upper()))
+
+
 def is_payment_record(rows: list[Row]) -> bool:
-    """An amount printed on a total line (or under a total label) or on a payment line."""
-    if total_labels(rows):
-        return True
-    return any(PAYMENT_LABEL.search(r.text.upper()) and has_amount(r.text) for r in rows)
+    """Something was paid: an amount printed on a total line (or under a total label), on a
+    payment line, or a subtotal with its tax or service charge printed below it (a bill whose
+    total line OCR lost)."""
+    return bool(total_labels(rows) or labelled_rows(rows, _is_payment_label)
+                or printed_sum(rows) is not None)
+
+
+def tendered_less_change(rows: list[Row]) -> Decimal | None:
+    """What was paid, by arithmetic: the cash handed over less the change given back, when both
+    are printed (CASH 50.00, CHANGE 20.20 -> 29.80). Independent of the total's own label, which
+    OCR garbles ("21.otal sales") or the receipt leaves out (only a SUBTOTAL)."""
+    labelled = labelled_rows(rows, _is_payment_label)
+    tendered = [(i, label) for i, label in labelled.items() if _TENDERED.search(label.upper())]
+    change = [(i, label) for i, label in labelled.items() if _CHANGE.search(label.upper())]
+    for i, label in tendered:
+        after = [c for j, c in change if j > i]
+        if not after or not row_amounts(label) or not row_amounts(after[0]):
+            continue
+        paid = Decimal(row_amounts(label)[-1]) - Decimal(row_amounts(after[0])[-1])
+        return paid if paid > 0 else None
+    return None
+
+
+_TENDERED = re.compile(r"\bCASH\b|TENDER|TUNAI")
+_CHANGE = re.compile(r"CHANGE|BAKI|\bKEMBALI")
 
 
 def total_shortlist(amounts: list[Candidate], rows: list[Row]) -> list[Candidate]:
@@ -68,6 +100,33 @@ def total_shortlist(amounts: list[Candidate], rows: list[Row]) -> list[Candidate
     hide the answer.
     """
     nonzero = [c for c in amounts if Decimal(c.value) > 0]
+    return _paid_first(_labelled_shortlist(nonzero, rows), nonzero, rows)
+
+
+def _paid_first(shortlist: list[Candidate], nonzero: list[Candidate],
+                rows: list[Row]) -> list[Candidate]:
+    """Arithmetic where the labels fail: when no total is labelled before the payment lines
+    (none legible, or only a tax summary's after them), a printed amount equal to the cash
+    tendered less the change (or, with no total label at all, to the subtotal plus tax) is what
+    was paid, so it goes first, added to the shortlist when its own label was unreadable. A
+    legible total label before the payment wins: cash rounding and change misread by OCR make
+    the difference disagree with it by a few cents."""
+    labelled = total_labels(rows)
+    payments = [i for i in labelled_rows(rows, _is_payment_label) if i not in labelled]
+    if any(i < min(payments, default=len(rows)) for i in labelled):
+        return shortlist
+    paid = tendered_less_change(rows)
+    if paid is None and not labelled:
+        paid = printed_sum(rows)
+    if paid is None:
+        return shortlist
+    match = [c for c in nonzero if Decimal(c.value) == paid]
+    if not match:
+        return shortlist
+    return [match[0]] + [c for c in shortlist if c is not match[0]]
+
+
+def _labelled_shortlist(nonzero: list[Candidate], rows: list[Row]) -> list[Candidate]:
     total_rows = sorted(total_labels(rows))
     by_size = _by_size(nonzero)
     if not total_rows:
