@@ -574,3 +574,25 @@ def test_a_receipt_whose_only_amount_label_is_split_or_a_net_amount_is_a_payment
     # still refused: a price list, a net weight
     assert not is_payment_record(rows("APPLES 3.20", "PEARS 4.10"))
     assert not is_payment_record(rows("FLOUR NET WT 1.00", "SUGAR 2.50"))
+
+
+@pytest.mark.parametrize("header, first", [
+    # a row of only generic words and the legal form: the name is on the row above
+    (["GOLDEN LOTUS VEGETARIAN", "RESTAURANT SDN BHD", "(123456-X)", "12, JALAN MAJU"],
+     "GOLDEN LOTUS VEGETARIAN RESTAURANT SDN BHD"),
+    # a trading name owned by a registered company: the company is offered first
+    (["Kopi Corner Dimiliki: kopi corner trading sdn bhd", "12, JALAN MAJU"],
+     "kopi corner trading sdn bhd"),
+    (["SUNNY MART owned by Sunny Retail Sdn Bhd", "12, JALAN MAJU"], "Sunny Retail Sdn Bhd"),
+])
+def test_a_name_above_a_generic_legal_row_or_an_owner_is_offered_first(header, first):
+    from mustelid.plugins.receipts.merchants import merchant_choices, merchant_rows
+
+    assert merchant_choices(merchant_rows(rows(*header)), header)[0] == first
+
+
+def test_a_row_with_a_distinctive_word_and_a_legal_form_is_not_joined():
+    from mustelid.plugins.receipts.merchants import merchant_choices
+
+    header = ["WELCOME", "SUNNY RETAIL SDN BHD", "12, JALAN MAJU"]
+    assert merchant_choices(["SUNNY RETAIL SDN BHD"], header)[0] == "SUNNY RETAIL SDN BHD"

@@ -121,9 +121,12 @@ def merchant_choices(rows: list[str], header: list[str]) -> list[str]:
                     whole = f"{row} {_TRAILING_REG_NO.sub('', b)}"
                     swallowed.add(b)
         above = header[i - 1] if i > 0 else ""
-        if above and _CONTINUES.search(row.upper()) and _name_like(above) \
-                and len(above) + len(whole) <= 60:
+        if above and (_CONTINUES.search(row.upper()) or _generic_only(row)) \
+                and _name_like(above) and len(above) + len(whole) <= 60:
             out.append(f"{above} {whole}")
+        owner = _OWNED_BY.split(whole, maxsplit=1)
+        if len(owner) == 2 and _ENDS_LEGAL.search(owner[1].strip().upper()):
+            out.append(owner[1].strip())     # the registered company that owns the shop
         out += [whole, row]
     # One accented letter in an otherwise unaccented header is OCR noise ("HARDWÀRE").
     plain = sum(not ch.isascii() and ch.isalpha() for ch in "".join(header)) <= 1
@@ -149,6 +152,21 @@ def repair(name: str, unaccent: bool = False) -> str:
         name = "".join(ch for ch in unicodedata.normalize("NFKD", name)
                        if not unicodedata.combining(ch))
     return name
+
+
+# "Banh Mi Cafe Dimiliki: Banh Mi Cafe Sdn Bhd": a trading name, then the company that owns it.
+_OWNED_BY = re.compile(r"\b(?:DIMILIKI(?:\s+OLEH)?|OWNED\s+BY|OPERATED\s+BY|A\s+DIVISION\s+OF"
+                       r"|MANAGED\s+BY)\b\s*:?", re.IGNORECASE)
+
+
+def _generic_only(row: str) -> bool:
+    """A row that holds only generic business words and a legal form ("RESTAURANT SDN BHD",
+    "TRADING SDN. BHD."): no name of its own, so the name is on the row above."""
+    upper = row.upper()
+    if not _ENDS_LEGAL.search(upper):
+        return False
+    rest = re.sub(r"\b(" + _LEGAL_SUFFIX + r")\b|[^\w\s]", " ", upper).split()
+    return bool(rest) and all(COMPANY_WORDS.fullmatch(w) for w in rest)
 
 
 def _name_like(text: str) -> bool:
