@@ -3,11 +3,13 @@ only when they can all be purchases), and provenance, for a value and for its ab
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
 from mustelid import Evidence
 
+from .candidates import row_amounts
 from .confidence import FIELDS, probability, receipt_confidence, signals
 from .expense import LineItem, RecordedExpense
 
@@ -35,24 +37,58 @@ def consistency_problems(result: RecordedExpense, evidence: Evidence) -> list[st
 
 
 def add_items(result: RecordedExpense, evidence: Evidence) -> None:
-    """The priced rows as line items, with their rows as provenance. Rows that add up to more
-    than the total are not all purchases (a deposit, a points line, a second copy): then none
-    are kept, and provenance says why, rather than recording a wrong list."""
-    lines = evidence.data.get("item_lines") or []
-    items = [LineItem(name=i["name"], quantity=i["quantity"], price=Decimal(i["price"]))
-             for i in lines]
-    spent = sum((i.price * i.quantity for i in items), Decimal(0))
-    # Prices may be line totals already (qty 2, price = both): accept either reading.
-    plain = sum((i.price for i in items), Decimal(0))
+    """The priced rows as line items, with their rows as provenance (see ``fitting_items``)."""
+    texts = [r["text"] for r in evidence.data.get("rows") or []]
+    lines, dropped = fitting_items(evidence.data.get("item_lines") or [], result.total, texts)
     assert result.provenance is not None
-    if items and min(spent, plain) > result.total * Decimal("1.01") + ITEMS_TOLERANCE:
-        result.items = []
-        result.provenance["items"] = {
-            "dropped": f"the priced rows add up to {min(spent, plain)}, more than the total "
-                       f"{result.total}: not all of them are purchases"}
+    result.items = [LineItem(name=i["name"], quantity=i["quantity"], price=Decimal(i["price"]))
+                    for i in lines]
+    if dropped:
+        result.provenance["items"] = {"dropped": dropped}
         return
-    result.items = items
     result.provenance["items"] = [row_provenance({"rows": [i["row"]]}, evidence) for i in lines]
+
+
+# Money taken off below the items: what the items may add up to beyond the total.
+_MONEY_OFF = re.compile(r"DISC|LESS\b|VOUCHER|SAVING|PROMO")
+
+
+def fitting_items(lines: list[dict[str, Any]], total: Decimal, rows: list[str] | None = None
+                  ) -> tuple[list[dict[str, Any]], str | None]:
+    """The item lines that can all be purchases paid by ``total`` (with ``rows``, the receipt's
+    row texts, for the discounts and subtotals printed), and why none are kept when they cannot.
+
+    The items may add up to the total plus the discounts printed, or to an amount printed on the
+    receipt (the subtotal before discount and service). A line that repeats the total, or the
+    sum of the lines above it, is a total or subtotal row the table did not label: it goes, the
+    others stay. Rows that still add up to more are not all purchases (a deposit, a points line,
+    a second copy): then none are kept rather than recording a wrong list."""
+    texts = rows or []
+    printed = {Decimal(v) for t in texts for v in row_amounts(t)}
+    off = sum((Decimal(v) for t in texts if _MONEY_OFF.search(t.upper())
+               for v in row_amounts(t)[-1:]), Decimal(0))
+    ceiling = total * Decimal("1.01") + ITEMS_TOLERANCE + off
+
+    def fits(kept: list[dict[str, Any]]) -> bool:
+        plain = sum((Decimal(i["price"]) for i in kept), Decimal(0))
+        # Prices are line amounts (qty 2, price = both); the unit reading is the fallback.
+        spent = sum((Decimal(i["price"]) * i["quantity"] for i in kept), Decimal(0))
+        return min(plain, spent) <= ceiling or plain in printed - {total} and plain > total
+
+    if not lines or fits(lines):
+        return lines, None
+    kept, running = [], Decimal(0)
+    for line in lines:
+        price = Decimal(line["price"])
+        if kept and (price == running or price == total):
+            continue
+        kept.append(line)
+        running += price
+    if kept and fits(kept):
+        return kept, None
+    plain = sum((Decimal(i["price"]) for i in lines), Decimal(0))
+    return [], (f"the priced rows add up to {plain}, more than the total {total}: "
+                f"not all of them are purchases")
 
 
 def missing_provenance(field: str, evidence: Evidence) -> dict[str, str]:
