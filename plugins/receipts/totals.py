@@ -107,8 +107,8 @@ def _paid_first(shortlist: list[Candidate], nonzero: list[Candidate],
                 rows: list[Row]) -> list[Candidate]:
     """Arithmetic where the labels fail: when no total is labelled before the payment lines
     (none legible, or only a tax summary's after them), a printed amount equal to the cash
-    tendered less the change (or, with no total label at all, to the subtotal plus tax) is what
-    was paid, so it goes first, added to the shortlist when its own label was unreadable. A
+    tendered less the change is what was paid and the only option; with no total label at all,
+    one equal to the subtotal plus tax goes first (added when its own label was unreadable). A
     legible total label before the payment wins: cash rounding and change misread by OCR make
     the difference disagree with it by a few cents."""
     labelled = total_labels(rows)
@@ -116,11 +116,14 @@ def _paid_first(shortlist: list[Candidate], nonzero: list[Candidate],
     if any(i < min(payments, default=len(rows)) for i in labelled):
         return shortlist
     paid = tendered_less_change(rows)
-    if paid is None and not labelled:
-        paid = printed_sum(rows)
-    if paid is None:
-        return shortlist
-    match = [c for c in nonzero if Decimal(c.value) == paid]
+    match = [c for c in nonzero if paid is not None and Decimal(c.value) == paid]
+    if match:
+        # Code decides what it reads plainly: two printed amounts whose difference is printed
+        # a third time. Offered beside the other amounts, a 0.5B model still took an item
+        # price printed three times over a total labelled SUBTOTAL (measured).
+        return [match[0]]
+    paid = printed_sum(rows) if not labelled else None
+    match = [c for c in nonzero if paid is not None and Decimal(c.value) == paid]
     if not match:
         return shortlist
     return [match[0]] + [c for c in shortlist if c is not match[0]]
