@@ -141,6 +141,7 @@ def test_review_list_takes_the_grammar(home):
     assert [r["job_id"] for r in rows] == [job_id]
     assert json.loads(cli("review", "--since", "2999-01-01", "--json").output) == []
 
+
 def test_schedules_takes_the_grammar(home):
     """Two schedules, one fired (a missed fire caught up): -n, --csv and --since/--until on the
     last fire, which is stored in local time and compared as an instant."""

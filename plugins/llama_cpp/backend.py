@@ -161,6 +161,10 @@ class LlamaCppBackend:
                 raise PermanentError("input_too_long", str(e)) from None
             raise
         self._record_perf(prompt_tokens)
+        return self._generation(out, prompt_tokens, started)
+
+    def _generation(self, out: dict[str, Any], prompt_tokens: int, started: float) -> Generation:
+        """A chat completion as a ``Generation`` (llama.cpp's own usage counts when it gives them)."""
         choice = out["choices"][0]
         usage = out.get("usage") or {}
         return Generation(
@@ -207,15 +211,7 @@ class LlamaCppBackend:
         usage = out.get("usage") or {}
         self._record_perf(usage.get("prompt_tokens", text_tokens))
         self.last_perf.update(decoder="grammar+images", images=len(files))
-        choice = out["choices"][0]
-        return Generation(
-            text=choice["message"].get("content") or "",
-            finish_reason=choice.get("finish_reason") or "",
-            prompt_tokens=usage.get("prompt_tokens", text_tokens),
-            completion_tokens=usage.get("completion_tokens", 0),
-            seconds=time.perf_counter() - started,
-            model_id=self.model_id,
-        )
+        return self._generation(out, text_tokens, started)
 
     def _generate_choices(
         self, tokens: list[int], plan: Node, max_tokens: int, started: float
