@@ -322,12 +322,15 @@ AUTO_PER_CPU = 128 << 20
 def model_file_size(model: Any) -> int:
     """Bytes of the configured local model file (the catalog's size before it is pulled), 0 if
     unknown: the worker's memory cap, and the supervisor's budget before a worker reported its
-    own footprint, are computed from it."""
+    own footprint, are computed from it. A vision projector (``mmproj``) is loaded whole beside
+    the model, so its bytes count too."""
     try:
+        projector = getattr(model, "mmproj", None)
+        extra = Path(projector).expanduser().stat().st_size if projector else 0
         if model.path:
-            return Path(model.path).expanduser().stat().st_size
+            return Path(model.path).expanduser().stat().st_size + extra
         entry = CATALOG.get(model.name)
-        return entry.size if entry else 0
+        return (entry.size if entry else 0) + extra
     except (OSError, AttributeError):
         return 0
 

@@ -552,3 +552,18 @@ def test_remote_without_vision_refuses_images_and_sends_nothing(openai_server):
     with pytest.raises(PermanentError) as e:
         backend.generate(MESSAGES, SCHEMA, 64, images=[png()])
     assert e.value.reason == "vision_unavailable" and len(requests) == sent
+
+
+def test_the_projector_counts_in_the_model_size_the_budget_and_memory_cap_use(tmp_path):
+    """The mmproj is loaded whole beside the model: the supervisor's budget before the worker
+    reports its footprint, and the worker's memory cap, must count it."""
+    from types import SimpleNamespace
+
+    from mustelid.worker import model_file_size
+
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"\0" * 1000)
+    projector = tmp_path / "mmproj.gguf"
+    projector.write_bytes(b"\0" * 300)
+    assert model_file_size(SimpleNamespace(path=model, name=None, mmproj=None)) == 1000
+    assert model_file_size(SimpleNamespace(path=model, name=None, mmproj=projector)) == 1300
