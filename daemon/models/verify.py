@@ -98,19 +98,7 @@ def resolve(cfg: Config, *, use_cache: bool = True) -> ResolvedModel:
     """Find and verify the GGUF that ``cfg.model`` asks for, or raise ``WaitingError``."""
     want = _wanted(cfg)
     path, entry, fix = want.path, want.entry, want.fix
-    try:
-        # A FIFO or device named as the model would block open() (or read forever): only a
-        # regular file is a model (issue 13).
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            raise WaitingError("model_corrupt", f"{path} is not a regular file; {fix}")
-        with open(path, "rb") as f:
-            magic = f.read(4)
-    except (FileNotFoundError, IsADirectoryError):
-        raise WaitingError("model_missing", want.missing) from None
-    except OSError as e:
-        raise WaitingError("model_missing", f"cannot read model {path}: {e}; {fix}") from None
-    if magic != GGUF_MAGIC:
-        raise WaitingError("model_corrupt", f"{path} is not a GGUF file; {fix}")
+    _check_gguf_file(path, "model", want.missing, f"cannot read model {path}", fix)
     if entry and path.stat().st_size != entry.size:  # cheap early answer, no hashing
         raise WaitingError(
             "model_sha_mismatch",
@@ -125,6 +113,23 @@ def resolve(cfg: Config, *, use_cache: bool = True) -> ResolvedModel:
     return ResolvedModel(path, digest, f"{label}@{digest[:12]}", entry)
 
 
+def _check_gguf_file(path: Path, kind: str, missing: str, unreadable: str, fix: str) -> None:
+    """``path`` is a readable regular file that starts like a GGUF, or ``WaitingError``
+    ``{kind}_missing`` / ``{kind}_corrupt``. A FIFO or device named as the file would block
+    open() (or read forever): only a regular file counts (issue 13)."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise WaitingError(f"{kind}_corrupt", f"{path} is not a regular file; {fix}")
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except (FileNotFoundError, IsADirectoryError):
+        raise WaitingError(f"{kind}_missing", missing) from None
+    except OSError as e:
+        raise WaitingError(f"{kind}_missing", f"{unreadable}: {e}; {fix}") from None
+    if magic != GGUF_MAGIC:
+        raise WaitingError(f"{kind}_corrupt", f"{path} is not a GGUF file; {fix}")
+
+
 def resolve_mmproj(cfg: Config, *, use_cache: bool = True) -> ResolvedModel | None:
     """The verified vision projector ``cfg.model.mmproj`` (None when none is configured), or
     ``WaitingError``: missing, not a regular GGUF file, or not the bytes ``mmproj_sha256``
@@ -133,18 +138,8 @@ def resolve_mmproj(cfg: Config, *, use_cache: bool = True) -> ResolvedModel | No
         return None
     path = cfg.model.mmproj.expanduser()
     fix = "fix model.mmproj in the config"
-    try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            raise WaitingError("mmproj_corrupt", f"{path} is not a regular file; {fix}")
-        with open(path, "rb") as f:
-            magic = f.read(4)
-    except (FileNotFoundError, IsADirectoryError):
-        raise WaitingError("mmproj_missing",
-                           f"projector file {path} (model.mmproj) does not exist; {fix}") from None
-    except OSError as e:
-        raise WaitingError("mmproj_missing", f"cannot read projector {path}: {e}; {fix}") from None
-    if magic != GGUF_MAGIC:
-        raise WaitingError("mmproj_corrupt", f"{path} is not a GGUF file; {fix}")
+    _check_gguf_file(path, "mmproj", f"projector file {path} (model.mmproj) does not exist; {fix}",
+                     f"cannot read projector {path}", fix)
     digest = file_sha256(path, use_cache=use_cache)
     expected = cfg.model.mmproj_sha256.lower() if cfg.model.mmproj_sha256 else None
     if expected and digest != expected:
