@@ -97,7 +97,8 @@ def total_shortlist(amounts: list[Candidate], rows: list[Row]) -> list[Candidate
       unreadable label).
 
     All non-zero amounts, largest first, when no row is so labelled: an unreadable label must not
-    hide the answer.
+    hide the answer. Without a total labelled before the payment lines, arithmetic on the
+    receipt overrides that order (``_paid_first``).
     """
     nonzero = [c for c in amounts if Decimal(c.value) > 0]
     return _paid_first(_labelled_shortlist(nonzero, rows), nonzero, rows)
