@@ -38,6 +38,7 @@ from mustelid.periods import PERIODS, period_bounds  # noqa: E402
 from mustelid.tasks import (  # noqa: E402
     Backend,
     Capabilities,
+    Delegation,
     Evidence,
     Generation,
     JobError,
@@ -48,6 +49,7 @@ from mustelid.tasks import (  # noqa: E402
     TransientError,
     WaitingError,
     capabilities,
+    parse_output,
     validation_error_summary,
 )
 
@@ -64,6 +66,7 @@ __all__ = [
     "hookimpl",
     "Backend",
     "Capabilities",
+    "Delegation",
     "Evidence",
     "Generation",
     "JobError",
@@ -76,6 +79,7 @@ __all__ = [
     "TransientError",
     "WaitingError",
     "capabilities",
+    "parse_output",
     "clean_text",
     "folder_route",
     "image_facts",

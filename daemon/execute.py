@@ -6,13 +6,14 @@ three run exactly the same code path.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
 from pydantic import BaseModel
 
-from mustelid.tasks import (Evidence, Generation, JobInput, PermanentError, Task, capabilities,
-                            parse_output)
+from mustelid.tasks import (Delegation, Evidence, Generation, JobInput, PermanentError, Task,
+                            capabilities, parse_output)
 
 REASK = (
     "That reply was rejected: {problem}. Reply again with one JSON object that fixes this, "
@@ -66,6 +67,9 @@ def run_job(task: Task, job: JobInput, ctx: Any) -> dict[str, Any]:
             raise PermanentError("check_failed", "; ".join(problems))
         stats["duration_s"] = round(time.monotonic() - started, 3)
         return _answer(result, evidence, stats)
+    delegation = task.delegate(job, evidence, ctx)
+    if delegation is not None:
+        return _run_delegated(task, delegation, job, evidence, ctx, stats, started, prepared)
     result, reasked, problem = _generate(task, job, evidence, ctx, stats, started)
     stats["prepare_s"] = round(prepared - started, 3)
     stats["duration_s"] = round(time.monotonic() - started, 3)
@@ -73,6 +77,30 @@ def run_job(task: Task, job: JobInput, ctx: Any) -> dict[str, Any]:
     if reasked:
         stats["first_problem"] = problem
     return _answer(result, evidence, stats)
+
+
+def _run_delegated(task: Task, delegation: Delegation, job: JobInput, evidence: Evidence,
+                   ctx: Any, stats: dict[str, Any], started: float,
+                   prepared: float) -> dict[str, Any]:
+    """The delegate answers with its own prompt, schema, checks and review; ``task`` wraps the
+    answer (also one held for review, so that approving it files it through ``task``)."""
+    chosen = delegation.task
+    stats["delegated_to"] = chosen.name
+    try:
+        result, reasked, problem = _generate(chosen, dataclasses.replace(job, task=chosen.name),
+                                             delegation.evidence, ctx, stats, started)
+    except NeedsReview as e:
+        e.review["data"] = task.delegated(delegation, e.review["data"], evidence).model_dump(
+            mode="json")
+        e.review["evidence"] = _stored(evidence)
+        raise
+    wrapped = task.delegated(delegation, result.model_dump(mode="json"), evidence)
+    stats["prepare_s"] = round(prepared - started, 3)
+    stats["duration_s"] = round(time.monotonic() - started, 3)
+    stats["reasked"] = reasked
+    if reasked:
+        stats["first_problem"] = problem
+    return _answer(wrapped, evidence, stats)
 
 
 def _generate(task: Task, job: JobInput, evidence: Evidence, ctx: Any, stats: dict[str, Any],

@@ -82,6 +82,15 @@ class Evidence:
     images: list[Any] = dataclasses.field(default_factory=list)
 
 
+@dataclasses.dataclass
+class Delegation:
+    """A dispatching task's hand-over (``Task.delegate``): the task that answers, and the
+    evidence its own ``prepare`` found for this file."""
+
+    task: "Task"
+    evidence: Evidence
+
+
 @dataclasses.dataclass(frozen=True)
 class Capabilities:
     """What a loaded backend can take besides text. A backend declares them with a
@@ -213,6 +222,28 @@ class Task:
         task's function (e.g. the amounts found on a receipt), to help the model choose and fill
         the arguments. Keep it short: every line is prefilled for every routed file."""
         return ""
+
+    def router_fit(self, evidence: Evidence) -> float | None:
+        """For the inbox router: how surely this file is this task's kind, 0..1, from what
+        ``prepare`` found, before any model runs. Say 0.9 or more only when the evidence holds
+        what defines the task's input and rarely occurs elsewhere (a receipt's total and
+        payment lines; a note that calls itself a to-do list): when exactly one task says so,
+        the router gives it the file without asking the model. Default None: no opinion."""
+        return None
+
+    def delegate(self, job: JobInput, evidence: Evidence, ctx: TaskContext) -> Delegation | None:
+        """After ``prepare``, a task that dispatches (the inbox router) may hand the file to
+        another task: ``run_job`` then runs that task's own prompt, schema, checks, re-ask and
+        review on the delegation's evidence, exactly as if the file had been routed to it,
+        and ``delegated`` turns its answer into this task's ``Output``. Default None: this
+        task answers itself."""
+        return None
+
+    def delegated(self, delegation: Delegation, data: dict[str, Any],
+                  evidence: Evidence) -> BaseModel:
+        """This task's result for ``data``, the delegate's answer (checked, or held for review)
+        as JSON; may note the hand-over in ``evidence.data``. Only for tasks that delegate."""
+        raise NotImplementedError
 
     def eval_truth(self, labels: dict[str, Any]) -> dict[str, Any]:
         """``mustelid eval``: the expected value of each field this task can be judged on, from

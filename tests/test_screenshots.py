@@ -474,3 +474,35 @@ def test_key_lines_cover_what_recurs_on_the_screen_not_buttons_or_menus():
     mail = ["Inbox - Mail", "Date: Mon, 3 Mar 2025", "From: Dana Reyes <dana@example.org>",
             "Subject: Quarterly figures", "Hi team, the figures are attached."]
     assert {3, 4} <= set(key_lines(mail, title_line=1))
+
+
+# -- for the inbox router: is the picture a whole display? ----------------------------------
+
+
+@pytest.mark.parametrize("size, whole", [
+    ((1366, 768), True), ((768, 1366), True), ((1920, 1080), True), ((1170, 2532), True),
+    ((1080, 1527), False),            # a scanned receipt
+    ((4032, 3024), False),            # a camera's 12 MP frame
+    ((1365, 768), False),             # a window or a region, not the whole display
+])
+def test_a_whole_display_capture_is_told_by_its_size(size, whole):
+    from PIL import Image
+
+    from mustelid.plugins.screenshots.displays import whole_screen
+
+    assert whole_screen(Image.new("RGB", size)) is whole
+
+
+def test_a_camera_photo_the_size_of_a_display_is_not_a_screen_capture(tmp_path):
+    from PIL import Image
+
+    from mustelid.imaging import load_image
+    from mustelid.plugins.screenshots.displays import whole_screen
+
+    photo = tmp_path / "photo.jpg"
+    exif = Image.Exif()
+    exif[271], exif[272] = "Camera Maker", "Model 7"
+    Image.new("RGB", (1920, 1080), "white").save(photo, exif=exif)
+    plain = tmp_path / "plain.png"
+    Image.new("RGB", (1920, 1080), "white").save(plain)
+    assert not whole_screen(load_image(str(photo))) and whole_screen(load_image(str(plain)))

@@ -393,14 +393,14 @@ def test_a_screen_without_text_still_fails_closed_without_vision(tmp_path):
 def test_the_router_shows_a_seeing_model_the_picture_its_candidates_saw(tmp_path):
     picture = tmp_path / "sunset.png"
     picture.write_bytes(png((320, 200), "orange"))
-    call = {"kind": "screenshots", "name": "describe_screenshot", "arguments": {
-        "title": "(no text)", "kind": "other", "entity_choices": [], "regions": [],
-        "summary": "An orange sky over the sea."}}
-    backend, runner = described(vision=True, lines=[], reply=call)
-    with runner:
+    answer = {"title": "(no text)", "kind": "other", "entity_choices": [], "regions": [],
+              "summary": "An orange sky over the sea."}
+    backend = FakeBackend({"kind": "screenshots"}, answer, vision=True)
+    with TaskRunner([], backend=backend, ocr=[]) as runner:
         run = runner.run("auto", picture)
-    [asked] = backend.calls
-    assert len(asked.images) == 1 and "attached" in asked.messages[-1]["content"]
+    question, asked = backend.calls      # which kind it is; then the screenshot's own call
+    for call in (question, asked):
+        assert len(call.images) == 1 and "attached" in call.messages[-1]["content"]
     assert run.result.task == "screenshots"
     assert run.result.arguments["summary"] == "An orange sky over the sea."
 

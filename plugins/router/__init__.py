@@ -1,37 +1,41 @@
-"""Task ``auto``: function calling for inbox files no other plugin claims (``route_file``).
+"""Task ``auto``: what to do with inbox files no other plugin claims (``route_file``).
 
-One schema-constrained call in which the model *chooses the function* and fills its arguments.
-The schema is a union (``anyOf``) with one branch per installed task that takes this file —
-``{"kind": {"const": task.name}, "name": {"const": task.function}, "arguments": <that task's
-schema for this file>}`` — plus ``{"kind": "other", "name": "ignore", "arguments": {"reason"}}``.
-The branches come from ``ctx.host.tasks`` at run time, so a third-party task joins the choice by
-being installed.
+The router chooses which installed task takes the file, then hands it over: the chosen task
+answers with its own prompt, schema, checks, re-ask and review (``Task.delegate``, run by
+``mustelid.execute``), exactly as if the file had been dropped in its own folder, and an
+expense chosen here lands in ``expenses`` as a direct one would. The candidates come from
+``ctx.host.tasks`` at run time, so a third-party task joins the choice by being installed.
 
-Why ``kind`` comes first: measured on the 0.5B default model, asked to pick a *function*
-(``record_expense`` / ``describe_screenshot``...) it chose the first one listed for almost any
-image (every screenshot showing an amount became an expense); asked "which kind of image is it?"
-with the tasks' names (``receipts`` / ``screenshots`` / ``todos`` / ``other``) it told them apart.
-So the model names the kind, the grammar then forces that kind's function name, and the
-arguments follow in the same generation.
+Choosing (``choice.py``):
 
-Each candidate's per-file schema needs its evidence, so ``prepare`` runs every candidate's own
-``prepare`` (OCR is cached per path in the worker) and ``schema``. A candidate that refuses the
-file (``PermanentError``, e.g. ``not_a_receipt``) or breaks is dropped from the union; if every
-candidate refused, the job ends ``dead`` with reason ``no_task_applies`` without a model call.
+1. Every candidate's own ``prepare`` runs (OCR is cached per path in the worker). One that
+   refuses the file (``PermanentError``, e.g. ``not_a_receipt``) or breaks is dropped; if every
+   candidate refused, the job ends ``dead`` with reason ``no_task_applies`` without a model call.
+2. Each candidate says from its evidence how surely the file is its kind (``Task.router_fit``).
+   When exactly one is sure, it takes the file and the model is not asked.
+3. Otherwise the model answers one question, "which kind of image is it?", with the OCR lines
+   and each task's name, description and hint, decoded as a choice among the candidates' names
+   and ``other`` (a few tokens). Why kinds and not functions: measured on the 0.5B default
+   model, asked to pick a *function* (``record_expense`` / ``describe_screenshot``...) it chose
+   the first one listed for almost any image; asked which kind of image it is, with the tasks'
+   names, it told them apart.
 
-After generation the chosen task's ``Output`` validates the arguments and its ``check`` runs
-against its own evidence; ``persist`` delegates to the chosen task, so an expense chosen here
-lands in ``expenses`` exactly as if the file had been routed to ``receipts``.
+Why not one call that chooses and fills the arguments together (the first design, a union
+schema): the router's long prompt then replaced the task's own, so a receipt in the inbox root
+took twice as long as one in ``receipts/`` (issue 14) and was read with a prompt its task had
+not been tuned on.
 
-The stored result is ``{"kind", "name", "arguments", "task"}``: what the model chose, the
-arguments as the chosen task validated and checked them, and ``task`` (filled by code: the task
-the file was given to, ``null`` when ignored). The model's raw arguments, the chosen task's
-evidence and the candidates dropped before the call are in the job's evidence.
+The stored result is ``{"kind", "name", "arguments", "task"}``: the task chosen, its function,
+its answer as it validated and checked it, and ``task`` (the task the file was given to,
+``null`` when ignored). How the choice was made (``route``: each task's fit, ``by`` evidence or
+model, the model's probability), the chosen task's evidence and the candidates dropped are in
+the job's evidence.
 
-``ignore`` is an answer, not a failure: the job ends ``done`` with the result
-``{"kind": "other", "name": "ignore", "arguments": {"reason": ...}}`` and no task rows, so the
-decision and its reason stay visible (``mustelid show``, ``mustelid search``) while ``mustelid
-jobs --state dead`` keeps listing only what went wrong.
+``ignore`` is an answer, not a failure: when the model says ``other``, the router's own call
+writes a short reason, the job ends ``done`` with ``{"kind": "other", "name": "ignore",
+"arguments": {"reason": ...}}`` and no task rows, so the decision stays visible (``mustelid
+show``, ``mustelid search``) while ``mustelid jobs --state dead`` keeps listing only what went
+wrong.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from sqlite_utils.migrations import Migrations
 from mustelid.records import select
 
 from .task import NAME
-from .union import IGNORE
+from .ignore import IGNORE
 
 
 def migrations() -> Migrations:

@@ -7,7 +7,8 @@ import unicodedata
 
 from mustelid import OcrLine
 
-from .union import OTHER, Candidate
+from .choice import Candidate
+from .ignore import OTHER
 
 log = logging.getLogger("mustelid.plugins.router")
 

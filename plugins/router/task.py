@@ -1,24 +1,26 @@
-"""Task ``auto`` itself: prepare every candidate, check the chosen call, persist through it."""
+"""Task ``auto`` itself: prepare every candidate, choose one, hand the file to it, persist
+through it."""
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import logging
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mustelid import (Evidence, JobError, JobInput, OcrLine, PermanentError, Task, TaskContext,
-                      reading_order, validation_error_summary)
+from mustelid import (Delegation, Evidence, JobError, JobInput, OcrLine, PermanentError, Task,
+                      TaskContext, capabilities, parse_output, reading_order,
+                      validation_error_summary)
 
+from .choice import Candidate, decided_by_evidence, fit
 from .prompt import fold, menu, numbered
-from .union import IGNORE, OTHER, Candidate, Ignore, drop_unenforceable, inline_refs, union_schema
+from .ignore import IGNORE, OTHER, Ignore, ignore_schema
 
 log = logging.getLogger("mustelid.plugins.router")
 
 NAME = "auto"
-ENVELOPE_TOKENS = 32     # {"kind": "...", "name": "...", "arguments": ...}
+KIND_TOKENS = 16         # {"kind": "<one of the offered names>"}
 
 
 class Call(BaseModel):
@@ -29,6 +31,13 @@ class Call(BaseModel):
     kind: str = Field(max_length=64)
     name: str = Field(max_length=64)
     arguments: dict[str, Any]
+
+
+class Kind(BaseModel):
+    """The model's answer to the router's question: which kind of file this is."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str = Field(max_length=64)
 
 
 class RoutedCall(Call):
@@ -49,15 +58,15 @@ class Router(Task):
     name = NAME
     function = "choose_function"
     description = "Choose what to do with a file dropped in the inbox, and do it."
-    version = "1"
+    version = "2"            # 2: the chosen task answers with its own prompt (was one union call)
     input_kind = "image"
     Output = RoutedCall
     prompt = "router"
     routable = False
     accepts = Task.accepts + ("text/plain",)
-    # A cap, not a cost: every branch is bounded and stops far earlier. A candidate that needs
-    # more than this (minus the envelope) is not offered rather than cut off.
-    max_tokens = 1024
+    # The router's own call only ignores: {"kind": "other", "name": "ignore", "arguments":
+    # {"reason": <60 characters at most>}}. The chosen task's call has the task's own budget.
+    max_tokens = 96
 
     def __init__(self) -> None:
         self._host: Any = None
@@ -102,13 +111,14 @@ class Router(Task):
         if not candidates:
             detail = "; ".join(f"{k}: {v}" for k, v in dropped.items()) or "no task is installed"
             raise PermanentError("no_task_applies", f"no task accepts this file ({detail})")
-        drop_unenforceable(candidates, dropped, ctx)
-        if not candidates:
-            detail = "; ".join(f"{k}: {v}" for k, v in dropped.items())
-            raise PermanentError("grammar_unavailable", detail)
         # A candidate that saw the picture (a vision model: mustelid.capabilities) wrote its
-        # schema for a model that sees it; the one call that fills its arguments must see it too.
+        # evidence for a model that sees it; the kind question shows the model the picture too.
         images = next((c.evidence.images for c in candidates.values() if c.evidence.images), [])
+        fits = {name: fit(c) for name, c in candidates.items()}
+        route: dict[str, Any] = {"fits": {n: f for n, f in fits.items() if f is not None}}
+        sure = decided_by_evidence(fits)
+        if sure:
+            route.update(kind=sure, by="evidence")
         return RouterEvidence(
             text=text,
             images=list(images),
@@ -120,27 +130,21 @@ class Router(Task):
                 "kinds": menu(candidates),
             },
             data={"candidates": {name: c.task.function for name, c in candidates.items()},
-                  "dropped": dropped},
+                  "dropped": dropped, "route": route},
             candidates=candidates,
         )
 
     def _prepare_candidates(self, job: JobInput, ctx: TaskContext
                             ) -> tuple[dict[str, Candidate], dict[str, str]]:
-        """Each candidate's own evidence and per-file schema, by task name; and the tasks left
-        out, with why."""
+        """Each candidate's own evidence, by task name; and the tasks left out, with why."""
         candidates: dict[str, Candidate] = {}
         dropped: dict[str, str] = {}
         for task in self.candidates_for(ctx.host, job.mime):
-            taken = {OTHER, *candidates}, {IGNORE, *(c.task.function for c in candidates.values())}
-            if task.name in taken[0] or task.function in taken[1]:
-                dropped[task.name] = f"duplicate_name: {task.name!r}/{task.function!r} is taken"
-                continue
-            if task.max_tokens + ENVELOPE_TOKENS > self.max_tokens:
-                dropped[task.name] = f"too_long: max_tokens {task.max_tokens} exceeds the router's"
+            if task.name in {OTHER, *candidates}:
+                dropped[task.name] = f"duplicate_name: {task.name!r} is taken"
                 continue
             try:
                 evidence = task.prepare(dataclasses.replace(job, task=task.name), ctx)
-                schema = inline_refs(task.schema(evidence))
             except PermanentError as e:      # "not_a_receipt": this task does not apply
                 dropped[task.name] = f"{e.reason}: {e.message}"
                 continue
@@ -150,72 +154,66 @@ class Router(Task):
                 log.warning("router: task %s failed to prepare: %r", task.name, e)
                 dropped[task.name] = f"plugin_error: {type(e).__name__}: {e}"[:300]
                 continue
-            candidates[task.name] = Candidate(task, evidence, schema)
+            candidates[task.name] = Candidate(task, evidence)
         return candidates, dropped
 
+    # -- choosing: the tasks' own evidence first, then a one-word question ----------------------
+
+    def delegate(self, job: JobInput, evidence: RouterEvidence,
+                 ctx: TaskContext) -> Delegation | None:
+        """The task the file goes to: the one whose evidence is sure of it, else the kind the
+        model names. It then answers with its own prompt, exactly as from its own folder.
+        None (the model said ``other``): the router's own call files nothing, with a reason."""
+        route = evidence.data["route"]
+        if "kind" not in route:
+            route.update(self._ask_kind(job, evidence, ctx), by="model")
+        chosen = evidence.candidates.get(route["kind"])
+        if chosen is None:
+            return None
+        return Delegation(chosen.task, chosen.evidence)
+
+    def _ask_kind(self, job: JobInput, evidence: RouterEvidence,
+                  ctx: TaskContext) -> dict[str, Any]:
+        """One constrained choice among the candidates' names and ``other``: a handful of
+        tokens after the router's prompt."""
+        kinds = [*evidence.candidates, OTHER]
+        schema = {"type": "object", "properties": {"kind": {"type": "string", "enum": kinds}},
+                  "required": ["kind"], "additionalProperties": False}
+        messages = self.messages(job, evidence, ctx)
+        if evidence.images and capabilities(ctx.backend).vision:
+            gen = ctx.backend.generate(messages, schema, KIND_TOKENS, images=evidence.images)
+        else:
+            gen = ctx.backend.generate(messages, schema, KIND_TOKENS)
+        answer = parse_output(Kind, gen)
+        if answer.kind not in kinds:
+            raise PermanentError("schema_violation", f"{answer.kind!r} is not an offered kind")
+        return {"kind": answer.kind, "p": (gen.confidence or {}).get("kind"),
+                "prompt_tokens": gen.prompt_tokens, "seconds": round(gen.seconds, 3)}
+
+    def delegated(self, delegation: Delegation, data: dict[str, Any],
+                  evidence: RouterEvidence) -> RoutedCall:
+        task = delegation.task
+        evidence.data["chosen"] = {"kind": task.name, "function": task.function}
+        evidence.data["task_evidence"] = delegation.evidence.data
+        return RoutedCall(kind=task.name, name=task.function, arguments=data, task=task.name)
+
+    # -- the router's own call: only when the model said ``other`` ------------------------------
+
     def schema(self, evidence: RouterEvidence) -> dict[str, Any]:
-        return union_schema(evidence.candidates)
+        return ignore_schema()
 
     def check(self, result: RoutedCall, evidence: RouterEvidence) -> list[str]:
-        # check can run twice (one re-ask): forget what the first answer chose.
-        for key in ("chosen", "raw_arguments", "task_evidence"):
-            evidence.data.pop(key, None)
-        if result.kind == OTHER and result.name == IGNORE:
-            try:
-                Ignore.model_validate(result.arguments)
-            except ValidationError as e:
-                raise PermanentError("schema_violation",
-                                     f"ignore: {validation_error_summary(e)}") from None
-            result.task = None
-            evidence.data["chosen"] = {"kind": OTHER, "function": IGNORE}
-            return []
-        candidate = evidence.candidates.get(result.kind)
-        if candidate is None or candidate.task.function != result.name:
-            # The grammar pairs each kind with its function; anything else did not come from it.
-            raise PermanentError("schema_violation", f"{result.kind!r} / {result.name!r} is not "
-                                 "one of the offered kinds and functions")
-        task = candidate.task
+        if result.kind != OTHER or result.name != IGNORE:
+            raise PermanentError("schema_violation", f"{result.kind!r} / {result.name!r}: "
+                                 "the router's own call only ignores")
         try:
-            arguments = task.Output.model_validate(result.arguments)
+            Ignore.model_validate(result.arguments)
         except ValidationError as e:
             raise PermanentError("schema_violation",
-                                 f"{result.name}: {validation_error_summary(e)}") from None
-        evidence.data["chosen"] = {"kind": task.name, "function": result.name}
-        evidence.data["raw_arguments"] = copy.deepcopy(result.arguments)
-        # How sure the model was of each argument (a choice-decoding backend reports it per
-        # field path, "arguments.total"): the chosen task reads it as it would had the file
-        # come to it directly, e.g. for receipts' confidence.
-        sure = {path.split(".", 1)[1]: p
-                for path, p in (evidence.data.get("model_confidence") or {}).items()
-                if path.startswith("arguments.")}
-        candidate.evidence.data.pop("model_confidence", None)
-        if sure:
-            candidate.evidence.data["model_confidence"] = sure
-        problems = task.check(arguments, candidate.evidence)   # may raise, e.g. not_a_receipt
-        if problems:
-            return [f"{result.name}: {p}" for p in problems]
-        # Store the arguments as the chosen task validated and checked them (a check may fill
-        # code-derived fields, like receipts' provenance), with the chosen task's evidence.
-        result.task = task.name
-        result.arguments = arguments.model_dump(mode="json")
-        evidence.data["task_evidence"] = candidate.evidence.data
+                                 f"ignore: {validation_error_summary(e)}") from None
+        result.task = None
+        evidence.data["chosen"] = {"kind": OTHER, "function": IGNORE}
         return []
-
-    def confidence(self, result: RoutedCall) -> float | None:
-        if result.name == IGNORE or not result.task or self._host is None:
-            return None
-        task = self._chosen_task(result.task)
-        return task.confidence(task.Output.model_validate(result.arguments))
-
-    def review_needed(self, result: RoutedCall, evidence: RouterEvidence) -> str | None:
-        """The chosen task decides whether its answer is sure enough to file, as it would had
-        the file been routed to it by folder."""
-        candidate = evidence.candidates.get(result.task or "")
-        if result.name == IGNORE or candidate is None:
-            return None
-        task = candidate.task
-        return task.review_needed(task.Output.model_validate(result.arguments),
-                                  candidate.evidence)
 
     # -- mustelid eval: did the file go to the task its labels belong to? ----------------------
 

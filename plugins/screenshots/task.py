@@ -20,6 +20,7 @@ from mustelid import (Evidence, JobInput, OcrLine, PermanentError, Task, TaskCon
 from . import evaluate
 from .candidates import find_candidates
 from .grounding import picture_summary, ungrounded, without
+from .displays import whole_screen
 from .kinds import KIND_HELP, allowed_kinds, find_signs, likely_kind
 from .salient import key_lines
 from .titles import title_bar, title_lines
@@ -87,6 +88,7 @@ class Screenshots(Task):
             data={
                 "image": {k: facts[k] for k in ("width", "height", "orientation", "brightness",
                                                 "mean_color")},
+                "whole_screen": whole_screen(image),
                 "lines": lines,
                 "title_lines": title_lines(lines),
                 "key_lines": keys,
@@ -96,6 +98,13 @@ class Screenshots(Task):
                 **({"seen": True} if sees else {}),
             },
         )
+
+    def router_fit(self, evidence: Evidence) -> float:
+        """For the inbox router: a capture of a whole display (``displays.whole_screen``) is
+        likely a screenshot, but what it shows may be another task's (an e-receipt, a TODO file
+        in an editor), and a task that reads the content as its own is surer of it. Any other
+        picture with text could be a screen too."""
+        return 0.8 if evidence.data.get("whole_screen") else 0.5
 
     def router_hint(self, evidence: Evidence) -> str:
         """For the inbox router: what kind of screen the text suggests."""

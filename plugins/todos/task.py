@@ -19,6 +19,7 @@ from .dates import find_due_phrases
 from .lines import (MAX_TEXT_CHARS, done_lines, read_text, result_text, source_lines, squash,
                     task_like, title_of)
 from .output import MAX_CANDIDATES, Priority, Todo, TodoList
+from .routing import todo_fit
 
 
 class Todos(Task):
@@ -115,6 +116,10 @@ class Todos(Task):
             file = input_file(db, job["input_sha256"])
             seen_at = file["first_seen"] if file else seen_at
         return result_text(json.loads(result["data"] or "{}")), seen_at
+
+    def router_fit(self, evidence: Evidence) -> float:
+        """For the inbox router: see ``routing.todo_fit``."""
+        return todo_fit(evidence)
 
     def router_hint(self, evidence: Evidence) -> str:
         """For the inbox router: how much of the text reads like a to-do list."""
