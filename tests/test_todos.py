@@ -648,3 +648,96 @@ def test_line_numbers_do_not_push_items_past_the_cap(tmp_path):
 def test_a_space_ocr_lost_after_the_verb_still_reads_as_a_task():
     assert task_like("Fix--directories=read.")
     assert task_like("o documentation: list and explain filetype modes")
+
+
+# -- candidates: a note's items, not a verb list (items.py) ----------------------------------------
+
+def test_a_hedged_line_still_reads_as_a_task():
+    assert task_like("Maybe switch the backups to the new disk")
+    assert task_like("Perhaps also add a dark theme")
+    assert not task_like("Maybe tomorrow")
+
+
+def test_a_line_cut_mid_phrase_is_joined_to_its_item(tmp_path):
+    # OCR of a narrow note: the first line stops on "of", the next one carries on.
+    text = "Renew the lease of\nthe garage and the shed\nCall the insurer\n"
+    assert offered(tmp_path, text) == ["Renew the lease of the garage and the shed",
+                                       "Call the insurer"]
+
+
+def test_a_marked_items_wrapped_tail_and_a_hanging_indent_are_joined(tmp_path):
+    text = ("- rewrite the importer so that timestamps survive\n  (the old ones are lost)\n"
+            "- move the backups off the laptop\nbefore the trip\n")
+    assert offered(tmp_path, text) == [
+        "- rewrite the importer so that timestamps survive (the old ones are lost)",
+        "- move the backups off the laptop before the trip"]
+
+
+def test_lower_case_lines_after_a_whole_phrase_are_items_of_their_own(tmp_path):
+    text = "Renew the passport\nbook the flights\ncall the bank\n"
+    assert offered(tmp_path, text) == ["Renew the passport", "book the flights",
+                                       "call the bank"]
+
+
+def test_a_verbless_item_among_tasks_is_offered(tmp_path):
+    text = ("Fix the login timeout.\nRewrite the report parser.\n"
+            "Lazy loading of the thumbnails.\nexport button missing\n")
+    assert offered(tmp_path, text) == ["Fix the login timeout.", "Rewrite the report parser.",
+                                       "Lazy loading of the thumbnails.",
+                                       "export button missing"]
+
+
+def test_verbless_lines_without_tasks_around_them_are_not(tmp_path):
+    # One line reads as a task: not enough to call the others a to-do list's items.
+    text = ("The team met on Monday.\nFix the login timeout.\nLazy loading of the thumbnails.\n"
+            "Quarterly numbers were good.\n")
+    assert offered(tmp_path, text) == ["Fix the login timeout."]
+    # A long sentence is prose, not a list entry, even among tasks.
+    prose = ("Fix the login timeout.\nRewrite the report parser.\nWe spent most of the "
+             "afternoon arguing about the parser and the reports of last year.\n")
+    assert offered(tmp_path, prose) == ["Fix the login timeout.", "Rewrite the report parser."]
+
+
+def test_a_marked_lists_neighbours_are_not_its_items(tmp_path):
+    # A window's title and status lines around a marked list, the list's own title, a heading.
+    text = ("notes.txt - Editor\nNo symbols found\nThings to fix:\n- crash on start-up\n"
+            "- add a dark theme\n- faster start-up time\nLine 3, Column 1\n")
+    assert offered(tmp_path, text) == ["- crash on start-up", "- add a dark theme",
+                                       "- faster start-up time"]
+    titled = "TODO for the garden\n– prune the roses\n– mow the lawn\n"
+    assert offered(tmp_path, titled) == ["– prune the roses", "– mow the lawn"]
+
+
+def test_a_heading_that_reads_as_a_task_is_offered_but_one_that_opens_a_list_is_not(tmp_path):
+    text = "Fix bugs:\n- crash when saving twice\n#** ADD A SOURCE FIELD\n"
+    assert offered(tmp_path, text) == ["- crash when saving twice", "#** ADD A SOURCE FIELD"]
+
+
+def test_an_item_too_long_to_quote_gives_its_first_line_and_its_task_lines(tmp_path):
+    text = ("Write better documentation for the importer. The manual page would be a\n"
+            "good place to start, and the examples directory has nothing in it yet so\n"
+            "that the whole thing should be checked by someone.\n")
+    assert offered(tmp_path, text) == [
+        "Write better documentation for the importer. The manual page would be a",
+        "that the whole thing should be checked by someone."]
+
+
+def test_the_cap_keeps_the_lines_that_read_as_tasks():
+    from mustelid.plugins.todos.items import candidates
+    from mustelid.plugins.todos.lines import source_layout
+
+    tasks = [f"Fix the parser bug number {n}." for n in range(8)]
+    others = [f"Lazy loading of thumbnails {n}." for n in range(8)]
+    raw = [line for pair in zip(others, tasks) for line in pair]
+    got = candidates(source_layout(raw), set(), set(), 10)
+    assert got == [line for line in raw if line in tasks or line in others[:2]]
+
+
+def test_a_joined_item_is_grounded_and_titled_whole(tmp_path):
+    note = tmp_path / "note.txt"
+    note.write_text("Renew the lease of\nthe garage and the shed\n", encoding="utf-8")
+    job = JobInput(id="j", task="todos", path=str(note), mime="text/plain", seen_at=SEEN)
+    backend = ScriptedBackend({"review": [todo("Renew the lease of the garage and the shed")]})
+    out = run_job(Todos(), job, FakeCtx(backend=backend))
+    assert [t["title"] for t in out["data"]["todos"]] == [
+        "Renew the lease of the garage and the shed"]

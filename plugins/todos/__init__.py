@@ -3,9 +3,9 @@ e-mail or chat, or a text, and file them with a due date and a priority (``extra
 
 Grounding, because a 0.5B model both paraphrases and invents:
 
-- Code proposes, the model judges: code picks the lines that read like tasks (list items,
-  requests, lines starting with a task verb; ``task_like``), and the per-job schema walks the
-  model through them one by one (a JSON ``prefixItems`` tuple): each entry's ``source_quote`` is
+- Code proposes, the model judges: code picks the note's items that may be tasks (lines that
+  read like tasks, ``task_like``, and the other short items of a to-do list, wrapped lines
+  joined; ``items.candidates``), and the per-job schema walks the model through them one by one (a JSON ``prefixItems`` tuple): each entry's ``source_quote`` is
   fixed to that line, the model answers ``is_todo`` and, for a todo, picks a due phrase and a
   priority; the title is the line itself without its list mark (``lines.title_of``), so the
   model writes no free text at all. Why not a free list of todos with quotes from an enum: Qwen 0.5B

@@ -34,8 +34,13 @@ _KEY_CHORD = re.compile(r"^\s*(?:\^[A-Z\\_\]]|M-[A-Z0-9])\s*$")
 _TITLE_CASE = re.compile(r"^\s*(?:[A-Z][a-z]+\s+){0,2}[A-Z][a-z]+\s*$")
 
 
+def names_todo_list(line: str) -> bool:
+    """Does this line name a to-do list (a title, a file name, a heading)?"""
+    return bool(_TODO_LIST.search(line))
+
+
 def is_todo_list(lines: list[str]) -> bool:
-    return any(_TODO_LIST.search(l) for l in lines)
+    return any(map(names_todo_list, lines))
 
 
 def listed_items(lines: list[str], excluded: set[int]) -> set[int]:

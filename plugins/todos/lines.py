@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any
+from typing import Any, NamedTuple
 
 from mustelid import clean_text
 
@@ -39,15 +39,38 @@ def split_long(text: str, limit: int = QUOTE_CHARS) -> list[str]:
     return pieces
 
 
-def source_lines(raw: list[str]) -> list[str]:
-    """The lines shown and quoted, at most ``MAX_LINES``. Lines without a letter (an editor's
-    line numbers, a bullet or an icon read alone) say nothing and would push items past the
-    cap: on a photographed editor they were half the lines."""
-    lines = []
+class Line(NamedTuple):
+    """One shown line and what its layout said before cleaning: how far it was indented (a
+    text file's continuation lines are), whether a blank or letterless line came before it,
+    and whether it is a later piece of a long line split for quoting."""
+
+    text: str
+    indent: int = 0
+    after_gap: bool = False
+    piece: bool = False
+
+
+def source_layout(raw: list[str]) -> list[Line]:
+    """The lines shown and quoted, at most ``MAX_LINES``, with their layout. Lines without a
+    letter (an editor's line numbers, a bullet or an icon read alone) say nothing and would
+    push items past the cap: on a photographed editor they were half the lines; they count
+    as a gap."""
+    lines: list[Line] = []
+    gap = False
     for line in raw:
-        if any(c.isalpha() for c in line):
-            lines += split_long(clean_text(line))
+        if not any(c.isalpha() for c in line):
+            gap = True
+            continue
+        indent = len(line.expandtabs(8)) - len(line.expandtabs(8).lstrip())
+        for n, piece in enumerate(split_long(clean_text(line))):
+            lines.append(Line(piece, indent, gap and n == 0, n > 0))
+        gap = False
     return lines[:MAX_LINES]
+
+
+def source_lines(raw: list[str]) -> list[str]:
+    """The texts of ``source_layout``."""
+    return [line.text for line in source_layout(raw)]
 
 
 # Which lines can be a todo's quote. Code narrows the choice because Qwen 0.5B, offered every
@@ -60,7 +83,10 @@ _LABEL = re.compile(r"^[A-Za-z][\w ]{0,20}:\s")
 _ASK = re.compile(r"\b(please|pls|plz|can you|could you|would you|will you|don'?t forget|"
                   r"remember to|make sure|need to|needs to|have to|has to|must|should|"
                   r"to-?do:|action:|reminder:)", re.I)
-_LEAD = re.compile(r"^(?:and|also|then|so|ok|okay|pls|please)\b[\s,]*", re.I)
+# Words before the verb that do not change what is asked: a joiner, a politeness, or a hedge
+# ("Maybe switch to ...", "Perhaps add ..."): a hedged task is still a task, of low priority.
+_LEAD = re.compile(r"^(?:(?:and|also|then|so|ok|okay|pls|please|maybe|perhaps|possibly|"
+                   r"probably|eventually|ideally|optionally|someday)\b[\s,]*)+", re.I)
 _VERBS = set("""add answer apply arrange ask back bake book bring buy call cancel change charge
 check clean clear close collect confirm contact cook create deliver deploy do drop email
 e-mail file fill find finish fix follow get give go hand invite install keep learn leave make

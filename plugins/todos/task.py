@@ -1,5 +1,5 @@
 """The ``todos`` task: evidence from an image, a text file, a text or another job's result; a
-per-job schema that walks the model through the task-like lines; ``check`` grounds each todo."""
+per-job schema that walks the model through the note's candidate items; ``check`` grounds each todo."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from . import evaluate
 from .checks import caution_for, due_for, priority_for
 from .context import described_lines, key_help_lines, listed_items
 from .dates import find_due_phrases
-from .lines import (MAX_TEXT_CHARS, done_lines, read_text, result_text, source_lines, squash,
-                    task_like, title_of)
+from .items import candidates
+from .lines import MAX_TEXT_CHARS, done_lines, read_text, result_text, source_layout, squash, title_of
 from .output import MAX_CANDIDATES, Priority, Todo, TodoList
 from .routing import todo_fit
 
@@ -58,16 +58,18 @@ class Todos(Task):
         else:
             raise PermanentError("no_input", 'todos need an image, a text file, or params '
                                  '{"text": ...} or {"from_job": JOB_ID}')
-        lines = source_lines(raw)
+        layout = source_layout(raw)
+        lines = [line.text for line in layout]
         if not lines:
             raise PermanentError("no_text", "no text found: nothing to do")
         finished = done_lines(lines)      # marked done in the text: never a todo
         # What the note as a whole says: a changelog or a features list asks nothing, key help
         # is furniture, and a to-do list's unmarked short lines are its items (context.py).
         ruled_out = finished | described_lines(lines) | key_help_lines(lines)
+        # Every item of the note that may be a task, its wrapped lines joined, the likeliest
+        # first when there are more than the review's budget (items.py); the model decides.
         listed = listed_items(lines, ruled_out)
-        quotes = list(dict.fromkeys(l for i, l in enumerate(lines) if i not in ruled_out
-                                    and (task_like(l) or i in listed)))[:MAX_CANDIDATES]
+        quotes = candidates(layout, ruled_out, listed, MAX_CANDIDATES)
         today = _reference_day(seen_at, ctx)
         phrases = find_due_phrases(lines, today, settings.get("date_order", "DMY"))
         menu = {}

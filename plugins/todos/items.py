@@ -1,0 +1,147 @@
+"""Which lines the model reviews: a note's items, not only the lines that start with a known verb.
+
+A note is read as a sequence of items. An item starts at a list mark, after a blank line, a
+heading or a line that ends a sentence; a line that only carries on the one before it (the
+line before stops mid-phrase, on "a", "of", "and" or a comma; or it is indented under it; or
+it starts in lower case under a marked item) is that item's continuation and is joined to it,
+so that the model judges "Support of DES & other security part", not "security part".
+
+Candidates, in order of how likely they are to be tasks (the review has a token budget, so the
+cap keeps the likeliest and the rest are dropped):
+
+1. items that read like tasks by themselves (``lines.task_like``: a list mark, a request, a
+   task verb);
+2. items of a note that names itself a to-do list (``context.listed_items``: its unmarked
+   short lines);
+3. the other short items of a note whose items mostly read like tasks: in a TODO file a line
+   like "Lazy dynamic linking of the PCRE library." or "rpcgen command missing" is an item
+   like its neighbours even though no verb says so.
+
+The model then decides, line by line, which are todos. A description, a changelog or a
+features list has no task-like items, so rule 3 adds nothing there.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .context import names_todo_list
+from .lines import QUOTE_CHARS, Line, chrome, heading, list_marked, task_like
+
+_WORD = re.compile(r"[^\W\d_]{2,}")
+_SENTENCE_END = re.compile(r"[.!?:;]['\")\]]*$")
+# A line that stops where a phrase cannot: on an article, a preposition, a conjunction, a
+# determiner or an auxiliary, or on a comma, an ampersand or an open bracket. What follows
+# is the rest of the same sentence.
+_CUT = re.compile(r"(?:^|\s)(?:a|an|the|of|to|for|in|on|at|by|with|from|into|onto|over|under|"
+                  r"about|between|and|or|nor|but|than|as|that|which|who|whose|if|is|are|was|"
+                  r"were|be|been|has|have|had|can|could|will|would|should|must|may|might|not|"
+                  r"this|these|those|its|their|our|your|my|his|her|each|every|some|any|such|"
+                  r"other|another|more|less|very|so|like|via|per|e\.g\.|i\.e\.)$"
+                  r"|[,&+(\[{/]$", re.I)
+SHORT_WORDS = 10         # an item of more words is a sentence of prose, not a list entry
+_SIBLINGS_MIN = 2        # task-like items a note needs before its other items count (rule 3)
+_SIBLINGS_SHARE = 1 / 3  # ... and the share of its short items they must make
+
+
+@dataclass
+class Item:
+    """One item: the indexes of its lines and the text quoted for it (its lines joined, or its
+    first line when the whole would not fit in a quote)."""
+
+    lines: list[int] = field(default_factory=list)
+    quote: str = ""
+    marked: bool = False
+    text: str = ""          # all its lines joined
+
+
+def _short(text: str) -> bool:
+    """A list entry's length: two to ``SHORT_WORDS`` words, one of them of four letters or more
+    (OCR's debris, "OV H H DS", is not an entry; "SM/DECRYPT.C" is one word, a heading)."""
+    words = [w for w in text.split() if _WORD.search(w)]
+    return 2 <= len(words) <= SHORT_WORDS and any(len(m) >= 4 for w in words
+                                                  for m in _WORD.findall(w))
+
+
+def continues(prev: Line, line: Line, item_marked: bool, item_indent: int) -> bool:
+    """Does ``line`` carry on the item whose last line is ``prev``?"""
+    if line.piece:
+        return True
+    if line.after_gap or list_marked(line.text):
+        return False
+    if line.indent > item_indent:      # a text file's hanging indent, even after a full stop
+        return True
+    if _SENTENCE_END.search(prev.text):
+        return False
+    if _CUT.search(prev.text):
+        return True
+    first = line.text.lstrip()[:1]
+    return item_marked and (first.islower() or first in "([")
+
+
+def items(lines: list[Line], excluded: set[int]) -> list[Item]:
+    """The note's items in order. Excluded lines (done, descriptive, screen furniture),
+    headings and chrome belong to no item and end the one before them."""
+    found: list[Item] = []
+    current: Item | None = None
+    for i, line in enumerate(lines):
+        if not _WORD.search(line.text):   # OCR's debris ("头", "e"): neither item nor break
+            continue
+        # A heading that reads like a task by itself ("#** ADD A FIELD" as OCR reads a
+        # marked item) is still an item; "Fix bugs:" introduces the items below it.
+        if i in excluded or chrome(line.text) or (heading(line.text) is not None and (
+                line.text.rstrip().endswith(":") or not task_like(line.text))):
+            current = None
+            continue
+        if current is not None and continues(lines[current.lines[-1]], line, current.marked,
+                                             lines[current.lines[0]].indent):
+            current.lines.append(i)
+            continue
+        current = Item([i], marked=list_marked(line.text))
+        found.append(current)
+    for item in found:
+        item.text = " ".join(lines[i].text for i in item.lines)
+        item.quote = item.text if len(item.text) <= QUOTE_CHARS else lines[item.lines[0]].text
+    return found
+
+
+def candidates(lines: list[Line], excluded: set[int], listed: set[int],
+               limit: int) -> list[str]:
+    """The quotes the model reviews, at most ``limit``, in the note's order; when there are
+    more, the likeliest kinds (see the module's docstring) are kept."""
+    found = items(lines, excluded)
+    tasks = [n for n, it in enumerate(found)
+             if task_like(it.quote) or any(task_like(lines[i].text) for i in it.lines)]
+    siblings = _siblings(found, tasks)
+    ranked: list[tuple[int, int, str]] = []      # (rank, first line, quote)
+    for n, it in enumerate(found):
+        first = it.lines[0]
+        if task_like(it.quote):
+            ranked.append((0, first, it.quote))
+        elif first in listed:
+            ranked.append((1, first, it.quote))
+        elif n in siblings:
+            ranked.append((2, first, it.quote))
+        # An item too long to quote whole is offered by its first line (above); a later line
+        # that reads like a task by itself is offered too.
+        if len(it.lines) > 1 and it.quote == lines[first].text:
+            ranked += [(0, i, lines[i].text) for i in it.lines[1:]
+                       if not lines[i].piece and task_like(lines[i].text)]
+    kept = sorted(ranked)[:limit]
+    return list(dict.fromkeys(quote for _, _, quote in sorted(kept, key=lambda r: r[1])))
+
+
+def _siblings(found: list[Item], tasks: list[int]) -> set[int]:
+    """Rule 3: in a note whose items mostly read like tasks, the other short items of the same
+    list: marked like most of the task-like ones, and between the first and the last of them
+    (one item either side). A window's title and status lines around a marked list, or the
+    note's own title ("TODO for ..."), are not in it."""
+    short = [n for n, it in enumerate(found) if _short(it.text)]
+    if len(tasks) < _SIBLINGS_MIN or len(tasks) < _SIBLINGS_SHARE * len(short):
+        return set()
+    marked = sum(found[n].marked for n in tasks) * 2 > len(tasks)
+    lo, hi = tasks[0] - 1, tasks[-1] + 1
+    return {n for n in short if lo <= n <= hi and found[n].marked == marked
+            and not found[n].quote.rstrip().endswith(":")
+            and not names_todo_list(found[n].quote)}
