@@ -52,8 +52,9 @@ def ignore(reason):
 
 @pytest.fixture
 def unsure(monkeypatch):
-    """No task's evidence is sure of any file: the model is always asked."""
+    """No task's evidence is sure of any file, nor finds it likely: the model is asked."""
     monkeypatch.setattr(choice, "SURE", 1.01)
+    monkeypatch.setattr(choice, "LIKELY", 1.01)
 
 
 # -- a third-party task, registered in code like an installed plugin -----------------------
@@ -560,3 +561,27 @@ def test_a_note_names_itself_a_todo_list_by_heading_or_file_name(line, named):
     from mustelid.plugins.todos.routing import names_itself_a_todo_list
 
     assert names_itself_a_todo_list(["- fix the bug", line, "- write the docs"]) is named
+
+
+@pytest.mark.parametrize("fits, chosen", [
+    ({"a": 0.95, "b": 0.5, "c": 0.8}, "a"),     # the one sure candidate
+    ({"a": 0.95, "b": 0.9}, None),               # two sure: the model chooses
+    ({"a": 0.8, "b": 0.4, "c": None}, "a"),      # likely, and nobody argues
+    ({"a": 0.8, "b": 0.5}, None),                # likely, but another argues
+    ({"a": 0.8, "b": 0.75}, None),               # two likely
+    ({"a": 0.4, "b": 0.4}, None),                # nobody likely
+    ({"a": 0.1}, "a"),                           # the only candidate
+    ({"a": None, "b": None}, None),              # no opinions
+])
+def test_the_evidence_decides_only_when_one_task_stands_out(fits, chosen):
+    assert choice.decided_by_evidence(fits) == chosen
+
+
+def test_a_note_that_is_mostly_a_list_of_tasks_is_likely_a_todo_note():
+    from mustelid.plugins.todos.routing import todo_fit
+
+    lines = ["Shopping", "call the plumber", "buy milk", "renew the passport", "Monday"]
+    note = Evidence(data={"lines": lines, "quotes": lines[1:4]})
+    screen = Evidence(data={"lines": lines + [f"menu {i}" for i in range(10)],
+                            "quotes": lines[1:4]})
+    assert todo_fit(note) >= choice.LIKELY > todo_fit(screen) >= 0.1

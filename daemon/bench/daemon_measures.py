@@ -47,7 +47,7 @@ def _one(d, src: Path, sub: str, log: Log, label: str) -> dict[str, Any]:
 
 def p6_root_receipt(config: dict[str, Any], plugins: Path | None, receipts: list[Path], n: int,
                     log: Log) -> dict[str, Any]:
-    """A receipt copied into the inbox root (routed by the model) against one copied into
+    """A receipt copied into the inbox root (routed by the router) against one copied into
     ``receipts/`` (routed by its folder), alternately, in one warm daemon; drop to commit."""
     if len(receipts) < 2 * n + 1:
         n = (len(receipts) - 1) // 2

@@ -103,8 +103,9 @@ class Screenshots(Task):
         """For the inbox router: a capture of a whole display (``displays.whole_screen``) is
         likely a screenshot, but what it shows may be another task's (an e-receipt, a TODO file
         in an editor), and a task that reads the content as its own is surer of it. Any other
-        picture with text could be a screen too."""
-        return 0.8 if evidence.data.get("whole_screen") else 0.5
+        picture with text could be a screen too (a window, a region), but says nothing against
+        another task's likely reading."""
+        return 0.8 if evidence.data.get("whole_screen") else 0.4
 
     def router_hint(self, evidence: Evidence) -> str:
         """For the inbox router: what kind of screen the text suggests."""
