@@ -38,7 +38,7 @@ _CUT = re.compile(r"(?:^|\s)(?:a|an|the|of|to|for|in|on|at|by|with|from|into|ont
                   r"about|between|and|or|nor|but|than|as|that|which|who|whose|if|is|are|was|"
                   r"were|be|been|has|have|had|can|could|will|would|should|must|may|might|not|"
                   r"this|these|those|its|their|our|your|my|his|her|each|every|some|any|such|"
-                  r"other|another|more|less|very|so|like|via|per|e\.g\.|i\.e\.)$"
+                  r"other|another|like|via|per|e\.g\.|i\.e\.)$"
                   r"|[,&+(\[{/]$", re.I)
 SHORT_WORDS = 10         # an item of more words is a sentence of prose, not a list entry
 _SIBLINGS_MIN = 2        # task-like items a note needs before its other items count (rule 3)
