@@ -219,6 +219,40 @@ def major_faults(pid: int | str = "self") -> int:
     return int(stat.rsplit(")", 1)[1].split()[9])  # field 12, majflt
 
 
+# -- the C heap ---------------------------------------------------------------------------------
+
+# glibc serves a malloc() above M_MMAP_THRESHOLD with its own mmap and gives it back on free().
+# By default that threshold is dynamic: each freed mmap chunk raises it (up to 32 MiB), so after
+# the first OCR image onnxruntime's per-inference tensors (arena off) are carved out of the
+# heap, and the heap stays as large as the largest image ever needed. Measured in a worker
+# (receipts, screens, notes in turn; docs/BENCHMARKS.md, P7): anonymous RSS between jobs
+# ~530-670 MiB with the dynamic threshold, ~240-270 MiB with it fixed at 128 KiB.
+M_MMAP_THRESHOLD = -3            # mallopt parameter (glibc malloc.h)
+HEAP_MMAP_THRESHOLD = 128 << 10  # glibc's own starting value, kept from moving
+
+
+def keep_heap_small(threshold: int = HEAP_MMAP_THRESHOLD) -> bool:
+    """Fix glibc's mmap threshold so that large freed buffers go back to the kernel at once.
+    Process-wide; call before the model and the OCR engine load. False where there is no glibc
+    mallopt (macOS, musl) or the user chose a threshold (``MALLOC_MMAP_THRESHOLD_``)."""
+    if os.environ.get("MALLOC_MMAP_THRESHOLD_"):
+        return False
+    try:
+        return _lib().mallopt(M_MMAP_THRESHOLD, threshold) == 1
+    except (OSError, AttributeError):
+        return False
+
+
+def trim_heap() -> bool:
+    """malloc_trim(0): return the free pages inside glibc's heaps to the kernel (after a job,
+    whatever small allocations keep their heap from shrinking from the top). False where there
+    is no glibc or nothing was released."""
+    try:
+        return bool(_lib().malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
+
+
 # -- what the machine can still give us --------------------------------------------------------
 
 MEMINFO = Path("/proc/meminfo")

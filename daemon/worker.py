@@ -34,6 +34,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from mustelid import runtime
 from mustelid.backend import BackendContext
 from mustelid.config import Config, load_config
 from mustelid.execute import run_job
@@ -51,6 +52,7 @@ class WorkerContext:
     """Everything a task may use. Heavy things (backend, OCR engine) load on first use."""
 
     def __init__(self, config: Config, host: Any):
+        runtime.keep_heap_small()   # before model and OCR allocate: big frees go back (P7)
         self.config = config
         self.host = host
         self.prompts = Prompts(config.prompts_dir)
@@ -288,14 +290,13 @@ def memory_stats(ctx: WorkerContext | None = None) -> dict[str, Any]:
 def run_one(ctx: WorkerContext, job: JobInput) -> dict[str, Any]:
     """A job with its costs: wall time, major faults (disk reads of paged-out weights), and the
     backend's prefill/decode split when it reports one."""
-    from mustelid import runtime
-
     if ctx.config.model.prewarm:
         ctx.prewarm_in_background()
     started, faults = time.monotonic(), runtime.major_faults()
     reply = handle(ctx, job)
     ctx.mark_stage(None)
     ctx.forget_document()
+    runtime.trim_heap()   # the job's images and OCR tensors are gone: give their pages back
     if ctx._prewarming is not None:  # the job ended before it needed the model (e.g. bad file)
         ctx._prewarming.join()
         ctx._prewarming = None

@@ -397,3 +397,70 @@ def test_jobs_sharing_a_prefix_only_prefill_their_own_part(tmp_path, reuse):
             assert perf["reused_tokens"] == 0 and perf["prefill_tokens"] == gen.prompt_tokens
     finally:
         b.close()
+
+
+# A child process that frees 2 MiB buffers below a live one, after one freed 4 MiB buffer has
+# raised glibc's dynamic mmap threshold, and prints the anonymous KiB the frees gave back.
+_HEAP_CHILD = r"""
+import ctypes, sys
+from pathlib import Path
+from mustelid import runtime
+def anon():
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1])
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+if "keep" in sys.argv:
+    assert runtime.keep_heap_small()
+libc.free(libc.malloc(4 << 20))
+big = []
+for _ in range(64):
+    p = libc.malloc(2 << 20)
+    ctypes.memset(p, 1, 2 << 20)           # resident, as an image or a tensor is
+    big.append(p)
+top = libc.malloc(1 << 20)   # still live and, by default, carved after them: the heap cannot shrink
+before = anon()
+for p in big:
+    libc.free(p)
+trimmed = runtime.trim_heap() if "trim" in sys.argv else None
+print(before - anon(), trimmed)
+"""
+
+
+def _freed_kib(*flags: str) -> tuple[int, str]:
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    out = subprocess.run([sys.executable, "-c", _HEAP_CHILD, *flags], env=env, check=True,
+                         capture_output=True, text=True).stdout.split()
+    return int(out[0]), out[1]
+
+
+@pytest.mark.skipif(sys.platform != "linux" or os.confstr("CS_GNU_LIBC_VERSION") is None,
+                    reason="glibc malloc")
+def test_keep_heap_small_gives_freed_buffers_back_and_trim_heap_does_after_the_fact():
+    # 64 x 2 MiB = 128 MiB freed. glibc's default keeps it (the dynamic threshold put the
+    # buffers in the heap, the live block above them stops it shrinking); the fixed threshold
+    # or a trim returns it.
+    assert _freed_kib()[0] < 32 << 10
+    assert _freed_kib("keep")[0] > 120 << 10
+    freed, trimmed = _freed_kib("trim")
+    assert freed > 120 << 10 and trimmed == "True"
+
+
+def test_keep_heap_small_leaves_a_threshold_the_user_chose(monkeypatch):
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
+    assert runtime.keep_heap_small() is False
+
+
+def test_the_worker_fixes_the_heap_threshold_before_anything_loads(fake_home, monkeypatch):
+    from mustelid.config import load_config
+    from mustelid.host import Host
+    from mustelid.worker import WorkerContext
+
+    calls = []
+    monkeypatch.setattr(runtime, "keep_heap_small", lambda: calls.append("keep") or True)
+    WorkerContext(load_config(), Host())
+    assert calls == ["keep"]
