@@ -61,12 +61,18 @@ class RapidOcrEngine:
 
         with Image.open(path, formats=_FORMATS) as im:
             # Phone photos carry their rotation in EXIF; boxes must be in upright pixels.
-            image = ImageOps.exif_transpose(im).convert("RGB")
-        return self.read_image(image)
+            ImageOps.exif_transpose(im, in_place=True)
+            pixels = bgr_pixels(im)
+        # Only the BGR array outlives the Pillow image: detection, the memory peak, does not
+        # run beside a second copy of the page (docs/BENCHMARKS.md, P7).
+        return self._read_pixels(pixels)
 
     def read_image(self, image: Any) -> list[OcrLine]:
         """An upright RGB Pillow image: the host's pages of a PDF, HEIC or TIFF document."""
-        result = self._get()(image)
+        return self._read_pixels(bgr_pixels(image))
+
+    def _read_pixels(self, pixels: Any) -> list[OcrLine]:
+        result = self._get()(pixels)
         if not getattr(result, "txts", None):
             return []
         lines = []
@@ -76,6 +82,17 @@ class RapidOcrEngine:
                 box = quad_to_box(quad)
                 lines.append(OcrLine(text=text, box=box, score=round(float(score), 4)))
         return lines
+
+
+def bgr_pixels(image: Any) -> Any:
+    """A Pillow image as the BGR uint8 array rapidocr works on: the same conversion rapidocr
+    makes from a Pillow image itself (``cv2.cvtColor(np.array(img), COLOR_RGB2BGR)``), so the
+    text read is the same, but the caller can drop the Pillow image before detection runs."""
+    import cv2
+    import numpy as np
+
+    rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
 
 
 def quad_to_box(quad: Any) -> tuple[int, int, int, int]:
