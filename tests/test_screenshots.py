@@ -65,10 +65,7 @@ def dialog_job():
 
 def answer(**overrides):
     base = {"title": "Backup Utility", "summary": "A backup utility reports a full disk.",
-            "kind": "error_dialog", "key_text": ["Could not complete the backup."],
-            "regions": [{"text": "Error code: 0x80070070", "label": "error code"},
-                        {"text": "Retry", "label": "button"}],
-            "entity_choices": []}
+            "kind": "error_dialog"}
     return {**base, **overrides}
 
 
@@ -165,12 +162,13 @@ def test_a_repeated_line_stays_reachable_under_its_own_choice():
     assert choices == {"Backup Utility": 1, "Retry": 2, "Backup Utility (2)": 3}
 
 
-def test_prepare_numbers_the_lines_and_normalises_their_boxes():
+def test_prepare_shows_the_lines_and_normalises_their_boxes():
     ev = Screenshots().prepare(dialog_job(), FakeCtx(DIALOG))
     assert ev.data["image"]["width"] == 800 and ev.data["image"]["height"] == 500
     assert ev.data["lines"][0] == {"text": "Backup Utility", "box": [59, 70, 196, 116],
                                    "score": 0.99}
-    assert "[8] Backup Utility (2)" in ev.variables["lines"]
+    assert ev.variables["lines"].splitlines()[-1] == "Backup Utility (2)"   # as the title enum
+    assert ev.variables["key_lines"].splitlines()[0] == "Could not complete the backup."
     assert ev.variables["likely"] == "error_dialog"
 
 
@@ -182,71 +180,78 @@ def test_no_text_is_a_permanent_error_not_a_guess():
 
 # -- schema -------------------------------------------------------------------------------------
 
-def test_schema_makes_lines_and_candidates_enums_and_bounds_everything():
+def test_schema_asks_only_title_summary_and_kind_and_bounds_them():
     task = Screenshots()
     ev = task.prepare(dialog_job(), FakeCtx(DIALOG))
     schema = task.schema(ev)
     props = schema["properties"]
-    region = schema["$defs"]["RegionChoice"]["properties"]["text"]
-    assert region["enum"] == list(line_choices([l.text for l in DIALOG]))
-    assert "key_text" not in props            # chosen by code (salient.py), not the model
-    assert [c["value"] for c in ev.data["candidates"]] == ["Backup Utility"]
-    assert props["entity_choices"]["items"] == {"type": "integer", "enum": [1]}
+    # Regions, entities and key text are code's (regions.py, salient.py): every token the
+    # model does not write is a decode step saved.
+    assert set(props) == {"title", "summary", "kind"}
     assert props["title"]["enum"] == ["Backup Utility"]      # the title bar, found by code
-    assert props["summary"]["maxLength"] == 160
-    assert props["regions"]["maxItems"] == 4
+    assert props["kind"]["enum"] == ["error_dialog"]         # clear signs: code's kind
+    assert props["summary"]["maxLength"] == 120
     assert set(schema["required"]) == set(props)
-    # It must convert to a grammar: a schema that does not would fail the job closed.
-    from llama_cpp.llama_grammar import json_schema_to_gbnf
+    # It must convert to a grammar, quotes and repeats in the lines included: a schema that
+    # does not would fail the job closed.
+    from mustelid.plugins.llama_cpp.gbnf import schema_to_gbnf
 
-    gbnf = json_schema_to_gbnf(json.dumps(schema))
-    assert '"\\"Backup Utility (2)\\""' in gbnf
+    # No title bar (a clock on the top row): the model picks among the lines.
+    untitled = [OcrLine("12:04", (0, 0, 40, 20)),
+                OcrLine('Say "hi" to Backup', (0, 300, 200, 320)), *DIALOG[1:], DIALOG[1]]
+    schema = task.schema(task.prepare(dialog_job(), FakeCtx(untitled)))
+    assert {'Say "hi" to Backup', "Backup Utility - Error (2)"} <= set(
+        schema["properties"]["title"]["enum"])
+    assert "Backup Utility - Error (2)" in schema_to_gbnf(schema)
 
 
-def test_no_candidates_means_an_empty_entity_list():
+def test_the_prompt_keeps_its_fixed_instructions_in_the_system_message():
+    """The next screen reuses the prefill of an unchanged prefix (llama.cpp's KV cache): what
+    never changes comes before anything of this screen."""
     task = Screenshots()
-    ev = task.prepare(dialog_job(), FakeCtx([OcrLine("Retry", (0, 0, 50, 20))]))
-    assert task.schema(ev)["properties"]["entity_choices"] == {
-        "type": "array", "items": {"type": "integer"}, "maxItems": 0}
+    ctx = FakeCtx(DIALOG)
+    first = task.messages(dialog_job(), task.prepare(dialog_job(), ctx), ctx)
+    other = FakeCtx([OcrLine("Lunch", (0, 0, 90, 20)), OcrLine("Maya: dinner?", (0, 40, 200, 60))])
+    second = task.messages(dialog_job(), task.prepare(dialog_job(), other), other)
+    assert first[0]["role"] == "system" and first[0] == second[0]
+    assert "summary" in first[0]["content"] and "Backup" not in first[0]["content"]
+    assert "Backup Utility" in first[1]["content"] and "Maya" in second[1]["content"]
 
 
-def test_entity_choices_are_numbers_of_the_candidates():
-    lines = [OcrLine("Mail", (0, 0, 50, 20)),
-             OcrLine("Daniel Ortiz <daniel.ortiz@example.com>", (0, 40, 300, 60))]
-    task = Screenshots()
-    ev = task.prepare(JobInput("J", "screenshots", str(SAMPLES / "email.png"), mime="image/png"),
-                      FakeCtx(lines))
-    assert task.schema(ev)["properties"]["entity_choices"]["items"] == {
-        "type": "integer", "enum": [1, 2]}
+def test_entities_are_code_s_links_addresses_dates_and_amounts_before_names():
+    from mustelid.plugins.screenshots.regions import pick_entities
+    candidates = [{"type": "name", "value": f"Name {n}"} for n in range(1, 8)] + [
+        {"type": "url", "value": "https://a.example"}, {"type": "date", "value": "3 May 2026"},
+        {"type": "name", "value": "Last Name"}]
+    assert pick_entities(candidates) == [8, 9, 1, 2, 3, 4, 5, 6]
+    assert pick_entities([]) == []
 
 
 # -- grounding ----------------------------------------------------------------------------------
 
-def test_regions_get_the_ocr_box_of_the_line_they_copied():
-    backend = ScriptedBackend(answer(regions=[
-        {"text": "Error code: 0x80070070", "label": "error code"},
-        {"text": "Backup Utility (2)", "label": "taskbar"},
-        {"text": "Error code: 0x80070070", "label": "again"}]))      # a repeat is dropped
+def test_regions_are_the_title_and_key_lines_with_their_ocr_boxes():
+    backend = ScriptedBackend(answer())
     out = run_job(Screenshots(), dialog_job(), FakeCtx(DIALOG, backend))
     result = Screenshot.model_validate(out["data"])
     ocr_boxes = [normalise_box(l.box, 800, 500) for l in DIALOG]
-    assert [r.box for r in result.regions] == [ocr_boxes[4], ocr_boxes[7]]
     assert [(r.line, r.text, r.label) for r in result.regions] == [
-        (5, "Error code: 0x80070070", "error code"), (8, "Backup Utility", "taskbar")]
+        (1, "Backup Utility", "title"),
+        (3, "Could not complete the backup.", "error message"),
+        (4, "The disk BACKUP-01 is full (0 bytes free).", "key line"),
+        (5, "Error code: 0x80070070", "error message")]
+    assert [r.box for r in result.regions] == [ocr_boxes[n] for n in (0, 2, 3, 4)]
     # Key lines are code's (what the screen is about), whatever the model said.
     assert result.key_lines == [3, 4, 5] and result.key_text == [
         "Could not complete the backup.", "The disk BACKUP-01 is full (0 bytes free).",
         "Error code: 0x80070070"]
 
 
-def test_a_region_the_screen_does_not_show_is_reasked_then_dead():
-    invented = answer(regions=[{"text": "Disk cleanup wizard", "label": "button"}])
-    backend = ScriptedBackend(invented, invented)
-    with pytest.raises(PermanentError) as e:
-        run_job(Screenshots(), dialog_job(), FakeCtx(DIALOG, backend))
-    assert e.value.reason == "check_failed" and "Disk cleanup wizard" in e.value.message
-    assert len(backend.calls) == 2
-    assert "Disk cleanup wizard" in backend.calls[1]["messages"][-1]["content"]
+def test_a_mail_s_header_lines_are_labelled_sender_and_subject():
+    from mustelid.plugins.screenshots.regions import label
+    assert label("From: Daniel Ortiz <d@example.com>") == "sender"
+    assert label("Subject: Q3 numbers") == "subject"
+    assert label("def human_readable(value):") == "definition"
+    assert label("Anything", title=True) == "title"
 
 
 def test_a_summary_claim_the_screen_does_not_show_is_reasked_then_removed():
@@ -311,23 +316,28 @@ def test_boxes_and_entities_a_model_supplies_are_replaced_by_ocr_facts():
     # A backend that ignores the grammar cannot smuggle a box or an entity in: the result's
     # shape has room for them (check fills them), so check rebuilds every one from the evidence.
     sneaky = answer(regions=[{"text": "Retry", "label": "button", "box": [1, 2, 3, 4]}],
-                    entities=[{"type": "url", "value": "https://evil.example"}])
+                    entities=[{"type": "url", "value": "https://evil.example"}],
+                    entity_choices=[7])
     out = run_job(Screenshots(), dialog_job(), FakeCtx(DIALOG, ScriptedBackend(sneaky)))
-    assert out["data"]["regions"][0]["box"] == normalise_box(DIALOG[5].box, 800, 500)
-    assert out["data"]["entities"] == []
+    assert [r["text"] for r in out["data"]["regions"]] == [
+        "Backup Utility", *(l.text for l in DIALOG[2:5])]
+    assert out["data"]["regions"][0]["box"] == normalise_box(DIALOG[0].box, 800, 500)
+    assert out["data"]["entities"] == [
+        {"type": "name", "value": "Backup Utility", "iso": None, "line": 1}]
+    assert out["data"]["entity_choices"] == [1]
 
 
-def test_entities_are_copied_from_the_chosen_candidates():
+def test_entities_are_copied_from_the_candidates_code_keeps():
     lines = [OcrLine("Daniel Ortiz <daniel.ortiz@example.com>", (0, 0, 300, 20)),
              OcrLine("See https://intranet.example.com/q3", (0, 40, 300, 60))]
     job = JobInput("J", "screenshots", str(SAMPLES / "email.png"), mime="image/png")
     backend = ScriptedBackend(answer(title="Daniel Ortiz <daniel.ortiz@example.com>",
-                                     kind="email", key_text=[], regions=[],
-                                     entity_choices=[3, 1, 3]))
+                                     kind="other"))
     out = run_job(Screenshots(), job, FakeCtx(lines, backend))
     assert out["data"]["entities"] == [
+        {"type": "email", "value": "daniel.ortiz@example.com", "iso": None, "line": 1},
         {"type": "url", "value": "https://intranet.example.com/q3", "iso": None, "line": 2},
-        {"type": "email", "value": "daniel.ortiz@example.com", "iso": None, "line": 1}]
+        {"type": "name", "value": "Daniel Ortiz", "iso": None, "line": 1}]
 
 
 # -- persistence, search, CLI -------------------------------------------------------------------
@@ -359,7 +369,7 @@ def test_persist_and_full_text_search(tmp_path):
          [OcrLine("Lunch", (0, 0, 90, 20)), OcrLine("Maya: dinner on Saturday at eight", (0, 40, 200, 60))]))
     row = db["screenshots"].get(1)
     assert row["job_id"] == ids[0] and row["kind"] == "error_dialog"
-    assert json.loads(row["regions"])[0]["box"] == normalise_box(DIALOG[4].box, 800, 500)
+    assert json.loads(row["regions"])[3]["box"] == normalise_box(DIALOG[4].box, 800, 500)
     assert [r["job_id"] for r in list_screenshots(db, query="backup")] == [ids[0]]   # summary
     assert [r["job_id"] for r in list_screenshots(db, query="complete")] == [ids[0]]  # key text
     assert [r["job_id"] for r in list_screenshots(db, query="maya saturday")] == [ids[1]]
@@ -389,7 +399,7 @@ def test_cli_lists_and_searches_as_json(home):
     rows = json.loads(out.output)
     assert rows[0]["title"] == "Backup Utility" and rows[0]["key_text"][0] == (
         "Could not complete the backup.")
-    assert rows[0]["regions"][0]["box"] == normalise_box(DIALOG[4].box, 800, 500)
+    assert rows[0]["regions"][3]["box"] == normalise_box(DIALOG[4].box, 800, 500)
     hit = runner.invoke(_assembled(), ["screenshots", "--search", "backup", "--json"])
     assert [r["job_id"] for r in json.loads(hit.output)] == [job_id]
     miss = runner.invoke(_assembled(), ["screenshots", "--search", "zebra", "--json"])
@@ -506,3 +516,20 @@ def test_a_camera_photo_the_size_of_a_display_is_not_a_screen_capture(tmp_path):
     plain = tmp_path / "plain.png"
     Image.new("RGB", (1920, 1080), "white").save(plain)
     assert not whole_screen(load_image(str(photo))) and whole_screen(load_image(str(plain)))
+
+
+def test_the_model_reads_the_key_lines_and_the_top_of_the_screen_within_a_budget():
+    """Prefill is most of a screen's model time: the prompt holds the key lines, then the
+    title bar and lines with words in reading order up to a character budget."""
+    from mustelid.plugins.screenshots.salient import PROMPT_CHARS, context_lines
+    texts = ["Mail - Inbox", "12:04", "File Edit View Help", "Subject: Q3 numbers"] + [
+        f"Line {n} of the message body, with words in it" for n in range(60)]
+    shown = context_lines(texts, keys=[4], title_line=1)
+    assert shown[0] == 1 and 2 not in shown and 3 not in shown and 4 not in shown
+    assert shown == sorted(shown) and shown[1:] == list(range(5, 5 + len(shown) - 1))
+    assert sum(len(texts[n - 1]) for n in shown[1:]) <= PROMPT_CHARS < len(texts) * 45
+    ev = Screenshots().prepare(dialog_job(), FakeCtx(
+        [OcrLine(t, (0, 20 * i, 400, 20 * i + 15)) for i, t in enumerate(texts)]))
+    assert len(ev.data["lines"]) == 60          # the evidence keeps every line, boxes and all
+    prompt = ev.variables["lines"] + "\n" + ev.variables["key_lines"]
+    assert "Line 55 " not in prompt and len(prompt.splitlines()) < 20

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from .output import SUMMARY_CHARS
+
 _QUOTED = re.compile(r"[\"“”‘’'`]([^\"“”‘’'`]{2,60})[\"“”‘’'`]")
 _TOKEN = re.compile(r"[^\s,;()\[\]{}<>!?\"“”‘’`]+")
 _SENTENCE_END = re.compile(r"[.!?:]$")
@@ -63,7 +65,7 @@ def without(summary: str, unsupported: list[str]) -> str:
     return " ".join(kept).strip()
 
 
-def picture_summary(lines: list[str], limit: int = 160) -> str:
+def picture_summary(lines: list[str], limit: int = SUMMARY_CHARS) -> str:
     """What a near-textless screen says, in code's words: that it is mostly a picture, and its
     few lines of text."""
     words = [l for l in lines if any(c.isalpha() for c in l)][:3]

@@ -1,5 +1,11 @@
-"""What the model fills in (``ScreenshotCall``) and the result code completes from it
-(``Screenshot``: key lines, entities and region boxes copied from the evidence)."""
+"""What the model fills in (``ScreenshotCall``: title, summary, kind) and the result code
+completes from it (``Screenshot``: key lines, regions and entities, all chosen by code and
+copied from the evidence).
+
+Why the model writes so little: every generated token costs a decode step (~40 ms on two
+cores), and the regions (a copied line and a label each) and entity picks the model used to
+write were most of its answer while no score or search reads them; code picks them from what it
+already knows (``regions.py``), so a screen costs the summary's tokens and little more."""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ LINE_CHARS = 90       # a longer OCR line is cut (for the prompt and key text; i
 MAX_KEY_LINES = 3
 MAX_ENTITIES = 8
 MAX_REGIONS = 4
+SUMMARY_CHARS = 120
 
 
 class Kind(str, enum.Enum):
@@ -26,29 +33,26 @@ class Kind(str, enum.Enum):
     other = "other"
 
 
-class RegionChoice(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    # Line first, then label: the model picks a part of the screen by its text, then names it.
-    text: str = Field(min_length=1, max_length=LINE_CHARS + 8)
-    label: str = Field(min_length=1, max_length=40)
-
-
 class ScreenshotCall(BaseModel):
     """The grammar's shape. Field order is generation order: the model names and summarises the
-    screen first, so that its choice of kind follows from its own summary, then points at parts."""
+    screen first, so that its choice of kind (when code leaves it open) follows from its own
+    summary."""
 
     model_config = ConfigDict(extra="forbid")
     # A line of the screen, copied (``titles.py``): as long as a line may be.
     title: str = Field(min_length=1, max_length=LINE_CHARS + 8)
-    # 160, not more: given 240 characters Qwen 0.5B filled them with invented background.
-    summary: str = Field(min_length=1, max_length=160)
+    # 120: given 240 characters Qwen 0.5B filled them with invented background, and at 160 it
+    # still padded ("a popular IRC client with a wide range of features"); every character
+    # is decode time, and the key facts a reader looks for are in the title and key lines.
+    summary: str = Field(min_length=1, max_length=SUMMARY_CHARS)
     kind: Kind
-    regions: list[RegionChoice] = Field(default_factory=list, max_length=MAX_REGIONS)
-    entity_choices: list[int] = Field(default_factory=list, max_length=MAX_ENTITIES)
 
 
-class Region(RegionChoice):
-    # Filled by ``check`` from the OCR line the model copied; never part of the grammar.
+class Region(BaseModel):
+    """A part of the screen: one OCR line, what it is (``regions.py``), its number and box.
+    Filled by ``check`` from the evidence; never part of the grammar."""
+    text: str = Field(min_length=1, max_length=LINE_CHARS + 8)
+    label: str = Field(min_length=1, max_length=40)
     line: int | None = Field(None, ge=1, le=MAX_LINES)     # the line's number in the prompt
     box: list[int] | None = Field(None, min_length=4, max_length=4)   # 0-1000 grid
 
@@ -61,10 +65,13 @@ class Entity(BaseModel):
 
 
 class Screenshot(ScreenshotCall):
-    """The validated result. ``key_lines``, ``entities`` and each region's ``line``/``box`` are
-    filled by ``check`` from the evidence; the model's answer only points at them."""
+    """The validated result. ``regions``, ``key_lines``, ``entity_choices`` and ``entities`` are
+    filled by ``check`` from the evidence (task version 1 had the model point at regions and
+    entities; the stored shape is the same)."""
 
     regions: list[Region] = Field(default_factory=list, max_length=MAX_REGIONS)
+    # The numbers of the candidates kept as entities (``regions.pick_entities``).
+    entity_choices: list[int] = Field(default_factory=list, max_length=MAX_ENTITIES)
     # Chosen by code (``salient.py``), not the model: copied from the evidence by ``check``.
     key_text: list[str] = Field(default_factory=list, max_length=MAX_KEY_LINES)
     key_lines: list[int] = Field(default_factory=list, max_length=MAX_KEY_LINES)

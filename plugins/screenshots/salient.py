@@ -26,7 +26,7 @@ MAX_KEY_LINES = 3
 _TOKEN = re.compile(r"[#@]?[^\W_][\w.\-/@#]*[^\W_]|[^\W\d_]")
 _NAME_LIKE = re.compile(r"[_#@./-]|[a-z][A-Z]|[A-Za-z]\d|\d[A-Za-z]|^[A-Z]")
 _HEADER = re.compile(r"^(from|subject)\s?:", re.I)
-_DEFINITION = re.compile(r"^\s*(\(?(def\w*|class|function|func|fn|struct|sub|interface)\b|"
+DEFINITION = re.compile(r"^\s*(\(?(def\w*|class|function|func|fn|struct|sub|interface)\b|"
                          r"[A-Z_][A-Z0-9_]+\()")
 _COMMON = set("""the and for are but not you all any can had her was one our out day get has
 him his how man new now old see two way who did its let put say she too use that with have this
@@ -71,7 +71,7 @@ def key_lines(texts: list[str], title_line: int | None = None) -> list[int]:
             score = sum(weight(t) for t in per_line[n - 1].keys() - covered)
             if score and _HEADER.match(text):
                 score += 6
-            if score and _DEFINITION.match(text):
+            if score and DEFINITION.match(text):
                 score += 4
             if score and ERROR_WORDS.search(text):
                 score += 2
@@ -81,4 +81,29 @@ def key_lines(texts: list[str], title_line: int | None = None) -> list[int]:
             break
         chosen.append(best[1])
         covered |= per_line[best[1] - 1].keys()
+    return sorted(chosen)
+
+
+# What the model reads beside the key lines. Prefill is most of a screen's model time (~5 ms a
+# token on two cores; a full screen's 60 lines were ~1,000 tokens), and the summary draws on the
+# key lines; the rest is context: the top of the screen in reading order, within a budget.
+PROMPT_CHARS = 600
+PROMPT_LINE_CHARS = 70
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def context_lines(texts: list[str], keys: list[int], title_line: int | None) -> list[int]:
+    """1-based numbers of the lines shown to the model besides the key lines: the title bar,
+    then lines in reading order that hold a word (three letters or more: not a clock, an icon or
+    a rule) and are not a menu bar, until ``PROMPT_CHARS`` characters (each line counted up to
+    ``PROMPT_LINE_CHARS``, where the prompt cuts it)."""
+    chosen = [title_line] if title_line else []
+    used = 0
+    for n, text in enumerate(texts, 1):
+        if n in keys or n == title_line or len(_LETTER.findall(text)) < 3 or is_menu_bar(text):
+            continue
+        used += min(len(text), PROMPT_LINE_CHARS)
+        if used > PROMPT_CHARS:
+            break
+        chosen.append(n)
     return sorted(chosen)

@@ -1,6 +1,7 @@
-"""The ``screenshots`` task: numbered OCR lines, candidates and signs as evidence; a per-job
-schema whose key text and regions are enums of this screenshot's own lines; ``check`` copies
-line numbers, texts and boxes from the OCR lines the answer chose.
+"""The ``screenshots`` task: numbered OCR lines, key lines and signs as evidence; a per-job
+schema whose title is an enum of this screenshot's own lines and whose kind is the kinds code
+allows; the model writes the summary. ``check`` grounds the summary and fills in what code
+chose: title text, key lines, regions and entities with their OCR lines and boxes.
 
 When the configured model can see (``mustelid.capabilities``), the screenshot itself goes to it
 beside the same evidence, under the same schema and grounding: only the summary may say more,
@@ -22,9 +23,10 @@ from .candidates import find_candidates
 from .grounding import picture_summary, ungrounded, without
 from .displays import whole_screen
 from .kinds import KIND_HELP, allowed_kinds, find_signs, likely_kind
-from .salient import key_lines
+from .salient import PROMPT_LINE_CHARS, context_lines, key_lines
 from .titles import title_bar, title_lines
-from .output import LINE_CHARS, MAX_LINES, Entity, Region, Screenshot, ScreenshotCall
+from .output import LINE_CHARS, MAX_LINES, SUMMARY_CHARS, Screenshot, ScreenshotCall
+from .regions import entities, pick_entities, pick_regions
 
 NO_TEXT_TITLE = "(no text)"    # the title of a screen without text, seen by a vision model
 
@@ -38,15 +40,14 @@ class Screenshots(Task):
     name = "screenshots"
     function = "describe_screenshot"
     description = "A screenshot of an app, web page, chat, e-mail or error: describe what it shows."
-    version = "1"
+    version = "2"       # 2: regions and entities are code's, the model writes title/summary/kind
     input_kind = "image"
     Output = Screenshot
     prompt = "screenshots"
-    # Worst case of the grammar: 80 + 160 characters of prose (~70 tokens), 3 key lines of 90
-    # characters (~75), 4 regions of a copied line and a 40-character label (~45 each), 8
-    # numbers (~20), plus keys and punctuation (~60): ~410 tokens. A bounded answer must never
-    # be cut off, so leave headroom (tokenisation of odd OCR text varies).
-    max_tokens = 560
+    # Worst case of the grammar: a copied line of up to 98 characters (~40 tokens), 120
+    # characters of summary (~55), a kind (~4), keys and punctuation (~20): ~120 tokens. A
+    # bounded answer must never be cut off, so leave headroom (odd OCR text tokenises long).
+    max_tokens = 260
 
     def prepare(self, job: JobInput, ctx: TaskContext) -> Evidence:
         if not job.path:
@@ -66,7 +67,10 @@ class Screenshots(Task):
         width, height = facts["width"], facts["height"]
         lines = [{"text": t, "box": normalise_box(l.box, width, height), "score": l.score}
                  for t, l in zip(texts, ordered)]
-        keys = key_lines(texts, title_bar(lines))
+        bar = title_bar(lines)
+        keys = key_lines(texts, bar)
+        shown = context_lines(texts, keys, bar)
+        choice = {n: c for c, n in line_choices(texts).items()}   # what the title enum holds
         described = describe_image(facts)
         if sees:
             described += "; the screenshot itself is attached: look at it with its text below"
@@ -75,22 +79,22 @@ class Screenshots(Task):
             images=[image] if sees else [],
             variables={
                 "image": described,
-                "lines": "\n".join(f"[{n}] {c}" for c, n in line_choices(texts).items())
-                or "(none: no text was found on it)",
-                "key_lines": "\n".join(f"[{n}] {texts[n - 1]}" for n in keys) or "(none)",
+                # Unnumbered: nothing points at a line by number any more (tokens saved).
+                "lines": "\n".join(_cut(choice[n]) for n in shown)
+                or ("(none)" if keys else "(none: no text was found on it)"),
+                "key_lines": "\n".join(_cut(choice[n]) for n in keys) or "(none)",
                 "signs": "; ".join(f"{k}: {', '.join(v)}" for k, v in signs.items()) or "none",
                 "likely": likely_kind(texts) or "unclear",
                 "kinds": ", ".join(f"{k} ({KIND_HELP[k]})" for k in allowed_kinds(texts)),
-                "candidates": "\n".join(
-                    f"[{n}] {c['type']}: {c['value']}" for n, c in enumerate(candidates, 1)
-                ) or "(none)",
             },
             data={
                 "image": {k: facts[k] for k in ("width", "height", "orientation", "brightness",
                                                 "mean_color")},
                 "whole_screen": whole_screen(image),
                 "lines": lines,
-                "title_lines": title_lines(lines),
+                # The title is copied from a line the model was shown.
+                "title_lines": [n for n in title_lines(lines) if n in shown or n in keys]
+                or title_lines(lines),
                 "key_lines": keys,
                 "candidates": candidates,
                 "signs": signs,
@@ -114,9 +118,8 @@ class Screenshots(Task):
         return f"screen signs: {top[0]} ({', '.join(top[1][:2])})" if top else ""
 
     def schema(self, evidence: Evidence) -> dict[str, Any]:
-        """The static schema narrowed to this screenshot: key text and region lines become enums
-        of its own lines, entity choices an enum of its candidate numbers (a grammar enforces
-        enums; it does not enforce minimum/maximum)."""
+        """The static schema narrowed to this screenshot: the title an enum of its own lines
+        (only the title bar when code finds one), the kind an enum of the kinds code allows."""
         schema = ScreenshotCall.model_json_schema()
         props = schema["properties"]
         kinds = allowed_kinds(_texts(evidence))
@@ -127,23 +130,12 @@ class Screenshots(Task):
             # that sees the picture describes it; check() still grounds what it names.
             props["summary"] = {"type": "string", "enum": [picture_summary(_texts(evidence))]}
         choices = line_choices(_texts(evidence))
-        if not choices:   # no text, seen by a vision model: nothing to copy or point at
+        if not choices:   # no text, seen by a vision model: nothing to copy
             props["title"] = {"type": "string", "enum": [NO_TEXT_TITLE]}
-            props["regions"] = {"type": "array", "items": {"type": "object"}, "maxItems": 0}
-            props["entity_choices"] = {"type": "array", "items": {"type": "integer"},
-                                       "maxItems": 0}
-            schema["required"] = list(props)
-            return schema
-        lines = {"type": "string", "enum": list(choices)}
-        titles = set(evidence.data.get("title_lines") or choices.values())
-        props["title"] = {"type": "string", "enum": [c for c, n in choices.items() if n in titles]}
-        schema["$defs"]["RegionChoice"]["properties"]["text"] = lines
-        candidates = list(range(1, len(evidence.data["candidates"]) + 1))
-        if candidates:
-            props["entity_choices"]["items"] = {"type": "integer", "enum": candidates}
         else:
-            props["entity_choices"] = {"type": "array", "items": {"type": "integer"},
-                                       "maxItems": 0}
+            titles = set(evidence.data.get("title_lines") or choices.values())
+            props["title"] = {"type": "string",
+                              "enum": [c for c, n in choices.items() if n in titles]}
         # Required everywhere: a model that may stop early on defaults often does.
         schema["required"] = list(props)
         return schema
@@ -152,15 +144,10 @@ class Screenshots(Task):
         lines = evidence.data["lines"]
         choices = line_choices(_texts(evidence))
         candidates = evidence.data["candidates"]
-        if not lines and result.title == NO_TEXT_TITLE and not result.regions:
+        if not lines and result.title == NO_TEXT_TITLE:
             choices = {NO_TEXT_TITLE: 0}    # a screen without text, seen: its only title
-        problems = [f"{t!r} is not a line of the screenshot"
-                    for t in [result.title, *(r.text for r in result.regions)]
-                    if t not in choices]
-        problems += [f"entity {n} does not exist (there are {len(candidates)})"
-                     for n in result.entity_choices if not 1 <= n <= len(candidates)]
-        if problems:
-            return problems
+        if result.title not in choices:
+            return [f"{result.title!r} is not a line of the screenshot"]
         unsupported = ungrounded(result.summary, evidence.text)
         if unsupported and not evidence.data.get("summary_reasked"):
             evidence.data["summary_reasked"] = True        # one re-ask, then the claims go
@@ -169,21 +156,18 @@ class Screenshots(Task):
         if unsupported:
             result.ungrounded = unsupported
             result.summary = without(result.summary, unsupported) or (
-                f"{KIND_HELP[result.kind.value].capitalize()}: {result.title}"[:160]
+                f"{KIND_HELP[result.kind.value].capitalize()}: {result.title}"[:SUMMARY_CHARS]
                 if lines else picture_summary([]))
-        # Copy, never trust: numbers, texts and boxes come from the OCR lines the answer chose.
-        if lines:
-            result.title = lines[choices[result.title] - 1]["text"]
+        # Copy, never trust: texts, numbers and boxes come from the OCR lines; whatever else a
+        # reply held (regions, entities: not in the grammar) is replaced by code's choice.
+        title_line = choices[result.title] if lines else None
+        if title_line:
+            result.title = lines[title_line - 1]["text"]
         result.key_lines = list(evidence.data.get("key_lines", []))
         result.key_text = [lines[n - 1]["text"] for n in result.key_lines]
-        regions: dict[int, Region] = {}
-        for r in result.regions:
-            n = choices[r.text]     # one region per line: the model sometimes repeats a line
-            regions.setdefault(n, Region(text=lines[n - 1]["text"], label=r.label, line=n,
-                                         box=list(lines[n - 1]["box"])))
-        result.regions = list(regions.values())
-        result.entity_choices = list(dict.fromkeys(result.entity_choices))
-        result.entities = [Entity(**candidates[n - 1]) for n in result.entity_choices]
+        result.regions = pick_regions(lines, title_line, result.key_lines)
+        result.entity_choices = pick_entities(candidates)
+        result.entities = entities(candidates, result.entity_choices)
         return []
 
     # ``mustelid eval``: the screens-dev README's scoring (evaluate.py).
@@ -220,6 +204,10 @@ def line_choices(texts: list[str]) -> dict[str, int]:
             choice = f"{text} ({k})"
         choices[choice] = n
     return choices
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= PROMPT_LINE_CHARS else text[:PROMPT_LINE_CHARS - 1] + "…"
 
 
 def _texts(evidence: Evidence) -> list[str]:
