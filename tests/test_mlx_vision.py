@@ -255,3 +255,36 @@ def test_a_broken_vision_model_fails_closed_at_load(tiny_vlm, tmp_path, edit):
         MlxBackend(mlx_context(folder))
     assert e.value.reason == "vision_model_invalid", e.value.message
     assert str(folder) in e.value.message and "\n" not in e.value.message
+
+
+def test_the_whole_path_on_the_mlx_backend_with_the_tiny_model(tiny_vlm, tmp_path):
+    """Host, screenshots task, the mlx backend with mlx-vlm, llguidance, checks: a screen
+    without text goes to the (random) model as a picture and comes back a valid result."""
+    from mustelid.testing import TaskRunner
+
+    picture = tmp_path / "sunset.png"
+    picture.write_bytes(png((250, 160, 40), (640, 400)))
+    config = {"model": {"backend": "mlx", "path": str(tiny_vlm)}}
+    with TaskRunner([], ocr=[], config=config) as runner:
+        run = runner.run("screenshots", picture)
+    assert run.result is not None
+    assert run.stats["model_id"] == "mlx:tiny-qwen2-vl"
+
+
+def test_the_bench_child_measures_the_vision_tower(tiny_vlm, tmp_path):
+    """What ``mustelid bench --vision`` runs: the configured backend loaded in a child
+    process, each image encoded and counted."""
+    import tomli_w
+
+    from mustelid.bench.vision import vision_measures
+
+    config = tmp_path / "config.toml"
+    config.write_text(tomli_w.dumps({"model": {"backend": "mlx", "path": str(tiny_vlm)}}))
+    pictures = []
+    for n, size in enumerate([(400, 300), (420, 280)]):
+        pictures.append(tmp_path / f"{n}.png")
+        pictures[-1].write_bytes(png((n * 90, 40, 200), size))
+    out = vision_measures(pictures, config)
+    assert "error" not in out, out
+    assert out["encode_s"]["n"] == 2 and out["image_tokens"]["median"] > 0
+    assert out["load_s"] > 0
