@@ -219,8 +219,8 @@ class Task:
 
     def router_hint(self, evidence: Evidence) -> str:
         """A few short lines of this job's evidence that the inbox router prints under this
-        task's function (e.g. the amounts found on a receipt), to help the model choose and fill
-        the arguments. Keep it short: every line is prefilled for every routed file."""
+        task's name when it asks the model which kind of file it is (e.g. how many lines read
+        like tasks). Keep it short: every line is prefilled whenever the model is asked."""
         return ""
 
     def router_fit(self, evidence: Evidence) -> float | None:
