@@ -1,27 +1,30 @@
 """Screenshots: describe a screen capture from its OCR text (``describe_screenshot``).
 
 There is no vision model on these machines (NOTES.md), so the model reads the screen the way the
-OCR engine saw it: numbered text lines in reading order, a few image facts, and the signs of each
+OCR engine saw it: text lines in reading order, a few image facts, and the signs of each
 kind of screen that code can spot (message times in a chat, an address bar, "Error code: ...").
 The rule that keeps a 0.5B model honest is the receipts task's: **the model chooses, code copies**.
 
-- Regions and the title point at OCR lines by *copying a line*: the per-job schema makes each an
-  enum of this screenshot's own lines, and code turns the chosen line into its number, its text
-  and its box (0-1000 grid). A box is never generated, so every stored box is an OCR box.
-  Why copying rather than line numbers: asked for numbers (an integer enum), Qwen 0.5B answered
-  1, 2, 3, 4, 5 and labelled the status bar "conversation partner"; asked to copy lines, it chose
-  the lines a person would (measured on examples/samples, see tests/test_screenshots.py).
-- URLs, e-mail addresses, dates, amounts and capitalised names are found by regular expressions
-  and offered as numbered candidates; the model picks numbers, code copies the values.
+- The title points at an OCR line by *copying a line*: the per-job schema makes it an enum of
+  this screenshot's own lines (only the title bar when code finds one), and code turns the chosen
+  line into its text. Why copying rather than line numbers: asked for numbers (an integer enum),
+  Qwen 0.5B answered 1, 2, 3, 4, 5.
 - Code decides what it can read plainly: the kind when its signs are clear (``kinds``: lines
   led by message times, mail headers, lines of code...), else the model chooses among the kinds
-  with signs plus app and other; the title is the window's title bar line when the
-  capture has one (``titles``), else a line the model picks; the key lines are the lines that
-  cover what recurs on the screen (``salient``). The summary is the model's own words, bounded.
+  with signs plus app and other; the title is the window's title bar line when the capture has
+  one (``titles``), else a line the model picks; the key lines are the lines that cover what
+  recurs on the screen (``salient``); the regions (title and key lines, with their OCR boxes and
+  a label code reads off the line) and the entities (URLs, e-mail addresses, dates, amounts and
+  names found by regular expressions) are code's too (``regions``). The summary is the model's
+  own words, bounded and grounded (``grounding``). The model writes little: on a CPU every
+  generated token is a decode step, and prefill of the prompt is most of the rest, so the prompt
+  holds the key lines and the top of the screen within a budget, not every line.
 
 The rooms: ``output`` (the function's arguments and the completed result), ``candidates``
 (values found by code), ``kinds`` (signs of each kind of screen), ``titles`` (the title bar),
-``salient`` (key lines), ``task`` (the ``Screenshots`` task), ``cli`` (``mustelid screenshots``).
+``salient`` (key lines, what the prompt shows), ``regions`` (regions and entities),
+``grounding`` (the summary's claims), ``task`` (the ``Screenshots`` task), ``cli``
+(``mustelid screenshots``).
 """
 
 from __future__ import annotations
