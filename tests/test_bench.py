@@ -169,6 +169,10 @@ def test_bench_daemon_quick_json_on_the_fake_backend(fake_home, tmp_path):
     assert out["p6"]["ready_by"] == {"ready_by_close": 3, "ready_by_window": 0}, out["p6"]
     assert out["p8"]["files"] == 6 and out["p8_burst_lost"] == 0
     assert out["p8"]["job_states"] == {"done": 6}
+    # where the burst's time went, by the data folder each file came from
+    by_source = out["p8"]["job_s_by_source"]
+    assert set(by_source) <= {"sroie-dev", "screens-dev", "notes-dev"} and by_source
+    assert sum(v["n"] for v in by_source.values()) == 6
     assert out["p9"]["cold_s"]["n"] == 1 and out["p9"]["warm_s"]["n"] == 1
     assert len(out["machine"]["loadavg_after"]) == 3
 

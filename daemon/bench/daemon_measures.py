@@ -78,7 +78,8 @@ def p8_burst(config: dict[str, Any], plugins: Path | None, files: list[Path],
         return {"files_per_min": None, "note": "no files"}
     with running_daemon(config, plugins) as d:
         started = time.time()
-        shas = {d.drop(f)[0] for f in files}
+        source = {d.drop(f)[0]: f.parent.name for f in files}     # sha -> its data folder
+        shas = set(source)
         log(f"P8 dropped {len(files)} files ({len(shas)} distinct) in "
             f"{time.time() - started:.1f}s")
         error = None
@@ -96,10 +97,23 @@ def p8_burst(config: dict[str, Any], plugins: Path | None, files: list[Path],
         states[j["state"]] = states.get(j["state"], 0) + 1
     out = {"files": len(shas), "lost": len(shas - with_jobs), "elapsed_s": round(elapsed, 2),
            "files_per_min": round(len(shas) / elapsed * 60, 2) if not error else None,
-           "job_states": states, "error": error, "worker_peak_rss_mb": peak}
+           "job_states": states, "error": error, "worker_peak_rss_mb": peak,
+           "job_s_by_source": _durations_by_source(jobs, source)}
     log(f"P8 {len(shas)} files in {elapsed:.1f}s: {out['files_per_min']} per minute, "
         f"lost {out['lost']}, states {states}")
     return out
+
+
+def _durations_by_source(jobs: list[dict[str, Any]], source: dict[str, str]
+                         ) -> dict[str, dict[str, Any]]:
+    """The worker's time per job (``duration_s``), summarised by the data folder the file came
+    from: where a burst's time goes."""
+    by: dict[str, list[float]] = {}
+    for j in jobs:
+        if j.get("duration_s") is not None:
+            by.setdefault(source.get(j["input_sha256"], "?"), []).append(j["duration_s"])
+    return {name: {**summary(times), "total": round(sum(times), 1)}
+            for name, times in sorted(by.items())}
 
 
 def p9_cold_start(config: dict[str, Any], plugins: Path | None, model: Path,
