@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from pydantic import BaseModel, Field
 
-from mustelid import Capabilities, Evidence, PermanentError, Task, capabilities
+from mustelid import Capabilities, Evidence, PermanentError, Task, capabilities, hookimpl
 from mustelid.backend import model_images, refuse_images
 from mustelid.testing import FakeBackend, TaskRunner
 
@@ -390,19 +390,56 @@ def test_a_screen_without_text_still_fails_closed_without_vision(tmp_path):
     assert e.value.reason == "no_text" and backend.calls == []
 
 
-def test_the_router_shows_a_seeing_model_the_picture_its_candidates_saw(tmp_path):
+def test_a_textless_picture_goes_to_the_only_task_that_can_read_it_with_the_picture(tmp_path):
     picture = tmp_path / "sunset.png"
     picture.write_bytes(png((320, 200), "orange"))
-    answer = {"title": "(no text)", "kind": "other", "entity_choices": [], "regions": [],
-              "summary": "An orange sky over the sea."}
-    backend = FakeBackend({"kind": "screenshots"}, answer, vision=True)
+    answer = {"title": "(no text)", "kind": "other", "summary": "An orange sky over the sea."}
+    backend = FakeBackend(answer, vision=True)
     with TaskRunner([], backend=backend, ocr=[]) as runner:
         run = runner.run("auto", picture)
+    [asked] = backend.calls          # receipts and todos refused it: no kind question
+    assert len(asked.images) == 1 and "attached" in asked.messages[-1]["content"]
+    assert run.result.task == "screenshots" and run.evidence["route"]["by"] == "evidence"
+    assert run.result.arguments["summary"] == "An orange sky over the sea."
+
+
+class Caption(BaseModel):
+    caption: str = Field(max_length=60)
+
+
+class Photos(Task):
+    """A third-party task that looks at any picture (a vision model's): a second candidate."""
+
+    name = "photos"
+    function = "caption_photo"
+    description = "A photo: caption it."
+    Output = Caption
+
+    def prepare(self, job, ctx):
+        return Evidence(images=[ctx.load_image(job.path)])
+
+
+class PhotosPlugin:
+    @hookimpl
+    def register_tasks(self, register):
+        register(Photos())
+
+
+def test_the_routers_kind_question_shows_a_seeing_model_the_picture(tmp_path, monkeypatch):
+    from mustelid.plugins.router import choice
+
+    monkeypatch.setattr(choice, "LIKELY", 1.01)       # neither candidate decides alone
+    picture = tmp_path / "sunset.png"
+    picture.write_bytes(png((320, 200), "orange"))
+    answer = {"title": "(no text)", "kind": "other", "summary": "An orange sky over the sea."}
+    backend = FakeBackend({"kind": "screenshots"}, answer, vision=True)
+    with TaskRunner([PhotosPlugin()], backend=backend, ocr=[]) as runner:
+        run = runner.run("auto", picture)
     question, asked = backend.calls      # which kind it is; then the screenshot's own call
+    assert question.schema["properties"]["kind"]["enum"] == ["photos", "screenshots", "other"]
     for call in (question, asked):
         assert len(call.images) == 1 and "attached" in call.messages[-1]["content"]
-    assert run.result.task == "screenshots"
-    assert run.result.arguments["summary"] == "An orange sky over the sea."
+    assert run.result.task == "screenshots" and run.evidence["route"]["by"] == "model"
 
 
 def test_the_whole_path_on_the_real_llama_backend_with_the_tiny_pair(pair, tmp_path):
