@@ -48,9 +48,11 @@ def load(folder: Path) -> tuple[Any, Any]:
     try:
         model, processor = vlm_load(str(folder))
     except Exception as e:  # mlx-vlm raises ValueError, KeyError, OSError ... for bad folders
-        reason = " ".join(str(e).split()) or type(e).__name__
+        # its first line: some of mlx-vlm's errors go on with a how-to in several paragraphs
+        reason = next((line.strip() for line in str(e).splitlines() if line.strip()),
+                      type(e).__name__)
         raise WaitingError("vision_model_invalid",
-                           f"mlx-vlm could not load vision model {folder}: {reason}"[:500]) from None
+                           f"mlx-vlm could not load {folder}: {reason}"[:500]) from None
     missing = _missing_vision_parts(model)
     if missing:
         raise WaitingError("vision_model_invalid",

@@ -245,8 +245,12 @@ def _no_image_processor(folder) -> None:
     (folder / "config.json").write_text(json.dumps(config))
 
 
+def _no_weights(folder) -> None:
+    (folder / "model.safetensors").unlink()
+
+
 @pytest.mark.parametrize("edit", [_without_vision_weights, _vision_weights_of_another_model,
-                                  _no_image_processor])
+                                  _no_image_processor, _no_weights])
 def test_a_broken_vision_model_fails_closed_at_load(tiny_vlm, tmp_path, edit):
     from mustelid.plugins.mlx_backend import MlxBackend
 
