@@ -292,3 +292,27 @@ def test_the_bench_child_measures_the_vision_tower(tiny_vlm, tmp_path):
     assert "error" not in out, out
     assert out["encode_s"]["n"] == 2 and out["image_tokens"]["median"] > 0
     assert out["load_s"] > 0
+
+
+def test_bench_vision_reaches_an_mlx_vision_model_from_the_command_line(tiny_vlm, home,
+                                                                        tmp_path):
+    """``mustelid bench --vision`` needs no projector for MLX: the measuring process says
+    whether the configured model sees."""
+    import json
+
+    import tomli_w
+    from click.testing import CliRunner
+
+    from mustelid.cli import cli
+
+    (home / "config.toml").write_text(
+        tomli_w.dumps({"model": {"backend": "mlx", "path": str(tiny_vlm)}}))
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for n in range(2):
+        (folder / f"{n}.png").write_bytes(png((n * 90, 40, 200), (400, 300)))
+    out = CliRunner().invoke(cli, ["bench", "--vision", "--json", "--images", str(folder),
+                                   "--receipts", "2"])
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.output[out.output.index("{"):])
+    assert "error" not in report and report["encode_s"]["n"] == 2

@@ -44,8 +44,9 @@ def _images(folder: Path | None, n: int) -> list[Path]:
               help="The task P4/P5 time on the images (default: the first installed task that "
                    "declares bench_workload).")
 @click.option("--vision", is_flag=True,
-              help="Instead: the configured vision model's image encode time and memory (also "
-                   "part of the full run when [model] mmproj is set).")
+              help="Instead: the configured vision model's image encode time and memory "
+                   "(llama.cpp with [model] mmproj, or an MLX vision model; also part of the "
+                   "full run when [model] mmproj is set).")
 @click.option("--contexts", is_flag=True,
               help="Instead: anonymous memory of each n_ctx / KV type / flash-attention setting.")
 @click.option("--daemon", "daemon_all", is_flag=True,
@@ -69,6 +70,10 @@ def bench(state: State, as_json: bool, quick: bool, pairs: int, model_path: Path
     from mustelid.models import resolve_model
 
     cfg = state.config
+    log = lambda s: click.echo(s, err=True)  # noqa: E731  (progress: stderr, even with --json)
+    if vision:      # the measuring process loads the configured model itself, whatever it is
+        _vision_only(state, as_json, images, max(receipts, 1), threads, log)
+        return
     if model_path is None:
         try:
             model_path = resolve_model(cfg)
@@ -76,10 +81,6 @@ def bench(state: State, as_json: bool, quick: bool, pairs: int, model_path: Path
             raise click.ClickException(e.message) from None
     if quick:
         pairs, receipts = min(pairs, 2), 0
-    log = lambda s: click.echo(s, err=True)  # noqa: E731  (progress: stderr, even with --json)
-    if vision:
-        _vision_only(state, as_json, images, max(receipts, 1), threads, log)
-        return
     if contexts:
         rows = b.context_costs(model_path.resolve(), threads or cfg.model.threads, log)
         if as_json:
@@ -121,7 +122,9 @@ def bench(state: State, as_json: bool, quick: bool, pairs: int, model_path: Path
 
 def _vision_only(state: State, as_json: bool, folder: Path | None, n: int,
                  threads: int | None, log: Callable[[str], None]) -> None:
-    if not state.config.model.mmproj:
+    # A llama.cpp model sees only with its projector; other backends (an MLX vision folder,
+    # a server) say in the measuring process whether their model can see.
+    if state.config.model.backend == "llama_cpp" and not state.config.model.mmproj:
         raise click.ClickException("no vision model is configured ([model] mmproj; see "
                                    "`mustelid models add --mmproj`)")
     out = _vision(state, folder, n, threads, log)
