@@ -79,6 +79,9 @@ class ModelConfig(_Section):
     memory_margin_mb: float = Field(
         256, ge=0, description="free memory to leave beside model + KV before starting a job"
     )
+    small_heap: bool = Field(
+        False, description="fix glibc's mmap threshold in the worker: ~250-350 MiB less peak "
+        "memory, OCR and jobs ~20-45 % slower (docs/BENCHMARKS.md, P7)")
 
 
 # Keys that lived under [model] until the backends got tables of their own: (backend, new key);

@@ -455,12 +455,16 @@ def test_keep_heap_small_leaves_a_threshold_the_user_chose(monkeypatch):
     assert runtime.keep_heap_small() is False
 
 
-def test_the_worker_fixes_the_heap_threshold_before_anything_loads(fake_home, monkeypatch):
+@pytest.mark.parametrize("small_heap, calls", [(True, ["keep"]), (False, [])])
+def test_the_worker_fixes_the_heap_threshold_before_anything_loads_when_asked(
+        fake_home, monkeypatch, small_heap, calls):
     from mustelid.config import load_config
     from mustelid.host import Host
     from mustelid.worker import WorkerContext
 
-    calls = []
-    monkeypatch.setattr(runtime, "keep_heap_small", lambda: calls.append("keep") or True)
-    WorkerContext(load_config(), Host())
-    assert calls == ["keep"]
+    made = []
+    monkeypatch.setattr(runtime, "keep_heap_small", lambda: made.append("keep") or True)
+    config = load_config()
+    config.model.small_heap = small_heap
+    WorkerContext(config, Host())
+    assert made == calls
