@@ -52,8 +52,7 @@ class WorkerContext:
     """Everything a task may use. Heavy things (backend, OCR engine) load on first use."""
 
     def __init__(self, config: Config, host: Any):
-        if config.model.small_heap:     # before model and OCR allocate: big frees go back (P7)
-            runtime.keep_heap_small()
+        config.model.small_heap and runtime.keep_heap_small()   # before anything allocates (P7)
         self.config = config
         self.host = host
         self.prompts = Prompts(config.prompts_dir)
