@@ -68,9 +68,11 @@ def run_job(task: Task, job: JobInput, ctx: Any) -> dict[str, Any]:
         stats["duration_s"] = round(time.monotonic() - started, 3)
         return _answer(result, evidence, stats)
     delegation = task.delegate(job, evidence, ctx)
-    if delegation is not None:
-        return _run_delegated(task, delegation, job, evidence, ctx, stats, started, prepared)
-    result, reasked, problem = _generate(task, job, evidence, ctx, stats, started)
+    if delegation is None:
+        result, reasked, problem = _generate(task, job, evidence, ctx, stats, started)
+    else:
+        result, reasked, problem = _delegated(task, delegation, job, evidence, ctx, stats,
+                                              started)
     stats["prepare_s"] = round(prepared - started, 3)
     stats["duration_s"] = round(time.monotonic() - started, 3)
     stats["reasked"] = reasked
@@ -79,9 +81,8 @@ def run_job(task: Task, job: JobInput, ctx: Any) -> dict[str, Any]:
     return _answer(result, evidence, stats)
 
 
-def _run_delegated(task: Task, delegation: Delegation, job: JobInput, evidence: Evidence,
-                   ctx: Any, stats: dict[str, Any], started: float,
-                   prepared: float) -> dict[str, Any]:
+def _delegated(task: Task, delegation: Delegation, job: JobInput, evidence: Evidence,
+               ctx: Any, stats: dict[str, Any], started: float) -> tuple[BaseModel, bool, str]:
     """The delegate answers with its own prompt, schema, checks and review; ``task`` wraps the
     answer (also one held for review, so that approving it files it through ``task``)."""
     chosen = delegation.task
@@ -94,13 +95,7 @@ def _run_delegated(task: Task, delegation: Delegation, job: JobInput, evidence: 
             mode="json")
         e.review["evidence"] = _stored(evidence)
         raise
-    wrapped = task.delegated(delegation, result.model_dump(mode="json"), evidence)
-    stats["prepare_s"] = round(prepared - started, 3)
-    stats["duration_s"] = round(time.monotonic() - started, 3)
-    stats["reasked"] = reasked
-    if reasked:
-        stats["first_problem"] = problem
-    return _answer(wrapped, evidence, stats)
+    return task.delegated(delegation, result.model_dump(mode="json"), evidence), reasked, problem
 
 
 def _generate(task: Task, job: JobInput, evidence: Evidence, ctx: Any, stats: dict[str, Any],
