@@ -63,7 +63,6 @@ def decided_by_evidence(fits: dict[str, float | None]) -> str | None:
     if sure:
         return sure[0] if len(sure) == 1 else None
     likely = [name for name, value in known.items() if value >= LIKELY]
-    if len(likely) == 1 and all(v < DOUBT for n, v in fits.items() if n != likely[0]
-                                and v is not None):
+    if len(likely) == 1 and all(v < DOUBT for n, v in known.items() if n != likely[0]):
         return likely[0]
     return None

@@ -14,8 +14,8 @@ from mustelid import (Delegation, Evidence, JobError, JobInput, OcrLine, Permane
                       validation_error_summary)
 
 from .choice import Candidate, decided_by_evidence, fit
-from .prompt import fold, menu, numbered
 from .ignore import IGNORE, OTHER, Ignore, ignore_schema
+from .prompt import fold, menu, numbered
 
 log = logging.getLogger("mustelid.plugins.router")
 
@@ -41,8 +41,9 @@ class Kind(BaseModel):
 
 
 class RoutedCall(Call):
-    """The stored result. ``task`` is filled by ``check`` (never by the model) so that
-    ``persist``, which runs in the daemon without the evidence, knows whom to delegate to."""
+    """The stored result. ``task`` is filled by code (``delegated``: the chosen task; ``check``:
+    None for ``ignore``), never by the model, so that ``persist``, which runs in the daemon
+    without the evidence, knows whom to delegate to."""
 
     task: str | None = None
 
