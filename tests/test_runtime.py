@@ -399,6 +399,48 @@ def test_jobs_sharing_a_prefix_only_prefill_their_own_part(tmp_path, reuse):
         b.close()
 
 
+def _ask_other(text):
+    return [{"role": "system", "content": "Other_task." * 20}, {"role": "user", "content": text}]
+
+
+def _turns(b):
+    """Two tasks taking turns, as in a burst of mixed files: what the last job reused, and
+    every answer."""
+    answers = [b.generate(ask(text), NOTE_SCHEMA, 20).text for ask, text in
+               ((_ask, "first receipt"), (_ask_other, "a screen"), (_ask, "second receipt"),
+                (_ask_other, "another screen"))]
+    return b.last_perf, answers
+
+
+@pytest.mark.parametrize("slots", [3, 0])
+def test_tasks_taking_turns_find_their_prefix_on_the_shelf(tmp_path, slots):
+    b = _tiny_backend(tmp_path, n_ctx=1024, n_ctx_min=1024, prefix_slots=slots)
+    try:
+        perf, _ = _turns(b)
+        memory = b.memory()
+        if slots:
+            assert perf["reused_tokens"] > 200 and perf["prefill_tokens"] < 60, perf
+            assert memory["contexts_restored"] == 2 and memory["shelved_contexts"] == 2
+            b.release()
+            assert b.memory()["shelved_bytes"] == 0      # nothing kept aside at rest
+        else:
+            assert perf["reused_tokens"] < 20, perf     # the chat template's opening only
+            assert memory["contexts_restored"] == 0 and memory["shelved_bytes"] == 0
+    finally:
+        b.close()
+
+
+def test_a_restored_context_gives_the_answers_a_fresh_one_gives(tmp_path):
+    answers = []
+    for slots in (3, 0):
+        b = _tiny_backend(tmp_path, n_ctx=1024, n_ctx_min=1024, prefix_slots=slots)
+        try:
+            answers.append(_turns(b)[1])
+        finally:
+            b.close()
+    assert answers[0] == answers[1]
+
+
 # A child process that frees 2 MiB buffers below a live one, after one freed 4 MiB buffer has
 # raised glibc's dynamic mmap threshold, and prints the anonymous KiB the frees gave back.
 _HEAP_CHILD = r"""

@@ -16,6 +16,8 @@ Memory (measured figures in docs/BENCHMARKS.md):
 - Prefix reuse: llama-cpp-python keeps the previous prompt's tokens in the context and only
   evaluates the part of the next prompt that differs (``Llama.generate``'s prefix match). Jobs of
   one task share their system prompt, so each job prefills mostly its own evidence.
+  Tasks that take turns (a burst of mixed files) each find their own prefix on a shelf of the
+  last ``prefix_slots`` contexts' KV (``prefixes.py``), emptied by ``release``.
   ``prefix_reuse = false`` resets the context before every job (for measurement).
 - Schemas with a known structure (objects with required members, enums, booleans, unions told
   apart by a first member) are decoded by choices (``choices/``): forced text is appended in

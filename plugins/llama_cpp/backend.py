@@ -26,6 +26,7 @@ from mustelid.backend import prewarm as prewarm_file
 from .choices import ChoiceDecoder, Node, Unplannable, compile_schema
 from .grammar import Grammars
 from .loading import chat_formatter, context_size, load_llama
+from .prefixes import PrefixShelf
 from .settings import LlamaSettings
 from .vision import attach, encode_image, make_handler, with_images
 
@@ -58,6 +59,7 @@ class LlamaCppBackend:
         self.kv_type = settings.kv_type
         self.flash_attn = settings.flash_attn or settings.kv_type != "f16"
         self.prefix_reuse = settings.prefix_reuse
+        self.shelf = PrefixShelf(settings.prefix_slots if settings.prefix_reuse else 0)
         self.choice_decoding = settings.choice_decoding
         self.verbose = verbose
         self.context_reloads = 0
@@ -114,6 +116,8 @@ class LlamaCppBackend:
         tokens = self._prompt_tokens(messages)
         prompt_tokens = len(tokens) if tokens is not None else self.count_prompt_tokens(messages)
         self._make_room(prompt_tokens, max_tokens)
+        if tokens is not None:
+            self.shelf.prepare(self.llm, tokens)
         from llama_cpp import llama_cpp as lib
 
         lib.llama_perf_context_reset(self.llm.ctx)
@@ -187,6 +191,7 @@ class LlamaCppBackend:
         # How many tokens an image becomes is the projector's business (4 to thousands); a
         # seeing job runs with the whole context rather than guess and overflow.
         self._make_room(text_tokens, max_tokens)
+        self.shelf.prepare(self.llm, [])     # the image job overwrites the context: keep it
         if self.llm.n_ctx() < self.max_ctx:
             self._load(self.max_ctx)
             self.context_reloads += 1
@@ -283,6 +288,7 @@ class LlamaCppBackend:
             "kv_type": self.kv_type,
             "flash_attn": self.flash_attn,
             "prefix_reuse": self.prefix_reuse,
+            "prefix_slots": self.shelf.slots,
             "threads": self.threads,
             "use_extra_bufts": extra_bufts,
             "mmproj": str(self.mmproj) if self.mmproj else None,
@@ -298,6 +304,7 @@ class LlamaCppBackend:
     def release(self) -> dict[str, Any]:
         """Tier 1: page the weights out to their file (MADV_PAGEOUT). The model stays loaded;
         the next touch reads pages back (``prewarm`` does that in one sequential pass)."""
+        self.shelf.clear()      # small at rest: an idle daemon keeps no spare contexts
         ranges = file_ranges(self.path)
         before, mapped = residency(ranges)
         err = page_out(ranges)
@@ -314,10 +321,13 @@ class LlamaCppBackend:
         resident, mapped = residency(file_ranges(self.path))
         return {"model_bytes": mapped, "model_resident_bytes": resident,
                 "n_ctx": self.llm.n_ctx() if self.llm else None,
-                "context_reloads": self.context_reloads}
+                "context_reloads": self.context_reloads,
+                "shelved_contexts": len(self.shelf.kept), "shelved_bytes": self.shelf.nbytes,
+                "contexts_restored": self.shelf.restored}
 
     def close(self) -> None:
         # Llama.close() frees the model and context; `del` alone does not (llama-cpp-python #1442).
+        self.shelf.clear()
         if self.llm is not None:
             self.llm.close()
             self.llm = None

@@ -20,6 +20,9 @@ class LlamaSettings(BaseModel):
     )
     flash_attn: bool = Field(False, description="flash attention (required for a quantized KV)")
     prefix_reuse: bool = Field(True, description="keep the previous prompt's KV for the next job")
+    prefix_slots: int = Field(
+        3, ge=0, le=16, description="earlier contexts whose KV is kept aside, so tasks taking "
+        "turns each find their own prompt prefix (a few MB each; 0 = only the live context)")
     choice_decoding: bool = Field(
         True, description="append the text the schema fixes without asking the model, ask it "
         "only where allowed values differ; false = one grammar, token by token",
