@@ -551,18 +551,6 @@ def test_a_note_that_calls_itself_a_todo_list_goes_to_todos_without_the_kind_que
     assert run.data["task"] == "todos" and len(backend.calls) == 1
 
 
-@pytest.mark.parametrize("line, named", [
-    ("Things to do:", True), ("TODO", True), ("To-do list", True), ("todos.org", True),
-    ("/home/alex/notes/idle-todo.txt - Mousepad", True), ("TODO.md", True),
-    ("what to do next", False), ("I have to do this", False), ("mastodon.txt", False),
-    ("autodoc.txt", False), ("undo.txt", False),
-])
-def test_a_note_names_itself_a_todo_list_by_heading_or_file_name(line, named):
-    from mustelid.plugins.todos.routing import names_itself_a_todo_list
-
-    assert names_itself_a_todo_list(["- fix the bug", line, "- write the docs"]) is named
-
-
 @pytest.mark.parametrize("fits, chosen", [
     ({"a": 0.95, "b": 0.5, "c": 0.8}, "a"),     # the one sure candidate
     ({"a": 0.95, "b": 0.9}, None),               # two sure: the model chooses

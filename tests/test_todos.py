@@ -616,6 +616,33 @@ def test_a_todo_list_offers_its_unmarked_short_lines_but_not_its_done_section(tm
     assert offered(tmp_path, text.replace("TODO\n", "Notes\n")) == []
 
 
+@pytest.mark.parametrize("line, named", [
+    ("Things to do:", True), ("TODO", True), ("To-do list", True), ("todos.org", True),
+    ("/home/alex/notes/idle-todo.txt - Mousepad", True), ("TODO.md", True), ("TOD0", True),
+    ("what to do next", False), ("I have to do this", False), ("mastodon.txt", False),
+    ("autodoc.txt", False), ("undo.txt", False),
+])
+def test_a_note_names_itself_a_todo_list_by_title_heading_or_file_name(line, named):
+    # One recognizer: the inbox router's fit and the task's listed items read the same name.
+    from mustelid.plugins.todos.context import is_todo_list
+
+    assert is_todo_list(["- fix the bug", line, "- write the docs"]) is named
+
+
+@pytest.mark.parametrize("name", ["Things to do:", "/home/alex/notes/home-todo.txt - Mousepad"])
+def test_a_list_named_by_its_heading_or_file_name_offers_its_unmarked_lines(tmp_path, name):
+    text = f"{name}\nnew tyres for the bike\nspare key for the neighbours\nbirthday present\n"
+    assert offered(tmp_path, text) == ["new tyres for the bike", "spare key for the neighbours",
+                                       "birthday present"]
+
+
+def test_prose_wrapped_to_a_todo_lists_width_is_not_its_entries(tmp_path):
+    # Short lines, but the first stops on "the": one sentence wrapped, not three entries.
+    text = ("Things to do:\nbuy new tyres\ncall the garage\nAt the moment the documentation in "
+            "the\nheader file is clear enough, but a short\noverview would not hurt.\n")
+    assert offered(tmp_path, text) == ["buy new tyres", "call the garage"]
+
+
 def test_a_marked_lists_unmarked_lines_are_continuations_not_items(tmp_path):
     text = ("TODO\no tagmanager fails on wide files\no improve line breaking mode\n"
             "o common default highlighting styles for\nprogramming languages using\n"
@@ -741,3 +768,4 @@ def test_a_joined_item_is_grounded_and_titled_whole(tmp_path):
     out = run_job(Todos(), job, FakeCtx(backend=backend))
     assert [t["title"] for t in out["data"]["todos"]] == [
         "Renew the lease of the garage and the shed"]
+

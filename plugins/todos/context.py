@@ -1,8 +1,10 @@
 """What the whole note says about its lines, beyond what one line says about itself.
 
-- A note that names itself a to-do list (a ``TODO`` title, file name or heading) lists its items
-  without verbs or marks, one per line ("customization of key bindings", "plug-in faculty"):
-  such a block of short lines is offered as items (``listed_items``).
+- A note that names itself a to-do list (``names_todo_list``: a ``TODO`` title, a "Things to
+  do:" heading, a ``todo.txt`` file name in a title bar) lists its items without verbs or
+  marks, one per line ("customization of key bindings", "plug-in faculty"): such a block of
+  short lines is offered as items (``listed_items``). The inbox router reads the same name
+  (``routing.todo_fit``).
 - A changelog or release notes records what was done, and a "has the following features:" list
   describes a program: neither asks for anything (``described_lines``).
 - An editor's key help, read by OCR as separate lines ("^O" and "Write Out"), is screen
@@ -15,8 +17,18 @@ import re
 
 from .lines import chrome, heading, list_marked
 
-# "TODO", "TOD0" (OCR reads O as 0), "ToDo", "To-do list:", "Todo" as a title or file name.
-_TODO_LIST = re.compile(r"\bTO-?D[O0]S?\b|\bTo-?[Dd]os?\b(?:\s+list)?\s*(?::|$)|\bTodo\b")
+# How a note names itself a to-do list. The task reads it to take a list's unmarked lines as
+# items, the inbox router to be sure a file is a note: one recognizer, so both agree.
+_TODO_NAMES = (
+    # A title or tag: "TODO", "TOD0" (OCR reads O as 0), "ToDo", "To-do list:", "Todo".
+    re.compile(r"\bTO-?D[O0]S?\b|\bTo-?[Dd]os?\b(?:\s+list)?\s*(?::|$)|\bTodo\b"),
+    # A heading alone on its line, in any case: "Things to do:", "To do", "to-do list".
+    re.compile(r"(?i)^\W*(?:things\s+)?to[\s-]?dos?(?:\s+list)?\s*:?\W*$"),
+    # A file name as an editor's title bar shows it ("~/notes/idle-todo.txt - Mousepad"),
+    # not a word that only contains the letters ("autodoc.txt", "mastodon.txt").
+    re.compile(r"(?i)(?:^|[\s/\\(\[])[\w.-]*\bto-?do(?:s|-?list)?\b[\w.-]*\."
+               r"(?:txt|md|markdown|org|rst|text|todo)\b"),
+)
 _WORDS = re.compile(r"[^\W\d_]{2,}")
 _BLOCK_MIN = 3           # lines in a row that make a list
 _ITEM_WORDS = 8          # more words than this is a sentence, not a list item
@@ -35,8 +47,8 @@ _TITLE_CASE = re.compile(r"^\s*(?:[A-Z][a-z]+\s+){0,2}[A-Z][a-z]+\s*$")
 
 
 def names_todo_list(line: str) -> bool:
-    """Does this line name a to-do list (a title, a file name, a heading)?"""
-    return bool(_TODO_LIST.search(line))
+    """Does this line name a to-do list (a title, a heading, a file name)?"""
+    return any(p.search(line) for p in _TODO_NAMES)
 
 
 def is_todo_list(lines: list[str]) -> bool:
@@ -60,7 +72,7 @@ def listed_items(lines: list[str], excluded: set[int]) -> set[int]:
             continue
         short = (2 <= len(words) <= _ITEM_WORDS and max(map(len, words)) >= 4
                  and not line.rstrip().endswith((".", ":")) and heading(line) is None
-                 and not chrome(line) and not _TODO_LIST.search(line) and i not in excluded)
+                 and not chrome(line) and not names_todo_list(line) and i not in excluded)
         if short:
             run.append(i)
             marked = marked or list_marked(line)

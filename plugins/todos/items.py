@@ -119,7 +119,9 @@ def candidates(lines: list[Line], excluded: set[int], listed: set[int],
         first = it.lines[0]
         if task_like(it.quote):
             ranked.append((0, first, it.quote))
-        elif first in listed:
+        # A to-do list's entries are short lines; a run of them that the reader joined into
+        # a long sentence is prose wrapped to the note's width, not entries.
+        elif first in listed and len(it.text.split()) <= SHORT_WORDS:
             ranked.append((1, first, it.quote))
         elif n in siblings:
             ranked.append((2, first, it.quote))
