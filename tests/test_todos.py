@@ -769,3 +769,27 @@ def test_a_joined_item_is_grounded_and_titled_whole(tmp_path):
     assert [t["title"] for t in out["data"]["todos"]] == [
         "Renew the lease of the garage and the shed"]
 
+
+# -- section titles written like items (items.section_titles) -------------------------------------
+
+def test_a_topic_that_heads_nested_items_is_a_title_not_a_task(tmp_path):
+    text = ("* Platform support\n    * Build wheels for ARM\n    * Drop the Python 3.8 "
+            "classifiers\n* Add a --quiet flag to the importer\n")
+    assert offered(tmp_path, text) == ["* Build wheels for ARM",
+                                       "* Drop the Python 3.8 classifiers",
+                                       "* Add a --quiet flag to the importer"]
+
+
+def test_a_topic_between_runs_of_sentences_is_a_title_not_a_task(tmp_path):
+    text = ("Fix the crash when the disk is full.\nRewrite the importer.\n\nWeb interface\n\n"
+            "Add a dark theme.\nExport the results as CSV.\n")
+    assert offered(tmp_path, text) == ["Fix the crash when the disk is full.",
+                                       "Rewrite the importer.", "Add a dark theme.",
+                                       "Export the results as CSV."]
+
+
+def test_a_verbless_item_written_like_its_neighbours_is_still_offered(tmp_path):
+    # Marked like the items around it, nothing nested under it: an item, not a title.
+    text = "- Fix the login timeout\n- Better offline mode\n- Rewrite the report parser\n"
+    assert offered(tmp_path, text) == ["- Fix the login timeout", "- Better offline mode",
+                                       "- Rewrite the report parser"]

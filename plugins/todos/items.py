@@ -17,7 +17,8 @@ cap keeps the likeliest and the rest are dropped):
    like "Lazy dynamic linking of the PCRE library." or "rpcgen command missing" is an item
    like its neighbours even though no verb says so.
 
-The model then decides, line by line, which are todos. A description, a changelog or a
+A section's title written like an item ("* Code cleanliness" over its nested items) is none
+of these (``section_titles``). The model then decides, line by line, which are todos. A description, a changelog or a
 features list has no task-like items, so rule 3 adds nothing there.
 """
 
@@ -27,7 +28,7 @@ import re
 from dataclasses import dataclass, field
 
 from .context import names_todo_list
-from .lines import QUOTE_CHARS, Line, chrome, heading, list_marked, task_like
+from .lines import QUOTE_CHARS, Line, chrome, heading, list_marked, task_like, without_mark
 
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _SENTENCE_END = re.compile(r"[.!?:;]['\")\]]*$")
@@ -43,6 +44,7 @@ _CUT = re.compile(r"(?:^|\s)(?:a|an|the|of|to|for|in|on|at|by|with|from|into|ont
 SHORT_WORDS = 10         # an item of more words is a sentence of prose, not a list entry
 _SIBLINGS_MIN = 2        # task-like items a note needs before its other items count (rule 3)
 _SIBLINGS_SHARE = 1 / 3  # ... and the share of its short items they must make
+_TITLE_WORDS = 4         # a section title names a topic in a few words
 
 
 @dataclass
@@ -111,12 +113,15 @@ def candidates(lines: list[Line], excluded: set[int], listed: set[int],
     """The quotes the model reviews, at most ``limit``, in the note's order; when there are
     more, the likeliest kinds (see the module's docstring) are kept."""
     found = items(lines, excluded)
-    tasks = [n for n, it in enumerate(found)
-             if task_like(it.quote) or any(task_like(lines[i].text) for i in it.lines)]
+    titles = section_titles(found, lines)
+    tasks = [n for n, it in enumerate(found) if n not in titles and (
+        task_like(it.quote) or any(task_like(lines[i].text) for i in it.lines))]
     siblings = _siblings(found, tasks)
     ranked: list[tuple[int, int, str]] = []      # (rank, first line, quote)
     for n, it in enumerate(found):
         first = it.lines[0]
+        if n in titles:
+            continue
         if task_like(it.quote):
             ranked.append((0, first, it.quote))
         # A to-do list's entries are short lines; a run of them that the reader joined into
@@ -147,3 +152,35 @@ def _siblings(found: list[Item], tasks: list[int]) -> set[int]:
     return {n for n in short if lo <= n <= hi and found[n].marked == marked
             and not found[n].quote.rstrip().endswith(":")
             and not names_todo_list(found[n].quote)}
+
+
+def section_titles(found: list[Item], lines: list[Line]) -> set[int]:
+    """Items that are a section's title written like an item ("* Code cleanliness", "Missing
+    features"): a few capitalised words that name a topic, not an action. Offered, the model
+    takes them for tasks. A title is known by where it stands: the items after it are nested
+    under it (marked, indented deeper), or they differ from it in form (marked, or ending a
+    sentence, where it is neither) while it opens the list, follows a blank line, or differs
+    from the item before it too (it ends one run of items and starts another)."""
+    def unlike(a: Item, b: Item) -> bool:
+        return a.marked != b.marked or bool(_SENTENCE_END.search(a.text)) != \
+            bool(_SENTENCE_END.search(b.text))
+
+    titles: set[int] = set()
+    for n, (it, after) in enumerate(zip(found, found[1:])):
+        if len(it.lines) > 1 or not _names_a_topic(it.text):
+            continue
+        head, below = lines[it.lines[0]], lines[after.lines[0]]
+        nested = after.marked and below.indent > head.indent
+        opens = n == 0 or head.after_gap or unlike(found[n - 1], it)
+        if nested or (opens and unlike(it, after) and task_like(after.quote)):
+            titles.add(n)
+    return titles
+
+
+def _names_a_topic(text: str) -> bool:
+    """Two to ``_TITLE_WORDS`` words, the first capitalised, no sentence end, and not read as
+    a task without its mark (no verb first, no request)."""
+    core = without_mark(text)
+    words = [w for w in core.split() if _WORD.search(w)]
+    return 2 <= len(words) <= _TITLE_WORDS and core[:1].isupper() \
+        and not _SENTENCE_END.search(core) and not task_like(core)

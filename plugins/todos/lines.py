@@ -125,6 +125,12 @@ def list_marked(line: str) -> bool:
     return bool(_ITEM.match(line))
 
 
+def without_mark(line: str) -> str:
+    """The line's words without its list mark ("* Code cleanliness" -> "Code cleanliness")."""
+    item = _ITEM.match(line)
+    return (line[item.end():] if item else line).strip()
+
+
 def task_like(line: str) -> bool:
     """Could this line state something to do? (see the comment above)"""
     if _CHROME.search(line):
