@@ -430,6 +430,24 @@ def test_tasks_taking_turns_find_their_prefix_on_the_shelf(tmp_path, slots):
         b.close()
 
 
+def test_the_shelf_keeps_within_its_byte_budget(tmp_path):
+    b = _tiny_backend(tmp_path, n_ctx=1024, n_ctx_min=1024)
+    try:
+        _turns(b)
+        sizes = [s.nbytes for s in b.shelf.kept]
+        assert len(sizes) == 2
+        b.shelf.max_bytes = max(sizes) + min(sizes) // 2    # room for one context, not two
+        b.generate(_ask("third receipt"), NOTE_SCHEMA, 20)
+        assert b.last_perf["reused_tokens"] > 200           # still restored...
+        assert len(b.shelf.kept) == 1 and b.shelf.nbytes <= b.shelf.max_bytes   # ...within budget
+        b.shelf.clear()
+        b.shelf.max_bytes = min(sizes) // 2          # a context larger than the budget: not kept
+        b.generate(_ask_other("a screen again"), NOTE_SCHEMA, 20)
+        assert b.shelf.kept == []
+    finally:
+        b.close()
+
+
 def test_a_restored_context_gives_the_answers_a_fresh_one_gives(tmp_path):
     answers = []
     for slots in (3, 0):

@@ -23,6 +23,9 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 SEQ = 0   # llama-cpp-python evaluates everything as sequence 0
+# At most this much is kept aside in all: three prompts of 500 tokens are ~18 MB, but a context
+# near n_ctx = 4096 is ~48 MB, and an idle-small daemon must not grow by three of those.
+MAX_BYTES = 64 << 20
 
 
 @dataclass
@@ -50,9 +53,10 @@ class PrefixShelf:
     shelving or restoring only for a prefix of at least ``min_tokens`` (a chat template's
     opening tokens are common to every prompt and worth nothing)."""
 
-    def __init__(self, slots: int, min_tokens: int = 32):
+    def __init__(self, slots: int, min_tokens: int = 32, max_bytes: int = MAX_BYTES):
         self.slots = slots
         self.min_tokens = min_tokens
+        self.max_bytes = max_bytes
         self.kept: list[Shelved] = []
         self.restored = 0          # contexts copied back (bench, info)
 
@@ -84,14 +88,15 @@ class PrefixShelf:
         from llama_cpp import llama_cpp as lib
 
         size = lib.llama_state_seq_get_size(llm.ctx, SEQ)
+        if size > self.max_bytes:
+            return
         data = (ctypes.c_uint8 * size)()
         if lib.llama_state_seq_get_data(llm.ctx, data, size, SEQ) != size:
             log.info("could not copy the context out; not shelved")
             return
         # A context of the same prompt family replaces its older copy: the newer serves as well.
         self.kept = [s for s in self.kept if shared(s.tokens, live) < self.min_tokens]
-        self.kept.append(Shelved(live, data))
-        del self.kept[: -self.slots]
+        self._keep(Shelved(live, data))
 
     def _restore(self, llm: Any, entry: Shelved) -> bool:
         from llama_cpp import llama_cpp as lib
@@ -108,6 +113,13 @@ class PrefixShelf:
         llm.n_tokens = n
         # The logits in the context are not this state's: never sample before one more eval.
         llm._requires_eval = True
-        self.kept = [s for s in self.kept if s is not entry] + [entry]   # most recent last
+        self._keep(entry)
         self.restored += 1
         return True
+
+    def _keep(self, entry: Shelved) -> None:
+        """``entry`` as the most recently used; the least recently used go first when the
+        slots or the byte budget are full."""
+        self.kept = [s for s in self.kept if s is not entry] + [entry]
+        while len(self.kept) > self.slots or (len(self.kept) > 1 and self.nbytes > self.max_bytes):
+            self.kept.pop(0)
