@@ -38,16 +38,6 @@ class Shelved:
         return ctypes.sizeof(self.data)
 
 
-def shared(a: list[int], b: list[int]) -> int:
-    """How many leading tokens ``a`` and ``b`` have in common."""
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
 class PrefixShelf:
     """At most ``slots`` earlier contexts, the most recently used last. A context is worth
     shelving or restoring only for a prefix of at least ``min_tokens`` (a chat template's
@@ -70,6 +60,7 @@ class PrefixShelf:
         prompt tokens the context now holds a prefix of (the library keeps that many)."""
         if self.slots <= 0:
             return 0
+        shared = llm.longest_token_prefix        # leading tokens two sequences have in common
         live = llm.input_ids[: llm.n_tokens].tolist()
         here = shared(live, prompt)
         best = max(self.kept, key=lambda s: shared(s.tokens, prompt), default=None)
@@ -95,7 +86,8 @@ class PrefixShelf:
             log.info("could not copy the context out; not shelved")
             return
         # A context of the same prompt family replaces its older copy: the newer serves as well.
-        self.kept = [s for s in self.kept if shared(s.tokens, live) < self.min_tokens]
+        self.kept = [s for s in self.kept
+                     if llm.longest_token_prefix(s.tokens, live) < self.min_tokens]
         self._keep(Shelved(live, data))
 
     def _restore(self, llm: Any, entry: Shelved) -> bool:
