@@ -54,23 +54,22 @@ class PrefixShelf:
     def nbytes(self) -> int:
         return sum(s.nbytes for s in self.kept)
 
-    def prepare(self, llm: Any, prompt: list[int]) -> int:
+    def prepare(self, llm: Any, prompt: list[int]) -> None:
         """Before ``prompt`` is evaluated in ``llm``: shelve the live context if the prompt is
-        about to discard it, restore the shelved one that serves the prompt best. Returns the
-        prompt tokens the context now holds a prefix of (the library keeps that many)."""
+        about to discard it, restore the shelved one that serves the prompt best (the library
+        then keeps the prefix the context shares with the prompt, as always)."""
         if self.slots <= 0:
-            return 0
+            return
         shared = llm.longest_token_prefix        # leading tokens two sequences have in common
         live = llm.input_ids[: llm.n_tokens].tolist()
         here = shared(live, prompt)
-        best = max(self.kept, key=lambda s: shared(s.tokens, prompt), default=None)
-        gain = shared(best.tokens, prompt) if best else 0
+        gain, best = max(((shared(s.tokens, prompt), s) for s in self.kept),
+                         key=lambda match: match[0], default=(0, None))
         restore = best is not None and gain >= max(self.min_tokens, here + self.min_tokens)
         if (here < self.min_tokens or restore) and len(live) >= self.min_tokens:
             self._shelve(llm, live)       # the prompt is about to overwrite it
-        if restore and self._restore(llm, best):
-            return gain
-        return here
+        if restore:
+            self._restore(llm, best)
 
     def clear(self) -> None:
         self.kept.clear()
@@ -90,16 +89,16 @@ class PrefixShelf:
                      if llm.longest_token_prefix(s.tokens, live) < self.min_tokens]
         self._keep(Shelved(live, data))
 
-    def _restore(self, llm: Any, entry: Shelved) -> bool:
+    def _restore(self, llm: Any, entry: Shelved) -> None:
         from llama_cpp import llama_cpp as lib
 
         if len(entry.tokens) >= llm.n_ctx():
-            return False        # shelved in a larger context than the one loaded now
+            return              # shelved in a larger context than the one loaded now
         llm._ctx.kv_cache_seq_rm(SEQ, -1, -1)
         if not lib.llama_state_seq_set_data(llm.ctx, entry.data, entry.nbytes, SEQ):
             log.info("could not copy a shelved context back; starting fresh")
             llm.reset()
-            return False
+            return
         n = len(entry.tokens)
         llm.input_ids[:n] = entry.tokens
         llm.n_tokens = n
@@ -107,7 +106,6 @@ class PrefixShelf:
         llm._requires_eval = True
         self._keep(entry)
         self.restored += 1
-        return True
 
     def _keep(self, entry: Shelved) -> None:
         """``entry`` as the most recently used; the least recently used go first when the
