@@ -219,6 +219,38 @@ def test_open_values_inside_a_planned_schema_are_generated_under_their_grammar(b
     Mixed.model_validate_json(gen.text)
 
 
+@pytest.mark.parametrize("text", ["buy milk", "an idea", "zz " * 30, "Ünïcode \"quoted\" \\"])
+@pytest.mark.parametrize("value", [
+    {"type": "string", "maxLength": 40},
+    {"type": "string", "pattern": "^[a-z ]{1,12}$"},
+    {"type": "integer"},
+])
+def test_greedy_under_a_grammar_writes_what_the_library_sampler_writes(backend, text, value):
+    # Random weights make the most likely token one the grammar rejects at most steps, so
+    # both ways through the loop (the one-token check and the whole-vocabulary filter) run.
+    from llama_cpp import llama_cpp as lib
+
+    from mustelid.plugins.llama_cpp.choices.decoder import greedy_under_grammar
+
+    llm = backend.llm
+    vocab = lib.llama_model_get_vocab(llm.model)
+    tokens = prompt_tokens(backend, text) + llm.tokenize(b'{"v":', add_bos=False)
+    expected = []
+    llm.reset()
+    for token in llm.generate(tokens, temp=0.0, top_k=40, top_p=0.95, min_p=0.05,
+                              repeat_penalty=1.0, grammar=backend.grammar_for(value, " ", "}")):
+        if lib.llama_vocab_is_eog(vocab, token) or len(expected) >= 60:
+            break
+        expected.append(token)
+    llm.reset()
+    got = []
+    for token in greedy_under_grammar(llm, tokens, backend.grammar_for(value, " ", "}")):
+        got.append(token)
+        if len(got) >= 60:
+            break
+    assert got == expected and got
+
+
 def test_a_router_union_decodes_to_one_consistent_branch(backend):
     def branch(kind, fn, args):
         return {"type": "object", "required": ["kind", "name", "arguments"], "properties": {

@@ -22,9 +22,11 @@ are still chosen or forced.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,18 +146,12 @@ class ChoiceDecoder:
         prompt = [*llm.input_ids[: llm.n_tokens], *self._pending_tokens, *self._tokenize(pending)]
         self._pending_tokens, self._pending_text = [], b""
         grammar = self.grammar_for(node.schema, lead, trail)
-        from llama_cpp import llama_cpp as lib
-
-        vocab = lib.llama_model_get_vocab(llm.model)
         # Bounded by the answer budget and by the context (forced text is not in the budget).
         room = min(self.budget - self._open_tokens, llm.n_ctx() - len(prompt) - 1)
         out: list[int] = []
         if room <= 0:
             raise _Truncated
-        for token in llm.generate(prompt, temp=0.0, top_k=40, top_p=0.95, min_p=0.05,
-                                  repeat_penalty=1.0, grammar=grammar):
-            if lib.llama_vocab_is_eog(vocab, token):
-                break
+        for token in greedy_under_grammar(llm, prompt, grammar):
             out.append(token)
             self._open_tokens += 1
             if len(out) >= room:
@@ -268,6 +264,66 @@ class ChoiceDecoder:
 
     def _detokenize(self, tokens: list[int]) -> bytes:
         return self.llm.detokenize(tokens) if tokens else b""
+
+
+def greedy_under_grammar(llm: Any, prompt: list[int], grammar: Any) -> Iterator[int]:
+    """The tokens greedy decoding under ``grammar`` writes after ``prompt`` (which extends what
+    ``llm`` holds), up to end of generation: the same tokens as ``Llama.generate(prompt,
+    temp=0, grammar=grammar)``, faster. llama-cpp-python's sampler checks all ~150k vocabulary
+    entries against the grammar at every step (measured: 45 ms a token instead of 26 with the
+    default model). The most likely token is usually one the grammar allows, and greedy takes
+    the most likely allowed token, so check that one token first and filter the whole
+    vocabulary only when the grammar rejects it: llama.cpp's own common sampler does the same.
+    """
+    import numpy as np
+    from llama_cpp import llama_cpp as lib
+
+    vocab = lib.llama_model_get_vocab(llm.model)
+    n_vocab = lib.llama_vocab_n_tokens(vocab)
+    keep = llm.longest_token_prefix(llm.input_ids[: llm.n_tokens], prompt)
+    keep = min(keep, len(prompt) - 1)      # evaluate at least one token, for fresh logits
+    if not llm._ctx.kv_cache_seq_rm(-1, keep, -1):
+        llm.reset()
+        keep = 0
+    llm.n_tokens = keep
+    sampler = lib.llama_sampler_init_grammar(vocab, grammar._grammar.encode("utf-8"),
+                                             grammar._root.encode("utf-8"))
+    one = (lib.llama_token_data * 1)()
+    every: Any = None        # the whole vocabulary, built the first time it is needed
+    try:
+        llm.eval(prompt[keep:])
+        while True:
+            logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(llm.ctx, -1),
+                                           shape=(n_vocab,))
+            token = int(np.argmax(logits))
+            one[0].id, one[0].logit, one[0].p = token, float(logits[token]), 0.0
+            lib.llama_sampler_apply(sampler, ctypes.byref(
+                lib.llama_token_data_array(data=one, size=1, selected=-1, sorted=False)))
+            if one[0].logit == -math.inf:      # rejected: the best token the grammar allows
+                if every is None:
+                    every = (lib.llama_token_data * n_vocab)()
+                    rows = np.frombuffer(every, dtype=_TOKEN_DATA)
+                    rows["id"] = np.arange(n_vocab, dtype=np.intc)
+                rows["logit"], rows["p"] = logits, 0.0
+                lib.llama_sampler_apply(sampler, ctypes.byref(
+                    lib.llama_token_data_array(data=every, size=n_vocab, selected=-1,
+                                               sorted=False)))
+                best = int(np.argmax(rows["logit"]))
+                if rows["logit"][best] == -np.inf:
+                    return                     # nothing allowed: the grammar is complete
+                token = int(rows["id"][best])
+            if lib.llama_vocab_is_eog(vocab, token):
+                return
+            lib.llama_sampler_accept(sampler, token)
+            yield token
+            llm.eval([token])
+    finally:
+        lib.llama_sampler_free(sampler)
+
+
+# llama.cpp's ``llama_token_data`` (id, logit, p) as a numpy record.
+_TOKEN_DATA = {"names": ["id", "logit", "p"], "formats": ["<i4", "<f4", "<f4"], "offsets": [0, 4, 8],
+               "itemsize": 12}
 
 
 def _text(generated: bytes) -> str:
