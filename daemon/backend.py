@@ -37,6 +37,7 @@ from mustelid.runtime import (
     prewarm,
     residency,
     rss_split,
+    unmap,
 )
 from mustelid.tasks import (
     Backend,
@@ -75,6 +76,7 @@ __all__ = [
     "refuse_images",
     "residency",
     "rss_split",
+    "unmap",
 ]
 
 Settings = TypeVar("Settings", bound=BaseModel)

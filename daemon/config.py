@@ -49,8 +49,7 @@ class InboxConfig(_Section):
     routes: dict[str, list[str]] = Field(
         default_factory=dict,
         description="subfolder -> task names, no model involved; wins over the plugins' own "
-        "folders (route_file)",
-    )
+        "folders (route_file)")
     default_tasks: list[str] = Field(
         default_factory=list,
         description="tasks for files no route or plugin claims; unset: the plugins decide (the "
@@ -59,8 +58,7 @@ class InboxConfig(_Section):
     ignore: list[str] = Field(default_factory=list, description="extra glob patterns to ignore")
     max_file_mb: float = Field(50, gt=0, description="larger files are refused with a reason")
     done_folder: Path | None = Field(
-        None, description="move processed files here (default: never touch the inbox)"
-    )
+        None, description="move processed files here (default: never touch the inbox)")
 
 
 class ModelConfig(_Section):
@@ -77,8 +75,9 @@ class ModelConfig(_Section):
     idle_unload: float = Field(1800, ge=0, description="seconds idle before the worker exits")
     prewarm: bool = Field(True, description="read the weights back in before a job needs them")
     memory_margin_mb: float = Field(
-        256, ge=0, description="free memory to leave beside model + KV before starting a job"
-    )
+        256, ge=0, description="free memory to leave beside model + KV before starting a job")
+    ocr_aside: bool = Field(True, description="weights out of the worker's RSS (still in the "
+                            "page cache) while OCR runs: the two never peak together")
     small_heap: bool = Field(
         False, description="fix glibc's mmap threshold in the worker: ~250-350 MiB less peak "
         "memory, OCR and jobs ~20-45 % slower (docs/BENCHMARKS.md, P7)")
@@ -361,6 +360,7 @@ threads = 2
 idle_release = 300              # seconds idle before the weights are paged back to the file
 idle_unload = 1800              # seconds idle before the model worker exits entirely
 prewarm = true                  # read the weights back sequentially when a job is on its way
+ocr_aside = true                # weights out of RSS while OCR runs (page cache keeps them)
 memory_margin_mb = 256          # jobs wait (memory_budget) unless model + KV + this fits
 # backend = "remote"            # an OpenAI-compatible server (llama-server, vLLM, Ollama): see
 #                               # [backend.remote] below

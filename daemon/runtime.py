@@ -9,6 +9,9 @@ back from the file. So the daemon can hold a model "lazily":
 - ``prewarm``   one large sequential read of the file, then MADV_POPULATE_READ on the mapping,
                 so the next generation takes neither 4 KiB major faults nor minor faults inside
                 its matrix multiplications.
+- ``unmap``     madvise(MADV_DONTNEED): out of our RSS, still in the page cache (``populate``
+                maps it back in one call, no disk read): the weights step aside while OCR,
+                the other big user of memory, runs.
 - ``residency`` mincore() over the mapping: how much of the model is in memory right now.
 
 python's ``mmap`` cannot wrap a mapping another library made, so the address ranges are read
@@ -37,6 +40,7 @@ from typing import Any
 PAGE = mmap.PAGESIZE
 MiB = 1 << 20
 
+MADV_DONTNEED = 4
 MADV_PAGEOUT = 21          # Linux 5.4
 MADV_POPULATE_READ = 22    # Linux 5.14
 POSIX_FADV_SEQUENTIAL = 2
@@ -137,6 +141,14 @@ def page_out(ranges: list[Range]) -> int:
     this process could not open for writing (a shared, read-only model folder): check
     ``residency`` afterwards rather than trusting the return code."""
     return _madvise(ranges, MADV_PAGEOUT)
+
+
+def unmap(ranges: list[Range]) -> int:
+    """MADV_DONTNEED: drop the ranges from our page tables, and so from our RSS, at once. For a
+    shared file mapping the pages stay in the page cache (the kernel may still reclaim them
+    under pressure): the next touch, or ``populate``, maps them back without reading the disk.
+    Returns 0 or an errno."""
+    return _madvise(ranges, MADV_DONTNEED)
 
 
 def populate(ranges: list[Range]) -> int:

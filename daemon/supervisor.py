@@ -30,7 +30,8 @@ from typing import Any
 from mustelid import runtime
 from mustelid.protocol import Failure, Reply, failure
 from mustelid.tasks import JobInput
-from mustelid.worker import model_file_size, worker_main
+from mustelid.memory_cap import model_file_size
+from mustelid.worker import worker_main
 
 log = logging.getLogger("mustelid.supervisor")
 

@@ -38,7 +38,7 @@ from mustelid import runtime
 from mustelid.backend import BackendContext
 from mustelid.config import Config, load_config
 from mustelid.execute import run_job
-from mustelid.models import CATALOG
+from mustelid.memory_cap import apply_memory_cap
 from mustelid.prompts import Prompts
 from mustelid.protocol import Failure, Reply, failure
 from mustelid.tasks import JobError, JobInput, PermanentError, TransientError, WaitingError
@@ -64,6 +64,7 @@ class WorkerContext:
         self.tier = "unloaded"
         self.last_release: dict[str, Any] = {}
         self.last_prewarm: dict[str, Any] = {}
+        self.last_step_back: dict[str, Any] = {}
         self._prewarming: threading.Thread | None = None
         # Told each stage of the running job (the worker sends it to the daemon); None outside
         # the worker process (mustelid.testing, eval), where nobody is watching.
@@ -181,12 +182,30 @@ class WorkerContext:
     def ocr(self, path: str) -> list:
         if path not in self._ocr_cache:
             document = self._document_of(path)
-            with self.staged("ocr"):
+            with self.staged("ocr"), self._model_aside():
                 lines = (self._engine().read(path) if document is None
                          else document.read_text(self._engine, self.config.data_dir / "tmp"))
             self._ocr_cache.clear()  # one image per job: keep memory flat
             self._ocr_cache[path] = lines
         return self._ocr_cache[path]
+
+    @contextlib.contextmanager
+    def _model_aside(self) -> Iterator[None]:
+        """OCR and the model are the worker's two big users of memory and never run at once:
+        while OCR runs, the loaded weights leave the worker's RSS (they stay in the page cache)
+        and are mapped back in one call after it, so the worker's peak is the larger of the
+        two, not their sum ([model] ocr_aside; docs/BENCHMARKS.md, P7)."""
+        backend = self._backend
+        aside = getattr(backend, "step_aside", None)
+        if (not self.config.model.ocr_aside or aside is None or self.tier != "loaded"
+                or self._prewarming is not None):
+            yield
+            return
+        aside()
+        try:
+            yield
+        finally:
+            self.last_step_back = backend.step_back()
 
     def _engine(self) -> Any:
         if self._ocr_engine is None:
@@ -310,61 +329,6 @@ def run_one(ctx: WorkerContext, job: JobInput) -> dict[str, Any]:
         stats["perf"] = perf  # the last generation's prefill/decode split
     stats["worker"] = {**memory_stats(ctx), "major_faults_last_job": stats["major_faults"]}
     return reply
-
-
-# Automatic address-space cap beyond the model file. Measured for the default model (491 MB
-# GGUF, threads = 1, a receipt with OCR): worker VmPeak 2,502 MiB, VmHWM 851 MiB, 8 threads.
-# RLIMIT_AS counts virtual reservations (thread stacks, glibc's 64 MiB malloc arenas,
-# onnxruntime's pools), which grow with the core count, hence the per-CPU term.
-AUTO_HEADROOM = 4 << 30
-AUTO_PER_CPU = 128 << 20
-
-
-def model_file_size(model: Any) -> int:
-    """Bytes of the configured local model file (the catalog's size before it is pulled), 0 if
-    unknown: the worker's memory cap, and the supervisor's budget before a worker reported its
-    own footprint, are computed from it. A vision projector (``mmproj``) is loaded whole beside
-    the model, so its bytes count too."""
-    try:
-        projector = getattr(model, "mmproj", None)
-        extra = Path(projector).expanduser().stat().st_size if projector else 0
-        if model.path:
-            return Path(model.path).expanduser().stat().st_size + extra
-        entry = CATALOG.get(model.name)
-        return (entry.size if entry else 0) + extra
-    except (OSError, AttributeError):
-        return 0
-
-
-def memory_cap(config: Config) -> int | None:
-    """Bytes of address space the worker may map (None: no cap), from ``jobs.worker_memory_mb``."""
-    mb = config.jobs.worker_memory_mb
-    if mb < 0:
-        return None
-    if mb:
-        return mb << 20
-    return model_file_size(config.model) + AUTO_HEADROOM + AUTO_PER_CPU * (os.cpu_count() or 1)
-
-
-def apply_memory_cap(config: Config) -> int | None:
-    """Cap this process's address space, so a task that allocates without end gets MemoryError
-    (or dies) alone, bounded by max_attempts, instead of pushing the machine into the OOM killer,
-    which may pick another process. Best effort: no ``resource`` module (Windows), or a platform
-    that does not enforce RLIMIT_AS (macOS), means no cap."""
-    cap = memory_cap(config)
-    if cap is None:
-        return None
-    try:
-        import resource
-
-        _, hard = resource.getrlimit(resource.RLIMIT_AS)
-        if hard != resource.RLIM_INFINITY:
-            cap = min(cap, hard)
-        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
-    except (ImportError, ValueError, OSError) as e:
-        log.warning("could not cap the worker's memory: %s", e)
-        return None
-    return cap
 
 
 def worker_main(conn: Any, config_path: str | None, env: dict[str, str]) -> None:

@@ -528,3 +528,86 @@ def test_the_worker_fixes_the_heap_threshold_before_anything_loads_when_asked(
     config.model.small_heap = small_heap
     WorkerContext(config, Host())
     assert made == calls
+
+
+def _mapped_rss(ranges) -> int:
+    """Bytes of ``ranges`` in this process's page tables (/proc/self/smaps), unlike
+    ``residency``, which asks the page cache."""
+    starts = {r.start for r in ranges}
+    total, inside = 0, False
+    for line in open("/proc/self/smaps"):
+        head = line.split(maxsplit=1)[0]
+        if "-" in head and not head.endswith(":"):
+            inside = int(head.split("-")[0], 16) in starts
+        elif inside and head == "Rss:":
+            total += int(line.split()[1]) * 1024
+    return total
+
+
+@linux_only
+@pageout_kernel
+def test_unmap_leaves_our_rss_but_not_the_page_cache_and_populate_maps_it_back(mapped_file):
+    path, m = mapped_file
+    ranges = runtime.file_ranges(path)
+    assert _mapped_rss(ranges) == len(m)
+
+    assert runtime.unmap(ranges) == 0
+    assert _mapped_rss(ranges) < len(m) * 0.05
+    assert runtime.residency(ranges)[0] == len(m)     # still cached: no disk read to come back
+
+    faults = runtime.major_faults()
+    assert runtime.populate(ranges) == 0
+    assert _mapped_rss(ranges) == len(m)
+    assert runtime.major_faults() - faults == 0
+
+
+class _WatchingOcr:
+    """An OCR engine that records how much of the model's mapping the worker held while it ran."""
+
+    def __init__(self, model_path):
+        self.model_path, self.seen = model_path, []
+
+    def read(self, path):
+        self.seen.append(_mapped_rss(runtime.file_ranges(self.model_path)))
+        return []
+
+
+@linux_only
+@pageout_kernel
+@pytest.mark.parametrize("aside", [True, False])
+def test_the_weights_leave_the_worker_rss_while_ocr_runs_and_come_back_after(
+        fake_home, tmp_path, aside):
+    pytest.importorskip("llama_cpp")
+    pytest.importorskip("gguf")
+    from tinygguf import write_tiny_gguf
+
+    from mustelid.config import load_config
+    from mustelid.host import Host
+    from mustelid.worker import WorkerContext
+
+    config = load_config()
+    config.model.backend = "llama_cpp"
+    config.model.path = write_tiny_gguf(tmp_path / "tiny.gguf")
+    config.model.threads = 1
+    config.model.ocr_aside = aside
+    config.ocr.engine = "watching"
+    engine = _WatchingOcr(config.model.path)
+    host = Host(config.plugins_path)
+    host.ocr_engines["watching"] = lambda: engine
+    ctx = WorkerContext(config, host)
+    try:
+        ctx.ocr(str(tmp_path / "before-the-model.png"))     # nothing loaded: nothing to move
+        ctx.backend.generate([{"role": "user", "content": "hi"}], {"type": "boolean"}, 4)
+        ranges = runtime.file_ranges(config.model.path)
+        loaded = _mapped_rss(ranges)
+        assert loaded > 0
+        ctx.ocr(str(tmp_path / "page.png"))
+        if aside:
+            assert engine.seen[-1] < loaded * 0.05
+            assert ctx.last_step_back["populated"]
+        else:
+            assert engine.seen[-1] == loaded and not ctx.last_step_back
+        assert _mapped_rss(ranges) == loaded           # mapped again before the model runs
+        ctx.backend.generate([{"role": "user", "content": "again"}], {"type": "boolean"}, 4)
+    finally:
+        ctx.close()

@@ -596,7 +596,7 @@ def test_the_projector_counts_in_the_model_size_the_budget_and_memory_cap_use(tm
     reports its footprint, and the worker's memory cap, must count it."""
     from types import SimpleNamespace
 
-    from mustelid.worker import model_file_size
+    from mustelid.memory_cap import model_file_size
 
     model = tmp_path / "m.gguf"
     model.write_bytes(b"\0" * 1000)

@@ -18,8 +18,10 @@ from mustelid.backend import (
     model_images,
     page_out,
     refuse_images,
+    populate,
     residency,
     rss_split,
+    unmap,
 )
 from mustelid.backend import prewarm as prewarm_file
 
@@ -311,6 +313,18 @@ class LlamaCppBackend:
         after, _ = residency(ranges)
         return {"released": err == 0, "errno": err, "mapped": mapped,
                 "resident_before": before, "resident_after": after}
+
+    def step_aside(self) -> dict[str, Any]:
+        """For a step of the job that needs memory but not the model (OCR): the weights leave
+        our RSS but stay in the page cache (MADV_DONTNEED on the shared file mapping)."""
+        return {"unmapped": unmap(file_ranges(self.path)) == 0}
+
+    def step_back(self) -> dict[str, Any]:
+        """After ``step_aside``: map the weights again in one call (MADV_POPULATE_READ), from the
+        page cache, so the prefill takes no page faults."""
+        started = time.perf_counter()
+        err = populate(file_ranges(self.path))
+        return {"populated": err == 0, "seconds": round(time.perf_counter() - started, 3)}
 
     def prewarm(self) -> dict[str, Any]:
         """Read the weights back with large sequential reads and map them, before a job."""
