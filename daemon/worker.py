@@ -193,8 +193,9 @@ class WorkerContext:
     def _model_aside(self) -> Iterator[None]:
         """OCR and the model are the worker's two big users of memory and never run at once:
         while OCR runs, the loaded weights leave the worker's RSS (they stay in the page cache)
-        and are mapped back in one call after it, so the worker's peak is the larger of the
-        two, not their sum ([model] ocr_aside; docs/BENCHMARKS.md, P7)."""
+        and are mapped back in one call after it (and after OCR's freed heap is returned), so
+        the worker's peak is the larger of the two, not their sum ([model] ocr_aside;
+        docs/BENCHMARKS.md, P7)."""
         backend = self._backend
         aside = getattr(backend, "step_aside", None)
         if (not self.config.model.ocr_aside or aside is None or self.tier != "loaded"
@@ -205,6 +206,9 @@ class WorkerContext:
         try:
             yield
         finally:
+            # OCR's buffers are freed but glibc keeps their pages: give them back first, or
+            # the weights come back on top of them.
+            runtime.trim_heap()
             self.last_step_back = backend.step_back()
 
     def _engine(self) -> Any:
