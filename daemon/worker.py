@@ -198,18 +198,20 @@ class WorkerContext:
         docs/BENCHMARKS.md, P7)."""
         backend = self._backend
         aside = getattr(backend, "step_aside", None)
-        if (not self.config.model.ocr_aside or aside is None or self.tier != "loaded"
-                or self._prewarming is not None):
+        if not self.config.model.ocr_aside:
             yield
             return
-        aside()
+        stepped = aside is not None and self.tier == "loaded" and self._prewarming is None
+        if stepped:
+            aside()
         try:
             yield
         finally:
             # OCR's buffers are freed but glibc keeps their pages: give them back first, or
-            # the weights come back on top of them.
+            # the weights come back (or, on a job's first OCR, load) on top of them.
             runtime.trim_heap()
-            self.last_step_back = backend.step_back()
+            if stepped:
+                self.last_step_back = backend.step_back()
 
     def _engine(self) -> Any:
         if self._ocr_engine is None:

@@ -611,3 +611,25 @@ def test_the_weights_leave_the_worker_rss_while_ocr_runs_and_come_back_after(
         ctx.backend.generate([{"role": "user", "content": "again"}], {"type": "boolean"}, 4)
     finally:
         ctx.close()
+
+
+@pytest.mark.parametrize("aside, trims", [(True, 1), (False, 0)])
+def test_ocr_gives_its_freed_heap_back_even_before_any_model_is_loaded(
+        fake_home, tmp_path, monkeypatch, aside, trims):
+    # A worker's first job runs OCR, then loads the model: on an untrimmed heap the weights
+    # would load on top of OCR's freed pages.
+    from mustelid.config import load_config
+    from mustelid.host import Host
+    from mustelid.worker import WorkerContext
+
+    calls = []
+    monkeypatch.setattr(runtime, "trim_heap", lambda: calls.append(1) or True)
+    config = load_config()
+    config.model.ocr_aside = aside
+    config.ocr.engine = "watching"
+    host = Host(config.plugins_path)
+    engine = _WatchingOcr(tmp_path / "no-model.gguf")
+    host.ocr_engines["watching"] = lambda: engine
+    ctx = WorkerContext(config, host)
+    ctx.ocr(str(tmp_path / "page.png"))
+    assert len(calls) == trims and not ctx.backend_loaded
