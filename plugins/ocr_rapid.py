@@ -52,6 +52,11 @@ class RapidOcrEngine:
                         "Global.log_level": "warning",  # "info" logs every model path per call
                         "EngineConfig.onnxruntime.intra_op_num_threads": n,
                         "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+                        # One line per recognition call: a batch pads every line to its widest
+                        # (a screen's full-width line is thousands of pixels at 48 px high).
+                        # Measured on three screens: peak RSS 669-859 -> 445-500 MiB, OCR
+                        # 2.66-4.23 -> 2.17-3.01 s (docs/BENCHMARKS.md, P7).
+                        "Rec.rec_batch_num": 1,
                     }
                 )
             return self._engine
