@@ -230,14 +230,7 @@ class ChoiceDecoder:
     # -- the model -------------------------------------------------------------------------
 
     def _start(self, prompt: list[int]) -> int:
-        llm = self.llm
-        keep = llm.longest_token_prefix(llm.input_ids[: llm.n_tokens], prompt)
-        keep = min(keep, len(prompt) - 1)   # at least one token is evaluated, for fresh logits
-        if keep > 0 and llm._ctx.kv_cache_seq_rm(-1, keep, -1):
-            llm.n_tokens = keep
-        else:
-            llm.reset()
-            keep = 0
+        keep = keep_prefix(self.llm, prompt)
         self._pending_tokens = list(prompt[keep:])
         return keep
 
@@ -266,6 +259,19 @@ class ChoiceDecoder:
         return self.llm.detokenize(tokens) if tokens else b""
 
 
+def keep_prefix(llm: Any, prompt: list[int]) -> int:
+    """Keep the KV of the longest prefix ``prompt`` shares with what ``llm`` holds, as
+    ``Llama.generate`` does, short of the last token (at least one is evaluated, for fresh
+    logits); returns how many tokens were kept."""
+    keep = llm.longest_token_prefix(llm.input_ids[: llm.n_tokens], prompt)
+    keep = min(keep, len(prompt) - 1)
+    if keep > 0 and llm._ctx.kv_cache_seq_rm(-1, keep, -1):
+        llm.n_tokens = keep
+        return keep
+    llm.reset()
+    return 0
+
+
 def greedy_under_grammar(llm: Any, prompt: list[int], grammar: Any) -> Iterator[int]:
     """The tokens greedy decoding under ``grammar`` writes after ``prompt`` (which extends what
     ``llm`` holds), up to end of generation: the same tokens as ``Llama.generate(prompt,
@@ -280,12 +286,7 @@ def greedy_under_grammar(llm: Any, prompt: list[int], grammar: Any) -> Iterator[
 
     vocab = lib.llama_model_get_vocab(llm.model)
     n_vocab = lib.llama_vocab_n_tokens(vocab)
-    keep = llm.longest_token_prefix(llm.input_ids[: llm.n_tokens], prompt)
-    keep = min(keep, len(prompt) - 1)      # evaluate at least one token, for fresh logits
-    if not llm._ctx.kv_cache_seq_rm(-1, keep, -1):
-        llm.reset()
-        keep = 0
-    llm.n_tokens = keep
+    keep = keep_prefix(llm, prompt)
     sampler = lib.llama_sampler_init_grammar(vocab, grammar._grammar.encode("utf-8"),
                                              grammar._root.encode("utf-8"))
     one = (lib.llama_token_data * 1)()
