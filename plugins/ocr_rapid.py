@@ -20,7 +20,9 @@ _FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF")
 # onnxruntime intra-op threads. Measured on the 2-core box, 6 SROIE scans, warm engine:
 # 1 thread 2.29 s/image, 2 threads 1.41 s/image. OCR and generation run one after the other in
 # the single model worker, so OCR never shares the cores with llama.cpp: use both (capped at 2,
-# beyond which these small models gain little). MUSTELID_OCR_THREADS overrides.
+# beyond which these small models gain little). MUSTELID_OCR_THREADS overrides. Detection (one
+# image) gets them as intra-op threads; recognition (many small lines) gets them as lines read
+# at once, one thread each (ParallelLines).
 DEFAULT_THREADS = max(1, min(2, os.cpu_count() or 1))
 # Detection keeps rapidocr's default size (short side upscaled to 736 px). Capping the long side
 # at 1280 instead made detection 0.78 -> 0.30 s per SROIE scan but lost a total and a date of 40
@@ -59,6 +61,8 @@ class RapidOcrEngine:
                         "Rec.rec_batch_num": 1,
                     }
                 )
+                if n > 1:
+                    self._engine.text_rec = ParallelLines(_one_thread_recognizer(self._engine), n)
             return self._engine
 
     def read(self, path: str) -> list[OcrLine]:
@@ -87,6 +91,92 @@ class RapidOcrEngine:
                 box = quad_to_box(quad)
                 lines.append(OcrLine(text=text, box=box, score=round(float(score), 4)))
         return lines
+
+
+class ParallelLines:
+    """RapidOCR's recognizer reading ``workers`` lines at once, one onnxruntime thread each.
+
+    One line is too small a job for two threads to share: on 4 screens and 3 receipts (line crops
+    taken from real OCR runs, warm sessions) recognition took 11.98 s with two threads per line,
+    16.61 s with one, and 8.48 s with two lines at once on one thread each. Two lines at once on
+    the two-thread session gained nothing (its threads are shared). The output is bit-identical:
+    the same kernels, only who computes which line changes (checked: max |difference| 0.0).
+    onnxruntime's ``run`` releases the GIL and may be called from several threads at once.
+    """
+
+    def __init__(self, recognizer: Any, workers: int):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.recognizer = recognizer
+        self.workers = workers
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="ocr-lines")
+
+    def __call__(self, args: Any) -> Any:
+        import numpy as np
+        from rapidocr.ch_ppocr_rec.typings import TextRecInput
+
+        images = [args.img] if isinstance(args.img, np.ndarray) else list(args.img or [])
+        if len(images) < 2:
+            return self.recognizer(args)
+        queue = _WidthQueue(images)
+        done: dict[int, Any] = {}
+
+        def work(widest: bool) -> None:
+            while (i := queue.take(widest)) is not None:
+                done[i] = self.recognizer(TextRecInput(img=[images[i]],
+                                                       return_word_box=args.return_word_box))
+
+        # One worker reads from the widest end, the rest from the narrowest: a wide line's
+        # activations grow faster than its width, and two of the widest at once raised a
+        # text-dense screen's OCR peak by 170 MiB (docs/BENCHMARKS.md, P7).
+        for future in [self._pool.submit(work, k == 0) for k in range(self.workers)]:
+            future.result()
+        return _merged([done[i] for i in range(len(images))], images)
+
+
+class _WidthQueue:
+    """Line indices by aspect ratio, taken from either end under a lock."""
+
+    def __init__(self, images: list[Any]):
+        import threading
+
+        self._order = sorted(range(len(images)), key=lambda i: images[i].shape[1] / images[i].shape[0])
+        self._lock = threading.Lock()
+
+    def take(self, widest: bool) -> int | None:
+        with self._lock:
+            if not self._order:
+                return None
+            return self._order.pop() if widest else self._order.pop(0)
+
+
+def _merged(outputs: list[Any], images: list[Any]) -> Any:
+    """One-line outputs as one TextRecOutput, lines in the order they were given."""
+    first = outputs[0]
+    return type(first)(
+        imgs=images,
+        txts=tuple(out.txts[0] for out in outputs),
+        scores=tuple(out.scores[0] for out in outputs),
+        word_results=tuple(out.word_results[0] for out in outputs),
+        elapse=sum(out.elapse or 0.0 for out in outputs),
+        viser=first.viser,
+    )
+
+
+def _one_thread_recognizer(engine: Any) -> Any:
+    """A recognizer built as rapidocr builds its own (``RapidOCR._load_rec_model``), but with an
+    onnxruntime session of one intra-op thread."""
+    import copy
+
+    from rapidocr.ch_ppocr_rec import TextRecognizer
+
+    cfg = engine.cfg
+    rec_cfg = copy.deepcopy(cfg.Rec)
+    rec_cfg.engine_cfg = copy.deepcopy(cfg.EngineConfig[rec_cfg.engine_type.value])
+    rec_cfg.engine_cfg.intra_op_num_threads = 1
+    rec_cfg.font_path = cfg.Global.font_path
+    rec_cfg.model_root_dir = cfg.Global.model_root_dir
+    return TextRecognizer(rec_cfg)
 
 
 def bgr_pixels(image: Any) -> Any:
