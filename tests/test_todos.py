@@ -181,7 +181,7 @@ def test_schema_offers_only_task_like_lines_and_found_phrases():
     assert yes["properties"]["due_phrase"]["anyOf"][0]["enum"] == [
         "tomorrow", "by Friday", "14 May"]
     assert "title" not in yes["properties"]     # the line is the title: nothing is free text
-    assert yes["properties"]["priority"]["enum"] == ["low", "normal", "high"]
+    assert "priority" not in yes["properties"]  # the line's words decide it, in code
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     gbnf = json_schema_to_gbnf(json.dumps(schema))
@@ -213,7 +213,8 @@ def test_quotes_not_in_the_text_are_dropped_and_grounded_todos_kept():
         # the line's own "tomorrow" wins over the model's pick; "high" needs an urgent word
         ("Call the plumber tomorrow", "tomorrow", "2026-05-13", "normal"),
         ("Pay electricity bill by Friday", "by Friday", "2026-05-15", "normal"),
-        ("Buy milk and eggs", "14 May", "2026-05-14", "low"),   # none on its line: the model's
+        ("Buy milk and eggs", "14 May", "2026-05-14", "normal"),  # the due phrase is the model's;
+        # its "low" is not: no optional word on the line
     ]
     assert [r["is_todo"] for r in out["data"]["review"]] == [True] * 5 + [False]
     assert out["evidence"]["dropped"] == [{"quote": "- walk the dog",
@@ -267,14 +268,18 @@ def test_a_date_on_a_line_that_is_not_a_todo_can_be_picked():
     assert out["data"]["todos"][0]["due"] == "2026-05-16"
 
 
-def test_urgent_words_decide_priority():
+def test_the_line_decides_priority_not_the_model():
     lines = [OcrLine("1. fix login bug (urgent)", (0, 0, 300, 20)),
-             OcrLine("2. maybe repaint the fence", (0, 40, 300, 60))]
+             OcrLine("2. maybe repaint the fence", (0, 40, 300, 60)),
+             OcrLine("3. call the plumber", (0, 80, 300, 100)),
+             OcrLine("4. book the dentist", (0, 120, 300, 140))]
     backend = ScriptedBackend({"review": [
         todo(lines[0].text, None, "normal"),
-        todo(lines[1].text, None, "high")]})
+        todo(lines[1].text, None, "high"),
+        todo(lines[2].text, None, "high"),      # a loose backend's priority is ignored
+        todo(lines[3].text, None, "low")]})
     out = run_job(Todos(), note_job(), FakeCtx(lines, backend))
-    assert [t["priority"] for t in out["data"]["todos"]] == ["high", "low"]
+    assert [t["priority"] for t in out["data"]["todos"]] == ["high", "low", "normal", "normal"]
 
 
 def test_an_unknown_due_phrase_from_a_loose_backend_is_parsed_or_dropped():

@@ -6,8 +6,7 @@ Grounding, because a 0.5B model both paraphrases and invents:
 - Code proposes, the model judges: code picks the note's items that may be tasks (lines that
   read like tasks, ``task_like``, and the other short items of a to-do list, wrapped lines
   joined; ``items.candidates``), and the per-job schema walks the model through them one by one (a JSON ``prefixItems`` tuple): each entry's ``source_quote`` is
-  fixed to that line, the model answers ``is_todo`` and, for a todo, picks a due phrase and a
-  priority; the title is the line itself without its list mark (``lines.title_of``), so the
+  fixed to that line, the model answers ``is_todo`` and, for a todo, picks a due phrase; the title is the line itself without its list mark (``lines.title_of``), so the
   model writes no free text at all. Why not a free list of todos with quotes from an enum: Qwen 0.5B
   stopped after one or two todos, or quoted "Mail" and "Inbox" from the top of the screen.
 - ``check`` still verifies (case- and space-insensitively) that every todo's quote occurs in
@@ -22,7 +21,8 @@ Grounding, because a 0.5B model both paraphrases and invents:
   (an enum) into ``due_phrase``. A date phrase on the quoted line itself wins over the model's
   pick (the date written beside a task is that task's date), and a pick written only on other
   todos' lines is refused (the model handed "by Friday" to every line of a list).
-- Priority "high" needs an urgency word on the quoted line (the model called every todo high).
+- Priority is the line's own: high for an urgency word, low for an optional or hedging one,
+  else normal (``checks.priority_for``). The model is not asked: it called every todo high.
 
 Input: an image (OCR), a plain-text file, or a job without a file whose ``params`` hold
 ``{"text": "...", "seen_at": ISO}`` or ``{"from_job": JOB_ID}`` (the text fields of that job's

@@ -31,6 +31,8 @@ class Reviewed(BaseModel):
     source_quote: str = Field(min_length=1, max_length=QUOTE_CHARS)
     is_todo: bool
     due_phrase: str | None = Field(None, max_length=PHRASE_CHARS)
+    # Not asked for any more (code reads it from the line: checks.priority_for); still accepted
+    # so that the stored arguments of earlier jobs validate.
     priority: Priority | None = None
 
 

@@ -18,7 +18,7 @@ from .context import described_lines, key_help_lines, listed_items
 from .dates import find_due_phrases
 from .items import candidates
 from .lines import MAX_TEXT_CHARS, done_lines, read_text, result_text, source_layout, squash, title_of
-from .output import MAX_CANDIDATES, Priority, Todo, TodoList
+from .output import MAX_CANDIDATES, Todo, TodoList
 from .routing import todo_fit
 
 
@@ -27,14 +27,14 @@ class Todos(Task):
     function = "extract_todos"
     description = ("A handwritten note, whiteboard, to-do list, or a message asking for something: "
                    "list the things to do, with due dates.")
-    version = "1"
+    version = "2"   # 2: priority from the line, not the model
     input_kind = "image"
     accepts = Task.accepts + ("text/plain",)
     Output = TodoList
     prompt = "todos"
     # Worst case of the grammar per reviewed line: the 120-character quote (~35 tokens, fixed
-    # by the grammar but still generated), a due phrase (~8), a priority (~2), the keys and
-    # punctuation (~15): ~60; 16 lines ~960. Under the inbox router's 1024 cap.
+    # by the grammar but still generated), a due phrase (~8), the keys and punctuation (~15):
+    # ~58; 16 lines ~930. Under the inbox router's 1024 cap.
     max_tokens = 960
 
     def prepare(self, job: JobInput, ctx: TaskContext) -> Evidence:
@@ -133,16 +133,16 @@ class Todos(Task):
     def schema(self, evidence: Evidence) -> dict[str, Any]:
         """One entry per candidate line, in order (``prefixItems``): the quote is fixed, then
         either ``is_todo: false`` and nothing else, or ``is_todo: true`` with a due phrase from
-        those found in the text (or null) and a priority: nothing is free text."""
+        those found in the text (or null): nothing is free text. No priority: code reads it
+        from the line (``checks.priority_for``)."""
         phrases = list(dict.fromkeys(p["phrase"] for p in evidence.data["phrases"]))
         due = ({"anyOf": [{"type": "string", "enum": phrases}, {"type": "null"}]}
                if phrases else {"type": "null"})
-        priority = {"type": "string", "enum": [p.value for p in Priority]}
 
         def entry(quote: str) -> dict[str, Any]:
             no = {"source_quote": {"const": quote}, "is_todo": {"const": False}}
             yes = {"source_quote": {"const": quote}, "is_todo": {"const": True},
-                   "due_phrase": due, "priority": priority}
+                   "due_phrase": due}
             return {"anyOf": [{"type": "object", "properties": p, "required": list(p),
                                "additionalProperties": False} for p in (no, yes)]}
 
