@@ -230,7 +230,7 @@ def test_greedy_under_a_grammar_writes_what_the_library_sampler_writes(backend, 
     # both ways through the loop (the one-token check and the whole-vocabulary filter) run.
     from llama_cpp import llama_cpp as lib
 
-    from mustelid.plugins.llama_cpp.choices.decoder import greedy_under_grammar
+    from mustelid.plugins.llama_cpp.choices.greedy import greedy_under_grammar
 
     llm = backend.llm
     vocab = lib.llama_model_get_vocab(llm.model)
@@ -249,6 +249,48 @@ def test_greedy_under_a_grammar_writes_what_the_library_sampler_writes(backend, 
         if len(got) >= 60:
             break
     assert got == expected and got
+
+
+@pytest.mark.parametrize("drafts", ["right", "half", "wrong"])
+def test_drafted_tokens_are_taken_only_where_greedy_decoding_picks_them(backend, drafts, monkeypatch):
+    """Prompt lookup: with drafts that are all right, half right or all wrong, the value is the
+    same token for token as without drafts, and right drafts save decode calls."""
+    from mustelid.plugins.llama_cpp.choices import greedy
+
+    llm = backend.llm
+    value = {"type": "string", "maxLength": 60}
+    tokens = prompt_tokens(backend, "copy me") + llm.tokenize(b'{"v":', add_bos=False)
+
+    def run(draft):
+        llm.reset()
+        calls = []
+        real = llm.eval
+        monkeypatch.setattr(llm, "eval", lambda t: (calls.append(len(t)), real(t))[1])
+        real_rows = greedy.decode_rows
+        monkeypatch.setattr(greedy, "decode_rows", lambda m, t: (calls.append(len(t)),
+                                                                  real_rows(m, t))[1])
+        out = list(greedy.greedy_under_grammar(llm, tokens, backend.grammar_for(value, " ", "}"),
+                                               draft=draft))
+        monkeypatch.undo()
+        return out, calls, list(llm.input_ids[:llm.n_tokens])
+
+    plain, plain_calls, plain_held = run(0)
+    assert len(plain) > 4
+    flip = {"right": set(), "half": set(range(1, len(plain), 2)), "wrong": set(range(len(plain)))}
+
+    def oracle(held, token, n):          # what greedy writes next, wrong where told to be
+        done = len(held) + 1 - len(tokens)
+        nxt = plain[done:done + n]
+        return [(t + 1) % llm.n_vocab() if done + i in flip[drafts] else t
+                for i, t in enumerate(nxt)]
+
+    monkeypatch.setattr(greedy, "_lookup", oracle)
+    got, calls, held = run(4)
+    assert got == plain
+    # The KV holds the value's tokens and no draft that was not taken.
+    assert held == plain_held
+    if drafts == "right":
+        assert len(calls) < len(plain_calls) / 2
 
 
 def test_a_router_union_decodes_to_one_consistent_branch(backend):
@@ -279,6 +321,51 @@ def test_a_review_tuple_decodes_by_choices_to_one_entry_per_line_in_order(backen
         assert set(r) == ({"source_quote", "is_todo", "priority"} if r["is_todo"]
                           else {"source_quote", "is_todo"})
     assert set(gen.confidence) >= {f"review[{i}].is_todo" for i in range(3)}
+
+
+def _guessers():
+    """Guesses to check the lookahead with: its own (the last answer at the same field), a
+    wrong one where it can be (the least likely), and a coin that is right about half the time."""
+    import random
+
+    coin = random.Random(5)
+    return {
+        "same_as_last": None,
+        "always_first": lambda key, candidates, last: candidates[0],
+        "always_last": lambda key, candidates, last: candidates[-1],
+        "coin": lambda key, candidates, last: coin.choice(candidates),
+    }
+
+
+@pytest.mark.parametrize("guesser", list(_guessers()))
+@pytest.mark.parametrize("depth", [2, 4, 16])
+def test_decisions_checked_in_one_batch_are_the_ones_asked_one_by_one(backend, guesser, depth):
+    """Lookahead (guess, walk on, check several decisions in one batch, replay from the first
+    wrong guess) gives the answer and the probabilities of asking at each decision, in fewer
+    model calls when the guesses are right."""
+    quotes = ["buy milk", 'say "hi" to Bo', "zz", "call the bank", "x", "fix the door"]
+    plans = [compile_schema(review_schema(quotes)), compile_schema(closed_schema())]
+    replays = fewer = 0
+    for plan in plans:
+        for text in ("a note", "size 12, red, ok", "zz " * 10):
+            tokens = prompt_tokens(backend, text)
+            backend.llm.reset()
+            one_by_one = ChoiceDecoder(backend.llm, lookahead=1).decode(tokens, plan)
+            backend.llm.reset()
+            decoder = ChoiceDecoder(backend.llm, lookahead=depth, guess=_guessers()[guesser])
+            ahead = decoder.decode(tokens, plan)
+            assert ahead.text == one_by_one.text
+            assert ahead.decisions == one_by_one.decisions
+            assert ahead.confidence == pytest.approx(one_by_one.confidence, abs=1e-3)
+            replays += decoder.ahead.replays
+            fewer += len(decoder.evals) < one_by_one.decisions
+            # What the KV holds is what the library thinks it holds: the next prompt reuses it.
+            again = ChoiceDecoder(backend.llm, lookahead=1).decode(tokens, plan)
+            assert again.text == one_by_one.text and again.reused == len(tokens) - 1
+    if guesser in ("always_last", "coin"):
+        assert replays > 0
+    if guesser == "same_as_last":
+        assert fewer > 0
 
 
 def test_an_open_value_that_runs_out_of_tokens_is_reported_truncated(backend):

@@ -22,20 +22,19 @@ are still chosen or forced.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import math
+import re
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..gbnf import json_text
-from .plan import Arr, Choice, Node, Obj, Open, Tup, Union_
-
-
-class _Truncated(Exception):
-    pass
+from .batch import keep_prefix
+from .greedy import greedy_under_grammar
+from .lookahead import Guess, Lookahead, Replay
+from .lookahead import Truncated as _Truncated
+from .plan import Arr, Choice, Node, Obj, Open, Tup, Union_, is_closed
 
 
 class Unplannable(Exception):
@@ -56,10 +55,14 @@ class ChoiceDecoder:
     """Runs one plan against a loaded ``llama_cpp.Llama``, reusing its KV cache like
     ``Llama.generate`` does (the longest common prefix with the previous prompt is kept)."""
 
-    def __init__(self, llm: Any, grammar_for: Any = None, budget: int = 1 << 30):
+    def __init__(self, llm: Any, grammar_for: Any = None, budget: int = 1 << 30,
+                 lookahead: int = 4, guess: Guess | None = None):
         self.llm = llm
         self.grammar_for = grammar_for   # schema -> LlamaGrammar, for Open values
         self.budget = budget             # answer tokens an open value may use, in all
+        self.lookahead = lookahead       # guesses checked in one batch (lookahead.py); 1 = none
+        self.guess = guess
+        self.ahead: Lookahead | None = None
         self._open_tokens = 0
         self._truncated = False
         self._text_parts: list[str] = []
@@ -72,10 +75,34 @@ class ChoiceDecoder:
 
     def decode(self, prompt_tokens: list[int], plan: Node) -> Decoded:
         reused = self._start(prompt_tokens)
-        try:
-            self._emit(plan, after="", path="")
-        except _Truncated:
-            self._truncated = True
+        head = self._pending_tokens
+        if self.lookahead > 1 and is_closed(plan):
+            self.ahead = Lookahead(self.llm, reused, self.evals, self.lookahead, self.guess)
+        ahead = self.ahead
+        while True:      # more than one walk only with guesses (lookahead.py)
+            self._text_parts, self._pending_tokens, self._pending_text = [], list(head), b""
+            self._confidence = {}
+            try:
+                if ahead:
+                    ahead.start_walk()
+                self._emit(plan, after="", path="")
+                if ahead and (ahead.checks or ahead.guessed):
+                    if ahead.checks:
+                        ahead.check()
+                    continue     # once more with every decision known, for the probabilities
+            except Replay:
+                continue
+            except _Truncated:
+                if ahead and ahead.checks:
+                    try:
+                        ahead.check()
+                    except Replay:
+                        pass
+                    continue
+                self._truncated = True
+            break
+        if ahead:
+            self._decisions = len(ahead.known)
         text = "".join(self._text_parts)
         return Decoded(text, len(self._tokenize(text.encode("utf-8"))), self._decisions,
                        reused, self._truncated, self._confidence)
@@ -209,7 +236,8 @@ class ChoiceDecoder:
             for i in alive:
                 nexts.setdefault(seqs[i][position], []).append(i)
             if len(nexts) > 1:
-                token, p = self._pick(self._pending_tokens + path_tokens, list(nexts))
+                token, p = self._pick(self._pending_tokens + path_tokens, list(nexts),
+                                      (_template(path), position))
                 self._pending_tokens, path_tokens = [], []
                 probability *= p
                 alive = nexts[token]
@@ -234,10 +262,13 @@ class ChoiceDecoder:
         self._pending_tokens = list(prompt[keep:])
         return keep
 
-    def _pick(self, tokens: list[int], candidates: list[int]) -> tuple[int, float]:
+    def _pick(self, tokens: list[int], candidates: list[int], key: tuple = ()) -> tuple[int, float]:
         """Evaluate ``tokens``; return the candidate with the highest logit and its probability
         among the candidates."""
         from llama_cpp import llama_cpp as lib
+
+        if self.ahead:
+            return self.ahead.pick(tokens, candidates, key)
 
         if self.llm.n_tokens + len(tokens) >= self.llm.n_ctx():
             raise _Truncated   # the answer would not fit the context: reported as cut off
@@ -259,72 +290,9 @@ class ChoiceDecoder:
         return self.llm.detokenize(tokens) if tokens else b""
 
 
-def keep_prefix(llm: Any, prompt: list[int]) -> int:
-    """Keep the KV of the longest prefix ``prompt`` shares with what ``llm`` holds, as
-    ``Llama.generate`` does, short of the last token (at least one is evaluated, for fresh
-    logits); returns how many tokens were kept."""
-    keep = llm.longest_token_prefix(llm.input_ids[: llm.n_tokens], prompt)
-    keep = min(keep, len(prompt) - 1)
-    if keep > 0 and llm._ctx.kv_cache_seq_rm(-1, keep, -1):
-        llm.n_tokens = keep
-        return keep
-    llm.reset()
-    return 0
-
-
-def greedy_under_grammar(llm: Any, prompt: list[int], grammar: Any) -> Iterator[int]:
-    """The tokens greedy decoding under ``grammar`` writes after ``prompt`` (which extends what
-    ``llm`` holds), up to end of generation: the same tokens as ``Llama.generate(prompt,
-    temp=0, grammar=grammar)``, faster. llama-cpp-python's sampler checks all ~150k vocabulary
-    entries against the grammar at every step (measured: 45 ms a token instead of 26 with the
-    default model). The most likely token is usually one the grammar allows, and greedy takes
-    the most likely allowed token, so check that one token first and filter the whole
-    vocabulary only when the grammar rejects it: llama.cpp's own common sampler does the same.
-    """
-    import numpy as np
-    from llama_cpp import llama_cpp as lib
-
-    vocab = lib.llama_model_get_vocab(llm.model)
-    n_vocab = lib.llama_vocab_n_tokens(vocab)
-    keep = keep_prefix(llm, prompt)
-    sampler = lib.llama_sampler_init_grammar(vocab, grammar._grammar.encode("utf-8"),
-                                             grammar._root.encode("utf-8"))
-    one = (lib.llama_token_data * 1)()
-    every: Any = None        # the whole vocabulary, built the first time it is needed
-    try:
-        llm.eval(prompt[keep:])
-        while True:
-            logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(llm.ctx, -1),
-                                           shape=(n_vocab,))
-            token = int(np.argmax(logits))
-            one[0].id, one[0].logit, one[0].p = token, float(logits[token]), 0.0
-            lib.llama_sampler_apply(sampler, ctypes.byref(
-                lib.llama_token_data_array(data=one, size=1, selected=-1, sorted=False)))
-            if one[0].logit == -math.inf:      # rejected: the best token the grammar allows
-                if every is None:
-                    every = (lib.llama_token_data * n_vocab)()
-                    rows = np.frombuffer(every, dtype=_TOKEN_DATA)
-                    rows["id"] = np.arange(n_vocab, dtype=np.intc)
-                rows["logit"], rows["p"] = logits, 0.0
-                lib.llama_sampler_apply(sampler, ctypes.byref(
-                    lib.llama_token_data_array(data=every, size=n_vocab, selected=-1,
-                                               sorted=False)))
-                best = int(np.argmax(rows["logit"]))
-                if rows["logit"][best] == -np.inf:
-                    return                     # nothing allowed: the grammar is complete
-                token = int(rows["id"][best])
-            if lib.llama_vocab_is_eog(vocab, token):
-                return
-            lib.llama_sampler_accept(sampler, token)
-            yield token
-            llm.eval([token])
-    finally:
-        lib.llama_sampler_free(sampler)
-
-
-# llama.cpp's ``llama_token_data`` (id, logit, p) as a numpy record.
-_TOKEN_DATA = {"names": ["id", "logit", "p"], "formats": ["<i4", "<f4", "<f4"], "offsets": [0, 4, 8],
-               "itemsize": 12}
+def _template(path: str) -> str:
+    """A field path without its item numbers: siblings' decisions share it."""
+    return re.sub(r"\[\d+\]", "[]", path)
 
 
 def _text(generated: bytes) -> str:

@@ -1,0 +1,112 @@
+"""Greedy decoding of an open value under its grammar (``greedy_under_grammar``)."""
+
+from __future__ import annotations
+
+import ctypes
+import math
+from collections.abc import Iterator
+from typing import Any
+
+from .batch import cut, decode_rows, keep_prefix
+
+# Prompt lookup: after each token, the DRAFT tokens that followed the last NGRAM tokens where they
+# last occurred in the context are checked in the same batch. An open value (a screenshot's
+# summary) copies names, paths and errors from the prompt's OCR lines; each draft token the model
+# agrees with is a decode step saved (~26 ms), each it refuses costs a batch position (~5 ms).
+NGRAM = 3
+DRAFT = 6
+
+
+def greedy_under_grammar(llm: Any, prompt: list[int], grammar: Any,
+                         draft: int = DRAFT) -> Iterator[int]:
+    """The tokens greedy decoding under ``grammar`` writes after ``prompt`` (which extends what
+    ``llm`` holds), up to end of generation: the same tokens as ``Llama.generate(prompt,
+    temp=0, grammar=grammar)``, faster. llama-cpp-python's sampler checks all ~150k vocabulary
+    entries against the grammar at every step (measured: 45 ms a token instead of 26 with the
+    default model). The most likely token is usually one the grammar allows, and greedy takes
+    the most likely allowed token, so check that one token first and filter the whole
+    vocabulary only when the grammar rejects it: llama.cpp's own common sampler does the same.
+    Tokens the context suggests (``draft``, prompt lookup) are checked in one batch: a token is
+    taken only where it is the one greedy decoding picks, so the text is the same.
+    """
+    import numpy as np
+    from llama_cpp import llama_cpp as lib
+
+    vocab = lib.llama_model_get_vocab(llm.model)
+    n_vocab = lib.llama_vocab_n_tokens(vocab)
+    keep = keep_prefix(llm, prompt)
+    sampler = lib.llama_sampler_init_grammar(vocab, grammar._grammar.encode("utf-8"),
+                                             grammar._root.encode("utf-8"))
+    one = (lib.llama_token_data * 1)()
+    every: Any = None        # the whole vocabulary, built the first time it is needed
+    rows: Any = None
+
+    def best(row: int) -> int | None:
+        """The most likely token the grammar allows at the batch's ``row``; None if none is."""
+        nonlocal every, rows
+        logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(llm.ctx, row), shape=(n_vocab,))
+        token = int(np.argmax(logits))
+        one[0].id, one[0].logit, one[0].p = token, float(logits[token]), 0.0
+        lib.llama_sampler_apply(sampler, ctypes.byref(
+            lib.llama_token_data_array(data=one, size=1, selected=-1, sorted=False)))
+        if one[0].logit != -math.inf:
+            return token
+        if every is None:        # rejected: the best token the grammar allows
+            every = (lib.llama_token_data * n_vocab)()
+            rows = np.frombuffer(every, dtype=_TOKEN_DATA)
+            rows["id"] = np.arange(n_vocab, dtype=np.intc)
+        rows["logit"], rows["p"] = logits, 0.0
+        lib.llama_sampler_apply(sampler, ctypes.byref(
+            lib.llama_token_data_array(data=every, size=n_vocab, selected=-1, sorted=False)))
+        top = int(np.argmax(rows["logit"]))
+        return None if rows["logit"][top] == -np.inf else int(rows["id"][top])
+
+    taken, start = 0, None
+    try:
+        llm.eval(prompt[keep:])
+        start, row = llm.n_tokens, -1
+        while True:
+            token = best(row)
+            if token is None or lib.llama_vocab_is_eog(vocab, token):
+                return                         # the grammar is complete, or the model ends
+            lib.llama_sampler_accept(sampler, token)
+            taken += 1
+            yield token
+            room = llm.n_ctx() - llm.n_tokens - 2
+            guess = _lookup(llm.input_ids[:llm.n_tokens], token, min(draft, room))
+            if not guess:
+                llm.eval([token])
+                row = -1
+                continue
+            decode_rows(llm, [token, *guess])
+            row = 0
+            while row < len(guess):
+                if best(row) != guess[row] or lib.llama_vocab_is_eog(vocab, guess[row]):
+                    break
+                lib.llama_sampler_accept(sampler, guess[row])
+                taken += 1
+                row += 1
+                yield guess[row - 1]
+            cut(llm, start + taken)            # the guesses not taken leave the KV
+    finally:
+        if start is not None:                  # a caller that stops early leaves no guesses
+            cut(llm, start + taken)
+        lib.llama_sampler_free(sampler)
+
+
+def _lookup(held: Any, token: int, n: int) -> list[int]:
+    """Up to ``n`` tokens that followed the last ``NGRAM`` tokens (``held`` then ``token``) the
+    last time they occurred earlier in ``held``."""
+    if n <= 0 or len(held) < NGRAM:
+        return []
+    context = [*held[len(held) - NGRAM + 1:].tolist(), token]
+    seq = held.tolist()
+    for end in range(len(seq) - 1, NGRAM - 2, -1):     # end: index of the gram's last token
+        if seq[end] == token and seq[end - NGRAM + 1:end + 1] == context:
+            return seq[end + 1:end + 1 + n]
+    return []
+
+
+# llama.cpp's ``llama_token_data`` (id, logit, p) as a numpy record.
+_TOKEN_DATA = {"names": ["id", "logit", "p"], "formats": ["<i4", "<f4", "<f4"], "offsets": [0, 4, 8],
+               "itemsize": 12}
