@@ -29,47 +29,19 @@ def greedy_under_grammar(llm: Any, prompt: list[int], grammar: Any,
     Tokens the context suggests (``draft``, prompt lookup) are checked in one batch: a token is
     taken only where it is the one greedy decoding picks, so the text is the same.
     """
-    import numpy as np
     from llama_cpp import llama_cpp as lib
 
-    vocab = lib.llama_model_get_vocab(llm.model)
-    n_vocab = lib.llama_vocab_n_tokens(vocab)
     keep = keep_prefix(llm, prompt)
-    sampler = lib.llama_sampler_init_grammar(vocab, grammar._grammar.encode("utf-8"),
-                                             grammar._root.encode("utf-8"))
-    one = (lib.llama_token_data * 1)()
-    every: Any = None        # the whole vocabulary, built the first time it is needed
-    rows: Any = None
-
-    def best(row: int) -> int | None:
-        """The most likely token the grammar allows at the batch's ``row``; None if none is."""
-        nonlocal every, rows
-        logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(llm.ctx, row), shape=(n_vocab,))
-        token = int(np.argmax(logits))
-        one[0].id, one[0].logit, one[0].p = token, float(logits[token]), 0.0
-        lib.llama_sampler_apply(sampler, ctypes.byref(
-            lib.llama_token_data_array(data=one, size=1, selected=-1, sorted=False)))
-        if one[0].logit != -math.inf:
-            return token
-        if every is None:        # rejected: the best token the grammar allows
-            every = (lib.llama_token_data * n_vocab)()
-            rows = np.frombuffer(every, dtype=_TOKEN_DATA)
-            rows["id"] = np.arange(n_vocab, dtype=np.intc)
-        rows["logit"], rows["p"] = logits, 0.0
-        lib.llama_sampler_apply(sampler, ctypes.byref(
-            lib.llama_token_data_array(data=every, size=n_vocab, selected=-1, sorted=False)))
-        top = int(np.argmax(rows["logit"]))
-        return None if rows["logit"][top] == -np.inf else int(rows["id"][top])
-
+    pick = _Picker(llm, grammar)
     taken, start = 0, None
     try:
         llm.eval(prompt[keep:])
         start, row = llm.n_tokens, -1
         while True:
-            token = best(row)
-            if token is None or lib.llama_vocab_is_eog(vocab, token):
+            token = pick.best(row)
+            if token is None or lib.llama_vocab_is_eog(pick.vocab, token):
                 return                         # the grammar is complete, or the model ends
-            lib.llama_sampler_accept(sampler, token)
+            pick.accept(token)
             taken += 1
             yield token
             room = llm.n_ctx() - llm.n_tokens - 2
@@ -81,9 +53,9 @@ def greedy_under_grammar(llm: Any, prompt: list[int], grammar: Any,
             decode_rows(llm, [token, *guess])
             row = 0
             while row < len(guess):
-                if best(row) != guess[row] or lib.llama_vocab_is_eog(vocab, guess[row]):
+                if pick.best(row) != guess[row] or lib.llama_vocab_is_eog(pick.vocab, guess[row]):
                     break
-                lib.llama_sampler_accept(sampler, guess[row])
+                pick.accept(guess[row])
                 taken += 1
                 row += 1
                 yield guess[row - 1]
@@ -91,7 +63,53 @@ def greedy_under_grammar(llm: Any, prompt: list[int], grammar: Any,
     finally:
         if start is not None:                  # a caller that stops early leaves no guesses
             cut(llm, start + taken)
-        lib.llama_sampler_free(sampler)
+        pick.close()
+
+
+class _Picker:
+    """The most likely token a grammar allows, from a row of the last batch's logits."""
+
+    def __init__(self, llm: Any, grammar: Any):
+        from llama_cpp import llama_cpp as lib
+
+        self.llm, self.lib = llm, lib
+        self.vocab = lib.llama_model_get_vocab(llm.model)
+        self.n_vocab = lib.llama_vocab_n_tokens(self.vocab)
+        self.sampler = lib.llama_sampler_init_grammar(
+            self.vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8"))
+        self.one = (lib.llama_token_data * 1)()
+        self.every: Any = None   # the whole vocabulary, built the first time it is needed
+        self.rows: Any = None
+
+    def best(self, row: int) -> int | None:
+        """The greedy token the grammar allows at ``row``; None if it allows none."""
+        import numpy as np
+
+        lib, one = self.lib, self.one
+        logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(self.llm.ctx, row),
+                                       shape=(self.n_vocab,))
+        token = int(np.argmax(logits))
+        one[0].id, one[0].logit, one[0].p = token, float(logits[token]), 0.0
+        lib.llama_sampler_apply(self.sampler, ctypes.byref(
+            lib.llama_token_data_array(data=one, size=1, selected=-1, sorted=False)))
+        if one[0].logit != -math.inf:
+            return token
+        if self.every is None:   # rejected: the best token the grammar allows
+            self.every = (lib.llama_token_data * self.n_vocab)()
+            self.rows = np.frombuffer(self.every, dtype=_TOKEN_DATA)
+            self.rows["id"] = np.arange(self.n_vocab, dtype=np.intc)
+        rows = self.rows
+        rows["logit"], rows["p"] = logits, 0.0
+        lib.llama_sampler_apply(self.sampler, ctypes.byref(lib.llama_token_data_array(
+            data=self.every, size=self.n_vocab, selected=-1, sorted=False)))
+        top = int(np.argmax(rows["logit"]))
+        return None if rows["logit"][top] == -np.inf else int(rows["id"][top])
+
+    def accept(self, token: int) -> None:
+        self.lib.llama_sampler_accept(self.sampler, token)
+
+    def close(self) -> None:
+        self.lib.llama_sampler_free(self.sampler)
 
 
 def _lookup(held: Any, token: int, n: int) -> list[int]:
