@@ -251,48 +251,6 @@ def test_greedy_under_a_grammar_writes_what_the_library_sampler_writes(backend, 
     assert got == expected and got
 
 
-@pytest.mark.parametrize("drafts", ["right", "half", "wrong"])
-def test_drafted_tokens_are_taken_only_where_greedy_decoding_picks_them(backend, drafts, monkeypatch):
-    """Prompt lookup: with drafts that are all right, half right or all wrong, the value is the
-    same token for token as without drafts, and right drafts save decode calls."""
-    from mustelid.plugins.llama_cpp.choices import greedy
-
-    llm = backend.llm
-    value = {"type": "string", "maxLength": 60}
-    tokens = prompt_tokens(backend, "copy me") + llm.tokenize(b'{"v":', add_bos=False)
-
-    def run(draft):
-        llm.reset()
-        calls = []
-        real = llm.eval
-        monkeypatch.setattr(llm, "eval", lambda t: (calls.append(len(t)), real(t))[1])
-        real_rows = greedy.decode_rows
-        monkeypatch.setattr(greedy, "decode_rows", lambda m, t: (calls.append(len(t)),
-                                                                  real_rows(m, t))[1])
-        out = list(greedy.greedy_under_grammar(llm, tokens, backend.grammar_for(value, " ", "}"),
-                                               draft=draft))
-        monkeypatch.undo()
-        return out, calls, list(llm.input_ids[:llm.n_tokens])
-
-    plain, plain_calls, plain_held = run(0)
-    assert len(plain) > 4
-    flip = {"right": set(), "half": set(range(1, len(plain), 2)), "wrong": set(range(len(plain)))}
-
-    def oracle(held, token, n):          # what greedy writes next, wrong where told to be
-        done = len(held) + 1 - len(tokens)
-        nxt = plain[done:done + n]
-        return [(t + 1) % llm.n_vocab() if done + i in flip[drafts] else t
-                for i, t in enumerate(nxt)]
-
-    monkeypatch.setattr(greedy, "_lookup", oracle)
-    got, calls, held = run(4)
-    assert got == plain
-    # The KV holds the value's tokens and no draft that was not taken.
-    assert held == plain_held
-    if drafts == "right":
-        assert len(calls) < len(plain_calls) / 2
-
-
 def test_a_router_union_decodes_to_one_consistent_branch(backend):
     def branch(kind, fn, args):
         return {"type": "object", "required": ["kind", "name", "arguments"], "properties": {

@@ -45,12 +45,6 @@ def eval_at(llm: Any, tokens: list[int], wanted: dict[int, list[int]]) -> dict[i
     return scores
 
 
-def decode_rows(llm: Any, tokens: list[int]) -> None:
-    """Evaluate ``tokens`` (at most one batch) after what ``llm`` holds, with logits at every
-    position: row ``i`` of ``llama_get_logits_ith`` follows ``tokens[i]``."""
-    _decode(llm, tokens, [True] * len(tokens))
-
-
 def _decode(llm: Any, chunk: list[int], flags: list[bool]) -> None:
     from llama_cpp import llama_cpp as lib
 

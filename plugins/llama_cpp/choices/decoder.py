@@ -231,15 +231,17 @@ class ChoiceDecoder:
         position = 0
         path_tokens: list[int] = []
         probability = 1.0
+        asked = 0        # the key of a guess: this field in any entry, its n-th question
         while len(alive) > 1:
             nexts: dict[int, list[int]] = {}
             for i in alive:
                 nexts.setdefault(seqs[i][position], []).append(i)
             if len(nexts) > 1:
                 token, p = self._pick(self._pending_tokens + path_tokens, list(nexts),
-                                      (_template(path), position))
+                                      (_template(path), asked))
                 self._pending_tokens, path_tokens = [], []
                 probability *= p
+                asked += 1
                 alive = nexts[token]
             else:
                 (token,) = nexts

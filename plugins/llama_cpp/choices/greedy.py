@@ -7,18 +7,10 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from .batch import cut, decode_rows, keep_prefix
-
-# Prompt lookup: after each token, the DRAFT tokens that followed the last NGRAM tokens where they
-# last occurred in the context are checked in the same batch. An open value (a screenshot's
-# summary) copies names, paths and errors from the prompt's OCR lines; each draft token the model
-# agrees with is a decode step saved (~26 ms), each it refuses costs a batch position (~5 ms).
-NGRAM = 3
-DRAFT = 6
+from .batch import keep_prefix
 
 
-def greedy_under_grammar(llm: Any, prompt: list[int], grammar: Any,
-                         draft: int = DRAFT) -> Iterator[int]:
+def greedy_under_grammar(llm: Any, prompt: list[int], grammar: Any) -> Iterator[int]:
     """The tokens greedy decoding under ``grammar`` writes after ``prompt`` (which extends what
     ``llm`` holds), up to end of generation: the same tokens as ``Llama.generate(prompt,
     temp=0, grammar=grammar)``, faster. llama-cpp-python's sampler checks all ~150k vocabulary
@@ -26,43 +18,24 @@ def greedy_under_grammar(llm: Any, prompt: list[int], grammar: Any,
     default model). The most likely token is usually one the grammar allows, and greedy takes
     the most likely allowed token, so check that one token first and filter the whole
     vocabulary only when the grammar rejects it: llama.cpp's own common sampler does the same.
-    Tokens the context suggests (``draft``, prompt lookup) are checked in one batch: a token is
-    taken only where it is the one greedy decoding picks, so the text is the same.
+    (Tried and not kept: prompt-lookup drafts checked in one batch. On screens-dev the model's
+    time went up 78.9 -> 83.4 s: each drafted position computes a 150k-vocabulary row of
+    logits, and batch sizes changed three summaries by floating-point near-ties.)
     """
     from llama_cpp import llama_cpp as lib
 
     keep = keep_prefix(llm, prompt)
     pick = _Picker(llm, grammar)
-    taken, start = 0, None
     try:
         llm.eval(prompt[keep:])
-        start, row = llm.n_tokens, -1
         while True:
-            token = pick.best(row)
+            token = pick.best(-1)
             if token is None or lib.llama_vocab_is_eog(pick.vocab, token):
                 return                         # the grammar is complete, or the model ends
             pick.accept(token)
-            taken += 1
             yield token
-            room = llm.n_ctx() - llm.n_tokens - 2
-            guess = _lookup(llm.input_ids[:llm.n_tokens], token, min(draft, room))
-            if not guess:
-                llm.eval([token])
-                row = -1
-                continue
-            decode_rows(llm, [token, *guess])
-            row = 0
-            while row < len(guess):
-                if pick.best(row) != guess[row] or lib.llama_vocab_is_eog(pick.vocab, guess[row]):
-                    break
-                pick.accept(guess[row])
-                taken += 1
-                row += 1
-                yield guess[row - 1]
-            cut(llm, start + taken)            # the guesses not taken leave the KV
+            llm.eval([token])
     finally:
-        if start is not None:                  # a caller that stops early leaves no guesses
-            cut(llm, start + taken)
         pick.close()
 
 
@@ -110,19 +83,6 @@ class _Picker:
 
     def close(self) -> None:
         self.lib.llama_sampler_free(self.sampler)
-
-
-def _lookup(held: Any, token: int, n: int) -> list[int]:
-    """Up to ``n`` tokens that followed the last ``NGRAM`` tokens (``held`` then ``token``) the
-    last time they occurred earlier in ``held``."""
-    if n <= 0 or len(held) < NGRAM:
-        return []
-    context = [*held[len(held) - NGRAM + 1:].tolist(), token]
-    seq = held.tolist()
-    for end in range(len(seq) - 1, NGRAM - 2, -1):     # end: index of the gram's last token
-        if seq[end] == token and seq[end - NGRAM + 1:end + 1] == context:
-            return seq[end + 1:end + 1 + n]
-    return []
 
 
 # llama.cpp's ``llama_token_data`` (id, logit, p) as a numpy record.
