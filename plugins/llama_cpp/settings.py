@@ -18,9 +18,9 @@ class LlamaSettings(BaseModel):
     kv_type: Literal["f16", "q8_0", "q4_0"] = Field(
         "f16", description="KV cache element type; quantized needs flash_attn"
     )
-    # On by default since 2026-12-05: 18 mixed inbox files took 47 s of worker time with it and
-    # 50 s without (prefill of a job's prompt is most of the model's time; docs/BENCHMARKS.md).
-    flash_attn: bool = Field(True, description="flash attention (required for a quantized KV)")
+    # Off by default: measured 2026-12-05, it made prefill ~6 % faster but P8's burst no faster
+    # across five runs, and the worker's peak (P7) 50-70 MB higher (docs/BENCHMARKS.md).
+    flash_attn: bool = Field(False, description="flash attention (required for a quantized KV)")
     prefix_reuse: bool = Field(True, description="keep the previous prompt's KV for the next job")
     prefix_slots: int = Field(
         3, ge=0, le=16, description="earlier contexts whose KV is kept aside, so tasks taking "
