@@ -138,8 +138,6 @@ class _WidthQueue:
     """Line indices by aspect ratio, taken from either end under a lock."""
 
     def __init__(self, images: list[Any]):
-        import threading
-
         self._order = sorted(range(len(images)), key=lambda i: images[i].shape[1] / images[i].shape[0])
         self._lock = threading.Lock()
 

@@ -3,6 +3,7 @@ read logits at chosen positions of one batch."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -24,6 +25,12 @@ def cut(llm: Any, keep: int) -> None:
     if keep < llm.n_tokens:
         llm._ctx.kv_cache_seq_rm(-1, keep, -1)
         llm.n_tokens = keep
+
+
+def most_likely(scores: dict[int, float], candidates: list[int]) -> tuple[int, float]:
+    """The candidate with the highest logit, and its probability among the candidates."""
+    best = max(candidates, key=lambda t: scores[t])
+    return best, 1.0 / sum(math.exp(scores[t] - scores[best]) for t in candidates)
 
 
 def eval_at(llm: Any, tokens: list[int], wanted: dict[int, list[int]]) -> dict[int, dict[int, float]]:

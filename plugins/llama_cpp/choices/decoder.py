@@ -23,14 +23,13 @@ are still chosen or forced.
 from __future__ import annotations
 
 import json
-import math
 import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..gbnf import json_text
-from .batch import keep_prefix
+from .batch import keep_prefix, most_likely
 from .greedy import greedy_under_grammar
 from .lookahead import Guess, Lookahead, Replay
 from .lookahead import Truncated as _Truncated
@@ -279,11 +278,7 @@ class ChoiceDecoder:
         self.evals.append((len(tokens), round(time.perf_counter() - started, 4)))
         self._decisions += 1
         logits = lib.llama_get_logits_ith(self.llm.ctx, -1)
-        scores = {t: float(logits[t]) for t in candidates}
-        best = max(candidates, key=lambda t: scores[t])
-        top = scores[best]
-        total = sum(math.exp(v - top) for v in scores.values())
-        return best, 1.0 / total
+        return most_likely({t: float(logits[t]) for t in candidates}, candidates)
 
     def _tokenize(self, text: bytes) -> list[int]:
         return self.llm.tokenize(text, add_bos=False, special=False) if text else []

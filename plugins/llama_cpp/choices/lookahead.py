@@ -14,12 +14,11 @@ between batch sizes. Only closed plans: an open value generates, and a replay wo
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from typing import Any
 
-from .batch import cut, eval_at
+from .batch import cut, eval_at, most_likely
 
 # (key, candidates, the last answer at that key in this walk) -> a guess, or None to ask now.
 Guess = Callable[[tuple, list[int], "int | None"], "int | None"]
@@ -77,10 +76,7 @@ class Lookahead:
         decision; ``Replay`` at the first wrong guess."""
         llm, base = self.llm, self.base
         upto = self.checks[-1][0] + 1
-        held = llm.input_ids[base:llm.n_tokens]
-        start = 0
-        while start < min(len(held), upto) and held[start] == self.stream[start]:
-            start += 1
+        start = llm.longest_token_prefix(llm.input_ids[base:llm.n_tokens], self.stream[:upto])
         start = min(start, *(pos for pos, _, _ in self.checks))
         cut(llm, base + start)
         wanted: dict[int, list[int]] = {}
@@ -91,9 +87,8 @@ class Lookahead:
         self.evals.append((upto - start, round(time.perf_counter() - started, 4)))
         checks, self.checks = self.checks, []
         for pos, candidates, guess in checks:
-            row = scores[pos - start]
-            best = max(candidates, key=lambda t: row[t])
-            self.known.append((best, 1.0 / sum(math.exp(row[t] - row[best]) for t in candidates)))
+            best, p = most_likely(scores[pos - start], candidates)
+            self.known.append((best, p))
             if guess is not None and best != guess:
                 cut(llm, base + pos + 1)     # keep the tokens that led to the decision
                 self.replays += 1
