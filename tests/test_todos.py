@@ -667,6 +667,29 @@ def test_a_changelog_and_a_features_list_ask_for_nothing(tmp_path):
                                           "* Check mail every minute"]
 
 
+def test_release_notes_and_a_licence_ask_for_nothing(tmp_path):
+    news = ("\tMajor changes between \"less\" versions 581 and 590\n\n"
+            "* Add the --file-size option.\n\n* Fix bug which caused failure to resize.\n")
+    assert offered(tmp_path, news) == []
+    gnu = "* Noteworthy changes in release 3.8 (2022-04-18) [stable]\n\n** add the -s option\n"
+    assert offered(tmp_path, gnu) == []
+    licence = ("This software is provided 'as-is', without any express or implied warranty.\n"
+               "1. The origin of this software must not be misrepresented; you must not\n"
+               "   claim that you wrote the original software.\n")
+    assert offered(tmp_path, licence) == []
+
+
+def test_a_task_that_mentions_news_or_a_plan_for_changes_is_no_changelog(tmp_path):
+    # Only a line that is not itself a task (or a plan) names a changelog.
+    todo = ("\tadd a 'log' subcommand to see what's new in a subtree?\n\n"
+            "\tadd to-submodule and from-submodule commands\n")
+    assert offered(tmp_path, todo) == [
+        "add a 'log' subcommand to see what's new in a subtree?",
+        "add to-submodule and from-submodule commands"]
+    planned = "Changes planned for version 2.0:\n- add a plugin API\n- drop Python 3.8\n"
+    assert offered(tmp_path, planned)[0] == "- add a plugin API"
+
+
 def test_editor_key_help_read_as_lines_is_not_a_todo(tmp_path):
     text = "- book the dentist\n^G\nHelp\n^O\nWrite Out\n^R\nRead File\nM-U\nGo To Line\n"
     assert offered(tmp_path, text) == ["- book the dentist"]
@@ -680,6 +703,14 @@ def test_line_numbers_do_not_push_items_past_the_cap(tmp_path):
 def test_a_space_ocr_lost_after_the_verb_still_reads_as_a_task():
     assert task_like("Fix--directories=read.")
     assert task_like("o documentation: list and explain filetype modes")
+
+
+def test_a_question_mark_as_an_items_mark_and_an_emphasised_first_word():
+    from mustelid.plugins.todos.lines import list_marked
+
+    assert task_like("? Apply added capability from the other codebase")
+    assert list_marked("* fix it") and list_marked("*fix it")
+    assert not list_marked("*writing* object files is still pulled into the tools")
 
 
 # -- candidates: a note's items, not a verb list (items.py) ----------------------------------------
@@ -746,12 +777,39 @@ def test_a_heading_that_reads_as_a_task_is_offered_but_one_that_opens_a_list_is_
 
 
 def test_an_item_too_long_to_quote_gives_its_first_line_and_its_task_lines(tmp_path):
-    text = ("Write better documentation for the importer. The manual page would be a\n"
-            "good place to start, and the examples directory has nothing in it yet so\n"
-            "that the whole thing should be checked by someone.\n")
+    # The first line states no task: the later line that asks is where the item's task is.
+    text = ("The importer originally read only 8-bit text. Although it has moved to\n"
+            "wide characters on most platforms by using types like wchar_t, this\n"
+            "conversion has not been entirely systematic and should be checked.\n")
     assert offered(tmp_path, text) == [
-        "Write better documentation for the importer. The manual page would be a",
-        "that the whole thing should be checked by someone."]
+        "conversion has not been entirely systematic and should be checked."]
+
+
+def test_a_task_too_long_to_quote_is_offered_once(tmp_path):
+    # Its first line is the task; a later line that asks too is the same item, not a second.
+    text = ("* The --add_extra_groups configuration option is deprecated,\n"
+            "  as of the next release.  Run-time warnings should be added\n"
+            "  to notify users of the change; the feature is slated\n"
+            "  for removal in the release after it.\n")
+    assert offered(tmp_path, text) == [
+        "* The --add_extra_groups configuration option is deprecated,"]
+
+
+def test_a_done_remark_under_an_item_finishes_the_item(tmp_path):
+    text = ("- Config files editable through a preferences dialog.\n"
+            "(Randall Hopper) DONE\n"
+            "- Shouldn't be able to delete part of the prompt (or any text before\n"
+            "it) in the shell.  (Martijn Faassen)   DONE\n"
+            "- Emacs style auto-fill (also smart about comments and strings).\n")
+    assert offered(tmp_path, text) == [
+        "- Emacs style auto-fill (also smart about comments and strings)."]
+    # A done line that may be an item whose mark OCR lost is its own, not the item's above.
+    ocr = ("- add a button to suppress tracing through a module\n"
+           "- more object inspection to stack viewer, e.g. to view all array items\n"
+           "insert the initial current directory into sys.path DONE\n")
+    assert offered(tmp_path, ocr) == [
+        "- add a button to suppress tracing through a module",
+        "- more object inspection to stack viewer, e.g. to view all array items"]
 
 
 def test_the_cap_keeps_the_lines_that_read_as_tasks():

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from .lines import chrome, heading, list_marked
+from .lines import chrome, heading, list_marked, task_like, without_mark
 
 # How a note names itself a to-do list. The task reads it to take a list's unmarked lines as
 # items, the inbox router to be sure a file is a note: one recognizer, so both agree.
@@ -33,7 +33,13 @@ _WORDS = re.compile(r"[^\W\d_]{2,}")
 _BLOCK_MIN = 3           # lines in a row that make a list
 _ITEM_WORDS = 8          # more words than this is a sentence, not a list item
 
-_CHANGELOG = re.compile(r"(?i)\b(?:change-?log|release notes|what'?s new)\b|\bNEWS\b")
+_CHANGELOG = re.compile(r"(?i)\b(?:change-?log|release notes|what'?s new)\b|\bNEWS\b"
+                        # "Major changes between versions 581 and 590", GNU's "Noteworthy
+                        # changes in release 3.8 (2022-04-18)", "Changes in 2.1:"
+                        r"|\bchanges\b.{0,40}\b(?:versions?\b|release\s+v?\d|v?\d+\.\d+\b)")
+# A licence or copyright notice states terms ("must not be misrepresented"), it asks for no task.
+_LICENCE = re.compile(r"(?i)\bpermission is (?:hereby )?granted\b|\bprovided\W{0,2}as[- ]is\b"
+                      r"|^\s*licen[cs]e\s*:")
 _DEBIAN_ENTRY = re.compile(r"\burgency=\w+")        # "pkg (1.2-1) unstable; urgency=medium"
 _TITLE_LINES = 4
 # "has the following features:", "Features:": a description follows, unless the heading says
@@ -85,10 +91,12 @@ def listed_items(lines: list[str], excluded: set[int]) -> set[int]:
 
 def described_lines(lines: list[str]) -> set[int]:
     """Lines that describe or record rather than ask: all of a changelog (named in its first
-    lines), and the list under a "features:" line that does not say they are still to come (up
-    to the next heading or blank line)."""
-    if any(_CHANGELOG.search(l) for l in lines[:_TITLE_LINES]) or \
-            any(_DEBIAN_ENTRY.search(l) for l in lines):
+    lines, by a line that is not itself a task or a plan: "add a 'log' subcommand to see what's
+    new" is an item of a TODO file, "Changes planned for 2.0" a heading of one) or of a licence, and the list under a "features:" line that does
+    not say they are still to come (up to the next heading or blank line)."""
+    if any(_CHANGELOG.search(l) and not task_like(without_mark(l)) and not _INTENT.search(l)
+           for l in lines[:_TITLE_LINES]) or \
+            any(_DEBIAN_ENTRY.search(l) or _LICENCE.search(l) for l in lines):
         return set(range(len(lines)))
     described: set[int] = set()
     open_list = False

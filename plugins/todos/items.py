@@ -82,9 +82,11 @@ def continues(prev: Line, line: Line, item_marked: bool, item_indent: int) -> bo
     return item_marked and (first.islower() or first in "([")
 
 
-def items(lines: list[Line], excluded: set[int]) -> list[Item]:
+def items(lines: list[Line], excluded: set[int], done: set[int] = frozenset()) -> list[Item]:
     """The note's items in order. Excluded lines (done, descriptive, screen furniture),
-    headings and chrome belong to no item and end the one before them."""
+    headings and chrome belong to no item and end the one before them. A done remark under
+    an item ("- Config files editable outside the dialog." over "(Randall Hopper) DONE")
+    finishes that whole item: the mark is the item's."""
     found: list[Item] = []
     current: Item | None = None
     for i, line in enumerate(lines):
@@ -94,6 +96,8 @@ def items(lines: list[Line], excluded: set[int]) -> list[Item]:
         # marked item) is still an item; "Fix bugs:" introduces the items below it.
         if i in excluded or chrome(line.text) or (heading(line.text) is not None and (
                 line.text.rstrip().endswith(":") or not task_like(line.text))):
+            if i in done and current is not None and _carries_on(current, line, lines):
+                found.remove(current)
             current = None
             continue
         if current is not None and continues(lines[current.lines[-1]], line, current.marked,
@@ -108,11 +112,24 @@ def items(lines: list[Line], excluded: set[int]) -> list[Item]:
     return found
 
 
+def _carries_on(item: Item, line: Line, lines: list[Line]) -> bool:
+    """Is the done line ``line`` part of ``item``: a bracketed remark under a marked item
+    ("- Config files editable outside the dialog." / "(Randall Hopper) DONE"), or the rest of
+    a phrase the item's last line leaves open (on "to", a comma, an open bracket)? Not any
+    line that ``continues`` would join: OCR loses marks, and "insert ... into sys.path DONE"
+    under "- more object inspection ... array items" is an item of its own."""
+    if line.after_gap or list_marked(line.text):
+        return False
+    prev = lines[item.lines[-1]].text
+    return (item.marked and line.text.lstrip()[:1] in "([") or bool(_CUT.search(prev)) \
+        or prev.count("(") > prev.count(")")
+
+
 def candidates(lines: list[Line], excluded: set[int], listed: set[int],
-               limit: int) -> list[str]:
+               limit: int, done: set[int] = frozenset()) -> list[str]:
     """The quotes the model reviews, at most ``limit``, in the note's order; when there are
     more, the likeliest kinds (see the module's docstring) are kept."""
-    found = items(lines, excluded)
+    found = items(lines, excluded, done)
     titles = section_titles(found, lines)
     tasks = [n for n, it in enumerate(found) if n not in titles and (
         task_like(it.quote) or any(task_like(lines[i].text) for i in it.lines))]
@@ -130,9 +147,13 @@ def candidates(lines: list[Line], excluded: set[int], listed: set[int],
             ranked.append((1, first, it.quote))
         elif n in siblings:
             ranked.append((2, first, it.quote))
-        # An item too long to quote whole is offered by its first line (above); a later line
-        # that reads like a task by itself is offered too.
-        if len(it.lines) > 1 and it.quote == lines[first].text:
+        # An item too long to quote whole is offered by its first line (above). When that line
+        # does not read like a task, a later line that does may be where the item asks
+        # ("GNU grep did 32-bit arithmetic. ... / this conversion ... should be checked."): it
+        # is offered too. Under a first line that is a task, a later one is the same task
+        # ("* The option is deprecated, / as of 1.2. Warnings should be added"): offered, it
+        # became a second todo for one item.
+        if len(it.lines) > 1 and it.quote == lines[first].text and not task_like(it.quote):
             ranked += [(0, i, lines[i].text) for i in it.lines[1:]
                        if not lines[i].piece and task_like(lines[i].text)]
     kept = sorted(ranked)[:limit]

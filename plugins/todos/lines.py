@@ -78,7 +78,9 @@ def source_lines(raw: list[str]) -> list[str]:
 # that read like tasks, it mostly only has to title them. A line qualifies if it is a list item
 # (bullet, number, checkbox) that is not a "Label: value" spec, asks for something ("please",
 # "can you", "don't forget"...), or starts with a common task verb.
-_ITEM = re.compile(r"^\s*(?:(?:[-–—*•·>+~☐☑✓✔□■]|\(?\d{1,2}[.)]|\[[ xX]?\])\s*|o\s+)")
+# "*" is a mark unless it opens an emphasised word ("*writing* object files" carries on a line).
+_ITEM = re.compile(r"^\s*(?:(?:[-–—•·>+~☐☑✓✔□■]|\*(?!\w[^*\s]*\*)|\(?\d{1,2}[.)]|\[[ xX]?\])\s*"
+                   r"|o\s+)")
 _LABEL = re.compile(r"^[A-Za-z][\w ]{0,20}:\s")
 _ASK = re.compile(r"\b(please|pls|plz|can you|could you|would you|will you|don'?t forget|"
                   r"remember to|make sure|need to|needs to|have to|has to|must|should|"
@@ -155,7 +157,8 @@ def task_like(line: str) -> bool:
         return True
     # Two words at least: a lone "Reply", "Cancel" or "DO" (initials) is a button or a label.
     # Marks OCR misread ("#** ADD ...") before the verb.
-    words = _LEAD.sub("", rest.lstrip("#*+>-–—:;. ")).split()
+    # A "?" or "!" set before an item as its mark ("? Apply added capability ...").
+    words = _LEAD.sub("", rest.lstrip("#*+>-–—:;.?! ")).split()
     # "merge, publish, distribute": a verb followed by a comma lists what one may do.
     return len(words) >= 2 and not words[0].endswith(",") \
         and words[0].lower().strip(".,:;!") in _VERBS

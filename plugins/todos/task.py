@@ -27,7 +27,7 @@ class Todos(Task):
     function = "extract_todos"
     description = ("A handwritten note, whiteboard, to-do list, or a message asking for something: "
                    "list the things to do, with due dates.")
-    version = "2"   # 2: priority from the line, not the model
+    version = "3"   # 2: priority from the line, not the model; 3: done remarks, release notes, licences
     input_kind = "image"
     accepts = Task.accepts + ("text/plain",)
     Output = TodoList
@@ -69,7 +69,7 @@ class Todos(Task):
         # Every item of the note that may be a task, its wrapped lines joined, the likeliest
         # first when there are more than the review's budget (items.py); the model decides.
         listed = listed_items(lines, ruled_out)
-        quotes = candidates(layout, ruled_out, listed, MAX_CANDIDATES)
+        quotes = candidates(layout, ruled_out, listed, MAX_CANDIDATES, finished)
         today = _reference_day(seen_at, ctx)
         phrases = find_due_phrases(lines, today, settings.get("date_order", "DMY"))
         menu = {}
