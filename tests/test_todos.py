@@ -705,6 +705,12 @@ def test_a_space_ocr_lost_after_the_verb_still_reads_as_a_task():
     assert task_like("o documentation: list and explain filetype modes")
 
 
+def test_verbs_of_software_work_read_as_tasks():
+    assert task_like("CI: include the new runner end of February.")
+    assert task_like("Include #11952 after a runtime files update.")
+    assert not task_like("In no event will the authors be held liable")
+
+
 def test_a_question_mark_as_an_items_mark_and_an_emphasised_first_word():
     from mustelid.plugins.todos.lines import list_marked
 

@@ -87,7 +87,9 @@ def key_lines(texts: list[str], title_line: int | None = None) -> list[int]:
 # What the model reads beside the key lines. Prefill is most of a screen's model time (~5 ms a
 # token on two cores; a full screen's 60 lines were ~1,000 tokens), and the summary draws on the
 # key lines; the rest is context: the top of the screen in reading order, within a budget.
-PROMPT_CHARS = 600
+# 600 -> 450 (session 14): on screens-dev the same odd-half scores, the even half one kind and
+# two key facts more, 155 -> 141 s in all (the one value tried; docs/EVAL.md).
+PROMPT_CHARS = 450
 PROMPT_LINE_CHARS = 70
 _LETTER = re.compile(r"[^\W\d_]")
 

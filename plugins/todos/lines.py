@@ -106,6 +106,11 @@ investigate limit list load log merge migrate optimise optimize parse patch port
 refactor rename reject release report require rethink revisit rework rewrite reuse save scan
 search separate show simplify skip split store support switch teach track translate try tweak
 unify upgrade use validate verify warn wrap""".split())
+# More verbs of the same work that the lists above lacked (session 14: "include #12008 end of
+# February", "CI: include ..." in a TODO file were never offered). General vocabulary, not words
+# of one note: each is a common first word of an item in software TODO files and issue titles.
+_VERBS |= set("""include insert introduce mention prevent print process reorganise reorganize
+resolve restore retry revert sanitise sanitize sync trim turn""".split())
 # Screen furniture of a photographed editor or terminal, never a task: key help ("^O Write Out",
 # "M-U Undo"), a status message in brackets ("[ Read 15 lines ]"), a menu bar (four or more
 # capitalised words and nothing else: "File Edit Options Buffers Tools Help").
