@@ -679,6 +679,16 @@ def test_release_notes_and_a_licence_ask_for_nothing(tmp_path):
     assert offered(tmp_path, licence) == []
 
 
+def test_a_documents_pointers_for_its_reader_are_not_tasks(tmp_path):
+    readme = ("GNU ed is a line-oriented text editor.\n\n"
+              "See the file INSTALL for compilation and installation instructions.\n\n"
+              "Try 'ed --help' for usage instructions.\n\nReport bugs to bug-ed@gnu.org\n")
+    assert offered(tmp_path, readme) == []
+    todo = "- see whether the default is used in too many places\n- report bugs upstream\n"
+    assert offered(tmp_path, todo) == ["- see whether the default is used in too many places",
+                                       "- report bugs upstream"]
+
+
 def test_a_task_that_mentions_news_or_a_plan_for_changes_is_no_changelog(tmp_path):
     # Only a line that is not itself a task (or a plan) names a changelog.
     todo = ("\tadd a 'log' subcommand to see what's new in a subtree?\n\n"

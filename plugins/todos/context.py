@@ -40,6 +40,13 @@ _CHANGELOG = re.compile(r"(?i)\b(?:change-?log|release notes|what'?s new)\b|\bNE
 # A licence or copyright notice states terms ("must not be misrepresented"), it asks for no task.
 _LICENCE = re.compile(r"(?i)\bpermission is (?:hereby )?granted\b|\bprovided\W{0,2}as[- ]is\b"
                       r"|^\s*licen[cs]e\s*:")
+# A document's word to its reader, not a task: where to read more ("See the file INSTALL for
+# compilation instructions", "Try 'ed --help' for usage information") or whom to write to
+# ("Report bugs to bug-ed@gnu.org").
+_TO_READER = re.compile(r"(?i)^\W*(?:see|try|read|consult|refer to)\b.{0,60}\bfor\b"
+                        r".{0,30}\b(?:instructions|information|details|documentation|usage|help)\b"
+                        r"|^\W*(?:please\s+)?(?:report|send|mail|e-?mail)\s+(?:any\s+)?(?:bugs?|bug "
+                        r"reports|comments|questions|patches|suggestions)\b.{0,40}(?:@|https?://)")
 _DEBIAN_ENTRY = re.compile(r"\burgency=\w+")        # "pkg (1.2-1) unstable; urgency=medium"
 _TITLE_LINES = 4
 # "has the following features:", "Features:": a description follows, unless the heading says
@@ -92,13 +99,15 @@ def listed_items(lines: list[str], excluded: set[int]) -> set[int]:
 def described_lines(lines: list[str]) -> set[int]:
     """Lines that describe or record rather than ask: all of a changelog (named in its first
     lines, by a line that is not itself a task or a plan: "add a 'log' subcommand to see what's
-    new" is an item of a TODO file, "Changes planned for 2.0" a heading of one) or of a licence, and the list under a "features:" line that does
-    not say they are still to come (up to the next heading or blank line)."""
+    new" is an item of a TODO file, "Changes planned for 2.0" a heading of one) or of a licence;
+    a document's pointers for its reader ("See INSTALL for instructions", "Report bugs to …");
+    and the list under a "features:" line that does not say they are still to come (up to the
+    next heading or blank line)."""
     if any(_CHANGELOG.search(l) and not task_like(without_mark(l)) and not _INTENT.search(l)
            for l in lines[:_TITLE_LINES]) or \
             any(_DEBIAN_ENTRY.search(l) or _LICENCE.search(l) for l in lines):
         return set(range(len(lines)))
-    described: set[int] = set()
+    described = {i for i, line in enumerate(lines) if _TO_READER.search(line)}
     open_list = False
     for i, line in enumerate(lines):
         if _DESCRIBES.search(line) and not _INTENT.search(line):
