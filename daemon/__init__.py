@@ -34,6 +34,7 @@ from mustelid.ocr import (  # noqa: E402
     row_groups,
     rows_as_text,
 )
+from mustelid.ocr_layout import laid_out_text  # noqa: E402
 from mustelid.periods import PERIODS, period_bounds  # noqa: E402
 from mustelid.tasks import (  # noqa: E402
     Backend,
@@ -83,6 +84,7 @@ __all__ = [
     "clean_text",
     "folder_route",
     "image_facts",
+    "laid_out_text",
     "model_key",
     "normalise_box",
     "period_bounds",

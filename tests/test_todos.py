@@ -147,6 +147,8 @@ def test_the_reference_day_is_the_local_day_the_file_was_seen():
     # an editor's furniture in a photo: menu bar, key help, status message
     ("File Edit Options Buffers Tools Help", False), ("^G Get Help  ^O Write Out", False),
     ("[ Read 15 lines ]", False),
+    # a pager's status line under the text it shows
+    ("add-todo.txt (END)", False), ("--More--(42%)", False), ("notes lines 1-24/80 byte 1510", False),
     # a one-word item is a heading or decoration; a verb with a comma lists permissions
     ("* SM/DECRYPT.C", False), ("- Design", False), ("* ********", False),
     ("publish, distribute, sublicence, and/or sell copies", False),

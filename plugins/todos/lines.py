@@ -113,10 +113,12 @@ _VERBS |= set("""include insert introduce mention prevent print process reorgani
 resolve restore retry revert sanitise sanitize sync trim turn""".split())
 # Screen furniture of a photographed editor or terminal, never a task: key help ("^O Write Out",
 # "M-U Undo"), a status message in brackets ("[ Read 15 lines ]"), a menu bar (four or more
-# capitalised words and nothing else: "File Edit Options Buffers Tools Help").
+# capitalised words and nothing else: "File Edit Options Buffers Tools Help"), a pager's status
+# line ("notes.txt (END)", "--More--(40%)", "lines 1-24/80 byte 1510").
 _CHROME = re.compile(r"(?:^|\s)(?:\^|M-)[A-Z\\_]\b|^\s*\[.*\]\s*$"
                      r"|^[^\[\]]{1,40}\s\]\s*$|^\s*\[\s[^\[\]]{1,40}$"   # one bracket lost by OCR
-                     r"|^\s*(?:[A-Z][a-z]+\s+){3,}[A-Z][a-z]+\s*$")
+                     r"|^\s*(?:[A-Z][a-z]+\s+){3,}[A-Z][a-z]+\s*$"
+                     r"|\(END\)\s*$|^\s*--\s?More\s?--|^\s*(?:\S+\s+)?lines \d+-\d+/\d+")
 _WHERE = re.compile(r"^[A-Za-z][\w .\-/]{0,30}:\s")      # "copy.c: ", "ls: ", "Docs: "
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _GLUED = re.compile(r"^([^\W\d_]{2,})(?=--|=)")

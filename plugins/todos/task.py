@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from mustelid import (Evidence, JobInput, OcrLine, PermanentError, Task, TaskContext,
-                      TransientError, capabilities, clean_text, reading_order)
+                      TransientError, capabilities, clean_text, laid_out_text)
 from mustelid.records import input_file, job_and_result
 
 from . import evaluate
@@ -27,7 +27,8 @@ class Todos(Task):
     function = "extract_todos"
     description = ("A handwritten note, whiteboard, to-do list, or a message asking for something: "
                    "list the things to do, with due dates.")
-    version = "3"   # 2: priority from the line, not the model; 3: done remarks, release notes, licences
+    version = "4"   # 2: priority from the line, not the model; 3: done remarks, release notes,
+    # licences; 4: a picture of a note laid out as its file (indents, gaps, lost marks)
     input_kind = "image"
     accepts = Task.accepts + ("text/plain",)
     Output = TodoList
@@ -99,7 +100,9 @@ class Todos(Task):
     def _ocr_lines(self, job: JobInput, ctx: TaskContext) -> tuple[Any, list[str]]:
         image = ctx.load_image(job.path)   # PermanentError("unreadable_image") for a bad file
         lines = [OcrLine(clean_text(l.text), l.box, l.score) for l in ctx.ocr(job.path)]
-        return image, [l.text for l in reading_order([l for l in lines if l.text])]
+        # Laid out as the note's file would be: an item's indented second line, the blank line
+        # between items and an editor's line numbers are what lines.py reads structure from.
+        return image, laid_out_text(lines, image)
 
     def _from_job(self, job_id: str, ctx: TaskContext) -> tuple[list[str], str | None]:
         # Function-local: mustelid.records loads sqlite-utils, and with it numpy, which

@@ -1,0 +1,107 @@
+"""OCR lines laid out as the note's file: indentation, blank lines, an editor's gutter and list
+marks the detector left out (mustelid.ocr_layout; docs/EVAL.md, "Notes as pictures")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+from mustelid import OcrLine, laid_out_text
+from mustelid.ocr_layout import LOST_MARK
+
+IMAGES = Path(__file__).resolve().parents[1] / "examples" / "eval" / "notes-tune-images"
+CW, H = 10, 20          # character width and line height of the rows drawn below
+
+
+def line(text: str, col: int, row: int, x0: int = 100) -> OcrLine:
+    """An OCR box of ``text`` starting ``col`` characters in, on row ``row`` (rows 20 px apart)."""
+    x = x0 + col * CW
+    return OcrLine(text, (x, row * H, x + len(text) * CW, row * H + H))
+
+
+def test_indented_lines_and_free_lines_come_back_as_in_the_file():
+    lines = [line("- Separate the scripts into a package;", 0, 0),
+             line("these scripts are less used", 2, 1),
+             line("- Internationalize with gettext.", 0, 3)]
+    assert laid_out_text(lines) == ["- Separate the scripts into a package;",
+                                    "  these scripts are less used",
+                                    "",
+                                    "- Internationalize with gettext."]
+
+
+def test_edges_that_drift_a_little_each_row_stay_one_level():
+    # A photo turned by a degree: each row starts 3 px (under a character) right of the last.
+    lines = [OcrLine(f"item number {i} of the list", (100 + 3 * i, i * H, 400, i * H + H))
+             for i in range(8)]
+    assert all(not text.startswith(" ") for text in laid_out_text(lines))
+
+
+def test_an_editors_line_numbers_are_dropped_and_its_empty_lines_kept():
+    texts = {1: "Open", 3: "+ Display the case mode", 5: "+ emacs like key bindings",
+             6: "  ^S for searching"}
+    lines = []
+    for n in range(1, 7):
+        lines.append(OcrLine(str(n), (20, n * H, 40, n * H + H)))
+        if n in texts:
+            lines.append(line(texts[n].strip(), 2 if texts[n].startswith(" ") else 0, n, x0=50))
+    assert laid_out_text(lines) == ["Open", "", "+ Display the case mode", "",
+                                    "+ emacs like key bindings", "  ^S for searching"]
+
+
+def test_numbers_that_do_not_count_up_down_one_column_are_text():
+    lines = [line("Buy", 0, 0), line("12", 5, 0), line("Eggs", 0, 1), line("6", 5, 1),
+             line("Milk", 0, 2), line("2", 5, 2), line("Tea", 0, 3), line("40", 5, 3)]
+    out = [t.strip() for t in laid_out_text(lines)]
+    assert "12" in out and "40" in out
+
+
+def _page(marks: dict[int, str]) -> tuple[Image.Image, list[OcrLine]]:
+    """A white page with rows of text blocks at x=100 and, on the rows in ``marks``, a glyph
+    drawn 2 characters to the left: "-" a dash, "8" a tall digit."""
+    image = Image.new("RGB", (500, 40 + 6 * H), "white")
+    draw = ImageDraw.Draw(image)
+    lines = []
+    for row in range(6):
+        y = 20 + row * H
+        draw.rectangle((104, y + 4, 300, y + 15), fill="black")      # the words
+        glyph = marks.get(row)
+        if glyph == "-":
+            draw.rectangle((82, y + 9, 88, y + 10), fill="black")
+        elif glyph == "8":
+            draw.rectangle((82, y + 4, 88, y + 15), fill="black")
+        lines.append(OcrLine(f"item {row} of the list", (100, y, 302, y + H)))
+    return image, lines
+
+
+def test_marks_the_detector_left_out_are_put_back_from_the_pixels():
+    image, lines = _page({0: "-", 1: "-", 3: "-"})
+    out = laid_out_text(lines, image)
+    assert [t.startswith(f"{LOST_MARK} ") for t in out] == [True, True, False, True, False, False]
+    # Marked lines start where their mark does; an unmarked line's words align with theirs.
+    assert out[2] == "  item 2 of the list"
+
+
+def test_a_lone_glyph_or_a_tall_one_is_no_mark():
+    image, lines = _page({2: "-"})
+    assert not any(LOST_MARK in t for t in laid_out_text(lines, image))
+    image, lines = _page({0: "8", 1: "8", 2: "8"})
+    assert not any(LOST_MARK in t for t in laid_out_text(lines, image))
+
+
+@pytest.mark.real
+def test_real_ocr_of_a_pager_capture_gets_its_marks_and_indents_back():
+    pytest.importorskip("rapidocr")
+    from mustelid import clean_text
+    from mustelid.plugins.ocr_rapid import RapidOcrEngine
+
+    path = IMAGES / "img05.png"     # adduser's TODO in `less`: " * " items, wrapped under them
+    lines = [OcrLine(clean_text(l.text), l.box, l.score) for l in RapidOcrEngine().read(str(path))]
+    out = laid_out_text(lines, Image.open(path).convert("RGB"))
+    items = [t for t in out if t.lstrip().startswith(LOST_MARK)]
+    assert len(items) == 8, out
+    first, second = out[0], out[1]
+    assert second.strip() == "as of bookworm+1. Run-time warnings should be added"
+    indent = len(second) - len(second.lstrip())
+    assert indent > len(first) - len(first.lstrip())      # carried on under its item
