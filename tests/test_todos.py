@@ -24,7 +24,8 @@ from mustelid.plugins.todos import TodoList, Todos, enqueue_todos
 from mustelid.plugins.todos.checks import caution_for
 from mustelid.plugins.todos.cli import list_todos, to_markdown, to_todotxt
 from mustelid.plugins.todos.dates import find_due_phrases, parse_due
-from mustelid.plugins.todos.lines import done_lines, result_text, split_long, squash, task_like
+from mustelid.plugins.todos.lines import (HEAD_CHARS, done_lines, quote_head, result_text, split_long,
+                                          squash, task_like)
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "examples" / "samples"
@@ -188,6 +189,23 @@ def test_schema_offers_only_task_like_lines_and_found_phrases():
 
     gbnf = json_schema_to_gbnf(json.dumps(schema))
     assert "by Friday" in gbnf and "tuple-3" in gbnf
+
+
+def test_the_model_restates_a_long_lines_start_and_the_todo_keeps_the_whole_line():
+    long = ("- use install in unix/Makefile instead of mkdir -p, look at the install sh script "
+            "before the release on 14 May")
+    task = Todos()
+    ev = task.prepare(note_job(), FakeCtx([OcrLine(long, (0, 0, 900, 20)), NOTE[3]]))
+    entries = task.schema(ev)["properties"]["review"]["prefixItems"]
+    head = entries[0]["anyOf"][0]["properties"]["source_quote"]["const"]
+    assert head == quote_head(long) and long.startswith(head.removesuffix("…"))
+    assert len(head) <= HEAD_CHARS + 1 and head.endswith("…")
+    short = entries[1]["anyOf"][0]["properties"]["source_quote"]["const"]
+    assert short == NOTE[3].text                       # a short line is restated whole
+    result = TodoList.model_validate({"review": [todo(head), todo(short)]})
+    assert task.check(result, ev) == []
+    assert [t.source_quote for t in result.todos] == [long, NOTE[3].text]
+    assert result.todos[0].due == dt.date(2026, 5, 14)   # the date on the rest of the line
 
 
 def test_a_text_without_task_like_lines_allows_only_an_empty_list():

@@ -11,11 +11,24 @@ from mustelid import clean_text
 MAX_LINES = 40         # source lines shown to the model: ~15 prompt tokens each
 QUOTE_CHARS = 120      # a longer line is offered in pieces, split between words
 MAX_TEXT_CHARS = 20_000
+# The model restates only the start of the line it judges (``quote_head``): enough to attend to
+# the line in the text above, without generating all of it again (~28 tokens an entry).
+HEAD_CHARS = 32
+ELLIPSIS = "…"
 
 
 def squash(text: str) -> str:
     """Case- and space-insensitive form for "does this quote occur in the source?"."""
     return "".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def quote_head(quote: str) -> str:
+    """The start of a candidate line as the model restates it: the line itself when short, else
+    its first words up to ``HEAD_CHARS`` characters and an ellipsis."""
+    if len(quote) <= HEAD_CHARS + 8:
+        return quote
+    cut = quote.rfind(" ", 0, HEAD_CHARS + 1)
+    return quote[:cut if cut > HEAD_CHARS // 2 else HEAD_CHARS].rstrip() + ELLIPSIS
 
 
 def split_long(text: str, limit: int = QUOTE_CHARS) -> list[str]:

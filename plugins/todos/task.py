@@ -17,7 +17,8 @@ from .checks import caution_for, due_for, priority_for
 from .context import described_lines, key_help_lines, listed_items
 from .dates import find_due_phrases
 from .items import candidates
-from .lines import MAX_TEXT_CHARS, done_lines, read_text, result_text, source_layout, squash, title_of
+from .lines import (MAX_TEXT_CHARS, done_lines, quote_head, read_text, result_text, source_layout,
+                    squash, title_of)
 from .output import MAX_CANDIDATES, Todo, TodoList
 from .routing import todo_fit
 
@@ -143,6 +144,7 @@ class Todos(Task):
                if phrases else {"type": "null"})
 
         def entry(quote: str) -> dict[str, Any]:
+            quote = quote_head(quote)
             no = {"source_quote": {"const": quote}, "is_todo": {"const": False}}
             yes = {"source_quote": {"const": quote}, "is_todo": {"const": True},
                    "due_phrase": due}
@@ -156,6 +158,10 @@ class Todos(Task):
                 "additionalProperties": False}
 
     def check(self, result: TodoList, evidence: Evidence) -> list[str]:
+        # The schema had the model restate only each line's start; the todo keeps the line.
+        for entry, quote in zip(result.review, evidence.data["quotes"]):
+            if entry.source_quote == quote_head(quote):
+                entry.source_quote = quote
         source = squash(evidence.text)
         today = dt.date.fromisoformat(evidence.data["today"])
         order = evidence.data.get("date_order", "DMY")
