@@ -70,8 +70,8 @@ def _gutter(rows: list[list[OcrLine]], width: float) -> set[int]:
     """The ids of an editor's line numbers: bare numbers in one column (right edges within three
     characters), at most one a row, that mostly count up down the page. A bare number in the
     text (a quantity, a year) is not in such a column."""
-    numbers = sorted((line.box[2], y, line) for y, row in enumerate(rows) for line in row
-                     if _NUMBER.fullmatch(line.text))
+    numbers = sorted(((line.box[2], y, line) for y, row in enumerate(rows) for line in row
+                      if _NUMBER.fullmatch(line.text)), key=lambda e: e[:2])
     columns: list[list[tuple[int, int, OcrLine]]] = []
     for entry in numbers:           # single linkage on the right edge
         if columns and entry[0] - columns[-1][-1][0] <= 1.5 * width:
@@ -125,6 +125,8 @@ def _lost_marks(lines: list[OcrLine], image: Any, width: float, gutter_edge: int
         if left < 0 or h < 4 or _covered(line, lines, left, y0 + h // 4, y1 - h // 4):
             continue
         strip = gray[y0:y1, left:min(x1, x0 + h)]
+        if strip.size == 0:                      # a box at or past the page's edge
+            continue
         ink = np.abs(strip - np.median(strip)) > 80
         runs = [r for r in _runs(ink.any(axis=0)) if left + r[1] > gutter_edge]
         # The mark: the first glyph, starting left of the box, nothing left of it up to the

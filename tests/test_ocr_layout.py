@@ -105,3 +105,27 @@ def test_real_ocr_of_a_pager_capture_gets_its_marks_and_indents_back():
     assert second.strip() == "as of bookworm+1. Run-time warnings should be added"
     indent = len(second) - len(second.lstrip())
     assert indent > len(first) - len(first.lstrip())      # carried on under its item
+
+
+# Any boxes an OCR engine may return, on any page: nothing is lost but a gutter's numbers.
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_box = st.tuples(st.integers(0, 400), st.integers(0, 400), st.integers(1, 300), st.integers(1, 60))
+_ocr = st.lists(st.tuples(st.text(min_size=1, max_size=30), _box), max_size=25)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_ocr, st.booleans())
+def test_every_line_read_is_laid_out_once_unless_it_is_a_bare_number(raw, with_page):
+    # Tasks hand over clean_text'ed lines: single spaces, none at the ends.
+    lines = [OcrLine(" ".join(text.split()), (x, y, x + w, y + h)) for text, (x, y, w, h) in raw]
+    page = Image.new("RGB", (600, 400), "white") if with_page else None   # boxes may overflow it
+    if page is not None:
+        ImageDraw.Draw(page).rectangle((0, 0, 599, 399), outline="black")
+    out = laid_out_text(lines, page)
+    texts = [t.lstrip().removeprefix(f"{LOST_MARK} ") for t in out if t.strip()]
+    for line_ in lines:
+        if line_.text.strip() and not line_.text.isdigit():
+            assert line_.text in texts
+    assert len(texts) <= len([l for l in lines if l.text.strip()])
