@@ -892,3 +892,48 @@ def test_a_verbless_item_written_like_its_neighbours_is_still_offered(tmp_path):
     text = "- Fix the login timeout\n- Better offline mode\n- Rewrite the report parser\n"
     assert offered(tmp_path, text) == ["- Fix the login timeout", "- Better offline mode",
                                        "- Rewrite the report parser"]
+
+
+# Lists kept in code and documentation markup (examples/eval/notes-tune2; docs/EVAL.md).
+def test_a_list_in_code_comments_reads_as_the_same_list_in_a_text_file(tmp_path):
+    python = ("# Other changes from 3.1:\n# - New method NNTP.over()\n#\n# TODO:\n"
+              "# - return structured data everywhere\n# - support HDR\n")
+    assert offered(tmp_path, python) == ["- return structured data everywhere", "- support HDR"]
+    vim = '" TODO:\n" Add an "unsafe eval" mode\n" Complete basic syntax\n" Continue parsing\n'
+    assert offered(tmp_path, vim) == ['Add an "unsafe eval" mode', "Complete basic syntax",
+                                      "Continue parsing"]
+
+
+def test_a_few_hash_headings_are_not_a_comment_block(tmp_path):
+    text = "# Groceries\n- buy milk\n- buy eggs\n- call mum\n# Later\n- fix the bike\n"
+    assert "- fix the bike" in offered(tmp_path, text) and "- buy milk" in offered(tmp_path, text)
+
+
+def test_pod_headings_and_items_are_read_as_a_todo_list(tmp_path):
+    pod = ("=head1 EXIT VALUES\n\n=over 4\n\n=item 1\n\nAn unknown error\n\n=back\n\n"
+           "=head1 TODO\n\n=over 4\n\n=item Check if handles are open\n\nSuggestions welcome.\n\n"
+           "=back\n\n=head1 TODO LIST\n\n * Documentation\n * Tests\n")
+    got = offered(tmp_path, pod)
+    assert "* Check if handles are open" in got
+    assert " * Documentation".strip() in [q.strip() for q in got]
+    assert not any("unknown error" in q for q in got)
+
+
+def test_one_short_paragraph_under_a_todo_heading_is_an_entry(tmp_path):
+    text = ("TODO\n\nMore tests.  (Stuff I didn't think of yet.)\n\nParagraph mode?\n\n"
+            "Fixed-length mode.  Leave-blanks mode.\n")
+    assert offered(tmp_path, text) == ["More tests. (Stuff I didn't think of yet.)",
+                                       "Paragraph mode?", "Fixed-length mode. Leave-blanks mode."]
+
+
+@pytest.mark.parametrize("line", [
+    "* Fixed docstring parsing for classes", "- Added the --lesskey-src option",
+    "Bugfix: useless #ifdef should be #if", "GNU make will now use posix_spawn() where it can",
+])
+def test_a_record_of_a_change_made_is_not_a_task(line):
+    assert task_like(line) is False
+
+
+def test_a_list_under_a_version_heading_records_a_release(tmp_path):
+    text = "TODO:\n- add a cache\n\nv 0.9\n  * Better parsing of tuples\n  * Faster startup\n"
+    assert offered(tmp_path, text) == ["- add a cache"]

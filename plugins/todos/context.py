@@ -30,6 +30,9 @@ _TODO_NAMES = (
                r"(?:txt|md|markdown|org|rst|text|todo)\b"),
 )
 _WORDS = re.compile(r"[^\W\d_]{2,}")
+# A to-do list's heading alone on its line: "TODO", "TO DO:", "Things to do", "TODO for 2.0".
+_TODO_HEADING = re.compile(r"(?i)^\W*(?:things\s+)?to[\s-]?d[o0]s?(?:\s+list|\s+for\s+[^.]{1,30})?\s*:?\W*$")
+_ONE_WORD = re.compile(r"[^\W\d_]{4,}\.?")
 _BLOCK_MIN = 3           # lines in a row that make a list
 _ITEM_WORDS = 8          # more words than this is a sentence, not a list item
 
@@ -55,6 +58,9 @@ _DESCRIBES = re.compile(r"(?i)\bfeatures?\b[^:]{0,40}:\s*$")
 _INTENT = re.compile(r"(?i)\b(?:planned|missing|wanted|wish|todo|to do|to add|to implement|"
                      r"requested|future|ideas?|needed|upcoming|proposed|not yet)\b")
 
+# A release's heading ("v 0.9", "2.1.3 (2019-04-02)", "Version 1.2:"): what follows records it.
+_VERSION = re.compile(r"(?i)^\W*(?:v|version|release)?\.?\s*\d+(?:\.\d+)+[a-z\d.+~-]*\s*(?:\(.{0,30}\))?\W*$")
+
 _KEY_CHORD = re.compile(r"^\s*(?:\^[A-Z\\_\]]|M-[A-Z0-9])\s*$")
 _TITLE_CASE = re.compile(r"^\s*(?:[A-Z][a-z]+\s+){0,2}[A-Z][a-z]+\s*$")
 
@@ -68,20 +74,39 @@ def is_todo_list(lines: list[str]) -> bool:
     return any(map(names_todo_list, lines))
 
 
+def todo_list_start(lines: list[str]) -> int | None:
+    """Where a note's to-do list starts (None: it names none). Under a heading of its own
+    ("TODO", "To do:", "TODO for 2.0"), the list is what follows it: what comes before (an
+    exit-code table, a module's description) is not in it. Named elsewhere (a title bar, an
+    editor's status line under the text), the whole note is the list."""
+    if not is_todo_list(lines):
+        return None
+    heading_at = todo_heading(lines)
+    return 0 if heading_at is None else heading_at
+
+
+def todo_heading(lines: list[str]) -> int | None:
+    """The first line that is a to-do list's heading alone ("TODO", "Things to do:")."""
+    return next((i for i, line in enumerate(lines) if _TODO_HEADING.match(line)), None)
+
+
 def listed_items(lines: list[str], excluded: set[int]) -> set[int]:
     """In a note that names itself a to-do list: each run of at least three unmarked short
     lines (2 to 8 words, one of four letters or more; no sentence or heading ending, no
     heading, no menu bar) as items. A run with list marks in it is a marked list: its unmarked
     lines are an item's continuation. Lines without words (an editor's line numbers, an icon)
     neither count nor break a run."""
-    if not is_todo_list(lines):
+    start = todo_list_start(lines)
+    if start is None:
         return set()
     items: set[int] = set()
     run: list[int] = []
     marked = False
     for i, line in enumerate(lines + [""]):
+        if i < start:
+            continue
         words = _WORDS.findall(line)
-        if line and not words and i < len(lines):
+        if line and not words and i < len(lines) and not _VERSION.match(line):
             continue
         short = (2 <= len(words) <= _ITEM_WORDS and max(map(len, words)) >= 4
                  and not line.rstrip().endswith((".", ":")) and heading(line) is None
@@ -93,6 +118,11 @@ def listed_items(lines: list[str], excluded: set[int]) -> set[int]:
         if len(run) >= _BLOCK_MIN and not marked:
             items.update(run)
         run, marked = [], False
+    # A marked item of one word ("* Documentation", "- Tests") names a whole task in a to-do
+    # list; elsewhere it is a heading or a decoration (lines.task_like). A path or a file name
+    # ("* SM/DECRYPT.C") names a section.
+    items.update(i for i, line in enumerate(lines)
+                 if i > start and i not in excluded and list_marked(line) and _ONE_WORD.fullmatch(without_mark(line)))
     return items
 
 
@@ -103,14 +133,19 @@ def described_lines(lines: list[str]) -> set[int]:
     a document's pointers for its reader ("See INSTALL for instructions", "Report bugs to …");
     and the list under a "features:" line that does not say they are still to come (up to the
     next heading or blank line)."""
-    if any(_CHANGELOG.search(l) and not task_like(without_mark(l)) and not _INTENT.search(l)
-           for l in lines[:_TITLE_LINES]) or \
-            any(_DEBIAN_ENTRY.search(l) or _LICENCE.search(l) for l in lines):
+    named = next((i for i, l in enumerate(lines[:_TITLE_LINES]) if _CHANGELOG.search(l)
+                  and not task_like(without_mark(l)) and not _INTENT.search(l)), None)
+    if any(_DEBIAN_ENTRY.search(l) or _LICENCE.search(l) for l in lines):
         return set(range(len(lines)))
+    if named is not None:
+        # "Other changes from 3.1:" then "TODO:" (a module's header comment): the changes are
+        # recorded, the list after the to-do heading asks.
+        start = todo_list_start(lines)
+        return set(range(start if start is not None and start > named else len(lines)))
     described = {i for i, line in enumerate(lines) if _TO_READER.search(line)}
     open_list = False
     for i, line in enumerate(lines):
-        if _DESCRIBES.search(line) and not _INTENT.search(line):
+        if (_DESCRIBES.search(line) and not _INTENT.search(line)) or _VERSION.match(line):
             open_list = True
             continue
         if open_list and (not line.strip() or heading(line) is not None):

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .context import names_todo_list
+from .context import names_todo_list, todo_heading
 from .lines import QUOTE_CHARS, Line, chrome, heading, list_marked, task_like, without_mark
 
 _WORD = re.compile(r"[^\W\d_]{2,}")
@@ -134,6 +134,7 @@ def candidates(lines: list[Line], excluded: set[int], listed: set[int],
     tasks = [n for n, it in enumerate(found) if n not in titles and (
         task_like(it.quote) or any(task_like(lines[i].text) for i in it.lines))]
     siblings = _siblings(found, tasks)
+    start = todo_heading([line.text for line in lines])
     ranked: list[tuple[int, int, str]] = []      # (rank, first line, quote)
     for n, it in enumerate(found):
         first = it.lines[0]
@@ -144,6 +145,12 @@ def candidates(lines: list[Line], excluded: set[int], listed: set[int],
         # A to-do list's entries are short lines; a run of them that the reader joined into
         # a long sentence is prose wrapped to the note's width, not entries.
         elif first in listed and len(it.text.split()) <= SHORT_WORDS:
+            ranked.append((1, first, it.quote))
+        # Under a to-do list's heading, an item that is one short line on its own ("More
+        # tests.", "Paragraph mode?", a blank line before and after) is an entry of it. (Named
+        # only in a title bar, the note may be a window whose status lines stand alone too.)
+        elif start is not None and first > start and _alone(lines, first) \
+                and len(it.text.split()) <= SHORT_WORDS and heading(it.text) is None:
             ranked.append((1, first, it.quote))
         elif n in siblings:
             ranked.append((2, first, it.quote))
@@ -158,6 +165,11 @@ def candidates(lines: list[Line], excluded: set[int], listed: set[int],
                        if not lines[i].piece and task_like(lines[i].text)]
     kept = sorted(ranked)[:limit]
     return list(dict.fromkeys(quote for _, _, quote in sorted(kept, key=lambda r: r[1])))
+
+
+def _alone(lines: list[Line], i: int) -> bool:
+    """Line ``i`` is a paragraph of its own: a blank line before it and after it."""
+    return lines[i].after_gap and (i + 1 == len(lines) or lines[i + 1].after_gap)
 
 
 def _siblings(found: list[Item], tasks: list[int]) -> set[int]:

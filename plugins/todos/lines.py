@@ -135,6 +135,10 @@ _CHROME = re.compile(r"(?:^|\s)(?:\^|M-)[A-Z\\_]\b|^\s*\[.*\]\s*$"
 _WHERE = re.compile(r"^[A-Za-z][\w .\-/]{0,30}:\s")      # "copy.c: ", "ls: ", "Docs: "
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _GLUED = re.compile(r"^([^\W\d_]{2,})(?=--|=)")
+_RECORD = re.compile(r"(?:fixed|added|changed|removed|improved|updated|renamed|replaced|moved|"
+                     r"dropped|bumped|merged|reworked|rewrote|rewritten|cleaned|deprecated|"
+                     r"bugfix|implemented|switched|converted|corrected|refactored)\b", re.I)
+_NOW = re.compile(r"\b(?:will|can|does|do|is|are) now\b", re.I)
 _NEGATIVE = re.compile(r"^(?:don'?t|do not|never|stop)\s+\w", re.I)
 
 
@@ -161,11 +165,18 @@ def task_like(line: str) -> bool:
     rest = line[item.end():] if item else line
     # A space OCR lost after the verb ("Fix--directories=read.").
     rest = _GLUED.sub(r"\1 ", rest.lstrip())
+    # A record of a change made ("Fixed parsing of ...", "Added --foo", "Bugfix: ... should be
+    # #if"): a changelog's or a release note's line, however it is marked or worded after.
+    if _RECORD.match(rest.lstrip("#*+>-–—:;.?! ")):
+        return False
     if _ASK.search(line):
         return True
     # An item of one word or none ("* SM/DECRYPT.C", "- Design", a row of asterisks) is a
     # heading or a decoration: a task says what to do to what.
     if sum(1 for w in rest.split() if _WORD.search(w)) < 2:
+        return False
+    # What a release changed, told in the present ("GNU make will now use posix_spawn()").
+    if _NOW.search(rest):
         return False
     if item and not _LABEL.match(rest):
         return True

@@ -17,6 +17,7 @@ from .checks import caution_for, due_for, priority_for
 from .context import described_lines, key_help_lines, listed_items
 from .dates import find_due_phrases
 from .items import candidates
+from .markup import plain_lines
 from .lines import (MAX_TEXT_CHARS, done_lines, quote_head, read_text, result_text, source_layout,
                     squash, title_of)
 from .output import MAX_CANDIDATES, Todo, TodoList
@@ -28,8 +29,9 @@ class Todos(Task):
     function = "extract_todos"
     description = ("A handwritten note, whiteboard, to-do list, or a message asking for something: "
                    "list the things to do, with due dates.")
-    version = "4"   # 2: priority from the line, not the model; 3: done remarks, release notes,
-    # licences; 4: a picture of a note laid out as its file (indents, gaps, lost marks)
+    version = "5"   # 2: priority from the line, not the model; 3: done remarks, release notes,
+    # licences; 4: a picture of a note laid out as its file (indents, gaps, lost marks);
+    # 5: lists in code comments and POD, records of changes, a to-do heading's entries
     input_kind = "image"
     accepts = Task.accepts + ("text/plain",)
     Output = TodoList
@@ -60,7 +62,8 @@ class Todos(Task):
         else:
             raise PermanentError("no_input", 'todos need an image, a text file, or params '
                                  '{"text": ...} or {"from_job": JOB_ID}')
-        layout = source_layout(raw)
+        # A list kept in code comments or POD reads as the same list in a text file.
+        layout = source_layout(plain_lines(raw))
         lines = [line.text for line in layout]
         if not lines:
             raise PermanentError("no_text", "no text found: nothing to do")
