@@ -937,3 +937,10 @@ def test_a_record_of_a_change_made_is_not_a_task(line):
 def test_a_list_under_a_version_heading_records_a_release(tmp_path):
     text = "TODO:\n- add a cache\n\nv 0.9\n  * Better parsing of tuples\n  * Faster startup\n"
     assert offered(tmp_path, text) == ["- add a cache"]
+
+
+def test_a_calendars_dates_under_its_todo_panel_are_not_entries(tmp_path):
+    # calcurse: a "TODO" panel beside the appointments, and the days stand alone.
+    text = ("Appointments\n\nDecember 4, 2026\n\nTODO\n\nDecember 6, 2026\n\n"
+            "December 7, 2026\n\nThu 2026-12-03\n\nk Up\n")
+    assert offered(tmp_path, text) == []

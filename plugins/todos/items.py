@@ -147,10 +147,13 @@ def candidates(lines: list[Line], excluded: set[int], listed: set[int],
         elif first in listed and len(it.text.split()) <= SHORT_WORDS:
             ranked.append((1, first, it.quote))
         # Under a to-do list's heading, an item that is one short line on its own ("More
-        # tests.", "Paragraph mode?", a blank line before and after) is an entry of it. (Named
-        # only in a title bar, the note may be a window whose status lines stand alone too.)
+        # tests.", "Paragraph mode?", a blank line before and after) is an entry of it; a date
+        # or a key's label there ("December 6, 2026", "k Up") is a calendar's or a screen's
+        # cell. (Named only in a title bar, the note may be a window whose status lines stand
+        # alone too: not there.)
         elif start is not None and first > start and _alone(lines, first) \
-                and len(it.text.split()) <= SHORT_WORDS and heading(it.text) is None:
+                and 2 <= len(_WORD.findall(it.text)) and len(it.text.split()) <= SHORT_WORDS \
+                and heading(it.text) is None:
             ranked.append((1, first, it.quote))
         elif n in siblings:
             ranked.append((2, first, it.quote))
