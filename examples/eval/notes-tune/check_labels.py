@@ -1,9 +1,11 @@
-# Checks every tuneNN.json parses and every label string (or >=1 alternative of a list)
-# occurs verbatim in tuneNN.txt (whitespace runs, including line breaks, collapsed to one space).
+# Checks every NAME.json of a folder of text notes (this one, or the folder given: e.g.
+# ../notes-tune2) parses and every label string (or >=1 alternative of a list) occurs verbatim
+# in NAME.txt (whitespace runs, including line breaks, collapsed to one space).
 import json, glob, re, os, sys
 ws = lambda s: re.sub(r"\s+", " ", s).strip()
 bad = n_items = n_none = n_inputs = 0
-for jf in sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(__file__)), "tune*.json"))):
+folder = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
+for jf in sorted(glob.glob(os.path.join(folder, "*.json"))):
     lab = json.load(open(jf, encoding="utf-8"))
     txt = ws(open(jf[:-5] + ".txt", encoding="utf-8").read())
     n_inputs += 1
