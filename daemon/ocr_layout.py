@@ -50,8 +50,8 @@ def laid_out_text(lines: list[OcrLine], image: Any = None) -> list[str]:
                 out.append("")
             continue
         centre = sum((line.box[1] + line.box[3]) / 2 for line in row) / len(row)
-        # Rows of one paragraph sit about one box height apart (0.95-1.3 measured on terminal,
-        # editor and handwriting renderings); a free line between them doubles it.
+        # Rows of one paragraph sit about one box height apart (0.95-1.3 box heights in the
+        # pager, editor, paper and sticky pictures of notes-tune-images); a free line doubles it.
         if last_centre is not None and centre - last_centre > 1.7 * height and out and out[-1]:
             out.append("")
         last_centre = centre
