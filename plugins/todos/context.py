@@ -31,7 +31,8 @@ _TODO_NAMES = (
 )
 _WORDS = re.compile(r"[^\W\d_]{2,}")
 # A to-do list's heading alone on its line: "TODO", "TO DO:", "Things to do", "TODO for 2.0".
-_TODO_HEADING = re.compile(r"(?i)^\W*(?:things\s+)?to[\s-]?d[o0]s?(?:\s+list|\s+for\s+[^.]{1,30})?\s*:?\W*$")
+_TODO_HEADING = re.compile(r"(?i)^\W*(?:things\s+)?to[\s-]?d[o0]s?"
+                           r"(?:\s+list|\s+for\s+[^.]{1,30})?\s*:?\W*$")
 _ONE_WORD = re.compile(r"[^\W\d_]{4,}\.?")
 _BLOCK_MIN = 3           # lines in a row that make a list
 _ITEM_WORDS = 8          # more words than this is a sentence, not a list item
@@ -59,7 +60,8 @@ _INTENT = re.compile(r"(?i)\b(?:planned|missing|wanted|wish|todo|to do|to add|to
                      r"requested|future|ideas?|needed|upcoming|proposed|not yet)\b")
 
 # A release's heading ("v 0.9", "2.1.3 (2019-04-02)", "Version 1.2:"): what follows records it.
-_VERSION = re.compile(r"(?i)^\W*(?:v|version|release)?\.?\s*\d+(?:\.\d+)+[a-z\d.+~-]*\s*(?:\(.{0,30}\))?\W*$")
+_VERSION = re.compile(r"(?i)^\W*(?:v|version|release)?\.?\s*\d+(?:\.\d+)+[a-z\d.+~-]*"
+                      r"\s*(?:\(.{0,30}\))?\W*$")
 
 _KEY_CHORD = re.compile(r"^\s*(?:\^[A-Z\\_\]]|M-[A-Z0-9])\s*$")
 _TITLE_CASE = re.compile(r"^\s*(?:[A-Z][a-z]+\s+){0,2}[A-Z][a-z]+\s*$")
@@ -122,7 +124,8 @@ def listed_items(lines: list[str], excluded: set[int]) -> set[int]:
     # list; elsewhere it is a heading or a decoration (lines.task_like). A path or a file name
     # ("* SM/DECRYPT.C") names a section.
     items.update(i for i, line in enumerate(lines)
-                 if i > start and i not in excluded and list_marked(line) and _ONE_WORD.fullmatch(without_mark(line)))
+                 if i > start and i not in excluded and list_marked(line)
+                 and _ONE_WORD.fullmatch(without_mark(line)))
     return items
 
 
