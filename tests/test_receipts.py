@@ -444,10 +444,10 @@ def test_a_wrapped_legal_name_is_offered_whole_and_first():
     assert merchant_choices(header[:3], header)[0] == \
         "AIK HUAT HARDWARE ENTERPRISE (SETIA ALAM) SDN BHD"
     assert "ENTERPRISE (SETIA" not in merchant_choices(header[:3], header)
-    # An OCR-mangled legal suffix still marks a company, not an address row.
+    # An OCR-mangled legal suffix still marks a company, not an address row, and is put right.
     ev = prepared(receipt_lines("BOOK TA .K(TAMAN DAYA) SDN BND", "NO 5, JALAN 1",
                                 "TOTAL RM|9.00"))
-    assert ev.data["merchants"][0] == "BOOK TA .K(TAMAN DAYA) SDN BND"
+    assert ev.data["merchants"][0] == "BOOK TA .K(TAMAN DAYA) SDN BHD"
 
 
 @pytest.mark.parametrize("header, first", [
@@ -487,6 +487,36 @@ def test_ocr_repair_of_names_leaves_real_digits_and_accents_alone():
     assert repair("CAFÉ DE FLORE") == "CAFÉ DE FLORE"            # an accented receipt
     for name in ("7-ELEVEN", "99 SPEED MART", "A1 MART", "3M STORE", "MR. D.I.Y. (M) SDN BHD"):
         assert repair(name, unaccent=True) == name
+
+
+def test_ocr_repair_of_names_puts_back_misread_business_words_and_legal_forms():
+    from mustelid.plugins.receipts.merchants import repair
+
+    assert repair("MR. D.I.Y(M) SON BHD") == "MR. D.I.Y(M) SDN BHD"
+    assert repair("Kedai Sdn Bnd") == "Kedai Sdn Bhd"
+    assert repair("AIK_HUAT HARDWAKE") == "AIK HUAT HARDWARE"
+    assert repair("Tsh Hardwake") == "Tsh Hardware"
+    assert repair("LIM ENTERPRlSE") == "LIM ENTERPRISE"
+    # a real word one letter from a business word, but not by a look-alike glyph, stays
+    for name in ("SERVICED SUITES", "TRADINGS SDN BHD", "SDN BHD", "Sdn. Bhd.", "JOHNSON BHD",
+                 "HARDWARES"):
+        assert repair(name) == name
+
+
+def test_a_misread_business_word_still_marks_the_name_row():
+    from mustelid.plugins.receipts.merchants import merchant_choices, merchant_rows
+
+    header = ["AIK_HUAT HARDWAKE", "ENTERPRISE (SETIA", "ALAM) SDN BHD", "822737-X",
+              "NO. 17-G, JALAN SETIA INDAH"]
+    found = merchant_choices(merchant_rows(rows(*header)), header)
+    assert found[0] == "AIK HUAT HARDWARE ENTERPRISE (SETIA ALAM) SDN BHD", found
+
+
+def test_an_abbreviated_street_is_an_address_not_a_name():
+    from mustelid.plugins.receipts.merchants import merchant_rows
+
+    header = ["K3-113,JL IBRAHIM SULTAN", "KEDAI MAKAN SIN DU", "80300 JOHOR BAHRU"]
+    assert merchant_rows(rows(*header)) == ["KEDAI MAKAN SIN DU"]
 
 
 def test_unprinted_date_and_currency_are_null_with_a_reason():

@@ -28,7 +28,7 @@ _BOILERPLATE = re.compile(
 # ... or an address (EN, MS, DE, FR, ES words for street, estate, district, floor; postcodes),
 # unless a company word shows the address is part of the name: "BOOK TA.K (TAMAN DAYA) SDN BHD".
 _ADDRESS = re.compile(
-    r"^NO\b|^LOT\b|\b\d{5}\b|\b(ROAD|RD|STREET|AVENUE|AVE|BLVD|FLOOR|FLR|JALAN|JLN|LORONG"
+    r"^NO\b|^LOT\b|\b\d{5}\b|\b(ROAD|RD|STREET|AVENUE|AVE|BLVD|FLOOR|FLR|JALAN|JLN|JL|LORONG"
     r"|PERSIARAN|TAMAN|TMN|KAWASAN|BANDAR|SEKSYEN|STRASSE|RUE|CALLE)\b"
 )
 # A registration number printed after the name: "99 SPEED MART S/B (519537-X)".
@@ -60,7 +60,7 @@ def merchant_rows(rows: list[Row]) -> list[str]:
     for row in rows[:HEADER_ROWS]:
         text = _TRAILING_REG_NO.sub("", row.text.strip())
         upper = text.upper()
-        company = bool(COMPANY_WORDS.search(upper))
+        company = bool(COMPANY_WORDS.search(respell(upper)))
         if _ADDRESS.search(upper) and not company:
             below_address = True
             continue
@@ -138,8 +138,9 @@ _LOOKALIKE = str.maketrans("0158", "OISB")
 
 def repair(name: str, unaccent: bool = False) -> str:
     """Undo the OCR misreads a name shows by itself: a digit inside a word of letters
-    ("URBAN 1DEA" -> "URBAN IDEA"; words of digits, "7-ELEVEN", "99 SPEED MART", stay) and, on
-    an unaccented receipt, a stray accent."""
+    ("URBAN 1DEA" -> "URBAN IDEA"; words of digits, "7-ELEVEN", "99 SPEED MART", stay), an
+    underscore between words ("AIK_HUAT"), a misread legal form ("SON BHD") or business word
+    ("HARDWAKE", see ``respell``) and, on an unaccented receipt, a stray accent."""
     def word(m: re.Match) -> str:
         w = m.group(0)
         letters = sum(ch.isalpha() for ch in w)
@@ -148,10 +149,59 @@ def repair(name: str, unaccent: bool = False) -> str:
             return w.translate(_LOOKALIKE)
         return w
     name = re.sub(r"[^\W_]+", word, name).rstrip(" ,;'\"`")
+    # A name has no underscores; OCR reads a wide space between two words as one.
+    name = re.sub(r"(?<=[^\W\d_])_+(?=[^\W\d_])", " ", name)
+    name = _MISREAD_LEGAL.sub(_legal, respell(name))
     if unaccent:
         name = "".join(ch for ch in unicodedata.normalize("NFKD", name)
                        if not unicodedata.combining(ch))
     return name
+
+
+# The Malaysian legal form as OCR misreads it (SON BHD, SDN BND, SDN.BHO); only the letters are
+# put right, the printed spacing and dots stay.
+_MISREAD_LEGAL = re.compile(r"\b(S)([DO0])(N\.? ?B)([HN])([DO0])\b", re.IGNORECASE)
+
+
+def _legal(m: re.Match) -> str:
+    s, d, nb, h, d2 = m.groups()
+
+    def put(right: str, read: str) -> str:     # the right letter, in the case it was read
+        return right.lower() if read.islower() else right
+    return s + put("D", d) + nb + put("H", h) + put("D", d2)
+
+
+# Long words of a business's name that a receipt prints in capitals, as OCR misreads them: one
+# letter swapped for one that looks like it ("HARDWAKE", "ENTERPRlSE", "RESTAURAMT"). Short words
+# are left alone: at 5 letters one swap turns a word into another real one too often.
+_BUSINESS_WORDS = ("ENTERPRISE", "ENTERPRISES", "HARDWARE", "RESTAURANT", "RESTORAN", "TRADING",
+                   "STATIONERY", "HOLDINGS", "INDUSTRIES", "LIMITED", "SUPERMARKET", "ELECTRICAL",
+                   "PHARMACY", "BOOKSTORE")
+# Pairs of glyphs that OCR confuses on receipt print (each pair read either way).
+_LOOK_ALIKE_PAIRS = {frozenset(p) for p in ("RK", "RP", "RB", "OD", "OQ", "O0", "DQ", "IL", "I1",
+                                           "L1", "IJ", "IT", "B8", "S5", "EF", "CG", "G6", "HN",
+                                           "MN", "UV", "NW", "CO", "Z2")}
+
+
+def respell(text: str) -> str:
+    """``text`` with each long word that is one look-alike letter away from a business word
+    spelt as that word (case kept): "AIK HUAT HARDWAKE" -> "AIK HUAT HARDWARE"."""
+    def word(m: re.Match) -> str:
+        w = m.group(0)
+        up = w.upper()
+        if len(w) < 7 or up in _BUSINESS_WORDS:
+            return w
+        for known in _BUSINESS_WORDS:
+            if len(known) != len(up):
+                continue
+            diff = [i for i, (a, b) in enumerate(zip(up, known)) if a != b]
+            if len(diff) == 1 and frozenset((up[diff[0]], known[diff[0]])) in _LOOK_ALIKE_PAIRS:
+                i = diff[0]
+                # the case of the word, not of the misread glyph ("ENTERPRlSE" is capitals)
+                ch = known[i].lower() if sum(c.islower() for c in w) * 2 > len(w) else known[i]
+                return w[:i] + ch + w[i + 1:]
+        return w
+    return re.sub(r"[^\W_]+", word, text)
 
 
 # "Banh Mi Cafe Dimiliki: Banh Mi Cafe Sdn Bhd": a trading name, then the company that owns it.
