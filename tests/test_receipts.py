@@ -512,6 +512,16 @@ def test_a_misread_business_word_still_marks_the_name_row():
     assert found[0] == "AIK HUAT HARDWARE ENTERPRISE (SETIA ALAM) SDN BHD", found
 
 
+def test_a_row_that_only_says_what_kind_of_business_it_is_names_no_one():
+    from mustelid.plugins.receipts.merchants import merchant_choices, merchant_rows
+
+    header = ["THREE STOOGES", "BISTRO & CAFE", "109, SS21/1A,", "TEL 03-1234567"]
+    assert merchant_choices(merchant_rows(rows(*header)), header)[0] == "THREE STOOGES"
+    header = ["TSH POWER HARDWARE", "TRADING", "NO 5, JALAN 1"]
+    assert merchant_choices(merchant_rows(rows(*header)), header)[0] == \
+        "TSH POWER HARDWARE TRADING"
+
+
 def test_an_abbreviated_street_is_an_address_not_a_name():
     from mustelid.plugins.receipts.merchants import merchant_rows
 

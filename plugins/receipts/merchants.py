@@ -60,7 +60,9 @@ def merchant_rows(rows: list[Row]) -> list[str]:
     for row in rows[:HEADER_ROWS]:
         text = _TRAILING_REG_NO.sub("", row.text.strip())
         upper = text.upper()
-        company = bool(COMPANY_WORDS.search(respell(upper)))
+        # A row of words that only say what kind of business it is ("BISTRO & CAFE") names no
+        # one: it describes the name printed above it, so its company word does not rank it.
+        company = bool(COMPANY_WORDS.search(respell(upper))) and not _kind_only(upper)
         if _ADDRESS.search(upper) and not company:
             below_address = True
             continue
@@ -217,6 +219,17 @@ def _generic_only(row: str) -> bool:
         return False
     rest = re.sub(r"\b(" + _LEGAL_SUFFIX + r")\b|[^\w\s]", " ", upper).split()
     return bool(rest) and all(COMPANY_WORDS.fullmatch(w) for w in rest)
+
+
+# Words that say what a business is or sells, not who it is.
+_KIND_WORDS = re.compile(r"(BISTRO|CAFE|COFFEE|BAR|GRILL|BAKERY|FOOD|FOODS|KITCHEN|SHOP|STORE|MART"
+                         r"|MARKET|RESTAURANT|RESTORAN|HARDWARE|STATIONERY|TRADING|ENTERPRISE"
+                         r"|&|AND|N|DAN)")
+
+
+def _kind_only(upper: str) -> bool:
+    words = re.findall(r"[^\W\d_]+|&", upper)
+    return bool(words) and all(_KIND_WORDS.fullmatch(w) for w in words)
 
 
 def _name_like(text: str) -> bool:
