@@ -3,7 +3,7 @@
 A note's structure is in its layout: an item's wrapped lines are indented under it, items are
 separated by blank lines, and an editor prints line numbers in a gutter. One OCR box per line
 loses all three, so an item's second line reads as a new item and a gutter number as a line of
-its own. ``laid_out_text`` gives back what a text file of the same note would hold, so that a
+its own; and a picture wraps a long line where its file did not. ``laid_out_text`` gives back what a text file of the same note would hold, so that a
 task reads a picture of a note the way it reads the note's file.
 """
 
@@ -25,8 +25,11 @@ def laid_out_text(lines: list[OcrLine], image: Any = None) -> list[str]:
     """One string per OCR line in reading order, indented by its offset from the text's left
     edge in character widths, a blank string where the page leaves a line free, an editor's
     line-number gutter dropped. Lines of one row stay apart: beside each other they are often
-    different panes (a sidebar, a list beside a log), not one sentence. With the page's pixels
-    (``image``, a Pillow image the boxes belong to), a list mark the OCR left out is put back."""
+    different panes (a sidebar, a list beside a log), not one sentence. A row the page had no
+    room to finish goes on the next (a note's width, a window's soft wrap): that next row is
+    joined back onto it (``_wraps_onto``), so a long item is one line as in its file. With the
+    page's pixels (``image``, a Pillow image the boxes belong to), a list mark the OCR left out
+    is put back."""
     rows = row_groups([line for line in lines if line.text.strip()])
     if not rows:
         return []
@@ -42,22 +45,78 @@ def laid_out_text(lines: list[OcrLine], image: Any = None) -> list[str]:
     marks = _lost_marks(kept, image, width, gutter_edge) if image is not None else {}
     lefts = {id(line): marks.get(id(line), line.box[0]) for line in kept}
     indents = _indents(list(lefts.values()), width)
+    edge = _wrap_edge(rows, width)
     out: list[str] = []
     last_centre: float | None = None
+    wrapped_from: OcrLine | None = None     # the last row, when it was one line
     for row in rows:
         if not row:                 # a gutter number alone: the editor's blank line
             if out and out[-1]:
                 out.append("")
+            wrapped_from = None
             continue
         centre = sum((line.box[1] + line.box[3]) / 2 for line in row) / len(row)
         # Rows of one paragraph sit about one box height apart (0.95-1.3 box heights in the
         # pager, editor, paper and sticky pictures of notes-tune-images); a free line doubles it.
         if last_centre is not None and centre - last_centre > 1.7 * height and out and out[-1]:
             out.append("")
+            wrapped_from = None
         last_centre = centre
+        one = row[0] if len(row) == 1 else None
+        if one is not None and id(one) not in marks and wrapped_from is not None \
+                and edge is not None and _wraps_onto(wrapped_from, one, edge, width):
+            out[-1] += " " + one.text       # the rest of a line the page had no room for
+            wrapped_from = one
+            continue
+        wrapped_from = one
         out += [" " * indents[lefts[id(line)]] + (f"{LOST_MARK} " if id(line) in marks else "")
                 + line.text for line in row]
     return out
+
+
+# A row that opens a list item: a mark (OCR reads a handwritten dash as "=" too) or a number.
+_OPENS_ITEM = re.compile(r"^\s*(?:[-–—•·*+=~>☐□■]\s|\(?\d{1,2}[.)]\s|\[[ xX]?\])")
+# A break this many characters short of where the page is full still counts as the page's:
+# handwriting and proportional fonts fill a line unevenly, and OCR drops or adds a character.
+SLACK = 2
+WRAP_MIN_CHARS = 30
+# A line left open on a function word or a comma: what follows is the same phrase even when it
+# starts with a capital ("... support for" / "Python 3").
+_OPEN_END = re.compile(r"(?:^|\s)(?:a|an|the|of|to|for|in|on|at|by|with|from|and|or|but|that)$"
+                       r"|[,&(/]$", re.I)
+_ENDS_SENTENCE = re.compile(r"[.!?:;]['\")\]]*$")
+
+
+def _wrap_edge(rows: list[list[OcrLine]], width: float) -> tuple[int, int] | None:
+    """Where the page wraps its lines: the right edge in pixels and the length in characters
+    of its fullest rows, or None when it does not wrap. A page whose lines run on is filled to
+    about one width again and again (a note's, a window's, a pager's 80 columns); a list of
+    short lines reaches its longest line once."""
+    singles = [row[0] for row in rows if len(row) == 1]
+    if not singles:
+        return None
+    edge, chars = max(l.box[2] for l in singles), max(len(l.text) for l in singles)
+    full = sum(l.box[2] >= edge - 6 * width or len(l.text) >= chars - 6 for l in singles)
+    # A list of short entries ("buy milk" / "call mom") is as long as its longest entry too,
+    # and its rows end where they do on purpose: a page that wraps is wider than that.
+    if chars < WRAP_MIN_CHARS or full < 3 or full < 0.2 * len(singles):
+        return None
+    return edge, chars
+
+
+def _wraps_onto(prev: OcrLine, line: OcrLine, edge: tuple[int, int], width: float) -> bool:
+    """Is ``line`` the rest of ``prev``, carried over because the page was full? Only if the
+    first word of ``line`` would not have fitted after ``prev``, by the page's width or by its
+    longest row's count of characters (a writer who breaks a line on purpose leaves room),
+    ``line`` opens no list item, and no sentence ends before it; a capital after the break
+    only carries on a phrase left open ("... to" / "Python")."""
+    first = line.text.split()[0] if line.text.split() else ""
+    right, chars = edge
+    fits = prev.box[2] + (len(first) + SLACK) * width <= right \
+        and len(prev.text) + 1 + len(first) + SLACK <= chars
+    if fits or _OPENS_ITEM.match(line.text) or _ENDS_SENTENCE.search(prev.text):
+        return False
+    return not line.text.lstrip()[:1].isupper() or bool(_OPEN_END.search(prev.text))
 
 
 def _char_width(lines: list[OcrLine]) -> float:

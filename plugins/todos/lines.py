@@ -92,8 +92,10 @@ def source_lines(raw: list[str]) -> list[str]:
 # (bullet, number, checkbox) that is not a "Label: value" spec, asks for something ("please",
 # "can you", "don't forget"...), or starts with a common task verb.
 # "*" is a mark unless it opens an emphasised word ("*writing* object files" carries on a line).
+# A lone "=" before the words is a dash as OCR reads some handwriting ("= Remove the old cruft");
+# "=item" and "==" are markup, not marks.
 _ITEM = re.compile(r"^\s*(?:(?:[-–—•·>+~☐☑✓✔□■]|\*(?!\w[^*\s]*\*)|\(?\d{1,2}[.)]|\[[ xX]?\])\s*"
-                   r"|o\s+)")
+                   r"|o\s+|=\s+(?=\S)(?!.*=\s*$))")
 _LABEL = re.compile(r"^[A-Za-z][\w ]{0,20}:\s")
 _ASK = re.compile(r"\b(please|pls|plz|can you|could you|would you|will you|don'?t forget|"
                   r"remember to|make sure|need to|needs to|have to|has to|must|should|"
