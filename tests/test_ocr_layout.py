@@ -57,6 +57,37 @@ def test_numbers_that_do_not_count_up_down_one_column_are_text():
     assert "12" in out and "40" in out
 
 
+def test_a_row_the_page_had_no_room_to_finish_is_joined_back():
+    # A note wrapped at 46 characters: each full row's next word would not have fitted.
+    rows = ["- Remove some of the old porting cruft, since",
+            "we no longer support it.",
+            "- Separate out the shell scripts like gzexe",
+            "into a new little package; these are less",
+            "used and less reliable and should be optional.",
+            "- Internationalize by using gettext."]
+    out = laid_out_text([line(t, 0, i) for i, t in enumerate(rows)])
+    assert out == ["- Remove some of the old porting cruft, since we no longer support it.",
+                   "- Separate out the shell scripts like gzexe into a new little package;"
+                   " these are less used and less reliable and should be optional.",
+                   "- Internationalize by using gettext."]
+
+
+def test_rows_that_end_where_the_writer_chose_stay_apart():
+    # A list of short entries is not a wrapped page, however alike their lengths.
+    short = ["buy milk and eggs", "call mom tonight", "pick up the kids"]
+    assert laid_out_text([line(t, 0, i) for i, t in enumerate(short)]) == short
+    # On a wrapped page: a sentence ended, or room was left for the next word.
+    rows = ["Some of the planned features of this release are:",
+            "many more tests of the parser and its error paths",
+            "Internationalize by using gettext and setlocale.",
+            "Use the library in both programs and write docs",
+            "for it.", "Make it convenient to define interfaces", "and menus"]
+    out = laid_out_text([line(t, 0, i) for i, t in enumerate(rows)])
+    assert out[:3] == rows[:3]
+    assert out[3] == "Use the library in both programs and write docs for it."
+    assert out[4:] == ["Make it convenient to define interfaces", "and menus"]
+
+
 def _page(marks: dict[int, str]) -> tuple[Image.Image, list[OcrLine]]:
     """A white page with rows of text blocks at x=100 and, on the rows in ``marks``, a glyph
     drawn 2 characters to the left: "-" a dash, "8" a tall digit."""

@@ -53,11 +53,32 @@ _TO_READER = re.compile(r"(?i)^\W*(?:see|try|read|consult|refer to)\b.{0,60}\bfo
                         r"reports|comments|questions|patches|suggestions)\b.{0,40}(?:@|https?://)")
 _DEBIAN_ENTRY = re.compile(r"\burgency=\w+")        # "pkg (1.2-1) unstable; urgency=medium"
 _TITLE_LINES = 4
+_TITLE_WORDS = 8
 # "has the following features:", "Features:": a description follows, unless the heading says
 # the features are still to come.
 _DESCRIBES = re.compile(r"(?i)\bfeatures?\b[^:]{0,40}:\s*$")
 _INTENT = re.compile(r"(?i)\b(?:planned|missing|wanted|wish|todo|to do|to add|to implement|"
                      r"requested|future|ideas?|needed|upcoming|proposed|not yet)\b")
+# The long ones, as OCR misreads a photo of them by a letter ("plarned", "missinq").
+_INTENT_WORDS = ("planned", "missing", "wanted", "requested", "future", "needed", "upcoming",
+                 "proposed")
+
+
+def _intends(line: str) -> bool:
+    """Does the line say that what follows is still to come?"""
+    return bool(_INTENT.search(line)) or any(
+        len(w) >= 6 and any(_one_edit(w, known) for known in _INTENT_WORDS)
+        for w in re.findall(r"[a-z]+", line.lower()))
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """``a`` and ``b`` differ by one letter changed, added or left out."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b)) == 1
+    short, long_ = sorted((a, b), key=len)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
 
 # A release's heading ("v 0.9", "2.1.3 (2019-04-02)", "Version 1.2:"): what follows records it.
 _VERSION = re.compile(r"(?i)^\W*(?:v|version|release)?\.?\s*\d+(?:\.\d+)+[a-z\d.+~-]*"
@@ -137,7 +158,8 @@ def described_lines(lines: list[str]) -> set[int]:
     and the list under a "features:" line that does not say they are still to come (up to the
     next heading or blank line)."""
     named = next((i for i, l in enumerate(lines[:_TITLE_LINES]) if _CHANGELOG.search(l)
-                  and not task_like(without_mark(l)) and not _INTENT.search(l)), None)
+                  and _title_like(l) and not task_like(without_mark(l)) and not _intends(l)),
+                 None)
     if any(_DEBIAN_ENTRY.search(l) or _LICENCE.search(l) for l in lines):
         return set(range(len(lines)))
     if named is not None:
@@ -148,7 +170,7 @@ def described_lines(lines: list[str]) -> set[int]:
     described = {i for i, line in enumerate(lines) if _TO_READER.search(line)}
     open_list = False
     for i, line in enumerate(lines):
-        if (_DESCRIBES.search(line) and not _INTENT.search(line)) or _VERSION.match(line):
+        if (_DESCRIBES.search(line) and not _intends(line)) or _VERSION.match(line):
             open_list = True
             continue
         if open_list and (not line.strip() or heading(line) is not None):
@@ -156,6 +178,12 @@ def described_lines(lines: list[str]) -> set[int]:
         if open_list:
             described.add(i)
     return described
+
+
+def _title_like(line: str) -> bool:
+    """A line that can name a document: a few words, not a question. "add a 'log' subcommand to
+    see what's new in a subtree?" is an item, even when OCR misreads its verb ("addl")."""
+    return len(line.split()) <= _TITLE_WORDS and not line.rstrip().endswith("?")
 
 
 def key_help_lines(lines: list[str]) -> set[int]:
