@@ -64,7 +64,8 @@ def laid_out_text(lines: list[OcrLine], image: Any = None) -> list[str]:
         last_centre = centre
         one = row[0] if len(row) == 1 else None
         if one is not None and id(one) not in marks and wrapped_from is not None \
-                and edge is not None and _wraps_onto(wrapped_from, one, edge, width):
+                and edge is not None and _wraps_onto(wrapped_from, one, edge, width) \
+                and len(out[-1]) + 1 + len(one.text) <= LONGEST_LINE:
             out[-1] += " " + one.text       # the rest of a line the page had no room for
             wrapped_from = one
             continue
@@ -80,6 +81,9 @@ _OPENS_ITEM = re.compile(r"^\s*(?:[-–—•·*+=~>☐□■]\s|\(?\d{1,2}[.)]\
 # handwriting and proportional fonts fill a line unevenly, and OCR drops or adds a character.
 SLACK = 2
 WRAP_MIN_CHARS = 30
+# A file's lines are rarely longer than this: rows that would join into more are a paragraph,
+# which its file breaks into lines too.
+LONGEST_LINE = 100
 # A line left open on a function word or a comma: what follows is the same phrase even when it
 # starts with a capital ("... support for" / "Python 3").
 _OPEN_END = re.compile(r"(?:^|\s)(?:a|an|the|of|to|for|in|on|at|by|with|from|and|or|but|that)$"
