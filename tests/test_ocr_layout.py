@@ -67,8 +67,10 @@ def test_a_row_the_page_had_no_room_to_finish_is_joined_back():
             "- Internationalize by using gettext."]
     out = laid_out_text([line(t, 0, i) for i, t in enumerate(rows)])
     assert out == ["- Remove some of the old porting cruft, since we no longer support it.",
+                   # joined up to a file line's length; the rest is the paragraph's next line
                    "- Separate out the shell scripts like gzexe into a new little package;"
-                   " these are less used and less reliable and should be optional.",
+                   " these are less",
+                   "used and less reliable and should be optional.",
                    "- Internationalize by using gettext."]
 
 
