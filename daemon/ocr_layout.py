@@ -80,6 +80,9 @@ _OPENS_ITEM = re.compile(r"^\s*(?:[-–—•·*+=~>☐□■]\s|\(?\d{1,2}[.)]\
 # A break this many characters short of where the page is full still counts as the page's:
 # handwriting and proportional fonts fill a line unevenly, and OCR drops or adds a character.
 SLACK = 2
+# The space between a list mark and its words, in character widths: a typed "- " leaves one,
+# a hand leaves less than its average letter.
+MARK_GAP = 0.5
 WRAP_MIN_CHARS = 30
 # A file's lines are rarely longer than this: rows that would join into more are a paragraph,
 # which its file breaks into lines too.
@@ -191,6 +194,17 @@ def _lost_marks(lines: list[OcrLine], image: Any, width: float, gutter_edge: int
         if strip.size == 0:                      # a box at or past the page's edge
             continue
         ink = np.abs(strip - np.median(strip)) > 80
+        # Ink of a line above or below whose box reaches into this one's (tall handwriting) is
+        # that line's; a column inked the whole line down is a rule (a notebook's margin, a
+        # pane's border), not a glyph: no mark fills the line's height.
+        right = left + strip.shape[1]
+        for other in lines:
+            if other is not line and other.box[0] < right and other.box[2] > left \
+                    and other.box[1] < y1 and other.box[3] > y0 \
+                    and not y0 <= (other.box[1] + other.box[3]) / 2 <= y1:   # another row's
+                ink[max(other.box[1], y0) - y0:min(other.box[3], y1) - y0,
+                    max(other.box[0], left) - left:min(other.box[2], right) - left] = False
+        ink[:, ink.mean(axis=0) > 0.8] = False
         runs = [r for r in _runs(ink.any(axis=0)) if left + r[1] > gutter_edge]
         # The mark: the first glyph, starting left of the box, nothing left of it up to the
         # strip's edge, a space's width before the words.
@@ -198,7 +212,7 @@ def _lost_marks(lines: list[OcrLine], image: Any, width: float, gutter_edge: int
             continue
         (start, end), following = runs[0], runs[1][0]
         rows = np.flatnonzero(ink[:, start:end + 1].any(axis=1))
-        if (end - start <= 1.5 * width and following - end >= 0.8 * width
+        if (end - start <= 1.5 * width and following - end >= MARK_GAP * width
                 and rows[-1] - rows[0] < 0.55 * h):
             found[id(line)] = left + start
     # A list has several items whose marks line up; a lone glyph beside one line is more often

@@ -90,11 +90,14 @@ def test_rows_that_end_where_the_writer_chose_stay_apart():
     assert out[4:] == ["Make it convenient to define interfaces", "and menus"]
 
 
-def _page(marks: dict[int, str]) -> tuple[Image.Image, list[OcrLine]]:
+def _page(marks: dict[int, str], margin: bool = False) -> tuple[Image.Image, list[OcrLine]]:
     """A white page with rows of text blocks at x=100 and, on the rows in ``marks``, a glyph
-    drawn 2 characters to the left: "-" a dash, "8" a tall digit."""
+    drawn 2 characters to the left: "-" a dash, "8" a tall digit; with ``margin``, a
+    notebook's margin rule down the page just left of the marks."""
     image = Image.new("RGB", (500, 40 + 6 * H), "white")
     draw = ImageDraw.Draw(image)
+    if margin:
+        draw.line((79, 0, 79, image.height), fill=(200, 60, 60), width=2)
     lines = []
     for row in range(6):
         y = 20 + row * H
@@ -114,6 +117,12 @@ def test_marks_the_detector_left_out_are_put_back_from_the_pixels():
     assert [t.startswith(f"{LOST_MARK} ") for t in out] == [True, True, False, True, False, False]
     # Marked lines start where their mark does; an unmarked line's words align with theirs.
     assert out[2] == "  item 2 of the list"
+
+
+def test_a_margin_rule_beside_the_marks_is_no_glyph():
+    image, lines = _page({0: "-", 1: "-", 3: "-"}, margin=True)
+    out = laid_out_text(lines, image)
+    assert [t.startswith(f"{LOST_MARK} ") for t in out] == [True, True, False, True, False, False]
 
 
 def test_a_lone_glyph_or_a_tall_one_is_no_mark():
@@ -150,7 +159,7 @@ _ocr = st.lists(st.tuples(st.text(min_size=1, max_size=30), _box), max_size=25)
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_ocr, st.booleans())
-def test_every_line_read_is_laid_out_once_unless_it_is_a_bare_number(raw, with_page):
+def test_every_line_read_is_laid_out_unless_it_is_a_bare_number(raw, with_page):
     # Tasks hand over clean_text'ed lines: single spaces, none at the ends.
     lines = [OcrLine(" ".join(text.split()), (x, y, x + w, y + h)) for text, (x, y, w, h) in raw]
     page = Image.new("RGB", (600, 400), "white") if with_page else None   # boxes may overflow it
@@ -158,7 +167,22 @@ def test_every_line_read_is_laid_out_once_unless_it_is_a_bare_number(raw, with_p
         ImageDraw.Draw(page).rectangle((0, 0, 599, 399), outline="black")
     out = laid_out_text(lines, page)
     texts = [t.lstrip().removeprefix(f"{LOST_MARK} ") for t in out if t.strip()]
+    # A row carried over is joined onto the line before it: every line read is a laid-out
+    # line or a space-separated part of one, and nothing is made up.
+    parts = [p for t in texts for p in _joined_parts(t, lines)]
     for line_ in lines:
         if line_.text.strip() and not line_.text.isdigit():
-            assert line_.text in texts
+            assert line_.text in parts
     assert len(texts) <= len([l for l in lines if l.text.strip()])
+
+
+def _joined_parts(text: str, lines: list[OcrLine]) -> list[str]:
+    """``text`` as the read lines it was joined from, longest prefixes first."""
+    if not text:
+        return []
+    for line_ in sorted(lines, key=lambda l: -len(l.text)):
+        if line_.text and (text == line_.text or text.startswith(line_.text + " ")):
+            rest = _joined_parts(text[len(line_.text) + 1:], lines)
+            if rest or text == line_.text:
+                return [line_.text, *rest]
+    return [text]

@@ -644,6 +644,7 @@ def test_a_todo_list_offers_its_unmarked_short_lines_but_not_its_done_section(tm
 @pytest.mark.parametrize("line, named", [
     ("Things to do:", True), ("TODO", True), ("To-do list", True), ("todos.org", True),
     ("/home/alex/notes/idle-todo.txt - Mousepad", True), ("TODO.md", True), ("TOD0", True),
+    ("TODU:", True),
     ("what to do next", False), ("I have to do this", False), ("mastodon.txt", False),
     ("autodoc.txt", False), ("undo.txt", False),
 ])
@@ -902,6 +903,13 @@ def test_a_list_in_code_comments_reads_as_the_same_list_in_a_text_file(tmp_path)
     vim = '" TODO:\n" Add an "unsafe eval" mode\n" Complete basic syntax\n" Continue parsing\n'
     assert offered(tmp_path, vim) == ['Add an "unsafe eval" mode', "Complete basic syntax",
                                       "Continue parsing"]
+
+
+def test_a_comment_block_read_by_ocr_keeps_its_list(tmp_path):
+    # A photo of the same comment: OCR drops the space after "#" and reads the O of TODO as U.
+    python = ("# Other changes from 3.1:\n#- New method NNTP.over()\n#\n# TODU:\n"
+              "#- return structured data everywhere\n#- support HDR\n")
+    assert offered(tmp_path, python) == ["- return structured data everywhere", "- support HDR"]
 
 
 def test_a_few_hash_headings_are_not_a_comment_block(tmp_path):

@@ -20,8 +20,8 @@ from .lines import chrome, heading, list_marked, task_like, without_mark
 # How a note names itself a to-do list. The task reads it to take a list's unmarked lines as
 # items, the inbox router to be sure a file is a note: one recognizer, so both agree.
 _TODO_NAMES = (
-    # A title or tag: "TODO", "TOD0" (OCR reads O as 0), "ToDo", "To-do list:", "Todo".
-    re.compile(r"\bTO-?D[O0]S?\b|\bTo-?[Dd]os?\b(?:\s+list)?\s*(?::|$)|\bTodo\b"),
+    # A title or tag: "TODO", "TOD0", "TODU" (OCR reads O as 0 or U), "ToDo", "To-do list:".
+    re.compile(r"\bT[O0]-?D[O0U]S?\b|\bTo-?[Dd]os?\b(?:\s+list)?\s*(?::|$)|\bTodo\b"),
     # A heading alone on its line, in any case: "Things to do:", "To do", "to-do list".
     re.compile(r"(?i)^\W*(?:things\s+)?to[\s-]?dos?(?:\s+list)?\s*:?\W*$"),
     # A file name as an editor's title bar shows it ("~/notes/idle-todo.txt - Mousepad"),
@@ -31,7 +31,7 @@ _TODO_NAMES = (
 )
 _WORDS = re.compile(r"[^\W\d_]{2,}")
 # A to-do list's heading alone on its line: "TODO", "TO DO:", "Things to do", "TODO for 2.0".
-_TODO_HEADING = re.compile(r"(?i)^\W*(?:things\s+)?to[\s-]?d[o0]s?"
+_TODO_HEADING = re.compile(r"(?i)^\W*(?:things\s+)?t[o0][\s-]?d[o0u]s?"
                            r"(?:\s+list|\s+for\s+[^.]{1,30})?\s*:?\W*$")
 _ONE_WORD = re.compile(r"[^\W\d_]{4,}\.?")
 _BLOCK_MIN = 3           # lines in a row that make a list

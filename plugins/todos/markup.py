@@ -14,7 +14,8 @@ import re
 
 # Line-comment prefixes of common languages and formats. "*" and "-" are not among them: a
 # note whose lines mostly start with them is a list.
-_COMMENT = re.compile(r'^(\s*)(#+|//+|--|;+|%+|")(?=\s|$)\s?')
+# A list mark right after the prefix is a list in the comment: OCR drops the space ("#- item").
+_COMMENT = re.compile(r'^(\s*)(#+|//+|--|;+|%+|")(?=\s|$|[-*•](?=\s|\w))\s?')
 _MOSTLY = 0.6
 # Perl's POD: a heading, an item, and the commands that only frame them.
 _POD_HEAD = re.compile(r"^=head\d\s+(.*)$")
