@@ -641,6 +641,14 @@ def test_a_todo_list_offers_its_unmarked_short_lines_but_not_its_done_section(tm
     assert offered(tmp_path, text.replace("TODO\n", "Notes\n")) == []
 
 
+def test_a_todo_lists_marked_short_entries_are_its_items(tmp_path):
+    # No verb says so, but under a to-do list's name a marked entry is one.
+    text = ("TODO\n. customization of key bindings\n• plug-in faculty\n• multi-threading\n"
+            "• better offline mode\n  for slow links\n")
+    assert offered(tmp_path, text) == ["• plug-in faculty", "• multi-threading",
+                                       "• better offline mode for slow links"]
+
+
 @pytest.mark.parametrize("line, named", [
     ("Things to do:", True), ("TODO", True), ("To-do list", True), ("todos.org", True),
     ("/home/alex/notes/idle-todo.txt - Mousepad", True), ("TODO.md", True), ("TOD0", True),

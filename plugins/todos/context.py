@@ -114,10 +114,10 @@ def todo_heading(lines: list[str]) -> int | None:
 
 
 def listed_items(lines: list[str], excluded: set[int]) -> set[int]:
-    """In a note that names itself a to-do list: each run of at least three unmarked short
+    """In a note that names itself a to-do list: each run of at least three short
     lines (2 to 8 words, one of four letters or more; no sentence or heading ending, no
-    heading, no menu bar) as items. A run with list marks in it is a marked list: its unmarked
-    lines are an item's continuation. Lines without words (an editor's line numbers, an icon)
+    heading, no menu bar) as items; in a run with list marks in it, only its marked lines (the
+    unmarked ones carry an entry on). Lines without words (an editor's line numbers, an icon)
     neither count nor break a run."""
     start = todo_list_start(lines)
     if start is None:
@@ -138,8 +138,10 @@ def listed_items(lines: list[str], excluded: set[int]) -> set[int]:
             run.append(i)
             marked = marked or list_marked(line)
             continue
-        if len(run) >= _BLOCK_MIN and not marked:
-            items.update(run)
+        if len(run) >= _BLOCK_MIN:
+            # A run with list marks in it is a marked list: its marked lines are its entries,
+            # its unmarked ones an entry's continuation.
+            items.update(i for i in run if not marked or list_marked(lines[i]))
         run, marked = [], False
     # A marked item of one word ("* Documentation", "- Tests") names a whole task in a to-do
     # list; elsewhere it is a heading or a decoration (lines.task_like). A path or a file name
