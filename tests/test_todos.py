@@ -645,8 +645,9 @@ def test_a_todo_lists_marked_short_entries_are_its_items(tmp_path):
     # No verb says so, but under a to-do list's name a marked entry is one.
     text = ("TODO\n. customization of key bindings\n• plug-in faculty\n• multi-threading\n"
             "• better offline mode\n  for slow links\n")
-    assert offered(tmp_path, text) == ["• plug-in faculty", "• multi-threading",
-                                       "• better offline mode for slow links"]
+    # The first line's mark was lost (". "): with no entry before it, it is no continuation.
+    assert offered(tmp_path, text) == [". customization of key bindings", "• plug-in faculty",
+                                       "• multi-threading", "• better offline mode for slow links"]
 
 
 @pytest.mark.parametrize("line, named", [

@@ -140,8 +140,13 @@ def listed_items(lines: list[str], excluded: set[int]) -> set[int]:
             continue
         if len(run) >= _BLOCK_MIN:
             # A run with list marks in it is a marked list: its marked lines are its entries,
-            # its unmarked ones an entry's continuation.
-            items.update(i for i in run if not marked or list_marked(lines[i]))
+            # an unmarked one after an entry carries it on (one before any entry is an entry
+            # whose mark was lost: under an editor's cursor, say).
+            opened = False
+            for i in run:
+                opened = opened or list_marked(lines[i])
+                if not marked or list_marked(lines[i]) or not opened:
+                    items.add(i)
         run, marked = [], False
     # A marked item of one word ("* Documentation", "- Tests") names a whole task in a to-do
     # list; elsewhere it is a heading or a decoration (lines.task_like). A path or a file name
