@@ -262,8 +262,11 @@ def read_text(path: str) -> str:
 # a ticked box, a DONE tag (upper case: "done" in prose is often part of a task, "check that the
 # mapping is done"), "(done ...)", "Done:" leading the line, a struck-through item; and sections
 # whose heading says they are done ("DONE" in a banner, "Implemented features:", "Completed").
-_TICKED = re.compile(r"^\s*(?:[-*+•]\s*)?(?:\[[xX✓✔]\]|[☑✓✔✅])")
-_DONE_TAG = re.compile(r"\bDONE\b|\((?:done|Done)\b[^)]*\)|\[(?:done|Done)\]|^\s*(?:Done|done)\s*[:\-–]"
+# A list mark may come first ("- Done: the login page"), and a lone "x " before the words is
+# todo.txt's mark of a finished task ("x 2026-12-01 call the bank"), an x in the margin.
+_TICKED = re.compile(r"^\s*(?:[-*+•]\s*)?(?:\[[xX✓✔]\]|[☑✓✔✅]|x\s+[\w(])")
+_DONE_TAG = re.compile(r"\bDONE\b|\((?:done|Done)\b[^)]*\)|\[(?:done|Done)\]"
+                       r"|^\s*(?:[-*+•]\s*)?(?:Done|done)\s*[:\-–]"
                        r"|^\s*(?:[-*+•]\s*)?~~.+~~\s*$")
 _DONE_SUFFIX = re.compile(r"[-–:(\[]\s*DONE\W*$")      # "FIX LOGIN - DONE", "... (DONE)"
 _DONE_HEADING = re.compile(r"^(?:done|completed?|finished|fixed|resolved|closed|implemented"
