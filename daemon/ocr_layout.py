@@ -3,8 +3,9 @@
 A note's structure is in its layout: an item's wrapped lines are indented under it, items are
 separated by blank lines, and an editor prints line numbers in a gutter. One OCR box per line
 loses all three, so an item's second line reads as a new item and a gutter number as a line of
-its own; and a picture wraps a long line where its file did not. ``laid_out_text`` gives back what a text file of the same note would hold, so that a
-task reads a picture of a note the way it reads the note's file.
+its own; and a picture wraps a long line where its file did not. ``laid_out_text`` gives back
+what a text file of the same note would hold, so that a task reads a picture of a note the way
+it reads the note's file.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ SLACK = 2
 # The space between a list mark and its words, in character widths: a typed "- " leaves one,
 # a hand leaves less than its average letter.
 MARK_GAP = 0.5
-WRAP_MIN_CHARS = 30
+WRAP_MIN_CHARS = 30     # a page that wraps is wider than a list of short entries (_wrap_edge)
 # A file's lines are rarely longer than this: rows that would join into more are a paragraph,
 # which its file breaks into lines too.
 LONGEST_LINE = 100
@@ -117,7 +118,7 @@ def _wraps_onto(prev: OcrLine, line: OcrLine, edge: tuple[int, int], width: floa
     longest row's count of characters (a writer who breaks a line on purpose leaves room),
     ``line`` opens no list item, and no sentence ends before it; a capital after the break
     only carries on a phrase left open ("... to" / "Python")."""
-    first = line.text.split()[0] if line.text.split() else ""
+    first = next(iter(line.text.split()), "")
     right, chars = edge
     fits = prev.box[2] + (len(first) + SLACK) * width <= right \
         and len(prev.text) + 1 + len(first) + SLACK <= chars

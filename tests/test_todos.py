@@ -906,20 +906,21 @@ def test_a_verbless_item_written_like_its_neighbours_is_still_offered(tmp_path):
 
 
 # Lists kept in code and documentation markup (examples/eval/notes-tune2; docs/EVAL.md).
-def test_a_list_in_code_comments_reads_as_the_same_list_in_a_text_file(tmp_path):
-    python = ("# Other changes from 3.1:\n# - New method NNTP.over()\n#\n# TODO:\n"
-              "# - return structured data everywhere\n# - support HDR\n")
+@pytest.mark.parametrize("python", [
+    "# Other changes from 3.1:\n# - New method NNTP.over()\n#\n# TODO:\n"
+    "# - return structured data everywhere\n# - support HDR\n",
+    # A photo of the same comment: OCR drops the space after "#" and reads the O of TODO as U.
+    "# Other changes from 3.1:\n#- New method NNTP.over()\n#\n# TODU:\n"
+    "#- return structured data everywhere\n#- support HDR\n",
+])
+def test_a_list_in_code_comments_reads_as_the_same_list_in_a_text_file(tmp_path, python):
     assert offered(tmp_path, python) == ["- return structured data everywhere", "- support HDR"]
+
+
+def test_a_list_in_vim_comments_reads_as_the_same_list_in_a_text_file(tmp_path):
     vim = '" TODO:\n" Add an "unsafe eval" mode\n" Complete basic syntax\n" Continue parsing\n'
     assert offered(tmp_path, vim) == ['Add an "unsafe eval" mode', "Complete basic syntax",
                                       "Continue parsing"]
-
-
-def test_a_comment_block_read_by_ocr_keeps_its_list(tmp_path):
-    # A photo of the same comment: OCR drops the space after "#" and reads the O of TODO as U.
-    python = ("# Other changes from 3.1:\n#- New method NNTP.over()\n#\n# TODU:\n"
-              "#- return structured data everywhere\n#- support HDR\n")
-    assert offered(tmp_path, python) == ["- return structured data everywhere", "- support HDR"]
 
 
 def test_a_few_hash_headings_are_not_a_comment_block(tmp_path):

@@ -80,6 +80,7 @@ def _one_edit(a: str, b: str) -> bool:
     short, long_ = sorted((a, b), key=len)
     return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
 
+
 # A release's heading ("v 0.9", "2.1.3 (2019-04-02)", "Version 1.2:"): what follows records it.
 _VERSION = re.compile(r"(?i)^\W*(?:v|version|release)?\.?\s*\d+(?:\.\d+)+[a-z\d.+~-]*"
                       r"\s*(?:\(.{0,30}\))?\W*$")
@@ -124,7 +125,6 @@ def listed_items(lines: list[str], excluded: set[int]) -> set[int]:
         return set()
     items: set[int] = set()
     run: list[int] = []
-    marked = False
     for i, line in enumerate(lines + [""]):
         if i < start:
             continue
@@ -136,18 +136,14 @@ def listed_items(lines: list[str], excluded: set[int]) -> set[int]:
                  and not chrome(line) and not names_todo_list(line) and i not in excluded)
         if short:
             run.append(i)
-            marked = marked or list_marked(line)
             continue
         if len(run) >= _BLOCK_MIN:
             # A run with list marks in it is a marked list: its marked lines are its entries,
             # an unmarked one after an entry carries it on (one before any entry is an entry
             # whose mark was lost: under an editor's cursor, say).
-            opened = False
-            for i in run:
-                opened = opened or list_marked(lines[i])
-                if not marked or list_marked(lines[i]) or not opened:
-                    items.add(i)
-        run, marked = [], False
+            first = next((k for k, j in enumerate(run) if list_marked(lines[j])), len(run))
+            items.update(j for k, j in enumerate(run) if k <= first or list_marked(lines[j]))
+        run = []
     # A marked item of one word ("* Documentation", "- Tests") names a whole task in a to-do
     # list; elsewhere it is a heading or a decoration (lines.task_like). A path or a file name
     # ("* SM/DECRYPT.C") names a section.
