@@ -59,10 +59,18 @@ class RapidOcrEngine:
                         # Measured on three screens: peak RSS 669-859 -> 445-500 MiB, OCR
                         # 2.66-4.23 -> 2.17-3.01 s (docs/BENCHMARKS.md, P7).
                         "Rec.rec_batch_num": 1,
+                        # The direction classifier runs inside recognition instead, where its
+                        # turns are checked (TurnsChecked).
+                        "Global.use_cls": False,
                     }
                 )
-                if n > 1:
-                    self._engine.text_rec = ParallelLines(_one_thread_recognizer(self._engine), n)
+                engine = self._engine
+                lines = (ParallelLines(_one_thread_recognizer(engine), n) if n > 1
+                         else engine._load_rec_model())
+                engine.text_rec = TurnsChecked(engine._load_cls_model(), lines)
+                detector = self._engine._load_det_model()
+                make = detector.get_preprocess       # rapidocr builds one per image
+                detector.get_preprocess = lambda: TablePreProcess(make())
             return self._engine
 
     def read(self, path: str) -> list[OcrLine]:
@@ -91,6 +99,88 @@ class RapidOcrEngine:
                 box = quad_to_box(quad)
                 lines.append(OcrLine(text=text, box=box, score=round(float(score), 4)))
         return lines
+
+
+class TablePreProcess:
+    """rapidocr's detection input (``DetPreProcess``), normalised by table lookup.
+
+    ``DetPreProcess`` computes ``(x / 255 - mean) / std`` over the resized page in float64 (its
+    mean and std are float64 arrays): five passes and temporaries of 8 bytes a value, 50 MB each
+    on a 1920x1088 screen, more on a scanned page. Measured: 55 ms a screen warm, 79 ms in the
+    worker, where the pages of those temporaries fault in afresh after each job's heap trim. A
+    pixel holds one of 256 values per channel, so the same arithmetic on those 256 values is a
+    table, and the page is one lookup per channel into the float32 array the model takes (7 ms).
+    The values are bit for bit rapidocr's (tests/test_ocr_rapid.py).
+    """
+
+    def __init__(self, inner: Any):
+        import numpy as np
+
+        self.inner = inner
+        levels = np.arange(256, dtype=np.uint8).reshape(1, 256, 1).repeat(3, axis=2)
+        # (3, 256): per channel, what rapidocr's own arithmetic makes of each value.
+        self.table = np.ascontiguousarray(
+            inner.normalize(levels).astype(np.float32)[0].transpose())
+
+    def __call__(self, img: Any) -> Any:
+        import cv2
+        import numpy as np
+
+        resized = self.inner.resize(img)
+        if resized is None:
+            return None
+        if resized.dtype != np.uint8 or resized.ndim != 3 or resized.shape[2] != 3:
+            return self.inner(img)   # not a BGR page of bytes: rapidocr's own way
+        height, width = resized.shape[:2]
+        out = np.empty((1, 3, height, width), np.float32)
+        for channel, plane in enumerate(cv2.split(resized)):
+            cv2.LUT(plane, self.table[channel], dst=out[0, channel])
+        return out
+
+
+class TurnsChecked:
+    """Recognition that checks the direction classifier's turns by reading both ways.
+
+    RapidOCR's classifier turns a line it takes for upside down (PP-OCR's 0/180 model, score
+    above 0.9) before recognition. On real pages it turns upright lines too: on the dev sets
+    (38 screens, 200 receipts, 27 note photos; /work/evals/s17/clscensus.py) it turned 249 of
+    12,948 lines, nearly all of them upright, and recognition then read "TAX INVOICE" as
+    "TA ICE", "RM 13.30" as "RM 3 .30" and whole menu bars and prose lines as scattered letters.
+    A line the classifier would turn is now read both ways, and the reading recognition is
+    surer of (its mean character probability) is kept; on a tie the line stays as detected.
+    That costs one more reading for each turned line (2 % of lines), keeps a page that really
+    is upside down readable, and lines the classifier leaves alone are read as before.
+    """
+
+    def __init__(self, classifier: Any, recognizer: Any):
+        self.classifier = classifier
+        self.recognizer = recognizer
+
+    def __call__(self, args: Any) -> Any:
+        import cv2
+        import numpy as np
+        from rapidocr.ch_ppocr_rec.typings import TextRecInput
+
+        images = [args.img] if isinstance(args.img, np.ndarray) else list(args.img or [])
+        if not images:
+            return self.recognizer(args)
+        verdicts = self.classifier(images).cls_res
+        turned = [i for i, (label, score) in enumerate(verdicts)
+                  if "180" in label and score > self.classifier.cls_thresh]
+        both = images + [cv2.rotate(images[i], cv2.ROTATE_180) for i in turned]
+        out = self.recognizer(TextRecInput(img=both, return_word_box=args.return_word_box))
+        keep = list(range(len(images)))
+        for k, i in enumerate(turned):
+            if out.scores[len(images) + k] > out.scores[i]:
+                keep[i] = len(images) + k
+        return type(out)(
+            imgs=[both[j] for j in keep],
+            txts=tuple(out.txts[j] for j in keep),
+            scores=tuple(out.scores[j] for j in keep),
+            word_results=tuple(out.word_results[j] for j in keep),
+            elapse=out.elapse,
+            viser=out.viser,
+        )
 
 
 class ParallelLines:
