@@ -572,6 +572,18 @@ def test_a_total_that_is_not_subtotal_plus_tax_is_a_problem():
     assert prepared().data["printed_sum"] is None
 
 
+def test_a_zero_tax_row_does_not_make_the_subtotal_the_total():
+    # The tax is in a GST summary after the total, the tax row above says 0.00: the subtotal
+    # plus that is the subtotal, printed on its own row but not as the total.
+    lines = receipt_lines("SLF CASH & CARRY", "DATE: 02/02/2018", "BAKING POWDER 4 11.32|45.28",
+                          "SUB-TOTAL|45.28", "TAX|0.00", "TOTAL|48.00", "CASH|48.00",
+                          "GST SUMMARY", "SR 45.28 6%|2.72")
+    ev = prepared(lines)
+    assert ev.data["printed_sum"] == "45.28"
+    good = {"merchant": "SLF CASH & CARRY", "date": "2018-02-02", "total": "48.00", "items": []}
+    assert Receipts().check(result_of(good_answer(**good)), ev) == []
+
+
 # -- what was paid, by arithmetic (issue 11: classes of the odd half's total misses) -------------
 
 def _shortlist(*texts: str) -> list[str]:

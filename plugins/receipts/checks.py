@@ -22,11 +22,16 @@ def consistency_problems(result: RecordedExpense, evidence: Evidence) -> list[st
     above it; the currency must be one whose mark is printed."""
     problems = []
     expected = evidence.data.get("printed_sum")
-    amounts = {Decimal(c["value"]) for c in evidence.data.get("amounts", [])}
+    # Where the total may be printed: the amounts on rows labelled as a total (and their
+    # cash-rounded forms), or every amount when no row is (total_shortlist).
+    totals = {Decimal(v) for v in evidence.data.get("totals")
+              or [c["value"] for c in evidence.data.get("amounts", [])]}
     if expected is not None and abs(result.total - Decimal(expected)) > ITEMS_TOLERANCE \
-            and any(abs(a - Decimal(expected)) <= ITEMS_TOLERANCE for a in amounts):
-        # Only when that sum is itself printed (as the total, or its cash-rounded form): then
-        # another printed amount, not this one, is what was paid.
+            and any(abs(a - Decimal(expected)) <= ITEMS_TOLERANCE for a in totals):
+        # Only when that sum is itself printed as the total: then another printed amount, not
+        # this one, is what was paid. Printed anywhere was not enough: with TAX 0.00 the sum is
+        # the subtotal, printed on its own row, while the tax was in a GST summary below
+        # (SUB-TOTAL 45.28, TAX 0.00, TOTAL 48.00, GST 2.72): a right total sent to review.
         problems.append(f"total {result.total} is not the subtotal plus tax and service "
                         f"printed above it ({expected})")
     printed = evidence.data.get("currencies") or []
