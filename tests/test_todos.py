@@ -575,6 +575,8 @@ def test_real_daemon_files_todos_and_the_cli_completes_and_exports_them(home, re
     "DONE: send the invoices", "- ~~water the plants~~", "Email Anna about the lease DONE",
     "FIX THE LOGIN BUG - DONE", "PAY RENT (DONE)", "- Done: the login page",
     "• Done - send the invoices", "x 2026-12-01 call the bank", "x renew the passport",
+    "REJECT FIRST, LATTER DONE", "WHAT ABOUT THE BINARY/TEXT DETECTION ?(SEEMS DONE)",
+    "FIX THE LOGIN BUG DONE",
 ])
 def test_a_line_marked_done_is_done(line):
     assert done_lines(["Things to do:", line]) == {1}
@@ -584,6 +586,8 @@ def test_a_line_marked_done_is_done(line):
     "- [ ] renew the passport", "Check that all error code mapping is done.",
     "Document it like what is now done in the GMP manual", "call Bob when you are done",
     "** CHECK THAT ALL ERROR CODE MAPPING IS DONE.", "x = 5 is the default", "fix the x axis",
+    "GET THE RELEASE DONE", "PORT TO WINDOWS: NOT DONE", "THE MANUAL IS HALF DONE",
+    "MAKE SURE THE BUILD HAS BEEN DONE",
 ])
 def test_a_line_that_only_mentions_done_is_not(line):
     assert done_lines(["Things to do:", line]) == set()

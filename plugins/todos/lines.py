@@ -269,6 +269,13 @@ _DONE_TAG = re.compile(r"\bDONE\b|\((?:done|Done)\b[^)]*\)|\[(?:done|Done)\]"
                        r"|^\s*(?:[-*+•]\s*)?(?:Done|done)\s*[:\-–]"
                        r"|^\s*(?:[-*+•]\s*)?~~.+~~\s*$")
 _DONE_SUFFIX = re.compile(r"[-–:(\[]\s*DONE\W*$")      # "FIX LOGIN - DONE", "... (DONE)"
+# In capitals, a DONE that ends the line after a word that is not a verb of being or getting
+# (or a "not yet", "half") is a status: "REJECT FIRST, LATTER DONE", "(SEEMS DONE)"; while
+# "MAPPING IS DONE", "GET IT DONE", "NOT DONE" stay to do.
+_DONE_LAST = re.compile(
+    r"^(?!.*\b(?:GET|GETS|GOT|GETTING|HAVE|HAS|HAD)\b)"                 # "GET THE RELEASE DONE"
+    r".*\b(?!(?:IS|ARE|BE|BEEN|BEING|WAS|WERE|NOT|YET|NEVER|ALMOST|NEARLY|HALF|PARTLY"
+    r"|PARTIALLY|MOSTLY|STILL)\b)[A-Z0-9]+\W*\s+DONE\W*$")
 _DONE_HEADING = re.compile(r"^(?:done|completed?|finished|fixed|resolved|closed|implemented"
                            r"(?: features| items)?|already done)$", re.I)
 _DECORATION = re.compile(r"^[\W_]+|[\W_]+$")
@@ -318,7 +325,8 @@ def done_lines(lines: list[str]) -> set[int]:
         # In a line all in capitals (a shouted TODO file, OCR of small caps) DONE is a word:
         # "CHECK THAT ALL ERROR CODE MAPPING IS DONE." is still to do.
         tagged = _DONE_TAG.search(line) if not line.isupper() else (
-            _DONE_TAG.search(line.lower()) or _DONE_SUFFIX.search(line))
+            _DONE_TAG.search(line.lower()) or _DONE_SUFFIX.search(line)
+            or _DONE_LAST.search(line))
         if section is not None or _TICKED.match(line) or tagged:
             done.add(i)
     return done
