@@ -60,6 +60,7 @@ class WorkerContext:
         self._ocr_engine: Any = None
         self._ocr_cache: dict[str, list] = {}
         self._document: tuple[str, Any] | None = None   # (path, mustelid.documents.Document)
+        self._image: tuple[tuple, Any] | None = None     # ((path, mtime, size), Pillow image)
         self._read_db: Any = None
         self.tier = "unloaded"
         self.last_release: dict[str, Any] = {}
@@ -223,12 +224,23 @@ class WorkerContext:
         return self._ocr_engine
 
     def load_image(self, path: str) -> Any:
+        """Decoded once per job: from the inbox root the router and each task it asks load the
+        same picture (five decodes of a screen, 2-21 ms each, became one). Shared, so read-only;
+        a file changed since (another mtime or size) is decoded again."""
         document = self._document_of(path)
         if document is not None:
             return document.image       # a PDF's, HEIC's or TIFF's pages, one below the other
         from mustelid.imaging import load_image
 
-        return load_image(path)
+        try:
+            info = os.stat(path)
+        except OSError:
+            return load_image(path)     # its own clear error for a file that is gone
+        key = (path, info.st_mtime_ns, info.st_size)
+        if self._image is None or self._image[0] != key:
+            self._image = None          # the last job's picture goes before this one is decoded
+            self._image = (key, load_image(path))
+        return self._image[1]
 
     def _document_of(self, path: str) -> Any:
         """The pages of a PDF, HEIC or multi-page TIFF (``mustelid.documents``), decoded once
@@ -243,6 +255,7 @@ class WorkerContext:
     def forget_document(self) -> None:
         """At the end of a job: a document's pages can be a few hundred MB of pixels."""
         self._document = None
+        self._image = None
 
     def read_db(self) -> Any:
         """A read-only view of the database, for tasks that summarise what is stored. The worker

@@ -395,3 +395,34 @@ def test_real_router_files_a_two_page_pdf_receipt_as_one_expense(real_model):
         expenses = list(db["expenses"].rows)
     assert len(expenses) == 1
     assert Decimal(expenses[0]["total"]) == expected("000")["total"]
+
+
+def test_a_picture_is_decoded_once_per_job_and_again_when_the_file_changes(tmp_path, monkeypatch):
+    """The router and each task it asks call ``load_image`` on the same file: one decode."""
+    import os
+
+    from mustelid import imaging
+    from mustelid.config import Config
+    from mustelid.host import Host
+    from mustelid.worker import WorkerContext
+
+    decoded = []
+    real = imaging.load_image
+    monkeypatch.setattr(imaging, "load_image", lambda path: decoded.append(path) or real(path))
+    path = tmp_path / "shot.png"
+    noise((64, 48), seed=1).save(path)
+    ctx = WorkerContext(Config(), Host())
+    first = ctx.load_image(str(path))
+    assert ctx.load_image(str(path)) is first and len(decoded) == 1
+    noise((32, 48), seed=2).save(path)                       # rewritten under the same name
+    os.utime(path, ns=(1, 1))
+    assert ctx.load_image(str(path)).size == (32, 48) and len(decoded) == 2
+    ctx.forget_document()                                    # the job ended
+    ctx.load_image(str(path))
+    assert len(decoded) == 3
+    path.write_bytes(b"not an image")
+    with pytest.raises(PermanentError):
+        ctx.load_image(str(path))
+    path.unlink()
+    with pytest.raises(PermanentError):
+        ctx.load_image(str(path))
