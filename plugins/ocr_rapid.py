@@ -68,7 +68,7 @@ class RapidOcrEngine:
                 lines = (ParallelLines(_one_thread_recognizer(engine), n) if n > 1
                          else engine._load_rec_model())
                 engine.text_rec = TurnsChecked(engine._load_cls_model(), lines)
-                detector = self._engine._load_det_model()
+                detector = engine._load_det_model()
                 make = detector.get_preprocess       # rapidocr builds one per image
                 detector.get_preprocess = lambda: TablePreProcess(make())
             return self._engine
