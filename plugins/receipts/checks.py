@@ -10,7 +10,7 @@ from typing import Any
 from mustelid import Evidence
 
 from .candidates import row_amounts
-from .confidence import FIELDS, probability, receipt_confidence, signals
+from .confidence import FIELDS, probability, receipt_confidence, signals, total_options
 from .expense import LineItem, RecordedExpense
 
 # Rounding slack for "the items cannot cost more than the total": cash rounding, per-item tax.
@@ -22,10 +22,7 @@ def consistency_problems(result: RecordedExpense, evidence: Evidence) -> list[st
     above it; the currency must be one whose mark is printed."""
     problems = []
     expected = evidence.data.get("printed_sum")
-    # Where the total may be printed: the amounts on rows labelled as a total (and their
-    # cash-rounded forms), or every amount when no row is (total_shortlist).
-    totals = {Decimal(v) for v in evidence.data.get("totals")
-              or [c["value"] for c in evidence.data.get("amounts", [])]}
+    totals = {Decimal(v) for v in total_options(evidence.data)}
     if expected is not None and abs(result.total - Decimal(expected)) > ITEMS_TOLERANCE \
             and any(abs(a - Decimal(expected)) <= ITEMS_TOLERANCE for a in totals):
         # Only when that sum is itself printed as the total: then another printed amount, not

@@ -41,11 +41,18 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
+def total_options(data: dict[str, Any]) -> list[str]:
+    """The values a receipt's total may take, from its prepared evidence: the amounts printed as
+    the total (``total_shortlist``: rows labelled as a total, their cash-rounded forms), or
+    every amount when none is."""
+    return data.get("totals") or [c["value"] for c in data.get("amounts", [])]
+
+
 def signals(field: str, value: Any, evidence: dict[str, Any],
             row_score: float | None) -> dict[str, float]:
     """The measured signals of one chosen field value (all in 0..1 but ``model``, a logit)."""
     data = evidence
-    options = {"total": data.get("totals") or [c["value"] for c in data.get("amounts", [])],
+    options = {"total": total_options(data),
                "date": [c["value"] for c in data.get("dates", [])],
                "merchant": data.get("merchants") or []}[field]
     model = (data.get("model_confidence") or {}).get(field)

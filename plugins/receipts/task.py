@@ -44,7 +44,7 @@ from .candidates import (
     group_rows,
 )
 from .checks import add_confidence, add_items, consistency_problems, missing_provenance, row_provenance
-from .confidence import default_threshold
+from .confidence import default_threshold, total_options
 from .examples import corrected_example, example_text, prefer_label
 from .expense import Expense, RecordedExpense, to_milli
 from .items import item_lines, item_prices
@@ -142,13 +142,12 @@ class Receipts(Task):
         """The static schema, narrowed to this receipt: values can only be ones printed on it."""
         schema = Expense.model_json_schema()
         props = schema["properties"]
-        amounts = [c["value"] for c in evidence.data.get("amounts", [])]
         dates = [c["value"] for c in evidence.data.get("dates", [])]
         currencies = list(evidence.data.get("currencies", []))
         default = evidence.data.get("default_currency")
         if default and default not in currencies:
             currencies.append(default)
-        totals = evidence.data.get("totals") or amounts
+        totals = total_options(evidence.data)
         if totals:
             props["total"] = {"type": "string", "enum": totals}
         # A receipt may have no legible date: null is always allowed, an unprinted date never.
