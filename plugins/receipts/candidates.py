@@ -19,8 +19,10 @@ _MON = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 
 # 1,234.56 / 1234.56 / 12.5 is not money (a quantity or weight), so two decimals are required;
 # the look-arounds keep dates (12.01.19) and long codes from yielding fragments.
-# A percentage (GST 6.00%, "grew 12.40%") is a rate, not money.
-_AMOUNT_DOT = re.compile(r"(?<![\d.,])(\d{1,3}(?:,\d{3})+|\d+)\.(\d{2})(?![\d]|[.,]\d|\s?%)")
+# A percentage (GST 6.00%, "grew 12.40%") is a rate, not money. Tills print cents below one unit
+# without the zero ("Rounding Adjustment RM .01", "CHANGE RM .00"): a dot after a space counts.
+_AMOUNT_DOT = re.compile(
+    r"(?<![\d.,])(\d{1,3}(?:,\d{3})+|\d+|(?<![\w]))\.(\d{2})(?![\d]|[.,]\d|\s?%)")
 _AMOUNT_COMMA = re.compile(r"(?<![\d.,])(\d{1,3}(?:\.\d{3})+|\d+),(\d{2})(?![\d]|[.,]\d|\s?%)")
 # Whole amounts count only right after a currency mark (JPY, KRW receipts have no decimals).
 _AMOUNT_WHOLE = re.compile(
@@ -98,7 +100,7 @@ def find_amounts(rows: list[Row]) -> list[Candidate]:
         hits = []
         pattern = _AMOUNT_COMMA if use_comma else _AMOUNT_DOT
         for m in pattern.finditer(row.text):
-            whole = re.sub(r"[.,]", "", m.group(1))
+            whole = re.sub(r"[.,]", "", m.group(1)) or "0"
             hits.append((m.group(0), f"{int(whole)}.{m.group(2)}"))
         for m in _AMOUNT_WHOLE.finditer(row.text):
             hits.append((m.group(1), str(int(m.group(1).replace(",", "")))))
@@ -179,7 +181,7 @@ def row_label(row_text: str) -> str:
 
 
 def row_amounts(text: str) -> list[str]:
-    return [f"{int(re.sub(r'[.,]', '', m.group(1)))}.{m.group(2)}"
+    return [f"{int(re.sub(r'[.,]', '', m.group(1)) or 0)}.{m.group(2)}"
             for m in _AMOUNT_DOT.finditer(text)]
 
 

@@ -12,7 +12,7 @@ from .candidates import Candidate, Row, has_amount, row_amounts
 # Words that label the amount to pay, in the languages of receipts we have seen (EN, MS, DE, NL,
 # FR, IT, ES). A shortlist, not a verdict: the model still chooses among the labelled amounts.
 _TOTAL_LABEL = re.compile(
-    r"TOTAL|\bT[O0A]T[A4]?L\b|AMOUNT DUE|AMT DUE|BALANCE DUE|TO PAY|PAYABLE|GRAND|NETT|JUMLAH"
+    r"TOTAL|\bT[O0A]T[A4]?L\b|\bDUE\b|TO PAY|PAYABLE|GRAND|NETT|JUMLAH"  # AMOUNT/BALANCE DUE, DUE
     r"|\bNET\s*(AMT|AMOUNT|DUE)\b"       # "Net Amt :", not "NET WT" (a weight)
     r"|SUMME|TOTAAL|MONTANT|IMPORTE",   # T0TAL, TOTL: OCR drops and swaps letters
 )
@@ -22,8 +22,16 @@ _NOT_TOTAL_LABEL = re.compile(
 )
 TAX_LABEL = re.compile(r"\b(TAX|GST|VAT|SST|MWST|TVA|IVA)\b")
 # Lines that record how the total was paid. Totals printed after them belong to tax summaries.
-PAYMENT_LABEL = re.compile(r"\bCASH\b|CHANGE|TENDER|CARD|VISA|MASTER|PAID|PAYMENT|BAYAR|BAKI")
+# "PAY 25.15" records a payment; "AMOUNT TO PAY" labels the total.
+PAYMENT_LABEL = re.compile(
+    r"\bCASH\b|CHANGE|TENDER|CARD|VISA|MASTER|PAID|PAYMENT|(?<!TO )\bPAY\b|BAYAR|BAKI")
 ROUNDING_LABEL = re.compile(r"ROUND|ADJ")
+# Rows that change a total printed above them into the one printed below: cash rounding and a
+# discount taken off the bill (TOTAL 277.90, DISCOUNT 0.90, TOTAL INCLUSIVE GST 277.00).
+_ADJUSTMENT_LABEL = re.compile(r"ROUND|ADJ|DISC")
+# Cash rounding moves a total to the nearest coin: a few cents, never a twentieth of the bill.
+# An "adjustment" bigger than that is an amount OCR put on the rounding row from the next one.
+_MAX_ROUNDING = Decimal("0.05")
 
 
 def is_total_label(label: str) -> bool:
@@ -114,9 +122,18 @@ def _paid_first(shortlist: list[Candidate], nonzero: list[Candidate],
     the difference disagree with it by a few cents."""
     labelled = total_labels(rows)
     payments = [i for i in labelled_rows(rows, _is_payment_label) if i not in labelled]
-    if any(i < min(payments, default=len(rows)) for i in labelled):
-        return shortlist
     paid = tendered_less_change(rows)
+    if any(i < min(payments, default=len(rows)) for i in labelled):
+        agreed = [c for c in nonzero if paid is not None and Decimal(c.value) == paid
+                  and _adds_up(paid, rows, payments)]
+        if agreed and shortlist and shortlist[0] is not agreed[0] \
+                and not _adds_up(Decimal(shortlist[0].value), rows, payments):
+            # Two sums that do not share a number (cash less change; subtotal plus tax and
+            # rounding) agree on a printed amount, and the total's own row adds up to neither:
+            # OCR misread that one row (TOTAL 112.46 under a subtotal, tax and rounding making
+            # 112.45, paid with 112.45 cash and 0.00 change).
+            return [agreed[0]]
+        return shortlist
     match = [c for c in nonzero if paid is not None and Decimal(c.value) == paid]
     if match:
         # Code decides what it reads plainly: two printed amounts whose difference is printed
@@ -144,13 +161,14 @@ def _labelled_shortlist(nonzero: list[Candidate], rows: list[Row]) -> list[Candi
     chosen = [c for c in nonzero if any(r in in_range for r in c.rows)]
     by_value = {Decimal(c.value): c for c in nonzero}
     for i, row in enumerate(rows[:end]):
-        if not ROUNDING_LABEL.search(row.text.upper()) or is_total_label(row.text):
+        upper = row.text.upper()
+        if not _ADJUSTMENT_LABEL.search(upper) or is_total_label(row.text):
             continue
         for adj in [c for c in nonzero if i in c.rows]:
             # Printed order is TOTAL, adjustment, rounded sum; the reverse is not a rounding.
-            for total in [c for c in chosen if min(c.rows) < i]:
-                for value in (Decimal(total.value) - Decimal(adj.value),
-                              Decimal(total.value) + Decimal(adj.value)):
+            for total in [c for c in chosen if min(c.rows) < i and c is not adj]:
+                values = _adjusted(Decimal(total.value), Decimal(adj.value), upper)
+                for value in values:
                     rounded = by_value.get(value)
                     if rounded and rounded is not adj and max(rounded.rows) > i:
                         # What was paid is the rounded sum: the unrounded one is not offered,
@@ -164,6 +182,27 @@ def _labelled_shortlist(nonzero: list[Candidate], rows: list[Row]) -> list[Candi
     return sorted(chosen, key=lambda c: -max(c.rows)) or by_size
 
 
+def _adjusted(total: Decimal, adj: Decimal, label: str) -> list[Decimal]:
+    """What ``total`` can become through the adjustment ``adj`` printed below it on a row
+    labelled ``label``: less a discount; plus or minus a rounding (tills print its sign or not)."""
+    if ROUNDING_LABEL.search(label) and not re.search(r"DISC", label):
+        return [total - adj, total + adj] if adj <= total * _MAX_ROUNDING else []
+    return [total - adj] if adj < total else []
+
+
+def _adds_up(amount: Decimal, rows: list[Row], payments: list[int]) -> bool:
+    """The subtotal, tax and service printed above the total, with or without a cash rounding
+    printed before the payment lines, add up to ``amount``."""
+    summed = printed_sum(rows)
+    if summed is None:
+        return False
+    end = min(payments, default=len(rows))
+    roundings = [Decimal(v) for row in rows[:end] if ROUNDING_LABEL.search(row.text.upper())
+                 and not is_total_label(row.text) for v in row_amounts(row.text)[-1:]]
+    return any(amount in (summed + adj, summed - adj) for adj in
+               [Decimal(0)] + [a for a in roundings if 0 < a <= amount * _MAX_ROUNDING])
+
+
 def _by_size(amounts: list[Candidate]) -> list[Candidate]:
     # Without a legible total label the total is usually the largest sum that is not cash handed
     # over; largest first is the better guess than printed order.
@@ -172,6 +211,8 @@ def _by_size(amounts: list[Candidate]) -> list[Candidate]:
 
 _SUBTOTAL_LABEL = re.compile(r"SUB\s?-?\s?TOTAL|SUBTOTAL|TOTAL\s+EXCL")
 _SERVICE_LABEL = re.compile(r"SERVICE|SVC|S\.?CHARGE")
+# "TOTAL GST (RM) : 6.37" is the tax; "TOTAL EXCL. GST", "TOTAL SALES (EXCLUDING GST)" are not.
+_TOTAL_TAX = re.compile(r"TOTAL\s*(TAX|GST|VAT|SST)\b")
 
 
 def printed_sum(rows: list[Row]) -> Decimal | None:
@@ -188,7 +229,7 @@ def printed_sum(rows: list[Row]) -> Decimal | None:
             continue
         if _SUBTOTAL_LABEL.search(upper) and subtotal is None:
             subtotal = amounts[-1]
-        elif subtotal is not None and "TOTAL" not in upper and (
+        elif subtotal is not None and ("TOTAL" not in upper or _TOTAL_TAX.search(upper)) and (
                 TAX_LABEL.search(upper) or _SERVICE_LABEL.search(upper)):
             extras.append(amounts[-1])
     if subtotal is None or not extras:
