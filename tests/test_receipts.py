@@ -688,6 +688,25 @@ def test_a_capital_i_among_small_letters_is_a_small_l():
         assert repair(name) == name
 
 
+def test_punctuation_ocr_reads_in_a_space_before_the_legal_form_goes():
+    from mustelid.plugins.receipts.merchants import repair
+
+    assert repair("UNIHAKKA INTERNATIONAL-SDN BHD") == "UNIHAKKA INTERNATIONAL SDN BHD"
+    assert repair("Guardian Health,And Beauty Sdn Bhd") == "Guardian Health And Beauty Sdn Bhd"
+    assert repair("POPULAR BOOK- CO. (M) SDN BHD") == "POPULAR BOOK CO. (M) SDN BHD"
+    # printed hyphens and commas elsewhere stay
+    for name in ("CT281 - TEALIVE SHELL", "AB-CO TRADING", "SMITH, JONES AND CO."):
+        assert repair(name) == name
+
+
+def test_a_registration_number_read_with_a_dot_or_followed_by_a_code_is_not_the_name():
+    from mustelid.plugins.receipts.merchants import merchant_rows
+
+    for first in ("KING'S CONFECTIONERY S/B 273500-U (KSB)", "99 SPEED MART S/B (519537·X)"):
+        assert merchant_rows(rows(first, "NO.41, JALAN SERI BINTANG 2"))[0] == \
+            first.split(" 2")[0].split(" (5")[0]
+
+
 def test_a_receipt_whose_only_amount_label_is_split_or_a_net_amount_is_a_payment_record():
     from mustelid.plugins.receipts.totals import is_payment_record
 

@@ -31,8 +31,11 @@ _ADDRESS = re.compile(
     r"^NO\b|^LOT\b|\b\d{5}\b|\b(ROAD|RD|STREET|AVENUE|AVE|BLVD|FLOOR|FLR|JALAN|JLN|JL|LORONG"
     r"|PERSIARAN|TAMAN|TMN|KAWASAN|BANDAR|SEKSYEN|STRASSE|RUE|CALLE)\b"
 )
-# A registration number printed after the name: "99 SPEED MART S/B (519537-X)".
-_TRAILING_REG_NO = re.compile(r"\s*\(?[A-Z]{0,3}\d{4,}[-\d]*-?[A-Z]?\)?[.,;:]*$")
+# A registration number printed after the name: "99 SPEED MART S/B (519537-X)", with the
+# separator OCR reads as a dot ("519537·X"), and a short code in brackets after it
+# ("273500-U (KSB)").
+_TRAILING_REG_NO = re.compile(
+    r"\s*\(?[A-Z]{0,3}\d{4,}[-\d]*[-.·]?[A-Z]?\)?(\s*\([A-Z]{2,5}\))?[.,;:]*$")
 # OCR misreads the Malaysian legal suffix often (SDN BND, SON BHD, SDN.BHO): accept those too.
 _LEGAL_SUFFIX = r"S[DO]N\.? ?B[HN][DO]|BHD|S/B|LTD|LIMITED|INC|LLC|GMBH|PTE|PLC|CORP"
 COMPANY_WORDS = re.compile(
@@ -166,6 +169,7 @@ def repair(name: str, unaccent: bool = False) -> str:
         return w
     name = re.sub(r"[^\W_]+", word, name).rstrip(" ,;'\"`")
     name = _CAPITAL_I_FOR_L.sub(lambda m: "l" * len(m.group(0)), name)
+    name = _GLUED_BEFORE_CONNECTOR.sub(" ", name)
     # A name has no underscores; OCR reads a wide space between two words as one.
     name = re.sub(r"(?<=[^\W\d_])_+(?=[^\W\d_])", " ", name)
     name = _MISREAD_LEGAL.sub(_legal, respell(name))
@@ -178,6 +182,12 @@ def repair(name: str, unaccent: bool = False) -> str:
 # A capital I after a small letter, inside or ending a word, is a small l OCR misread ("Taste Of
 # The WorId", "Shopping MaII"); not after Mc/Mac, where a name's capital follows ("McIntosh").
 _CAPITAL_I_FOR_L = re.compile(r"(?<![Mm]c)(?<![Mm]ac)(?<=[a-z])I+(?=[a-z]|\b)")
+
+
+# A hyphen or comma OCR reads in a space before the legal form or a joining word, or at the end
+# of a wrapped row ("INTERNATIONAL-SDN BHD", "Health,And Beauty", "POPULAR BOOK- CO. (M)").
+_GLUED_BEFORE_CONNECTOR = re.compile(
+    r"(?<=[^\W\d_])\s?[-,]\s?(?=(?:S[DO]N|BHD|AND)\b|CO\.)", re.IGNORECASE)
 
 
 # The Malaysian legal form as OCR misreads it (SON BHD, SDN BND, SDN.BHO); only the letters are
