@@ -952,9 +952,19 @@ def test_one_short_paragraph_under_a_todo_heading_is_an_entry(tmp_path):
 @pytest.mark.parametrize("line", [
     "* Fixed docstring parsing for classes", "- Added the --lesskey-src option",
     "Bugfix: useless #ifdef should be #if", "GNU make will now use posix_spawn() where it can",
+    "* Error messages printed when invoking commands have been cleaned up",
+    "- the internal methods have been marked private",
 ])
 def test_a_record_of_a_change_made_is_not_a_task(line):
     assert task_like(line) is False
+
+
+@pytest.mark.parametrize("line", [
+    "- crash in the parser has been reported by two users", "- a --quiet flag has been requested",
+    "- has the escape code been simplified? it has been changed?",
+])
+def test_a_change_asked_for_or_seen_is_still_a_task(line):
+    assert task_like(line) is True
 
 
 def test_a_list_under_a_version_heading_records_a_release(tmp_path):

@@ -141,6 +141,12 @@ _RECORD = re.compile(r"(?:fixed|added|changed|removed|improved|updated|renamed|r
                      r"dropped|bumped|merged|reworked|rewrote|rewritten|cleaned|deprecated|"
                      r"bugfix|implemented|switched|converted|corrected|refactored)\b", re.I)
 _NOW = re.compile(r"\b(?:will|can|does|do|is|are) now\b", re.I)
+# A change told as made, in the perfect passive ("Error messages ... have been cleaned up", "the
+# internal methods have been marked private"); not what was asked or seen ("has been requested",
+# "has been reported to crash"), which is still to do.
+_MADE = re.compile(r"\b(?:has|have) been (?!(?:requested|suggested|proposed|reported|asked|"
+                   r"discussed|mentioned|noted|wanted|needed|planned|considered|seen|observed|"
+                   r"noticed)\b)(?:\w+ed|made|done|rewritten|written)\b", re.I)
 _NEGATIVE = re.compile(r"^(?:don'?t|do not|never|stop)\s+\w", re.I)
 
 
@@ -177,8 +183,9 @@ def task_like(line: str) -> bool:
     # heading or a decoration: a task says what to do to what.
     if sum(1 for w in rest.split() if _WORD.search(w)) < 2:
         return False
-    # What a release changed, told in the present ("GNU make will now use posix_spawn()").
-    if _NOW.search(rest):
+    # What a release changed, told in the present ("GNU make will now use posix_spawn()") or as
+    # made ("... have been cleaned up"); a question about it still asks.
+    if _NOW.search(rest) or _MADE.search(rest) and not rest.rstrip().endswith("?"):
         return False
     if item and not _LABEL.match(rest):
         return True
