@@ -959,6 +959,15 @@ def test_a_record_of_a_change_made_is_not_a_task(line):
     assert task_like(line) is False
 
 
+def test_a_command_line_option_is_not_a_dash_marked_item():
+    from mustelid.plugins.todos.lines import list_marked
+
+    assert not list_marked("--prefix=/opt/pkgconf \\")
+    assert task_like("--with-system-includedir=/usr/include $ make") is False
+    # a dash, a double dash before a space, a dash OCR glued to the word: still marks
+    assert list_marked("- buy milk") and list_marked("-- buy milk") and list_marked("-buy milk")
+
+
 @pytest.mark.parametrize("line", [
     "- crash in the parser has been reported by two users", "- a --quiet flag has been requested",
     "- has the escape code been simplified? it has been changed?",

@@ -94,7 +94,9 @@ def source_lines(raw: list[str]) -> list[str]:
 # "*" is a mark unless it opens an emphasised word ("*writing* object files" carries on a line).
 # A lone "=" before the words is a dash as OCR reads some handwriting ("= Remove the old cruft");
 # "=item" and "==" are markup, not marks.
-_ITEM = re.compile(r"^\s*(?:(?:[-–—•·>+~☐☑✓✔□■]|\*(?!\w[^*\s]*\*)|\(?\d{1,2}[.)]|\[[ xX]?\])\s*"
+# "--prefix=/opt" is a command-line option, not an item marked with a dash.
+_ITEM = re.compile(r"^\s*(?:(?:-(?!-[^\W\d_])|[–—•·>+~☐☑✓✔□■]|\*(?!\w[^*\s]*\*)|\(?\d{1,2}[.)]"
+                   r"|\[[ xX]?\])\s*"
                    r"|o\s+|=\s+(?=\S)(?!.*=\s*$))")
 _LABEL = re.compile(r"^[A-Za-z][\w ]{0,20}:\s")
 _ASK = re.compile(r"\b(please|pls|plz|can you|could you|would you|will you|don'?t forget|"
