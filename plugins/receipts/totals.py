@@ -26,9 +26,9 @@ TAX_LABEL = re.compile(r"\b(TAX|GST|VAT|SST|MWST|TVA|IVA)\b")
 PAYMENT_LABEL = re.compile(
     r"\bCASH\b|CHANGE|TENDER|CARD|VISA|MASTER|PAID|PAYMENT|(?<!TO )\bPAY\b|BAYAR|BAKI")
 ROUNDING_LABEL = re.compile(r"ROUND|ADJ")
-# Rows that change a total printed above them into the one printed below: cash rounding and a
-# discount taken off the bill (TOTAL 277.90, DISCOUNT 0.90, TOTAL INCLUSIVE GST 277.00).
-_ADJUSTMENT_LABEL = re.compile(r"ROUND|ADJ|DISC")
+# A discount taken off the bill, like a cash rounding, turns the total printed above it into the
+# one printed below (TOTAL 277.90, DISCOUNT 0.90, TOTAL INCLUSIVE GST 277.00).
+_DISCOUNT_LABEL = re.compile(r"DISC")
 # Cash rounding moves a total to the nearest coin: a few cents, never a twentieth of the bill.
 # An "adjustment" bigger than that is an amount OCR put on the rounding row from the next one.
 _MAX_ROUNDING = Decimal("0.05")
@@ -123,18 +123,17 @@ def _paid_first(shortlist: list[Candidate], nonzero: list[Candidate],
     labelled = total_labels(rows)
     payments = [i for i in labelled_rows(rows, _is_payment_label) if i not in labelled]
     paid = tendered_less_change(rows)
+    match = [c for c in nonzero if paid is not None and Decimal(c.value) == paid]
     if any(i < min(payments, default=len(rows)) for i in labelled):
-        agreed = [c for c in nonzero if paid is not None and Decimal(c.value) == paid
-                  and _adds_up(paid, rows, payments)]
-        if agreed and shortlist and shortlist[0] is not agreed[0] \
+        if match and shortlist and shortlist[0] is not match[0] \
+                and _adds_up(Decimal(match[0].value), rows, payments) \
                 and not _adds_up(Decimal(shortlist[0].value), rows, payments):
             # Two sums that do not share a number (cash less change; subtotal plus tax and
             # rounding) agree on a printed amount, and the total's own row adds up to neither:
             # OCR misread that one row (TOTAL 112.46 under a subtotal, tax and rounding making
             # 112.45, paid with 112.45 cash and 0.00 change).
-            return [agreed[0]]
+            return [match[0]]
         return shortlist
-    match = [c for c in nonzero if paid is not None and Decimal(c.value) == paid]
     if match:
         # Code decides what it reads plainly: two printed amounts whose difference is printed
         # a third time. Offered beside the other amounts, a 0.5B model still took an item
@@ -162,7 +161,8 @@ def _labelled_shortlist(nonzero: list[Candidate], rows: list[Row]) -> list[Candi
     by_value = {Decimal(c.value): c for c in nonzero}
     for i, row in enumerate(rows[:end]):
         upper = row.text.upper()
-        if not _ADJUSTMENT_LABEL.search(upper) or is_total_label(row.text):
+        if not (ROUNDING_LABEL.search(upper) or _DISCOUNT_LABEL.search(upper)) \
+                or is_total_label(row.text):
             continue
         for adj in [c for c in nonzero if i in c.rows]:
             # Printed order is TOTAL, adjustment, rounded sum; the reverse is not a rounding.
@@ -185,7 +185,7 @@ def _labelled_shortlist(nonzero: list[Candidate], rows: list[Row]) -> list[Candi
 def _adjusted(total: Decimal, adj: Decimal, label: str) -> list[Decimal]:
     """What ``total`` can become through the adjustment ``adj`` printed below it on a row
     labelled ``label``: less a discount; plus or minus a rounding (tills print its sign or not)."""
-    if ROUNDING_LABEL.search(label) and not re.search(r"DISC", label):
+    if not _DISCOUNT_LABEL.search(label):
         return [total - adj, total + adj] if adj <= total * _MAX_ROUNDING else []
     return [total - adj] if adj < total else []
 
