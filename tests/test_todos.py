@@ -986,3 +986,17 @@ def test_a_calendars_dates_under_its_todo_panel_are_not_entries(tmp_path):
     text = ("Appointments\n\nDecember 4, 2026\n\nTODO\n\nDecember 6, 2026\n\n"
             "December 7, 2026\n\nThu 2026-12-03\n\nk Up\n")
     assert offered(tmp_path, text) == []
+
+
+def test_a_quoted_terminal_session_is_no_list_of_tasks(tmp_path):
+    readme = ("strace and ltrace output are very helpful:\n\n"
+              "> strace -o output-file ps --blah\n> bzip2 output-file\n\n"
+              "The output of `ps --info` is often quite useful.\n")
+    assert offered(tmp_path, readme) == []
+    shell = "Build it:\n\n$ ./configure\n$ make check\n$ sudo make install\n"
+    assert offered(tmp_path, shell) == []
+    # ">" marks items in handwriting: a run of them without a program run with an option is a
+    # list, and so is one whose option follows a task verb.
+    hand = "> call the plumber\n> fix ls --color output\n> buy milk\n"
+    assert offered(tmp_path, hand) == ["> call the plumber", "> fix ls --color output",
+                                       "> buy milk"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from .lines import chrome, heading, list_marked, task_like, without_mark
+from .lines import chrome, heading, list_marked, task_like, task_verb, without_mark
 
 # How a note names itself a to-do list. The task reads it to take a list's unmarked lines as
 # items, the inbox router to be sure a file is a note: one recognizer, so both agree.
@@ -51,6 +51,12 @@ _TO_READER = re.compile(r"(?i)^\W*(?:see|try|read|consult|refer to)\b.{0,60}\bfo
                         r".{0,30}\b(?:instructions|information|details|documentation|usage|help)\b"
                         r"|^\W*(?:please\s+)?(?:report|send|mail|e-?mail)\s+(?:any\s+)?(?:bugs?|bug "
                         r"reports|comments|questions|patches|suggestions)\b.{0,40}(?:@|https?://)")
+# A terminal transcript quoted as an example ("> strace -o output-file ps --blah", "$ make"):
+# what to type if one wants to, not a task. A "$ " prompt marks no list; ">" and "%" mark
+# items in handwriting too, so their run counts as commands only when one of its lines is a
+# program run with an option (a word that is not a task verb, then "-o" or "--blah").
+_PROMPT = re.compile(r"^\s*([$>%])\s+(?=\S)")
+_RUN_WITH_OPTION = re.compile(r"^([a-z][\w.+/-]*)\s+--?[A-Za-z]")
 _DEBIAN_ENTRY = re.compile(r"\burgency=\w+")        # "pkg (1.2-1) unstable; urgency=medium"
 _TITLE_LINES = 4
 _TITLE_WORDS = 8
@@ -171,6 +177,7 @@ def described_lines(lines: list[str]) -> set[int]:
         start = todo_list_start(lines)
         return set(range(start if start is not None and start > named else len(lines)))
     described = {i for i, line in enumerate(lines) if _TO_READER.search(line)}
+    described |= transcript_lines(lines)
     open_list = False
     for i, line in enumerate(lines):
         if (_DESCRIBES.search(line) and not _intends(line)) or _VERSION.match(line):
@@ -195,3 +202,25 @@ def key_help_lines(lines: list[str]) -> set[int]:
     if sum(1 for l in lines if _KEY_CHORD.match(l)) < 3:
         return set()
     return {i for i, l in enumerate(lines) if _TITLE_CASE.match(l)}
+
+
+def transcript_lines(lines: list[str]) -> set[int]:
+    """The lines of quoted terminal sessions (see ``_PROMPT``): each run of lines with the
+    same prompt mark, when the mark is "$" or one of its lines runs a program with an option."""
+    found: set[int] = set()
+    run: list[int] = []
+    mark = None
+    for i, line in enumerate(lines + [""]):
+        prompt = _PROMPT.match(line)
+        if prompt and prompt.group(1) == mark:
+            run.append(i)
+            continue
+        if run and (mark == "$" or any(_runs_with_option(lines[j]) for j in run)):
+            found.update(run)
+        run, mark = ([i], prompt.group(1)) if prompt else ([], None)
+    return found
+
+
+def _runs_with_option(line: str) -> bool:
+    command = _RUN_WITH_OPTION.match(_PROMPT.sub("", line, count=1))
+    return bool(command) and not task_verb(command.group(1))

@@ -167,6 +167,11 @@ def without_mark(line: str) -> str:
     return (line[item.end():] if item else line).strip()
 
 
+def task_verb(word: str) -> bool:
+    """Is ``word`` one a task starts with ("fix", "add", "call")?"""
+    return word.lower() in _VERBS
+
+
 def task_like(line: str) -> bool:
     """Could this line state something to do? (see the comment above)"""
     if _CHROME.search(line):
