@@ -306,6 +306,9 @@ def test_the_title_is_the_title_bar_line_or_a_line_the_model_chose():
         "enum"] == ["Buy milk on the way home"]
     assert is_menu_bar("File Edit Format Run Options Window Help")
     assert not is_menu_bar("Edit the report before Friday")
+    # A program's own menus beside the common ones: capitalised single words only.
+    assert is_menu_bar("File Options Buffers Tools Gnus Post Threads Article Score Agent Help")
+    assert not is_menu_bar("Review The Options Before Friday")
     bad = ScriptedBackend(answer(title="Disk failure"), answer(title="Disk failure"))
     with pytest.raises(PermanentError) as e:
         run_job(Screenshots(), dialog_job(), FakeCtx(DIALOG, bad))
@@ -484,6 +487,25 @@ def test_key_lines_cover_what_recurs_on_the_screen_not_buttons_or_menus():
     mail = ["Inbox - Mail", "Date: Mon, 3 Mar 2025", "From: Dana Reyes <dana@example.org>",
             "Subject: Quarterly figures", "Hi team, the figures are attached."]
     assert {3, 4} <= set(key_lines(mail, title_line=1))
+
+
+def test_a_subject_and_the_first_definition_are_key_lines_before_busier_lines():
+    from mustelid.plugins.screenshots.salient import key_lines
+    # Lines with many recurring names outweighed them when every line was weighed alike.
+    code = ["main.py - Editor", "def load(path):",
+            "    cache_store.fetch(cache_key, cache_store.default, cache_store.timeout)",
+            "    cache_key = cache_store.key(cache_prefix, cache_suffix)",
+            "    cache_store.put(cache_key, cache_prefix, cache_suffix)",
+            "    log_writer.emit(log_level, log_format)",
+            "    log_writer.flush(log_level, log_format)",
+            "    return cache_store.get(cache_key) or cache_store.default"]
+    assert 2 in key_lines(code, title_line=1)
+    mail = ["Inbox - Mail", "From: Karl Fogel <kfogel@floss.example>", "Subject: Broken search",
+            "time-forward fails with time-forward-hook and time-forward-limit in emacs-20",
+            "time-forward-hook calls time-forward-limit in emacs-20 twice",
+            "undo-list and undo-limit break in redo-mode with redo-list",
+            "undo-list calls redo-mode and undo-limit with redo-list"]
+    assert 3 in key_lines(mail, title_line=1)
 
 
 # -- for the inbox router: is the picture a whole display? ----------------------------------

@@ -6,8 +6,9 @@ the file an error names, the words of a document's subject. A term (a word of th
 more that is not a common word) weighs as many lines as it occurs on (up to five), twice when
 it reads as a name (capitalised, or an identifier: ``human_readable``, ``#irssi``,
 ``q3-sales.db``). Key lines are picked greedily, each the line whose terms not yet covered
-weigh most, starting from what the title already covers; a mail's From and Subject lines, a
-definition in code and an error message count extra, as they say what the rest is.
+weigh most, starting from what the title already covers. A mail's Subject and the first definition in
+code are taken first, as they say what the rest is; a From line and an error message count
+extra.
 
 Why code and not the model: on screens-dev's tuning half the 0.5B model's key lines and summary
 together mentioned 16 of 36 labelled key facts; the title and these lines alone mention 29
@@ -26,6 +27,7 @@ MAX_KEY_LINES = 3
 _TOKEN = re.compile(r"[#@]?[^\W_][\w.\-/@#]*[^\W_]|[^\W\d_]")
 _NAME_LIKE = re.compile(r"[_#@./-]|[a-z][A-Z]|[A-Za-z]\d|\d[A-Za-z]|^[A-Z]")
 _HEADER = re.compile(r"^(from|subject)\s?:", re.I)
+_SUBJECT = re.compile(r"^\s*subject\s?:", re.I)
 DEFINITION = re.compile(r"^\s*(\(?(def\w*|class|function|func|fn|struct|sub|interface)\b|"
                          r"[A-Z_][A-Z0-9_]+\()")
 _COMMON = set("""the and for are but not you all any can had her was one our out day get has
@@ -61,7 +63,14 @@ def key_lines(texts: list[str], title_line: int | None = None) -> list[int]:
         return min(seen[term], 5) * (2 if term in named else 1)
 
     covered = set(per_line[title_line - 1]) if title_line else set()
-    chosen: list[int] = []
+    # A mail's subject and the first definition in code say what the rest is: taken first,
+    # not weighed against longer lines whose many terms outscored them ("(let ((fill-column
+    # ..." over "(defun erc-fill-static ()"). Measured on screens-dev: docs/EVAL.md.
+    chosen = [n for n in (_first(texts, per_line, _SUBJECT, title_line),
+                          _first(texts, per_line, DEFINITION, title_line)) if n]
+    chosen = list(dict.fromkeys(chosen))[:MAX_KEY_LINES - 1]
+    for n in chosen:
+        covered |= per_line[n - 1].keys()
     while len(chosen) < MAX_KEY_LINES:
         best: tuple[int, int] | None = None
         for n, text in enumerate(texts, 1):
@@ -82,6 +91,13 @@ def key_lines(texts: list[str], title_line: int | None = None) -> list[int]:
         chosen.append(best[1])
         covered |= per_line[best[1] - 1].keys()
     return sorted(chosen)
+
+
+def _first(texts: list[str], per_line: list[dict[str, bool]], pattern: re.Pattern[str],
+           title_line: int | None) -> int | None:
+    """The 1-based number of the first line (not the title bar) that matches and holds a term."""
+    return next((n for n, text in enumerate(texts, 1)
+                 if n != title_line and per_line[n - 1] and pattern.match(text)), None)
 
 
 # What the model reads beside the key lines. Prefill is most of a screen's model time (~5 ms a

@@ -23,9 +23,15 @@ refactor debug message messages mailbox table data page text emacs-lisp erc""".s
 
 
 def is_menu_bar(text: str) -> bool:
-    words = [w.strip("&_:").lower() for w in text.split()]
+    """Half its words or more are menu words ("File Edit View"); or, a program's own menus
+    beside the common ones ("File Options Buffers Tools Gnus Post Threads Article ... Help"),
+    four or more capitalised single words and nothing else, two of them menu words."""
+    raw = [w.strip("&_:") for w in text.split()]
+    words = [w.lower() for w in raw]
     menu = sum(w in _MENU_WORDS for w in words)
-    return len(words) >= 3 and menu >= max(2, (len(words) + 1) // 2)
+    if len(words) >= 3 and menu >= max(2, (len(words) + 1) // 2):
+        return True
+    return len(raw) >= 4 and menu >= 2 and all(w[:1].isupper() and w.isalpha() for w in raw)
 
 
 def _names_something(text: str) -> bool:
