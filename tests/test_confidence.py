@@ -42,7 +42,7 @@ def test_each_field_carries_its_signals_and_confidence(calibrated):
     assert Receipts().check(result, ev) == []
     for field in conf.FIELDS:
         where = result.provenance[field]
-        assert set(where["signals"]) == {"found", *conf.SIGNALS}
+        assert set(where["signals"]) == {"found", "plausible", *conf.SIGNALS}
         assert 0 < where["confidence"] < 1
     fields = [result.provenance[f]["confidence"] for f in conf.FIELDS]
     assert result.provenance["confidence"] == pytest.approx(
@@ -75,6 +75,22 @@ def test_a_field_left_null_is_an_even_chance_however_sure_the_model_was(calibrat
     assert result.provenance["date"]["confidence"] == conf.NOT_FOUND
     assert result.provenance["total"]["confidence"] > conf.NOT_FOUND
     assert Receipts().review_needed(result, ev)      # the threshold (0.8) holds it
+
+
+def test_a_name_that_shows_its_misreading_or_reads_as_an_address_is_held(calibrated):
+    from mustelid.plugins.receipts.merchants import doubtful_name
+    for name in ("BOOK TA _K (TAMAN DAYA) SDN BHD", "MR. D.I.. (M) SDN BHD",
+                 "K3-113,JL IBRAHIM SULTAN", "SHOP | MART"):
+        assert doubtful_name(name), name
+    for name in ("BOOK TA .K (TAMAN DAYA) SDN BHD", "MR. D.I.Y. (M) SDN BHD",
+                 "99 SPEED MART S/B", "RESTORAN WAN SHENG", "7-ELEVEN", "GL HANDICRAFT & TAILORING",
+                 "NO. 1 JALAN KOPI ENTERPRISE", "CAFE 88", "Ottogo Enterprise"):
+        assert not doubtful_name(name), name
+    sig = {"found": 1.0, "plausible": 0.0, "model": 9.2, "first": 1.0, "alone": 1.0,
+           "ocr": 0.99, "agrees": 1.0}
+    assert conf.probability("merchant", {**sig, "plausible": 1.0}) > 0.9
+    assert conf.probability("merchant", sig) == conf.DOUBTFUL
+    assert calibrate._probability(CALIBRATION["weights"]["merchant"], sig) == conf.DOUBTFUL
 
 
 def test_a_backend_without_probabilities_claims_no_confidence(calibrated):

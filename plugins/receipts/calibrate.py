@@ -24,7 +24,7 @@ import math
 import sys
 from typing import Any
 
-from .confidence import FIELDS, NOT_FOUND, SIGNALS
+from .confidence import FIELDS, SIGNALS, fitted_probability
 
 L2 = 1.0         # ridge penalty on the weights (not the bias)
 STEPS = 50
@@ -92,10 +92,7 @@ def _solve(a: list[list[float]], b: list[float]) -> list[float]:
 
 
 def _probability(weights: dict[str, float], signals: dict[str, float]) -> float:
-    if not signals.get("found", 1.0):
-        return NOT_FOUND
-    z = weights["bias"] + sum(weights[s] * signals[s] for s in SIGNALS)
-    return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
+    return fitted_probability(weights, signals)
 
 
 def trade_off(report: dict[str, Any], weights: dict[str, dict[str, float]]

@@ -34,6 +34,11 @@ FALLBACK_THRESHOLD = 0.8
 # receipts; 5 in the 100 held out, 2 after compact dates were read). No signal can be fitted
 # on so few; an even chance holds such a receipt.
 NOT_FOUND = 0.5
+# A merchant name that shows its own misreading or reads as an address
+# (``merchants.doubtful_name``) is not fitted either: on sroie-dev all three such names the
+# model chose were wrong, and all three receipts were accepted by the fitted confidence. The
+# field is capped at an even chance, which holds the receipt for review.
+DOUBTFUL = 0.5
 
 
 def _logit(p: float) -> float:
@@ -60,8 +65,12 @@ def signals(field: str, value: Any, evidence: dict[str, Any],
         # No option at all is not certainty: the field is null because nothing was found, and
         # a receipt's date or total missing is more often a candidate the finder missed.
         model = 1.0 if len(options) == 1 else 0.5
+    from .merchants import doubtful_name
+
     return {
         "found": float(value is not None),     # not a fitted signal: see NOT_FOUND
+        # Not fitted either: see DOUBTFUL.
+        "plausible": float(not (field == "merchant" and value and doubtful_name(str(value)))),
         "model": _logit(model),
         "first": float(bool(options) and value == options[0]),
         "alone": 1.0 / max(1, len(options)),
@@ -106,14 +115,17 @@ def default_threshold() -> float:
 
 
 def probability(field: str, sig: dict[str, float]) -> float:
+    w = weights().get(field)
+    return round(fitted_probability(w or {"model": 1.0}, sig), 4)
+
+
+def fitted_probability(w: dict[str, float], sig: dict[str, float]) -> float:
+    """The logistic model ``w`` on the signals, with the unfitted rules (NOT_FOUND, DOUBTFUL)."""
     if not sig.get("found", 1.0):
         return NOT_FOUND
-    w = weights().get(field)
-    if not w:
-        z = sig["model"]
-    else:
-        z = w.get("bias", 0.0) + sum(w.get(name, 0.0) * sig[name] for name in SIGNALS)
-    return round(1 / (1 + math.exp(-max(-30.0, min(30.0, z)))), 4)
+    z = w.get("bias", 0.0) + sum(w.get(name, 0.0) * sig[name] for name in SIGNALS)
+    p = 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
+    return p if sig.get("plausible", 1.0) else min(p, DOUBTFUL)
 
 
 def receipt_confidence(fields: dict[str, float]) -> float:

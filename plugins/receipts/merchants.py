@@ -50,6 +50,23 @@ _CONTINUES = re.compile(r"^(\(M\)|CO\.|COMPANY\b|" + _LEGAL_SUFFIX
                         + r"(?!.*(:|\bNO\b|\bREG))")
 
 
+# Marks OCR puts where it could not read the print ("BOOK TA _K" for "TA .K"), and a dot doubled
+# after a letter where one was lost between them ("MR. D.I.. (M)" for "D.I.Y."): no shop prints
+# these in its name.
+_UNREAD = re.compile(r"[_|~^\\{}<>=]|(?<=\w)\.\.")
+
+
+def doubtful_name(name: str) -> bool:
+    """A chosen name that OCR misread visibly (``_UNREAD``), or an address taken for the name
+    (a street word and a number, no company word: "K3-113,JL IBRAHIM SULTAN" on a receipt whose
+    name is only a logo). Its field is held for review (``confidence.DOUBTFUL``)."""
+    upper = name.upper()
+    if _UNREAD.search(name):
+        return True
+    return bool(_ADDRESS.search(upper)) and any(c.isdigit() for c in name) \
+        and not COMPANY_WORDS.search(upper)
+
+
 def merchant_rows(rows: list[Row]) -> list[str]:
     """Header rows that could be the business name: those of the best rank, in printed order.
 
