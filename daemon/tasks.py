@@ -195,6 +195,10 @@ class Task:
     prompt: ClassVar[str] = ""               # template name (mustelid.prompts.find_prompt)
     prompt_package: ClassVar[str | None] = None  # ships prompts/<prompt>.txt (None: own package)
     bench_workload: ClassVar[bool] = False   # `mustelid bench` times it on receipt images (P4/P5)
+    # `mustelid bench` P10: a folder of the bench's data (``--data``) holding real inputs of this
+    # task, and the p50 seconds per input the task promises on them (None: reported, no target).
+    bench_inputs: ClassVar[str | None] = None
+    bench_p50_s: ClassVar[float | None] = None
     max_tokens: ClassVar[int] = 512
     accepts: ClassVar[tuple[str, ...]] = (          # sniffed types this task can read
         "image/jpeg", "image/png", "image/webp", "image/gif", "image/tiff", "image/bmp",

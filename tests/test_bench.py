@@ -27,6 +27,7 @@ from mustelid.bench.task import (
 )
 from mustelid.bench.workload import SHOPS, receipt_text
 
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 HEADLINE = ("p1_daemon_vs_oneshot", "p2_decode_ratio", "p3_idle_rss_ratio",
             "p3_first_job_ratio_prewarm", "p3_first_job_ratio_no_prewarm", "p4_receipt_p50_s",
             "p5_prefix_reuse_speedup")
@@ -87,6 +88,25 @@ def test_the_image_task_is_the_one_named_or_the_first_declared_workload():
     assert notes and "--task" in notes[-1]
 
 
+def test_p10_inputs_are_spread_over_each_tasks_bench_folder(tmp_path):
+    from types import SimpleNamespace
+
+    from mustelid.cli.bench import task_inputs
+
+    (tmp_path / "shots").mkdir()
+    for i in range(1, 21):
+        (tmp_path / "shots" / f"s{i:02}.png").write_bytes(b"x")
+    (tmp_path / "shots" / "s01.json").write_text("{}")
+    tasks = {"shots": SimpleNamespace(bench_inputs="shots"), "other": SimpleNamespace(
+        bench_inputs=None), "gone": SimpleNamespace(bench_inputs="missing")}
+    picked = task_inputs(tasks, tmp_path, 4)
+    assert list(picked) == ["shots"]                  # no folder, or none named: not measured
+    names = [p.name for p in picked["shots"]]
+    assert names[0] == "s01.png" and len(names) == 5 and len(set(names)) == 5
+    assert names[-1] in ("s18.png", "s19.png", "s20.png")   # spread to the end, not the first
+    assert task_inputs(tasks, tmp_path, 0) == {}
+
+
 def test_bench_quick_json_on_the_tiny_model(home, tmp_path):
     pytest.importorskip("llama_cpp")
     pytest.importorskip("gguf")
@@ -97,7 +117,7 @@ def test_bench_quick_json_on_the_tiny_model(home, tmp_path):
         os.fsync(f.fileno())
     proc = subprocess.run(
         [sys.executable, "-m", "mustelid", "bench", "--quick", "--json", "--model", str(model),
-         "--threads", "1", "--n-ctx", "2048"],
+         "--threads", "1", "--n-ctx", "2048", "--inputs", "1"],
         capture_output=True, text=True, timeout=600, env=os.environ.copy())
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout)
@@ -106,6 +126,14 @@ def test_bench_quick_json_on_the_tiny_model(home, tmp_path):
     for key in HEADLINE[:5]:
         assert isinstance(out[key], numbers.Real) and out[key] > 0, (key, out[key])
     assert out["p4_receipt_p50_s"] is None                      # --quick skips OCR
+    # P10: one real input per task that names a dev folder, through the worker (the tiny model
+    # answers nonsense, so only that each job ended and was timed is checked here)
+    if (DATA / "screens-dev").is_dir() and (DATA / "notes-dev").is_dir():
+        assert set(out["p10"]) == {"screenshots", "todos"}
+        for task, m in out["p10"].items():
+            assert m["seconds"]["n"] == 1 and m["seconds"]["median"] > 0 and len(m["outcomes"]) == 1
+        assert out["p10"]["screenshots"]["target_p50_s"] == 4.0
+        assert set(out["p10_p50_s"]) == {"screenshots", "todos"}
     assert isinstance(out["p5_prefix_reuse_speedup"], numbers.Real)
     assert out["pairs"] == 2 and out["p1"]["ratio"]["n"] == 2
     assert out["p1_open"]["ratio"]["n"] == 2 and out["p1_open_schema_ratio"] > 0

@@ -11,6 +11,8 @@ P2 decode tokens/s inside the daemon vs raw llama_cpp.Llama     (target >= 0.95x
 P3 idle RSS after release vs loaded; first job after release vs warm, with and without prewarm
 P4 end-to-end image job (OCR + extraction) p50 seconds          (target <= 3 s)
 P5 prefix reuse on vs off, per task (generation time, off / on)
+P10 per task that names a folder of real inputs (``Task.bench_inputs``): end-to-end seconds
+   through the model worker on them, against the task's own p50 target (``bench_p50_s``)
 P6-P9 (``daemon_measures``, `--daemon` / `--only`): a real `mustelid run` in a throwaway home:
    receipt dropped in the inbox root vs in receipts/, drop to commit; worker peak RSS; a burst
    of mixed files; start to first receipt with the model's page cache dropped vs warm

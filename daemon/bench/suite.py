@@ -13,7 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mustelid.bench.measures import dig, p1_oneshot, p2_decode, p3_tiers, p4_images, p5_prefix
+from mustelid.bench.measures import (dig, p1_oneshot, p2_decode, p3_tiers, p4_images,
+                                     p5_prefix, p10_task_inputs)
 from mustelid.bench.sides import bench_home, daemon_job
 from mustelid.bench.task import EXTRACT_TASK
 from mustelid.bench.workload import receipt_text
@@ -22,9 +23,12 @@ from mustelid.models import file_sha256
 
 def run(model: Path, threads: int, pairs: int = 5, n_ctx: int = 2048, images: list[Path] = (),
         log: Callable[[str], None] = lambda s: None,
-        image_task: str | None = None) -> dict[str, Any]:
+        image_task: str | None = None,
+        task_inputs: dict[str, list[Path]] | None = None,
+        targets: dict[str, float | None] | None = None) -> dict[str, Any]:
     """Every measurement, on ``model``; ``image_task`` on ``images`` for P4 and P5 (both are
-    needed, or the image measurements are skipped)."""
+    needed, or the image measurements are skipped); P10 for each task of ``task_inputs`` on its
+    inputs (the first one unmeasured), against its ``targets``."""
     images = list(images) if image_task else []
     out: dict[str, Any] = {"machine": machine_facts(model, threads), "pairs": pairs}
     out["machine"]["loadavg_before"] = os.getloadavg()
@@ -35,6 +39,8 @@ def run(model: Path, threads: int, pairs: int = 5, n_ctx: int = 2048, images: li
         out["p1"] = p1_oneshot(main, model, threads, n_ctx, pairs, log, closed=True)
         out["p1_open"] = p1_oneshot(main, model, threads, n_ctx, pairs, log, closed=False)
         out["p4"] = p4_images(main, image_task, images, log) if images else None
+        out["p10"] = (p10_task_inputs(main, task_inputs, targets or {}, log)
+                      if task_inputs else None)
         out["p5"] = p5_prefix(main, make("noreuse", backend={"prefix_reuse": False}),
                               image_task, images, pairs, log)
         out["p3"] = p3_tiers(main, make("noprewarm", model={"prewarm": False}), pairs, log)
@@ -71,6 +77,7 @@ def with_headline(out: dict[str, Any]) -> dict[str, Any]:
         p3_first_job_ratio_no_prewarm=med("p3", "first_job_ratio_no_prewarm", "median"),
         p4_receipt_p50_s=med("p4", "p50_s"),
         p5_prefix_reuse_speedup=med("p5", EXTRACT_TASK, "speedup", "median"),
+        p10_p50_s={task: m["p50_s"] for task, m in (out.get("p10") or {}).items()} or None,
     )
     return out
 

@@ -40,6 +40,9 @@ def _images(folder: Path | None, n: int) -> list[Path]:
               help="Receipt images for P4/P5 (0: skip OCR).")
 @click.option("--images", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of receipt images (default: shared/data/sroie-dev, examples/inbox).")
+@click.option("--inputs", "per_task", type=int, default=None,
+              help="P10: real inputs timed per task that names a bench folder (default 15, "
+                   "--quick 0; 0: skip).")
 @click.option("--task", "task_name", metavar="TASK",
               help="The task P4/P5 time on the images (default: the first installed task that "
                    "declares bench_workload).")
@@ -61,8 +64,8 @@ def _images(folder: Path | None, n: int) -> list[Path]:
 @pass_state
 def bench(state: State, as_json: bool, quick: bool, pairs: int, model_path: Path | None,
           threads: int | None, n_ctx: int, receipts: int, images: Path | None,
-          task_name: str | None, vision: bool, contexts: bool, daemon_all: bool,
-          only: str | None, data: Path | None, burst: int) -> None:
+          per_task: int | None, task_name: str | None, vision: bool, contexts: bool,
+          daemon_all: bool, only: str | None, data: Path | None, burst: int) -> None:
     """Measure P1-P5, or P6-P9 with --daemon / --only (docs/BENCHMARKS.md). Wrap it in `flock`
     on a shared machine."""
     # Imported when run: the supervisor and model modules would slow every command's start-up.
@@ -81,6 +84,7 @@ def bench(state: State, as_json: bool, quick: bool, pairs: int, model_path: Path
             raise click.ClickException(e.message) from None
     if quick:
         pairs, receipts = min(pairs, 2), 0
+    per_task = (0 if quick else 15) if per_task is None else per_task
     if contexts:
         rows = b.context_costs(model_path.resolve(), threads or cfg.model.threads, log)
         if as_json:
@@ -110,8 +114,11 @@ def bench(state: State, as_json: bool, quick: bool, pairs: int, model_path: Path
                 click.echo(f"{key:<28} {shown}")
         return
     found = _images(images, receipts)
+    inputs = task_inputs(state.host.tasks, data or DATA, per_task)
     out = b.run(model_path.resolve(), threads or cfg.model.threads, pairs=pairs, n_ctx=n_ctx,
-                images=found, log=log, image_task=_image_task(state, task_name, found, log))
+                images=found, log=log, image_task=_image_task(state, task_name, found, log),
+                task_inputs=inputs,
+                targets={n: state.host.tasks[n].bench_p50_s for n in inputs})
     if cfg.model.mmproj:
         out["vision"] = _vision(state, images, max(receipts, 1), threads, log)
     if as_json:
@@ -184,6 +191,27 @@ def _daemon_config(state: State, model: Path, threads: int | None) -> dict:
             "jobs": {**raw.get("jobs", {}), "timeout_seconds": 600}, "schedules": {}}
 
 
+def task_inputs(tasks: dict, data: Path, n: int) -> dict[str, list[Path]]:
+    """P10's inputs: for each task that names a folder of ``data`` (``bench_inputs``), one input
+    to warm it and ``n`` to time, spread evenly over the folder's sorted inputs (its names are
+    shuffled, its kinds are not grouped)."""
+    from mustelid.evaluate import INPUT_SUFFIXES
+
+    out: dict[str, list[Path]] = {}
+    for name, task in tasks.items():
+        folder = data / task.bench_inputs if task.bench_inputs and n > 0 else None
+        if folder is None or not folder.is_dir():
+            continue
+        found = sorted(p for p in folder.iterdir()
+                       if p.is_file() and p.suffix.lower() in INPUT_SUFFIXES)
+        if len(found) < 2:
+            continue
+        rest = found[1:]          # the first warms the task, unmeasured
+        picked = [rest[int((i + 0.5) * len(rest) / n)] for i in range(min(n, len(rest)))]
+        out[name] = [found[0]] + picked
+    return out
+
+
 def _image_task(state: State, name: str | None, images: list[Path],
                 log: Callable[[str], None]) -> str | None:
     """The task P4/P5 run on ``images``: ``name``, or the first installed task that declares
@@ -227,5 +255,11 @@ def _print_table(out: dict, text_task: str) -> None:
         shown = (f"{node['median']} (min {node['min']}, max {node['max']}, n {node['n']})"
                  if node and node.get("n") else "not measured")
         click.echo(f"{label:<48} {shown:<40} target {target}")
+    for task, m in (out.get("p10") or {}).items():
+        node = m["seconds"]
+        shown = (f"{node['median']} (min {node['min']}, max {node['max']}, n {node['n']})"
+                 if node.get("n") else "not measured")
+        target = f"<= {m['target_p50_s']:g}" if m.get("target_p50_s") else "-"
+        click.echo(f"{'P10 ' + task + ' end to end, seconds':<48} {shown:<40} target {target}")
     if "vision" in out:
         _print_vision(out["vision"])

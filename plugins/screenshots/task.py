@@ -41,6 +41,7 @@ class Screenshots(Task):
     function = "describe_screenshot"
     description = "A screenshot of an app, web page, chat, e-mail or error: describe what it shows."
     version = "2"       # 2: regions and entities are code's, the model writes title/summary/kind
+    bench_inputs, bench_p50_s = "screens-dev", 4.0    # `mustelid bench` P10 (issue 12)
     input_kind = "image"
     Output = Screenshot
     prompt = "screenshots"

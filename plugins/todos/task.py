@@ -34,6 +34,7 @@ class Todos(Task):
     # 5: lists in code comments and POD, records of changes, a to-do heading's entries
     input_kind = "image"
     accepts = Task.accepts + ("text/plain",)
+    bench_inputs, bench_p50_s = "notes-dev", 3.0      # `mustelid bench` P10 (issue 12)
     Output = TodoList
     prompt = "todos"
     # Worst case of the grammar per reviewed line: the 120-character quote (~35 tokens, fixed
