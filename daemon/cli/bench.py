@@ -114,11 +114,9 @@ def bench(state: State, as_json: bool, quick: bool, pairs: int, model_path: Path
                 click.echo(f"{key:<28} {shown}")
         return
     found = _images(images, receipts)
-    inputs = task_inputs(state.host.tasks, data or DATA, per_task)
     out = b.run(model_path.resolve(), threads or cfg.model.threads, pairs=pairs, n_ctx=n_ctx,
                 images=found, log=log, image_task=_image_task(state, task_name, found, log),
-                task_inputs=inputs,
-                targets={n: state.host.tasks[n].bench_p50_s for n in inputs})
+                **_p10_inputs(state, data or DATA, per_task))
     if cfg.model.mmproj:
         out["vision"] = _vision(state, images, max(receipts, 1), threads, log)
     if as_json:
@@ -189,6 +187,12 @@ def _daemon_config(state: State, model: Path, threads: int | None) -> dict:
     raw.pop("plugins_dir", None)          # the user's plugins are copied into the bench home
     return {**raw, "inbox": {**inbox, "stable_seconds": 2.0}, "model": model_keys,
             "jobs": {**raw.get("jobs", {}), "timeout_seconds": 600}, "schedules": {}}
+
+
+def _p10_inputs(state: State, data: Path, n: int) -> dict:
+    inputs = task_inputs(state.host.tasks, data, n)
+    return {"task_inputs": inputs,
+            "targets": {name: state.host.tasks[name].bench_p50_s for name in inputs}}
 
 
 def task_inputs(tasks: dict, data: Path, n: int) -> dict[str, list[Path]]:
