@@ -84,7 +84,6 @@ def bench(state: State, as_json: bool, quick: bool, pairs: int, model_path: Path
             raise click.ClickException(e.message) from None
     if quick:
         pairs, receipts = min(pairs, 2), 0
-    per_task = (0 if quick else 15) if per_task is None else per_task
     if contexts:
         rows = b.context_costs(model_path.resolve(), threads or cfg.model.threads, log)
         if as_json:
@@ -116,7 +115,7 @@ def bench(state: State, as_json: bool, quick: bool, pairs: int, model_path: Path
     found = _images(images, receipts)
     out = b.run(model_path.resolve(), threads or cfg.model.threads, pairs=pairs, n_ctx=n_ctx,
                 images=found, log=log, image_task=_image_task(state, task_name, found, log),
-                **_p10_inputs(state, data or DATA, per_task))
+                **_p10_inputs(state, data or DATA, per_task, quick))
     if cfg.model.mmproj:
         out["vision"] = _vision(state, images, max(receipts, 1), threads, log)
     if as_json:
@@ -189,7 +188,8 @@ def _daemon_config(state: State, model: Path, threads: int | None) -> dict:
             "jobs": {**raw.get("jobs", {}), "timeout_seconds": 600}, "schedules": {}}
 
 
-def _p10_inputs(state: State, data: Path, n: int) -> dict:
+def _p10_inputs(state: State, data: Path, n: int | None, quick: bool) -> dict:
+    n = (0 if quick else 15) if n is None else n      # --inputs, or its default
     inputs = task_inputs(state.host.tasks, data, n)
     return {"task_inputs": inputs,
             "targets": {name: state.host.tasks[name].bench_p50_s for name in inputs}}
