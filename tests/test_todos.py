@@ -1000,3 +1000,15 @@ def test_a_quoted_terminal_session_is_no_list_of_tasks(tmp_path):
     hand = "> call the plumber\n> fix ls --color output\n> buy milk\n"
     assert offered(tmp_path, hand) == ["> call the plumber", "> fix ls --color output",
                                        "> buy milk"]
+
+
+def test_a_release_history_newest_first_records_what_was_done(tmp_path):
+    changes = ("1.05\tBugfix: useless #ifdef should be #if\n\tBugfix: make test fails\n\n"
+               "1.04\tAdd several functions from the gettext library\n\n"
+               "1.03\tFix error in README file\n\n1.00\tInitial version\n\n"
+               "TODO\n----\n\nA TIEHASH interface\n")
+    assert offered(tmp_path, changes) == ["A TIEHASH interface"]
+    # Numbered sections counting up are an outline: its items are still offered.
+    outline = "2.1 Add a plugin API\n2.2 Drop Python 3.8\n2.3 Fix the release script\n"
+    assert offered(tmp_path, outline) == ["2.1 Add a plugin API", "2.2 Drop Python 3.8",
+                                          "2.3 Fix the release script"]

@@ -57,6 +57,10 @@ _TO_READER = re.compile(r"(?i)^\W*(?:see|try|read|consult|refer to)\b.{0,60}\bfo
 # program run with an option (a word that is not a task verb, then "-o" or "--blah").
 _PROMPT = re.compile(r"^\s*([$>%])\s+(?=\S)")
 _RUN_WITH_OPTION = re.compile(r"^([a-z][\w.+/-]*)\s+--?[A-Za-z]")
+# A release history kept as one line per release, newest first ("1.05  Bugfix: ...", "1.04  Add
+# several functions ...": Perl's Changes files and many others): each entry records what a
+# release did. Versions counting down tell it from a numbered outline ("2.1 Add ...", "2.2 ...").
+_RELEASE_ENTRY = re.compile(r"^\s*v?(\d+(?:\.\d+)+)[a-z]?:?\s+\S")
 _DEBIAN_ENTRY = re.compile(r"\burgency=\w+")        # "pkg (1.2-1) unstable; urgency=medium"
 _TITLE_LINES = 4
 _TITLE_WORDS = 8
@@ -177,7 +181,7 @@ def described_lines(lines: list[str]) -> set[int]:
         start = todo_list_start(lines)
         return set(range(start if start is not None and start > named else len(lines)))
     described = {i for i, line in enumerate(lines) if _TO_READER.search(line)}
-    described |= transcript_lines(lines)
+    described |= transcript_lines(lines) | release_history(lines)
     open_list = False
     for i, line in enumerate(lines):
         if (_DESCRIBES.search(line) and not _intends(line)) or _VERSION.match(line):
@@ -202,6 +206,17 @@ def key_help_lines(lines: list[str]) -> set[int]:
     if sum(1 for l in lines if _KEY_CHORD.match(l)) < 3:
         return set()
     return {i for i, l in enumerate(lines) if _TITLE_CASE.match(l)}
+
+
+def release_history(lines: list[str]) -> set[int]:
+    """The lines from the first to the last entry of a release history (``_RELEASE_ENTRY``): two
+    entries or more, each version lower than the one before it."""
+    entries = [(i, tuple(int(n) for n in m.group(1).split(".")))
+               for i, m in ((i, _RELEASE_ENTRY.match(line)) for i, line in enumerate(lines)) if m]
+    versions = [v for _, v in entries]
+    if len(entries) < 2 or any(a <= b for a, b in zip(versions, versions[1:])):
+        return set()
+    return set(range(entries[0][0], entries[-1][0] + 1))
 
 
 def transcript_lines(lines: list[str]) -> set[int]:
