@@ -1012,3 +1012,16 @@ def test_a_release_history_newest_first_records_what_was_done(tmp_path):
     outline = "2.1 Add a plugin API\n2.2 Drop Python 3.8\n2.3 Fix the release script\n"
     assert offered(tmp_path, outline) == ["2.1 Add a plugin API", "2.2 Drop Python 3.8",
                                           "2.3 Fix the release script"]
+
+
+def test_a_wrapped_line_that_finishes_a_noun_phrase_is_no_task_of_its_own(tmp_path):
+    prose = ("TODO\n\nFor many common uses of the module, the read cache is a liability.\n"
+             "For example, a program that inserts a single record, or that scans the\n"
+             "file once, will have a cache hit rate of zero.  This suggests a major\n"
+             "optimization.\n")
+    assert not any(q.startswith("file once") for q in offered(tmp_path, prose))
+    # After a modal the verb is what is asked, and a line that asks in words still counts.
+    modal = ("if you try to add with an invalid commitid, you get a misleading message from\n"
+             "one of the other git tools that git-subtree calls.  Should\n"
+             "detect this situation and print the *real* problem.\n")
+    assert "detect this situation and print the *real* problem." in offered(tmp_path, modal)

@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass, field
 
 from .context import names_todo_list, todo_heading
-from .lines import QUOTE_CHARS, Line, chrome, heading, list_marked, task_like, without_mark
+from .lines import QUOTE_CHARS, Line, asks, chrome, heading, list_marked, task_like, without_mark
 
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _SENTENCE_END = re.compile(r"[.!?:;]['\")\]]*$")
@@ -41,6 +41,10 @@ _CUT = re.compile(r"(?:^|\s)(?:a|an|the|of|to|for|in|on|at|by|with|from|into|ont
                   r"this|these|those|its|their|our|your|my|his|her|each|every|some|any|such|"
                   r"other|another|like|via|per|e\.g\.|i\.e\.)$"
                   r"|[,&+(\[{/]$", re.I)
+# The words after which the next one belongs to a noun phrase, not a verb.
+_BEFORE_NOUN = re.compile(r"(?:^|\s)(?:a|an|the|of|for|in|on|at|by|with|from|into|onto|over|under|"
+                          r"about|between|this|these|those|its|their|our|your|my|his|her|each|"
+                          r"every|some|any|such|other|another|via|per)$", re.I)
 SHORT_WORDS = 10         # an item of more words is a sentence of prose, not a list entry
 _SIBLINGS_MIN = 2        # task-like items a note needs before its other items count (rule 3)
 _SIBLINGS_SHARE = 1 / 3  # ... and the share of its short items they must make
@@ -163,9 +167,14 @@ def candidates(lines: list[Line], excluded: set[int], listed: set[int],
         # is offered too. Under a first line that is a task, a later one is the same task
         # ("* The option is deprecated, / as of 1.2. Warnings should be added"): offered, it
         # became a second todo for one item.
+        # A later line whose first word finishes a noun phrase the line above left open (on an
+        # article, a preposition, a determiner) reads as a task only by asking: "... or that
+        # scans the / file once, will have a cache hit rate of zero" is no "file" task. After a
+        # modal the verb is the ask ("... Should / detect this situation").
         if len(it.lines) > 1 and it.quote == lines[first].text and not task_like(it.quote):
             ranked += [(0, i, lines[i].text) for i in it.lines[1:]
-                       if not lines[i].piece and task_like(lines[i].text)]
+                       if not lines[i].piece and task_like(lines[i].text)
+                       and (asks(lines[i].text) or not _BEFORE_NOUN.search(lines[i - 1].text))]
     kept = sorted(ranked)[:limit]
     return list(dict.fromkeys(quote for _, _, quote in sorted(kept, key=lambda r: r[1])))
 

@@ -167,6 +167,11 @@ def without_mark(line: str) -> str:
     return (line[item.end():] if item else line).strip()
 
 
+def asks(line: str) -> bool:
+    """Does the line ask in words ("please", "should", "need to", "TODO:"), verb or no verb?"""
+    return bool(_ASK.search(line))
+
+
 def task_verb(word: str) -> bool:
     """Is ``word`` one a task starts with ("fix", "add", "call")?"""
     return word.lower() in _VERBS
