@@ -91,6 +91,18 @@ def test_a_name_that_shows_its_misreading_or_reads_as_an_address_is_held(calibra
     assert conf.probability("merchant", {**sig, "plausible": 1.0}) > 0.9
     assert conf.probability("merchant", sig) == conf.DOUBTFUL
     assert calibrate._probability(CALIBRATION["weights"]["merchant"], sig) == conf.DOUBTFUL
+    # In a job: the receipt waits, and the reason says why the name is doubted.
+    from test_receipts import receipt_lines
+    lines = receipt_lines("BOOK TA _K SDN BHD", "12 JALAN MAJU, 43000 KAJANG",
+                          "Date: 05/01/2026 14:02", "TOTAL RM|27.90", "CASH|50.00",
+                          "CHANGE|22.10")
+    ev = prepared(lines)
+    ev.data["model_confidence"] = sure()
+    result = result_of(good_answer(merchant="BOOK TA _K SDN BHD"))
+    assert Receipts().check(result, ev) == []
+    assert result.provenance["merchant"]["signals"]["plausible"] == 0.0
+    why = Receipts().review_needed(result, ev)
+    assert why and "least sure: merchant 0.50; the name looks misread" in why
 
 
 def test_a_backend_without_probabilities_claims_no_confidence(calibrated):

@@ -227,8 +227,11 @@ class Receipts(Task):
         fields = {name: p["confidence"] for name, p in (result.provenance or {}).items()
                   if isinstance(p, dict) and "confidence" in p}
         least = min(fields, key=fields.get) if fields else "?"
+        signals = (result.provenance or {}).get(least, {}).get("signals", {}) if fields else {}
+        why = ("; the name looks misread or is an address"
+               if signals.get("plausible", 1.0) == 0 else "")
         return (f"confidence {sure:.2f} is below accept_threshold {threshold} "
-                f"(least sure: {least} {fields.get(least, 0):.2f})")
+                f"(least sure: {least} {fields.get(least, 0):.2f}{why})")
 
     def eval_score(self, truth: dict[str, Any], data: dict[str, Any] | None, *,
                    reason: str | None = None, evidence: dict[str, Any] | None = None
