@@ -107,7 +107,7 @@ class Daemon:
         self.current: dict[str, Any] | None = None
         self.reply: Reply | None = None
         self.pauses = Pauses(monotonic)   # why the daemon is not making progress
-        self.committed = {"done": 0, "failed": 0}
+        self.committed = {"done": 0, "review": 0, "failed": 0}
         self.supervisor: Supervisor | None = None
         self._published_stage: dict[str, Any] | None = None
         self.watchers = list(watchers)
@@ -117,7 +117,8 @@ class Daemon:
 
     @property
     def stats(self) -> dict[str, int]:
-        """Files ingested and refused, jobs done and failed attempts, since the start."""
+        """Files ingested and refused, jobs done, held for review and failed attempts, since
+        the start."""
         return {**self.source.counts, **self.committed}
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -283,7 +284,8 @@ class Daemon:
     def _commit(self, job: dict[str, Any], reply: Reply) -> Outcome:
         outcome = commit(self.ledger, self.host.task(job["task"]), job, reply)
         if outcome.kind != "done":
-            self.committed["failed"] += 1
+            # A receipt held for a person is no failure: counted apart, as `run --once` says.
+            self.committed["review" if outcome.kind == "review" else "failed"] += 1
         elif outcome.state == "done":
             self.committed["done"] += 1
             if job["input_sha256"]:

@@ -55,9 +55,12 @@ def test_run_once_draws_a_bar_with_the_file_and_an_eta_on_a_terminal(fake_home):
 def test_run_once_piped_prints_plain_lines(fake_home):
     for i in range(2):
         _drop(fake_home, f"page{i}.txt", f"text {i}")
+    _drop(fake_home, "doubtful.txt", "REVIEW this one")  # checked and rejected: held for a person
     err = cli("run", "--once").stderr
     assert "\x1b" not in err and "━" not in err
     assert err.count("-> echo: done in") == 2
+    # a job held for review is counted apart, not as a failure
+    assert "done 2, held for review 1, failed attempts 0" in err
 
 
 def test_status_shows_the_running_job_while_the_daemon_works(fake_home):

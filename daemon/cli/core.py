@@ -62,7 +62,8 @@ def run(state: State, once: bool, inbox: Path | None) -> None:
     if once:
         s = daemon.stats
         click.echo(f"ingested {s['ingested']}, refused {s['refused']}, "
-                   f"done {s['done']}, failed attempts {s['failed']}", err=True)
+                   f"done {s['done']}, held for review {s['review']}, "
+                   f"failed attempts {s['failed']}", err=True)
 
 
 @cli.command()

@@ -5,7 +5,8 @@ steers the fake backend, so tests can provoke every failure from the outside:
 CRASH (abort the worker), SEGV (a real segfault: read address 0), EATMEM (allocate and touch
 memory, 64 MiB at a time, until stopped), HANG (never answer), RAISE (plugin bug), BADJSON,
 TRUNCATE, NAN,
-SLOW (answer after 3 s), PAUSE (0.1 s), PERMANENT (task refuses), otherwise a valid answer.
+SLOW (answer after 3 s), PAUSE (0.1 s), PERMANENT (task refuses), REVIEW (a valid answer the
+task's check rejects, re-ask and all: the job is held for review), otherwise a valid answer.
 Bad-output words (tests/test_bad_output.py): INF (a number the grammar admits that parses to
 inf), HUGE (5 MB of JSON), WRONGTYPE, DEEPJSON (100,000 nested arrays), BADONCE (invalid JSON,
 then a valid answer to the re-ask), SLOWREASK (invalid JSON, then the re-ask's answer after
@@ -57,6 +58,9 @@ class Echo(Task):
 
     def messages(self, job, evidence, ctx):
         return [{"role": "user", "content": evidence.text}]
+
+    def check(self, result, evidence):
+        return ["the file asked to be held for review"] if result.text.startswith("REVIEW") else []
 
     def persist(self, db, job, result):
         if result.text.startswith("PERSISTFAIL"):
