@@ -100,13 +100,18 @@ def _read_labels(path: Path) -> dict[str, Any]:
     return raw
 
 
-def _job_input(task: Task, case: Case) -> JobInput:
-    with open(case.path, "rb") as f:
+def input_mime(path: Path) -> str | None:
+    """A labelled input's type: sniffed, and a ``.txt`` the sniffer cannot place is text."""
+    with open(path, "rb") as f:
         mime = sniff(f.read(HEAD))
-    if mime is None and case.path.suffix.lower() == ".txt":
+    if mime is None and path.suffix.lower() == ".txt":
         mime = "text/plain"
+    return mime
+
+
+def _job_input(task: Task, case: Case) -> JobInput:
     return JobInput(id=f"eval-{case.name}", task=task.name, path=str(case.path),
-                    original_name=case.path.name, mime=mime)
+                    original_name=case.path.name, mime=input_mime(case.path))
 
 
 def run_case(task: Task, case: Case, ctx: Any) -> tuple[dict[str, Any], Scores]:

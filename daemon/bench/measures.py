@@ -117,42 +117,38 @@ def p3_tiers(sup: Supervisor, cold_sup: Supervisor, pairs: int, log: Log) -> dic
 
 def p4_images(sup: Supervisor, task: str, images: list[Path], log: Log) -> dict[str, Any]:
     """End to end (OCR and extraction) seconds of ``task`` on up to five images."""
-    daemon_job(sup, task, path=str(images[-1]), mime="image/jpeg")  # OCR engine load
-    times, outcomes = [], []
-    for img in images[:5]:
-        t, reply = daemon_job(sup, task, path=str(img), mime="image/jpeg")
-        times.append(t)
-        outcomes.append("done" if reply.get("ok") else reply.get("reason"))
-        log(f"P4 {img.name}: {t:.2f}s ({outcomes[-1]})")
-    return {"seconds": summary(times), "p50_s": summary(times)["median"], "outcomes": outcomes}
+    jobs = [{"path": str(img), "mime": "image/jpeg"} for img in [images[-1], *images[:5]]]
+    return _timed_jobs(sup, task, jobs, "P4", log)    # the first: OCR engine load
 
 
 def p10_task_inputs(sup: Supervisor, inputs: dict[str, list[Path]],
                     targets: dict[str, float | None], log: Log) -> dict[str, Any]:
     """Per task: end-to-end seconds of its jobs on its real inputs through the model worker (the
     first input of each task runs once unmeasured: OCR and the task's prompt prefix warm)."""
-    out = {}
-    for task, files in inputs.items():
-        daemon_job(sup, task, **_file_fields(files[0]))
-        times, outcomes = [], []
-        for path in files[1:]:
-            t, reply = daemon_job(sup, task, **_file_fields(path))
-            times.append(t)
-            outcomes.append("done" if reply.get("ok") else reply.get("reason"))
-            log(f"P10 {task} {path.name}: {t:.2f}s ({outcomes[-1]})")
-        out[task] = {"seconds": summary(times), "p50_s": summary(times)["median"],
-                     "target_p50_s": targets.get(task), "outcomes": outcomes}
-    return out
+    return {task: {**_timed_jobs(sup, task, [_file_fields(p) for p in files], f"P10 {task}", log),
+                   "target_p50_s": targets.get(task)}
+            for task, files in inputs.items()}
+
+
+def _timed_jobs(sup: Supervisor, task: str, jobs: list[dict[str, Any]], label: str,
+                log: Log) -> dict[str, Any]:
+    """Seconds of ``task``'s jobs (each a JobInput's fields) through the worker, the first one
+    run unmeasured to warm it; the summary, its median as ``p50_s``, each job's outcome."""
+    daemon_job(sup, task, **jobs[0])
+    times, outcomes = [], []
+    for fields in jobs[1:]:
+        t, reply = daemon_job(sup, task, **fields)
+        times.append(t)
+        outcomes.append("done" if reply.get("ok") else reply.get("reason"))
+        log(f"{label} {Path(fields['path']).name}: {t:.2f}s ({outcomes[-1]})")
+    seconds = summary(times)
+    return {"seconds": seconds, "p50_s": seconds["median"], "outcomes": outcomes}
 
 
 def _file_fields(path: Path) -> dict[str, Any]:
-    from mustelid.sniff import HEAD, sniff
+    from mustelid.evaluate import input_mime
 
-    with open(path, "rb") as f:
-        mime = sniff(f.read(HEAD))
-    if mime is None and path.suffix.lower() == ".txt":
-        mime = "text/plain"
-    return {"path": str(path), "mime": mime or "application/octet-stream",
+    return {"path": str(path), "mime": input_mime(path) or "application/octet-stream",
             "original_name": path.name}
 
 

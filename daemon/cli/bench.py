@@ -155,10 +155,7 @@ def _print_vision(out: dict) -> None:
         return
     for label, key in (("Vision image encode, seconds", "encode_s"),
                        ("Vision tokens per image", "image_tokens")):
-        node = out.get(key) or {}
-        shown = (f"{node['median']} (min {node['min']}, max {node['max']}, n {node['n']})"
-                 if node.get("n") else "not measured")
-        click.echo(f"{label:<48} {shown}")
+        click.echo(f"{label:<48} {_summary_text(out.get(key))}")
     click.echo(f"{'Vision projector memory at load, MiB':<48} {out.get('mmproj_rss_mb')}")
 
 
@@ -256,14 +253,17 @@ def _print_table(out: dict, text_task: str) -> None:
         node = out
         for k in keys:
             node = node.get(k) if isinstance(node, dict) else None
-        shown = (f"{node['median']} (min {node['min']}, max {node['max']}, n {node['n']})"
-                 if node and node.get("n") else "not measured")
-        click.echo(f"{label:<48} {shown:<40} target {target}")
+        click.echo(f"{label:<48} {_summary_text(node):<40} target {target}")
     for task, m in (out.get("p10") or {}).items():
-        node = m["seconds"]
-        shown = (f"{node['median']} (min {node['min']}, max {node['max']}, n {node['n']})"
-                 if node.get("n") else "not measured")
         target = f"<= {m['target_p50_s']:g}" if m.get("target_p50_s") else "-"
-        click.echo(f"{'P10 ' + task + ' end to end, seconds':<48} {shown:<40} target {target}")
+        click.echo(f"{'P10 ' + task + ' end to end, seconds':<48} "
+                   f"{_summary_text(m['seconds']):<40} target {target}")
     if "vision" in out:
         _print_vision(out["vision"])
+
+
+def _summary_text(node: dict | None) -> str:
+    """A ``measures.summary`` as the table shows it."""
+    if not node or not node.get("n"):
+        return "not measured"
+    return f"{node['median']} (min {node['min']}, max {node['max']}, n {node['n']})"

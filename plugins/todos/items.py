@@ -32,19 +32,18 @@ from .lines import QUOTE_CHARS, Line, asks, chrome, heading, list_marked, task_l
 
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _SENTENCE_END = re.compile(r"[.!?:;]['\")\]]*$")
-# A line that stops where a phrase cannot: on an article, a preposition, a conjunction, a
-# determiner or an auxiliary, or on a comma, an ampersand or an open bracket. What follows
-# is the rest of the same sentence.
-_CUT = re.compile(r"(?:^|\s)(?:a|an|the|of|to|for|in|on|at|by|with|from|into|onto|over|under|"
-                  r"about|between|and|or|nor|but|than|as|that|which|who|whose|if|is|are|was|"
-                  r"were|be|been|has|have|had|can|could|will|would|should|must|may|might|not|"
-                  r"this|these|those|its|their|our|your|my|his|her|each|every|some|any|such|"
-                  r"other|another|like|via|per|e\.g\.|i\.e\.)$"
+# The words after which the next one belongs to a noun phrase, not a verb: an article, a
+# preposition, a determiner.
+_NOUN_OPENERS = (r"a|an|the|of|for|in|on|at|by|with|from|into|onto|over|under|about|between|this|"
+                 r"these|those|its|their|our|your|my|his|her|each|every|some|any|such|other|"
+                 r"another|via|per")
+_BEFORE_NOUN = re.compile(r"(?:^|\s)(?:" + _NOUN_OPENERS + r")$", re.I)
+# A line that stops where a phrase cannot: on one of those, a conjunction or an auxiliary, or
+# on a comma, an ampersand or an open bracket. What follows is the rest of the same sentence.
+_CUT = re.compile(r"(?:^|\s)(?:" + _NOUN_OPENERS + r"|to|and|or|nor|but|than|as|that|which|who|"
+                  r"whose|if|is|are|was|were|be|been|has|have|had|can|could|will|would|should|"
+                  r"must|may|might|not|like|e\.g\.|i\.e\.)$"
                   r"|[,&+(\[{/]$", re.I)
-# The words after which the next one belongs to a noun phrase, not a verb.
-_BEFORE_NOUN = re.compile(r"(?:^|\s)(?:a|an|the|of|for|in|on|at|by|with|from|into|onto|over|under|"
-                          r"about|between|this|these|those|its|their|our|your|my|his|her|each|"
-                          r"every|some|any|such|other|another|via|per)$", re.I)
 SHORT_WORDS = 10         # an item of more words is a sentence of prose, not a list entry
 _SIBLINGS_MIN = 2        # task-like items a note needs before its other items count (rule 3)
 _SIBLINGS_SHARE = 1 / 3  # ... and the share of its short items they must make
