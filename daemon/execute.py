@@ -69,7 +69,7 @@ def run_job(task: Task, job: JobInput, ctx: Any) -> dict[str, Any]:
         return _answer(result, evidence, stats)
     delegation = task.delegate(job, evidence, ctx)
     if delegation is None:
-        result, reasked, problem = _generate(task, job, evidence, ctx, stats, started)
+        result, reasked, problem = _answered(task, job, evidence, ctx, stats, started)
     else:
         result, reasked, problem = _delegated(task, delegation, job, evidence, ctx, stats,
                                               started)
@@ -88,7 +88,7 @@ def _delegated(task: Task, delegation: Delegation, job: JobInput, evidence: Evid
     chosen = delegation.task
     stats["delegated_to"] = chosen.name
     try:
-        result, reasked, problem = _generate(chosen, dataclasses.replace(job, task=chosen.name),
+        result, reasked, problem = _answered(chosen, dataclasses.replace(job, task=chosen.name),
                                              delegation.evidence, ctx, stats, started)
     except NeedsReview as e:
         e.review["data"] = task.delegated(delegation, e.review["data"], evidence).model_dump(
@@ -96,6 +96,28 @@ def _delegated(task: Task, delegation: Delegation, job: JobInput, evidence: Evid
         e.review["evidence"] = _stored(evidence)
         raise
     return task.delegated(delegation, result.model_dump(mode="json"), evidence), reasked, problem
+
+
+def _answered(task: Task, job: JobInput, evidence: Evidence, ctx: Any, stats: dict[str, Any],
+              started: float) -> tuple[BaseModel, bool, str]:
+    """``_generate`` on the evidence, or on each of its parts in turn, joined by the task. A
+    part held for review holds the whole input, with what the parts before it found."""
+    if not evidence.parts:
+        return _generate(task, job, evidence, ctx, stats, started)
+    results: list[BaseModel] = []
+    reasked, problem = False, ""
+    for part in evidence.parts:
+        try:
+            result, again, why = _generate(task, job, part, ctx, stats, started)
+        except NeedsReview as e:
+            held = task.Output.model_validate(e.review["data"])
+            e.review["data"] = task.joined(results + [held], evidence).model_dump(mode="json")
+            e.review["evidence"] = _stored(evidence)
+            raise
+        results.append(result)
+        reasked, problem = reasked or again, problem or why
+    stats["parts"] = len(results)
+    return task.joined(results, evidence), reasked, problem
 
 
 def _generate(task: Task, job: JobInput, evidence: Evidence, ctx: Any, stats: dict[str, Any],

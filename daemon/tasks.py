@@ -19,11 +19,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import re
 from typing import Any, Callable, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ValidationError
 
+from mustelid.controls import strip_controls
 from mustelid.prompts import prompt_package
 
 
@@ -80,6 +80,8 @@ class Evidence:
     variables: dict[str, Any] = dataclasses.field(default_factory=dict)
     data: dict[str, Any] = dataclasses.field(default_factory=dict)
     images: list[Any] = dataclasses.field(default_factory=list)
+    # Too long for one answer (a long note): each part is answered in turn, ``Task.joined``.
+    parts: list["Evidence"] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -305,6 +307,10 @@ class Task:
         for reuse as an example (receipts: the merchant), or None to keep none."""
         return None
 
+    def joined(self, results: list[BaseModel], evidence: Evidence) -> BaseModel:
+        """The result of an input ``prepare`` split (``evidence.parts``): its parts', in order."""
+        raise NotImplementedError
+
     def compute(self, job: JobInput, evidence: Evidence, ctx: TaskContext) -> BaseModel:
         """For tasks with ``uses_model = False`` (e.g. a summary computed from the database):
         produce the result directly. It is validated and checked like a generated one."""
@@ -353,36 +359,6 @@ def parse_output(task_output: type[BaseModel], gen: Generation) -> BaseModel:
 
 class _NonFinite(ValueError):
     pass
-
-
-# C0/C1 controls but tab and newline, DEL, and the bidi embeddings, overrides and isolates: a
-# model can write them through JSON \u escapes (a title holding ESC ] 52 ... sets the clipboard
-# of the terminal that prints it). Stripped from every string of an answer before validation.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def strip_controls(value: Any) -> Any:
-    """``value`` (freshly parsed JSON, changed in place) with the characters above removed from
-    every string and key. Iterative, like ``_reject_non_finite``: output may nest deeply."""
-    if isinstance(value, str):
-        return _UNSAFE.sub("", value)
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            for key in [k for k in node if _UNSAFE.search(k)]:
-                node[_UNSAFE.sub("", key)] = node.pop(key)
-            items = node.items()
-        elif isinstance(node, list):
-            items = enumerate(node)
-        else:
-            continue
-        for key, item in list(items):
-            if isinstance(item, str):
-                node[key] = _UNSAFE.sub("", item)
-            else:
-                stack.append(item)
-    return value
 
 
 def _reject_constant(name: str) -> float:

@@ -132,23 +132,37 @@ def candidates(lines: list[Line], excluded: set[int], listed: set[int],
                limit: int, done: set[int] = frozenset()) -> list[str]:
     """The quotes the model reviews, at most ``limit``, in the note's order; when there are
     more, the likeliest kinds (see the module's docstring) are kept."""
+    return kept(ranked(lines, excluded, listed, done), limit)
+
+
+def kept(found: list[tuple[int, int, str]], limit: int) -> list[str]:
+    """The quotes of ``ranked`` items that the review takes: the ``limit`` likeliest, in the
+    note's order."""
+    likeliest = sorted(found)[:limit]
+    return list(dict.fromkeys(quote for _, _, quote in sorted(likeliest, key=lambda r: r[1])))
+
+
+def ranked(lines: list[Line], excluded: set[int], listed: set[int],
+           done: set[int] = frozenset()) -> list[tuple[int, int, str]]:
+    """Every item that may be a task, as ``(rank, first line, quote)``: rank 0 reads like a
+    task, 1 is a to-do list's entry, 2 a short item among tasks (the module's docstring)."""
     found = items(lines, excluded, done)
     titles = section_titles(found, lines)
     tasks = [n for n, it in enumerate(found) if n not in titles and (
         task_like(it.quote) or any(task_like(lines[i].text) for i in it.lines))]
     siblings = _siblings(found, tasks)
     start = todo_heading([line.text for line in lines])
-    ranked: list[tuple[int, int, str]] = []      # (rank, first line, quote)
+    out: list[tuple[int, int, str]] = []      # (rank, first line, quote)
     for n, it in enumerate(found):
         first = it.lines[0]
         if n in titles:
             continue
         if task_like(it.quote):
-            ranked.append((0, first, it.quote))
+            out.append((0, first, it.quote))
         # A to-do list's entries are short lines; a run of them that the reader joined into
         # a long sentence is prose wrapped to the note's width, not entries.
         elif first in listed and len(it.text.split()) <= SHORT_WORDS:
-            ranked.append((1, first, it.quote))
+            out.append((1, first, it.quote))
         # Under a to-do list's heading, an item that is one short line on its own ("More
         # tests.", "Paragraph mode?", a blank line before and after) is an entry of it; a date
         # or a key's label there ("December 6, 2026", "k Up") is a calendar's or a screen's
@@ -157,9 +171,9 @@ def candidates(lines: list[Line], excluded: set[int], listed: set[int],
         elif start is not None and first > start and _alone(lines, first) \
                 and 2 <= len(_WORD.findall(it.text)) and len(it.text.split()) <= SHORT_WORDS \
                 and heading(it.text) is None:
-            ranked.append((1, first, it.quote))
+            out.append((1, first, it.quote))
         elif n in siblings:
-            ranked.append((2, first, it.quote))
+            out.append((2, first, it.quote))
         # An item too long to quote whole is offered by its first line (above). When that line
         # does not read like a task, a later line that does may be where the item asks
         # ("GNU grep did 32-bit arithmetic. ... / this conversion ... should be checked."): it
@@ -171,11 +185,10 @@ def candidates(lines: list[Line], excluded: set[int], listed: set[int],
         # scans the / file once, will have a cache hit rate of zero" is no "file" task. After a
         # modal the verb is the ask ("... Should / detect this situation").
         if len(it.lines) > 1 and it.quote == lines[first].text and not task_like(it.quote):
-            ranked += [(0, i, lines[i].text) for i in it.lines[1:]
+            out += [(0, i, lines[i].text) for i in it.lines[1:]
                        if not lines[i].piece and task_like(lines[i].text)
                        and (asks(lines[i].text) or not _BEFORE_NOUN.search(lines[i - 1].text))]
-    kept = sorted(ranked)[:limit]
-    return list(dict.fromkeys(quote for _, _, quote in sorted(kept, key=lambda r: r[1])))
+    return out
 
 
 def _alone(lines: list[Line], i: int) -> bool:

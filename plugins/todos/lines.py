@@ -8,7 +8,10 @@ from typing import Any, NamedTuple
 
 from mustelid import clean_text
 
-MAX_LINES = 40         # source lines shown to the model: ~15 prompt tokens each
+MAX_LINES = 40         # source lines shown to the model at once: ~15 prompt tokens each
+# A longer note is reviewed in parts of at most MAX_LINES lines, one model call each (parts.py):
+# 12 parts are ~480 lines, ~12 calls of 2-4 s, well inside a job's time limit.
+MAX_PARTS = 12
 QUOTE_CHARS = 120      # a longer line is offered in pieces, split between words
 MAX_TEXT_CHARS = 20_000
 # The model restates only the start of the line it judges (``quote_head``): enough to attend to
@@ -63,8 +66,8 @@ class Line(NamedTuple):
     piece: bool = False
 
 
-def source_layout(raw: list[str]) -> list[Line]:
-    """The lines shown and quoted, at most ``MAX_LINES``, with their layout. Lines without a
+def source_layout(raw: list[str], limit: int | None = MAX_LINES) -> list[Line]:
+    """The lines shown and quoted, at most ``limit`` (None: all), with their layout. Lines without a
     letter (an editor's line numbers, a bullet or an icon read alone) say nothing and would
     push items past the cap: on a photographed editor they were half the lines; they count
     as a gap."""
@@ -78,7 +81,7 @@ def source_layout(raw: list[str]) -> list[Line]:
         for n, piece in enumerate(split_long(clean_text(line))):
             lines.append(Line(piece, indent, gap and n == 0, n > 0))
         gap = False
-    return lines[:MAX_LINES]
+    return lines[:limit]
 
 
 def source_lines(raw: list[str]) -> list[str]:

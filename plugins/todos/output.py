@@ -9,7 +9,7 @@ import enum
 from pydantic import BaseModel, ConfigDict, Field
 
 from .dates import PHRASE_CHARS
-from .lines import QUOTE_CHARS
+from .lines import MAX_PARTS, QUOTE_CHARS
 
 MAX_CANDIDATES = 16    # task-like lines the model reviews, each costing up to ~60 tokens
 
@@ -56,6 +56,8 @@ class TodoList(BaseModel):
     result (``todos``, built by ``check`` from the lines judged to be todos)."""
 
     model_config = ConfigDict(extra="forbid")
-    review: list[Reviewed] = Field(default_factory=list, max_length=MAX_CANDIDATES)
-    todos: list[Todo] = Field(default_factory=list, max_length=MAX_CANDIDATES)
+    # A long note is reviewed in parts (parts.py), each of at most MAX_CANDIDATES lines; the
+    # schema of each call (``Todos.schema``) fixes its own count.
+    review: list[Reviewed] = Field(default_factory=list, max_length=MAX_CANDIDATES * MAX_PARTS)
+    todos: list[Todo] = Field(default_factory=list, max_length=MAX_CANDIDATES * MAX_PARTS)
 

@@ -16,10 +16,11 @@ from . import evaluate
 from .checks import caution_for, due_for, priority_for
 from .context import described_lines, key_help_lines, listed_items
 from .dates import find_due_phrases
-from .items import candidates
+from .items import kept, ranked
 from .markup import plain_lines
-from .lines import (MAX_TEXT_CHARS, done_lines, quote_head, read_text, result_text, source_layout,
-                    squash, title_of)
+from .lines import (MAX_TEXT_CHARS, Line, done_lines, quote_head, read_text, result_text,
+                    source_layout, squash, title_of)
+from .parts import shifted, spans
 from .output import MAX_CANDIDATES, Todo, TodoList
 from .routing import todo_fit
 
@@ -44,8 +45,42 @@ class Todos(Task):
 
     def prepare(self, job: JobInput, ctx: TaskContext) -> Evidence:
         settings = (ctx.config.plugin or {}).get("todos", {}) if ctx.config else {}
-        seen_at = job.seen_at
-        images: list = []
+        raw, source, seen_at, images = self._read(job, ctx)
+        # A list kept in code comments or POD reads as the same list in a text file.
+        layout = source_layout(plain_lines(raw), limit=None)
+        lines = [line.text for line in layout]
+        if not lines:
+            raise PermanentError("no_text", "no text found: nothing to do")
+        finished = done_lines(lines)      # marked done in the text: never a todo
+        # What the note as a whole says: a changelog or a features list asks nothing, key help
+        # is furniture, and a to-do list's unmarked short lines are its items (context.py).
+        ruled_out = finished | described_lines(lines) | key_help_lines(lines)
+        listed = listed_items(lines, ruled_out)
+        today = _reference_day(seen_at, ctx)
+        order = settings.get("date_order", "DMY")
+        # Every item of the note that may be a task, its wrapped lines joined (items.py); a note
+        # with more than one review holds is reviewed in parts, each alone (parts.py).
+        every = ranked(layout, ruled_out, listed, finished)
+        cuts = spans(layout, sorted({first for _, first, _ in every}))
+        parts = [self._part(layout[a:b], kept([r for r in every if a <= r[1] < b], MAX_CANDIDATES),
+                            shifted(finished, a, b), today, order, source, images)
+                 for a, b in cuts]
+        if len(parts) == 1:
+            return parts[0]
+        read = cuts[-1][1]
+        first = parts[0]
+        return Evidence(text="\n".join(lines[:read]), images=images, variables=first.variables,
+                        parts=parts, data={
+                            **first.data, "lines": lines[:read],
+                            "quotes": [q for p in parts for q in p.data["quotes"]],
+                            "done_lines": sorted(i for i in finished if i < read),
+                            "phrases": [{**p, "line": p["line"] + a} for part, (a, _) in
+                                        zip(parts, cuts) for p in part.data["phrases"]],
+                            "parts": [list(c) for c in cuts], "lines_unread": len(lines) - read})
+
+    def _read(self, job: JobInput, ctx: TaskContext) -> tuple[list[str], str, str | None, list]:
+        """The input's raw lines, what they came from, the day it was seen and any image."""
+        seen_at, images = job.seen_at, []
         if job.path and job.mime == "text/plain":
             raw, source = read_text(job.path).splitlines(), "a text file"
         elif job.path:
@@ -63,21 +98,16 @@ class Todos(Task):
         else:
             raise PermanentError("no_input", 'todos need an image, a text file, or params '
                                  '{"text": ...} or {"from_job": JOB_ID}')
-        # A list kept in code comments or POD reads as the same list in a text file.
-        layout = source_layout(plain_lines(raw))
+        return raw, source, seen_at, images
+
+    @staticmethod
+    def _part(layout: list[Line], quotes: list[str], finished: set[int], today: dt.date,
+              order: str, source: str, images: list) -> Evidence:
+        """The evidence of up to ``MAX_LINES`` lines and the items of them the model reviews
+        (the likeliest when there are more than the review's budget); the model decides.
+        ``finished``: its lines marked done."""
         lines = [line.text for line in layout]
-        if not lines:
-            raise PermanentError("no_text", "no text found: nothing to do")
-        finished = done_lines(lines)      # marked done in the text: never a todo
-        # What the note as a whole says: a changelog or a features list asks nothing, key help
-        # is furniture, and a to-do list's unmarked short lines are its items (context.py).
-        ruled_out = finished | described_lines(lines) | key_help_lines(lines)
-        # Every item of the note that may be a task, its wrapped lines joined, the likeliest
-        # first when there are more than the review's budget (items.py); the model decides.
-        listed = listed_items(lines, ruled_out)
-        quotes = candidates(layout, ruled_out, listed, MAX_CANDIDATES, finished)
-        today = _reference_day(seen_at, ctx)
-        phrases = find_due_phrases(lines, today, settings.get("date_order", "DMY"))
+        phrases = find_due_phrases(lines, today, order)
         menu = {}
         for p in phrases:
             menu.setdefault(p.phrase, p)
@@ -97,7 +127,7 @@ class Todos(Task):
                 "quotes": quotes,
                 "done_lines": sorted(finished),
                 "today": today.isoformat(),
-                "date_order": settings.get("date_order", "DMY"),
+                "date_order": order,
                 "phrases": [dataclasses.asdict(p) for p in phrases],
             },
         )
@@ -198,6 +228,18 @@ class Todos(Task):
                     + "; ".join(repr(d["quote"]) for d in dropped[:3])]
         result.todos = kept
         return []
+
+    def joined(self, results: list[TodoList], evidence: Evidence) -> TodoList:
+        """A long note's parts: their todos in order, one per quoted line, as ``check`` keeps
+        them within a part."""
+        todos: list[Todo] = []
+        seen: set[str] = set()
+        for todo in (t for result in results for t in result.todos):
+            if squash(todo.source_quote) not in seen:
+                seen.add(squash(todo.source_quote))
+                todos.append(todo)
+        evidence.data["dropped"] = [d for p in evidence.parts for d in p.data.get("dropped", [])]
+        return TodoList(review=[r for result in results for r in result.review], todos=todos)
 
     # ``mustelid eval``: the notes-dev README's scoring (evaluate.py).
     def eval_truth(self, labels: dict[str, Any]) -> dict[str, Any]:
