@@ -149,6 +149,17 @@ def test_an_address_bar_is_a_web_page_and_a_link_in_a_document_is_not():
     assert clear_kind(viewer) == "document"
 
 
+def test_a_terminal_session_is_code_though_its_output_outnumbers_its_commands():
+    from mustelid.plugins.screenshots.kinds import clear_kind
+    listing = ["README", "apt+", "audio", "bpp", "changesetfs", "deb", "debd", "dpkg+",
+               "gitfs+", "iso9660", "lslR", "mailfs", "patchfs", "rpm", "uzip", "uzoo"]
+    session = (["kim@box: ~/tools", "kim@box:~/tools$ ls"] + listing
+               + ["kim@box:~/tools$ python3 sync.py", "Traceback (most recent call last):",
+                  "NameError: name 'x' is not defined", "kim@box:~/tools$ echo ok"])
+    assert clear_kind(session) == "code"
+    assert clear_kind(["kim@box: ~", "kim@box:~$ ls"] + listing) != "code"   # one command
+
+
 def test_a_clock_inside_a_line_or_an_irc_join_address_is_not_a_chat_or_mail():
     from mustelid.plugins.screenshots.kinds import weigh_signs
     top = ["top - 16:54:57 up 1:12, 0 users", "Tasks: 3 total", "load average: 1.01"]
@@ -506,6 +517,32 @@ def test_a_subject_and_the_first_definition_are_key_lines_before_busier_lines():
             "undo-list and undo-limit break in redo-mode with redo-list",
             "undo-list calls redo-mode and undo-limit with redo-list"]
     assert 3 in key_lines(mail, title_line=1)
+
+
+def test_a_mails_sender_a_shell_function_and_a_named_file_are_key_lines():
+    from mustelid.plugins.screenshots.salient import key_lines
+    from mustelid.plugins.screenshots.titles import is_menu_bar
+    # a mail's sender, before its body's busier lines and over the pager's key bindings
+    mail = ["mutt", "i:Exit -:PrevPg <Space>:NextPg v:View Attachm. d:Del r:Reply j:Next",
+            "Date: Wed, 16 Oct 2013 04:34:01 -0400", "From: Jeff King <peff@peff.example>",
+            "Subject: pack corruption post-mortem",
+            "error: index CRC mismatch for object $obj from $pack at offset 51653",
+            "error: inflate: data stream error (invalid distance too far back)",
+            "fatal: pack has bad object at offset 51653: inflate returned -3"]
+    picked = [mail[n - 1] for n in key_lines(mail, title_line=1)]
+    assert mail[3] in picked and mail[4] in picked and mail[1] not in picked
+    assert is_menu_bar("^G Get Help  ^O Write Out  ^W Where Is") and is_menu_bar("1Help 2Save 3Mark")
+    assert not is_menu_bar("From: Jeff King <peff@peff.example>")
+    # a shell function is a definition; "print()" alone is a call
+    script = ["mcedit", "#!/bin/sh", "action=$1", "do_view_action() {", 'case "${filetype}" in',
+              'gzip -dc "${MC_EXT_FILENAME}" 2>/dev/null', 'xz -dc "${MC_EXT_FILENAME}" 2>/dev/null',
+              'lzma -dc "${MC_EXT_FILENAME}" 2>/dev/null']
+    assert 4 in key_lines(script, title_line=1)
+    # the file an error names outweighs the error words the dialog repeats
+    dialog = ["Open invoice", "Could not open invoice-2026-11.pdf:",
+              "error: cannot recognize version marker", "warning: trying to repair broken xref",
+              "error: no objects found", "mupdf: error: cannot open document"]
+    assert 2 in key_lines(dialog, title_line=1)
 
 
 # -- for the inbox router: is the picture a whole display? ----------------------------------

@@ -57,6 +57,7 @@ _CODE = re.compile(
     r"#include|#define|package|func|fn|use|module|struct|enum|async|await)\b|"
     r"^\s*[\w.$@\[\]>-]+\s*[-+*/.|&]?=\s*\S|^\s*\((def\w*|let\*?|setq|if|when|unless|lambda)\b|"
     r"^\s*(//|/\*|\*/|;;|>>>)\s?|^\S*[@:~]\S*[$#]\s|^\$ \S)")
+_PROMPT = re.compile(r"^\S*[@:~]\S*[$#]\s+\S|^\$ \S")      # "alex@vm:~/src$ make", "$ ls"
 _PROSE_WORD = re.compile(r"[^\W\d_]{2,}")
 _LETTERS = re.compile(r"[^\W\d_]")
 _SENTENCE_WORD = re.compile(r"(?<!\S)[^\W\d_]{2,}[,.;:!?]?(?!\S)")   # a word between spaces
@@ -164,6 +165,9 @@ def _code_signs(lines: list[str], n: int) -> list[Sign]:
     code = [t for t in lines if _CODE.search(t)]
     if len(code) >= 4 and len(code) >= n / 4:
         return [("code", 2, f"{len(code)} of {n} lines read as code")]
+    # A terminal session: its commands' output (a listing, a log) may outnumber them.
+    if len(prompts := [t for t in lines if _PROMPT.match(t)]) >= 3:
+        return [("code", 2, f"a terminal: {len(prompts)} command lines")]
     return [("code", 1, f"{len(code)} lines read as code")] if len(code) >= 2 else []
 
 

@@ -5,10 +5,11 @@ What a screen is about recurs: a chat's channel and its speakers, the function a
 the file an error names, the words of a document's subject. A term (a word of three letters or
 more that is not a common word) weighs as many lines as it occurs on (up to five), twice when
 it reads as a name (capitalised, or an identifier: ``human_readable``, ``#irssi``,
-``q3-sales.db``). Key lines are picked greedily, each the line whose terms not yet covered
-weigh most, starting from what the title already covers. A mail's Subject and the first definition in
-code are taken first, as they say what the rest is; a From line and an error message count
-extra.
+``q3-sales.db``), three times more when it names a file or a path. Key lines are picked
+greedily, each the line whose terms not yet covered weigh most, starting from what the title
+already covers. A mail's Subject and From lines and the first definition in code (a shell
+function's ``name() {`` too) are taken first, as they say what the rest is; an error message
+counts extra. A row of key bindings ("i:Exit -:PrevPg") is the program's, like a menu bar.
 
 Why code and not the model: on screens-dev's tuning half the 0.5B model's key lines and summary
 together mentioned 16 of 36 labelled key facts; the title and these lines alone mention 29
@@ -28,8 +29,12 @@ _TOKEN = re.compile(r"[#@]?[^\W_][\w.\-/@#]*[^\W_]|[^\W\d_]")
 _NAME_LIKE = re.compile(r"[_#@./-]|[a-z][A-Z]|[A-Za-z]\d|\d[A-Za-z]|^[A-Z]")
 _HEADER = re.compile(r"^(from|subject)\s?:", re.I)
 _SUBJECT = re.compile(r"^\s*subject\s?:", re.I)
+_FROM = re.compile(r"^\s*from\s?:", re.I)
+# A file's name or a path: what an editor shows, an error names, a viewer opened. A term of one
+# counts three times (a web address is a page's, not a file's). Measured: docs/EVAL.md.
+_FILE = re.compile(r"^(?!https?:)(?:.*[\w-]\.[a-z][a-z0-9]{0,4}$|.*/)")
 DEFINITION = re.compile(r"^\s*(\(?(def\w*|class|function|func|fn|struct|sub|interface)\b|"
-                         r"[A-Z_][A-Z0-9_]+\()")
+                         r"[A-Z_][A-Z0-9_]+\(|[A-Za-z_][\w-]*\s*\(\)\s*\{\s*$)")
 _COMMON = set("""the and for are but not you all any can had her was one our out day get has
 him his how man new now old see two way who did its let put say she too use that with have this
 will your from they know want been good much some time very when come here just like long make
@@ -60,13 +65,14 @@ def key_lines(texts: list[str], title_line: int | None = None) -> list[int]:
         named.update(t for t, is_name in found.items() if is_name)
 
     def weight(term: str) -> int:
-        return min(seen[term], 5) * (2 if term in named else 1)
+        return min(seen[term], 5) * (2 if term in named else 1) * (3 if _FILE.search(term) else 1)
 
     covered = set(per_line[title_line - 1]) if title_line else set()
     # A mail's subject and the first definition in code say what the rest is: taken first,
     # not weighed against longer lines whose many terms outscored them ("(let ((fill-column
     # ..." over "(defun erc-fill-static ()"). Measured on screens-dev: docs/EVAL.md.
     chosen = [n for n in (_first(texts, per_line, _SUBJECT, title_line),
+                          _first(texts, per_line, _FROM, title_line),
                           _first(texts, per_line, DEFINITION, title_line)) if n]
     chosen = list(dict.fromkeys(chosen))[:MAX_KEY_LINES - 1]
     for n in chosen:

@@ -22,10 +22,18 @@ action actions image layer layers select selection filters tabs tab terminal nav
 refactor debug message messages mailbox table data page text emacs-lisp erc""".split())
 
 
+# A terminal program's row of key bindings: "i:Exit -:PrevPg <Space>:NextPg" (mutt, less),
+# "^G Get Help  ^O Write Out" (nano, pico), "1Help 2Save 3Mark" (mc's function keys).
+_KEY_BINDING = re.compile(r"(?:^|\s)(?:[^\s:]{1,8}:[A-Z]|\^[A-Z@\\\]_]\s?[A-Z]|(?:10|[1-9])[A-Z][a-z]+)")
+
+
 def is_menu_bar(text: str) -> bool:
-    """Half its words or more are menu words ("File Edit View"); or, a program's own menus
-    beside the common ones ("File Options Buffers Tools Gnus Post Threads Article ... Help"),
-    four or more capitalised single words and nothing else, two of them menu words."""
+    """A row of the program's own controls, not its content. Half its words or more are menu
+    words ("File Edit View"); or, a program's own menus beside the common ones ("File Options
+    Buffers Tools Gnus Post Threads Article ... Help"), four or more capitalised single words
+    and nothing else, two of them menu words; or three key bindings or more."""
+    if len(_KEY_BINDING.findall(text)) >= 3:
+        return True
     raw = [w.strip("&_:") for w in text.split()]
     words = [w.lower() for w in raw]
     menu = sum(w in _MENU_WORDS for w in words)
