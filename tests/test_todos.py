@@ -1025,3 +1025,16 @@ def test_a_wrapped_line_that_finishes_a_noun_phrase_is_no_task_of_its_own(tmp_pa
              "one of the other git tools that git-subtree calls.  Should\n"
              "detect this situation and print the *real* problem.\n")
     assert "detect this situation and print the *real* problem." in offered(tmp_path, modal)
+
+
+def test_a_gnu_licence_notice_and_a_polite_pointer_ask_for_nothing(tmp_path):
+    gpl = ("   This program is free software: you can redistribute it and/or modify\n"
+           "   it under the terms of the GNU General Public License as published by\n\n"
+           "   You should have received a copy of the GNU General Public License\n"
+           "   along with this program.\n")
+    assert offered(tmp_path, gpl) == []
+    readme = ("  Please read the INSTALL file for installation instructions, particularly if\n"
+              "you are installing on a non-Linux machine.\n")
+    assert offered(tmp_path, readme) == []
+    assert offered(tmp_path, "Please read the draft and send comments to Ann\n") == [
+        "Please read the draft and send comments to Ann"]

@@ -43,11 +43,12 @@ _CHANGELOG = re.compile(r"(?i)\b(?:change-?log|release notes|what'?s new)\b|\bNE
                         r"|\bchanges\b.{0,40}\b(?:versions?\b|release\s+v?\d|v?\d+\.\d+\b)")
 # A licence or copyright notice states terms ("must not be misrepresented"), it asks for no task.
 _LICENCE = re.compile(r"(?i)\bpermission is (?:hereby )?granted\b|\bprovided\W{0,2}as[- ]is\b"
-                      r"|^\s*licen[cs]e\s*:")
+                      r"|^\s*licen[cs]e\s*:|\bwithout any warranty\b|\bfree software\W+you can "
+                      r"redistribute\b")
 # A document's word to its reader, not a task: where to read more ("See the file INSTALL for
 # compilation instructions", "Try 'ed --help' for usage information") or whom to write to
 # ("Report bugs to bug-ed@gnu.org").
-_TO_READER = re.compile(r"(?i)^\W*(?:see|try|read|consult|refer to)\b.{0,60}\bfor\b"
+_TO_READER = re.compile(r"(?i)^\W*(?:please\s+)?(?:see|try|read|consult|refer to)\b.{0,60}\bfor\b"
                         r".{0,30}\b(?:instructions|information|details|documentation|usage|help)\b"
                         r"|^\W*(?:please\s+)?(?:report|send|mail|e-?mail)\s+(?:any\s+)?(?:bugs?|bug "
                         r"reports|comments|questions|patches|suggestions)\b.{0,40}(?:@|https?://)")
