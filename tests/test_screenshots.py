@@ -160,6 +160,26 @@ def test_a_terminal_session_is_code_though_its_output_outnumbers_its_commands():
     assert clear_kind(["kim@box: ~", "kim@box:~$ ls"] + listing) != "code"   # one command
 
 
+def test_a_manual_page_is_a_document_unless_a_browser_shows_it_and_its_name_line_is_key():
+    from mustelid.plugins.screenshots.kinds import clear_kind
+    from mustelid.plugins.screenshots.salient import key_lines
+    page = ["man tar", "TAR(1)", "NAME", "tar - an archiving utility", "SYNOPSIS",
+            "tar -c [-f ARCHIVE] [OPTIONS] [FILE...]", "tar -x [-f ARCHIVE] [OPTIONS] [MEMBER...]",
+            "tar -t [-f ARCHIVE] [OPTIONS] [MEMBER...]",
+            "Manual page tar(1) line 1 (press h for help or q to quit)"]
+    assert clear_kind(page) == "document"
+    assert 4 in key_lines(page, title_line=1)
+    assert clear_kind(["lynx"] + page[1:]) == "web_page"
+
+
+def test_many_one_word_labels_are_an_apps_controls_not_a_picture():
+    from mustelid.plugins.screenshots.kinds import clear_kind, weigh_signs
+    keys = ["Calculator", "INV", "sin", "cos", "tan", "DRG", "not", "and", "xor", "base", "shr",
+            "mod", "STO", "RCL", "SUM", "EXC", "DEG"]
+    assert "other" not in weigh_signs(keys) and clear_kind(keys) is None
+    assert clear_kind(["feh [1 of 1] - emerald.png", "emerald.png"]) == "other"
+
+
 def test_a_clock_inside_a_line_or_an_irc_join_address_is_not_a_chat_or_mail():
     from mustelid.plugins.screenshots.kinds import weigh_signs
     top = ["top - 16:54:57 up 1:12, 0 users", "Tasks: 3 total", "load average: 1.01"]

@@ -61,6 +61,7 @@ _PROMPT = re.compile(r"^\S*[@:~]\S*[$#]\s+\S|^\$ \S")      # "alex@vm:~/src$ mak
 _PROSE_WORD = re.compile(r"[^\W\d_]{2,}")
 _LETTERS = re.compile(r"[^\W\d_]")
 _SENTENCE_WORD = re.compile(r"(?<!\S)[^\W\d_]{2,}[,.;:!?]?(?!\S)")   # a word between spaces
+_PICTURE_LINES = 8      # lines with a word on a picture's screen: a title, a caption, a status
 _SECTION_WORDS = re.compile(r"\b(page \d+|chapter|section|contents|abstract|introduction)\b",
                             re.I)
 
@@ -102,7 +103,7 @@ def weigh_signs(lines: list[str]) -> dict[str, tuple[int, list[str]]]:
         found.setdefault(kind, []).append((weight, says))
     weighed = {k: (sum(w for w, _ in v), [s for _, s in v]) for k, v in found.items()}
     if max((w for w, _ in weighed.values()), default=0) < 2:
-        for kind, weight, says in _picture_signs(lines):
+        for kind, weight, says in _picture_signs(lines, n):
             weighed[kind] = (weight, [says])
     return dict(sorted(weighed.items(), key=lambda kv: -kv[1][0]))
 
@@ -182,16 +183,20 @@ def _prose_signs(lines: list[str], n: int, conversation: list[str]) -> list[Sign
         out.append(("document", 1, f"{len(prose)} lines of prose"))
     if words := _distinct(_SECTION_WORDS, lines):
         out.append(("document", 1, ", ".join(f"'{w}'" for w in words[:3])))
+    # A manual page, in a pager or a browser: its NAME and SYNOPSIS sections.
+    if {"NAME", "SYNOPSIS"} <= {t.strip() for t in lines}:
+        out.append(("document", 2, "a manual page"))
     if files := _distinct(_DOCUMENT_FILE, lines[:_TITLE_LINES]):
         out.append(("document", 1, f"a .{files[0].rsplit('.', 1)[-1]} file open"))
     return out
 
 
-def _picture_signs(lines: list[str]) -> list[Sign]:
-    """No line holds three words and no other kind has a clear sign: what the screen shows is
-    a picture, not text (an image viewer, a game, a demo). An app's screen has at least a menu
-    or a status line of words."""
-    if any(len(_SENTENCE_WORD.findall(t)) >= 3 for t in lines):
+def _picture_signs(lines: list[str], n: int) -> list[Sign]:
+    """No line holds three words, few lines hold a word, and no other kind has a clear sign:
+    what the screen shows is a picture, not text (an image viewer, a game, a demo). An app's
+    screen has a menu or a status line of words; a calculator's keys or a file manager's
+    listing are many lines of one word or two (25-37 on the sets), a picture's text a few."""
+    if n > _PICTURE_LINES or any(len(_SENTENCE_WORD.findall(t)) >= 3 for t in lines):
         return []
     return [("other", 2, "no line of three words: a picture more than text")]
 
@@ -218,10 +223,13 @@ def clear_kind(lines: list[str]) -> str | None:
     twice the weight of any other kind's. Prose does not argue against a chat, an e-mail or a
     web page: they hold prose."""
     ranked = _ranked(lines)
+    if any(k in _HOLD_PROSE and w >= 2 for w, k in ranked):
+        # A page of a manual in a browser is a web page: the document's signs do not count.
+        ranked = [(w, k) for w, k in ranked if k != "document"]
     if not ranked or ranked[0][0] < 2:
         return None
     top, kind = ranked[0]
-    rivals = [w for w, k in ranked[1:] if not (k == "document" and kind in _HOLD_PROSE)]
+    rivals = [w for w, k in ranked[1:]]
     return kind if not rivals or top >= 2 * rivals[0] else None
 
 

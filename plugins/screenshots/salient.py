@@ -71,9 +71,12 @@ def key_lines(texts: list[str], title_line: int | None = None) -> list[int]:
     # A mail's subject and the first definition in code say what the rest is: taken first,
     # not weighed against longer lines whose many terms outscored them ("(let ((fill-column
     # ..." over "(defun erc-fill-static ()"). Measured on screens-dev: docs/EVAL.md.
+    # A manual page's one-line description follows its NAME heading ("tar - an archiving ...").
+    described = next((n + 1 for n, text in enumerate(texts[:-1], 1) if text.strip() == "NAME"
+                      and " - " in texts[n]), None)
     chosen = [n for n in (_first(texts, per_line, _SUBJECT, title_line),
                           _first(texts, per_line, _FROM, title_line),
-                          _first(texts, per_line, DEFINITION, title_line)) if n]
+                          _first(texts, per_line, DEFINITION, title_line), described) if n]
     chosen = list(dict.fromkeys(chosen))[:MAX_KEY_LINES - 1]
     for n in chosen:
         covered |= per_line[n - 1].keys()
