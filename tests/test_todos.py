@@ -1038,3 +1038,28 @@ def test_a_gnu_licence_notice_and_a_polite_pointer_ask_for_nothing(tmp_path):
     assert offered(tmp_path, readme) == []
     assert offered(tmp_path, "Please read the draft and send comments to Ann\n") == [
         "Please read the draft and send comments to Ann"]
+
+
+def test_numbered_items_headings_and_editor_settings_in_real_todo_files(tmp_path):
+    # "17 - Generate LaTeX": an item's number, then a dash
+    numbered = "17 - Generate LaTeX.\n21 - Word wrap option.\n154 - Split the distrib in two.\n"
+    assert offered(tmp_path, numbered) == ["17 - Generate LaTeX.", "21 - Word wrap option.",
+                                           "154 - Split the distrib in two."]
+    # An editor's settings line, a Markdown heading and a dated to-do heading are no items.
+    assert offered(tmp_path, "-*- mode: indented-text -*-\n\n- fix the build\n") == [
+        "- fix the build"]
+    assert offered(tmp_path, "## Release day\n\n* [ ] Verify the CI is green\n") == [
+        "* [ ] Verify the CI is green"]
+    assert offered(tmp_path, "-- TODO for IceWM. 2020-12-14\n\n* [ ] add a dock\n") == [
+        "* [ ] add a dock"]
+
+
+def test_a_wrapped_sentence_ending_in_implemented_opens_no_done_section(tmp_path):
+    note = ("Items marked with - are hard to do. Items marked with + are partially\n"
+            "implemented.\n\n * split misc.{cc,h} into thematic files.\n * OpenStack Swift\n"
+            " * update process title\n")
+    got = offered(tmp_path, note)
+    assert "* split misc.{cc,h} into thematic files." in got and "* OpenStack Swift" in got
+    # A heading "Implemented:" still opens one.
+    assert offered(tmp_path, "Implemented:\n- add a dock\n\nTODO:\n- fix the build\n") == [
+        "- fix the build"]

@@ -32,7 +32,7 @@ _TODO_NAMES = (
 _WORDS = re.compile(r"[^\W\d_]{2,}")
 # A to-do list's heading alone on its line: "TODO", "TO DO:", "Things to do", "TODO for 2.0".
 _TODO_HEADING = re.compile(r"(?i)^\W*(?:things\s+)?t[o0][\s-]?d[o0u]s?"
-                           r"(?:\s+list|\s+for\s+[^.]{1,30})?\s*:?\W*$")
+                           r"(?:\s+list|\s+for\s+[^.]{1,30})?(?:[.,]?\s*\d[\d./-]{3,})?\s*:?\W*$")
 _ONE_WORD = re.compile(r"[^\W\d_]{4,}\.?")
 _BLOCK_MIN = 3           # lines in a row that make a list
 _ITEM_WORDS = 8          # more words than this is a sentence, not a list item

@@ -44,6 +44,7 @@ _CUT = re.compile(r"(?:^|\s)(?:" + _NOUN_OPENERS + r"|to|and|or|nor|but|than|as|
                   r"whose|if|is|are|was|were|be|been|has|have|had|can|could|will|would|should|"
                   r"must|may|might|not|like|e\.g\.|i\.e\.)$"
                   r"|[,&+(\[{/]$", re.I)
+_MARKDOWN_HEADING = re.compile(r"^\s*#{2,6}\s+\S")
 SHORT_WORDS = 10         # an item of more words is a sentence of prose, not a list entry
 _SIBLINGS_MIN = 2        # task-like items a note needs before its other items count (rule 3)
 _SIBLINGS_SHARE = 1 / 3  # ... and the share of its short items they must make
@@ -97,8 +98,10 @@ def items(lines: list[Line], excluded: set[int], done: set[int] = frozenset()) -
             continue
         # A heading that reads like a task by itself ("#** ADD A FIELD" as OCR reads a
         # marked item) is still an item; "Fix bugs:" introduces the items below it.
+        # A Markdown heading ("## Release day") is a heading even when it reads as a task.
         if i in excluded or chrome(line.text) or (heading(line.text) is not None and (
-                line.text.rstrip().endswith(":") or not task_like(line.text))):
+                line.text.rstrip().endswith(":") or not task_like(line.text)
+                or _MARKDOWN_HEADING.match(line.text))):
             if i in done and current is not None and _carries_on(current, line, lines):
                 found.remove(current)
             current = None
@@ -155,7 +158,7 @@ def ranked(lines: list[Line], excluded: set[int], listed: set[int],
     out: list[tuple[int, int, str]] = []      # (rank, first line, quote)
     for n, it in enumerate(found):
         first = it.lines[0]
-        if n in titles:
+        if n in titles or first == start:     # the list's own heading ("-- TODO for IceWM.")
             continue
         if task_like(it.quote):
             out.append((0, first, it.quote))

@@ -99,7 +99,7 @@ def source_lines(raw: list[str]) -> list[str]:
 # "=item" and "==" are markup, not marks.
 # "--prefix=/opt" is a command-line option, not an item marked with a dash.
 _ITEM = re.compile(r"^\s*(?:(?:-(?!-[^\W\d_])|[–—•·>+~☐☑✓✔□■]|\*(?!\w[^*\s]*\*)|\(?\d{1,2}[.)]"
-                   r"|\[[ xX]?\])\s*"
+                   r"|\[[ xX]?\]|\d{1,4}\s+[-–]\s)\s*"        # "17 - Generate LaTeX": an item's number
                    r"|o\s+|=\s+(?=\S)(?!.*=\s*$))")
 _LABEL = re.compile(r"^[A-Za-z][\w ]{0,20}:\s")
 _ASK = re.compile(r"\b(please|pls|plz|can you|could you|would you|will you|don'?t forget|"
@@ -138,7 +138,9 @@ resolve restore retry revert sanitise sanitize sync trim turn""".split())
 _CHROME = re.compile(r"(?:^|\s)(?:\^|M-)[A-Z\\_]\b|^\s*\[.*\]\s*$"
                      r"|^[^\[\]]{1,40}\s\]\s*$|^\s*\[\s[^\[\]]{1,40}$"   # one bracket lost by OCR
                      r"|^\s*(?:[A-Z][a-z]+\s+){3,}[A-Z][a-z]+\s*$"
-                     r"|\(END\)\s*$|^\s*--\s?More\s?--|^\s*(?:\S+\s+)?lines \d+-\d+/\d+")
+                     r"|\(END\)\s*$|^\s*--\s?More\s?--|^\s*(?:\S+\s+)?lines \d+-\d+/\d+"
+                     # an editor's settings for the file: "-*- mode: indented-text -*-", "vim: set"
+                     r"|-\*-.*-\*-|(?:^|\s)(?:vim?|ex):\s*set?\s")
 _WHERE = re.compile(r"^[A-Za-z][\w .\-/]{0,30}:\s")      # "copy.c: ", "ls: ", "Docs: "
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _GLUED = re.compile(r"^([^\W\d_]{2,})(?=--|=)")
@@ -327,6 +329,13 @@ def heading(line: str) -> tuple[str, str] | None:
     return None
 
 
+def _wrapped_tail(lines: list[str], i: int) -> bool:
+    """Line ``i`` ends the sentence of the line before, wrapped ("Items marked with + are
+    partially / implemented."): in lower case after a line that stops mid-sentence."""
+    return i > 0 and lines[i].lstrip()[:1].islower() and bool(lines[i - 1].strip()) \
+        and not re.search(r"[.!?:;]\W*$", lines[i - 1].rstrip())
+
+
 def done_lines(lines: list[str]) -> set[int]:
     """Indexes of the lines the text marks as finished (see above). A done section opened by a
     major heading runs to the next major heading; one opened by a minor heading, to the next
@@ -337,7 +346,7 @@ def done_lines(lines: list[str]) -> set[int]:
         found = heading(line)
         if found is not None:
             level, words = found
-            if _DONE_HEADING.match(words):
+            if _DONE_HEADING.match(words) and not _wrapped_tail(lines, i):
                 section = level
                 continue
             if section == "minor" or level == "major":
