@@ -1063,3 +1063,11 @@ def test_a_wrapped_sentence_ending_in_implemented_opens_no_done_section(tmp_path
     # A heading "Implemented:" still opens one.
     assert offered(tmp_path, "Implemented:\n- add a dock\n\nTODO:\n- fix the build\n") == [
         "- fix the build"]
+
+
+def test_release_notes_new_for_a_version_and_an_empty_sections_none_ask_for_nothing(tmp_path):
+    news = ("New for version 2.8:\n- Add HPA ESC sequence\n- Fix F10 macro key used in setups\n"
+            "- Add support for RS485.\n")
+    assert offered(tmp_path, news) == []
+    assert offered(tmp_path, "BUGS\n\n* None noted\n\nTODO\n\n* fix the build\n") == [
+        "* fix the build"]

@@ -40,7 +40,9 @@ _ITEM_WORDS = 8          # more words than this is a sentence, not a list item
 _CHANGELOG = re.compile(r"(?i)\b(?:change-?log|release notes|what'?s new)\b|\bNEWS\b"
                         # "Major changes between versions 581 and 590", GNU's "Noteworthy
                         # changes in release 3.8 (2022-04-18)", "Changes in 2.1:"
-                        r"|\bchanges\b.{0,40}\b(?:versions?\b|release\s+v?\d|v?\d+\.\d+\b)")
+                        r"|\bchanges\b.{0,40}\b(?:versions?\b|release\s+v?\d|v?\d+\.\d+\b)"
+                        # "New for version 2.8:", "New in release 3", "New in 1.4"
+                        r"|\bnew\s+(?:for|in)\s+(?:version|release|v?\d+\.\d+)")
 # A licence or copyright notice states terms ("must not be misrepresented"), it asks for no task.
 _LICENCE = re.compile(r"(?i)\bpermission is (?:hereby )?granted\b|\bprovided\W{0,2}as[- ]is\b"
                       r"|^\s*licen[cs]e\s*:|\bwithout any warranty\b|\bfree software\W+you can "

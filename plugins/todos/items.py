@@ -45,6 +45,9 @@ _CUT = re.compile(r"(?:^|\s)(?:" + _NOUN_OPENERS + r"|to|and|or|nor|but|than|as|
                   r"must|may|might|not|like|e\.g\.|i\.e\.)$"
                   r"|[,&+(\[{/]$", re.I)
 _MARKDOWN_HEADING = re.compile(r"^\s*#{2,6}\s+\S")
+# A section's way of saying it is empty ("BUGS" / "None noted"): nothing to do.
+_NOTHING = re.compile(r"(?i)^\W*(?:none(?:\s+(?:noted|known|yet|so far|at the moment))?|"
+                      r"nothing(?:\s+yet)?|n/a|no known (?:bugs|issues|problems))\W*$")
 SHORT_WORDS = 10         # an item of more words is a sentence of prose, not a list entry
 _SIBLINGS_MIN = 2        # task-like items a note needs before its other items count (rule 3)
 _SIBLINGS_SHARE = 1 / 3  # ... and the share of its short items they must make
@@ -99,7 +102,8 @@ def items(lines: list[Line], excluded: set[int], done: set[int] = frozenset()) -
         # A heading that reads like a task by itself ("#** ADD A FIELD" as OCR reads a
         # marked item) is still an item; "Fix bugs:" introduces the items below it.
         # A Markdown heading ("## Release day") is a heading even when it reads as a task.
-        if i in excluded or chrome(line.text) or (heading(line.text) is not None and (
+        if i in excluded or chrome(line.text) or _NOTHING.match(line.text) or (
+                heading(line.text) is not None and (
                 line.text.rstrip().endswith(":") or not task_like(line.text)
                 or _MARKDOWN_HEADING.match(line.text))):
             if i in done and current is not None and _carries_on(current, line, lines):
