@@ -120,3 +120,40 @@ def test_the_router_reads_a_long_note_whole():
     assert isinstance(ev, Evidence) and len(ev.parts) >= 3
     hint = Todos().router_hint(ev)
     assert hint.startswith(f"{len(ev.data['quotes'])} of {len(ev.data['lines'])} lines")
+
+
+@pytest.mark.real
+def test_real_model_reads_a_long_note_to_its_end(home, real_model):
+    """Seven real TODO excerpts one after another (~100 lines): the model reviews every part,
+    and todos come from the last excerpt too, each quoting a line that is there."""
+    from pathlib import Path
+
+    from mustelid.plugins.todos.lines import squash
+    from test_todos import real_ctx
+
+    tune = Path(__file__).resolve().parent.parent / "examples" / "eval" / "notes-tune"
+    texts = [(tune / f"tune0{n}.txt").read_text(encoding="utf-8") for n in range(1, 8)]
+    ctx = real_ctx()
+    try:
+        out = run_job(Todos(), text_job("\n\n".join(texts)), ctx)
+    finally:
+        ctx.close()
+    todos, ev = out["data"]["todos"], out["evidence"]
+    assert len(ev["parts"]) >= 3 and out["stats"]["generations"] >= len(ev["parts"])
+    assert ev["lines_unread"] == 0
+    whole = squash("\n".join(texts))
+    assert todos and all(squash(t["source_quote"]) in whole for t in todos)
+    last = squash(texts[-1])
+    assert any(squash(t["source_quote"]) in last for t in todos), "nothing read at the end"
+
+
+def test_a_licence_at_the_end_of_a_long_note_rules_out_only_itself():
+    text = todo_file() + ("\nCopyright 2026 The Frobnicate Authors\n"
+                          "This program is free software; you can redistribute it.\n"
+                          "You should have received a copy of the licence with it.\n")
+    ev = Todos().prepare(text_job(text), FakeCtx())
+    assert len(ev.data["quotes"]) == 5 * 15
+    assert not any("received a copy" in q for q in ev.data["quotes"])
+    # At the top of a note, a licence still makes all of it a licence.
+    short = "This program is free software; you can redistribute it.\n- fix the build\n"
+    assert Todos().prepare(text_job(short), FakeCtx()).data["quotes"] == []

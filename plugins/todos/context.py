@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from .lines import chrome, heading, list_marked, task_like, task_verb, without_mark
+from .lines import MAX_LINES, chrome, heading, list_marked, task_like, task_verb, without_mark
 
 # How a note names itself a to-do list. The task reads it to take a list's unmarked lines as
 # items, the inbox router to be sure a file is a note: one recognizer, so both agree.
@@ -176,7 +176,9 @@ def described_lines(lines: list[str]) -> set[int]:
     named = next((i for i, l in enumerate(lines[:_TITLE_LINES]) if _CHANGELOG.search(l)
                   and _title_like(l) and not task_like(without_mark(l)) and not _intends(l)),
                  None)
-    if any(_DEBIAN_ENTRY.search(l) or _LICENCE.search(l) for l in lines):
+    licence = next((i for i, l in enumerate(lines) if _DEBIAN_ENTRY.search(l)
+                    or _LICENCE.search(l)), None)
+    if licence is not None and licence < MAX_LINES:
         return set(range(len(lines)))
     if named is not None:
         # "Other changes from 3.1:" then "TODO:" (a module's header comment): the changes are
@@ -184,6 +186,11 @@ def described_lines(lines: list[str]) -> set[int]:
         start = todo_list_start(lines)
         return set(range(start if start is not None and start > named else len(lines)))
     described = {i for i, line in enumerate(lines) if _TO_READER.search(line)}
+    if licence is not None:
+        # Deep in a long note (read in parts): the licence at its end, up to a to-do heading.
+        after = next((i for i in range(licence, len(lines)) if _TODO_HEADING.match(lines[i])),
+                     len(lines))
+        described |= set(range(licence, after))
     described |= transcript_lines(lines) | release_history(lines)
     open_list = False
     for i, line in enumerate(lines):
