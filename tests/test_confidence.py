@@ -90,7 +90,7 @@ def test_a_name_that_shows_its_misreading_or_reads_as_an_address_is_held(calibra
            "ocr": 0.99, "agrees": 1.0}
     assert conf.probability("merchant", {**sig, "plausible": 1.0}) > 0.9
     assert conf.probability("merchant", sig) == conf.DOUBTFUL
-    assert calibrate._probability(CALIBRATION["weights"]["merchant"], sig) == conf.DOUBTFUL
+    assert conf.fitted_probability(CALIBRATION["weights"]["merchant"], sig) == conf.DOUBTFUL
     # In a job: the receipt waits, and the reason says why the name is doubted.
     from test_receipts import receipt_lines
     lines = receipt_lines("BOOK TA _K SDN BHD", "12 JALAN MAJU, 43000 KAJANG",
@@ -214,6 +214,6 @@ def test_a_field_right_on_every_tuning_receipt_still_gets_a_bounded_confidence()
     data = [([0.9, float(i % 2), 0.5, 0.9, 1.0, 1.0], 1) for i in range(100)]
     data = [(x[:len(conf.SIGNALS)], y) for x, y in data]
     weights = calibrate.fit(data)
-    sure = calibrate._probability(weights, dict(zip(conf.SIGNALS, data[0][0])))
+    sure = conf.fitted_probability(weights, dict(zip(conf.SIGNALS, data[0][0])))
     assert 0.9 < sure <= 101 / 102 + 1e-6
     assert abs(weights["bias"]) < 10

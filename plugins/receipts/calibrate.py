@@ -91,10 +91,6 @@ def _solve(a: list[list[float]], b: list[float]) -> list[float]:
     return x
 
 
-def _probability(weights: dict[str, float], signals: dict[str, float]) -> float:
-    return fitted_probability(weights, signals)
-
-
 def trade_off(report: dict[str, Any], weights: dict[str, dict[str, float]]
               ) -> list[dict[str, float]]:
     """For each candidate threshold: the share of receipts accepted and of their fields right."""
@@ -103,7 +99,7 @@ def trade_off(report: dict[str, Any], weights: dict[str, dict[str, float]]
         fields = row.get("fields") or {}
         if not all(fields.get(f, {}).get("signals") for f in FIELDS):
             continue       # failed or refused: nothing to accept
-        sure = math.prod(_probability(weights[f], fields[f]["signals"]) for f in FIELDS)
+        sure = math.prod(fitted_probability(weights[f], fields[f]["signals"]) for f in FIELDS)
         receipts.append((sure, sum(bool(fields[f]["match"]) for f in FIELDS)))
     total = len(report.get("results", [])) or 1
     table = []

@@ -228,9 +228,8 @@ def clear_kind(lines: list[str]) -> str | None:
         ranked = [(w, k) for w, k in ranked if k != "document"]
     if not ranked or ranked[0][0] < 2:
         return None
-    top, kind = ranked[0]
-    rivals = [w for w, k in ranked[1:]]
-    return kind if not rivals or top >= 2 * rivals[0] else None
+    (top, kind), rivals = ranked[0], ranked[1:]
+    return kind if not rivals or top >= 2 * rivals[0][0] else None
 
 
 def allowed_kinds(lines: list[str]) -> list[str]:

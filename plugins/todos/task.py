@@ -235,8 +235,9 @@ class Todos(Task):
         todos: list[Todo] = []
         seen: set[str] = set()
         for todo in (t for result in results for t in result.todos):
-            if squash(todo.source_quote) not in seen:
-                seen.add(squash(todo.source_quote))
+            key = squash(todo.source_quote)
+            if key not in seen:
+                seen.add(key)
                 todos.append(todo)
         evidence.data["dropped"] = [d for p in evidence.parts for d in p.data.get("dropped", [])]
         return TodoList(review=[r for result in results for r in result.review], todos=todos)
