@@ -188,6 +188,34 @@ def test_a_clock_inside_a_line_or_an_irc_join_address_is_not_a_chat_or_mail():
     assert "email" not in weigh_signs(join)
 
 
+def test_a_chat_log_with_a_stamp_before_each_speaker_is_a_chat():
+    from mustelid.plugins.screenshots.kinds import clear_kind
+    log = [f"{1700000000 + n} <{nick}> {text}" for n, (nick, text) in enumerate([
+        ("ana", "is the build green again?"), ("bo", "ana: yes, since the last merge"),
+        ("ana", "great, tagging the release now"), ("cy", "wait for the docs fix please"),
+        ("bo", "cy: it landed an hour ago"), ("ana", "ok then, tagging")])]
+    assert clear_kind(["tail -f out"] + log) == "chat"
+    # An editor's line numbers before a comment's stars are no stamp and no speaker.
+    code = ["1 /*", "2 * Place the parts in a file", "3 * named hooks.js", "4 */",
+            "5 function load() {", "6   return 1;", "7 }", "8 var x = 2;"]
+    assert clear_kind(code) == "code"
+
+
+def test_a_package_list_with_counts_is_not_code():
+    from mustelid.plugins.screenshots.kinds import weigh_signs
+    rows = ["Installed Packages (791)", "admin", "Administrative utilities (24)", "devel",
+            "Utilities and programs for software development (38)", "editors",
+            "Text editors and word processors (9)", "fonts", "Fonts and font utilities (13)"]
+    assert "code" not in weigh_signs(rows)
+
+
+def test_an_address_written_with_its_scheme_under_a_title_is_only_a_hint():
+    from mustelid.plugins.screenshots.kinds import weigh_signs
+    readme = ["xmore", "Example Server", "http://example.org/", "(c) 2001 The Authors.",
+              "This document lists the modes the server supports."]
+    assert weigh_signs(readme)["web_page"][0] == 1
+
+
 def test_a_repeated_line_stays_reachable_under_its_own_choice():
     choices = line_choices(["Backup Utility", "Retry", "Backup Utility"])
     assert choices == {"Backup Utility": 1, "Retry": 2, "Backup Utility (2)": 3}

@@ -1071,3 +1071,54 @@ def test_release_notes_new_for_a_version_and_an_empty_sections_none_ask_for_noth
     assert offered(tmp_path, news) == []
     assert offered(tmp_path, "BUGS\n\n* None noted\n\nTODO\n\n* fix the build\n") == [
         "* fix the build"]
+
+
+# Session 21 (classes seen on examples/eval/notes-fresh2; docs/EVAL.md).
+def test_a_source_files_statements_are_not_tasks_its_todo_comment_is(tmp_path):
+    code = ("import os\nimport json\n\nCACHE = {}\n\n# TODO:\n# - cache parsed manifests\n"
+            "# - retry reads that time out\n\ndef load(path):\n    return json.load(open(path))\n")
+    assert offered(tmp_path, code) == ["- cache parsed manifests", "- retry reads that time out"]
+
+
+def test_a_c_block_comment_in_a_source_file_is_read_without_its_stars(tmp_path):
+    code = ("#include <stdio.h>\n\n/*\n * TODO:\n * - free the buffer on error\n"
+            " * - check the return value of fread\n */\nint main(void) {\n    return 0;\n}\n")
+    assert offered(tmp_path, code) == ["- free the buffer on error",
+                                       "- check the return value of fread"]
+
+
+def test_a_text_with_a_few_code_lines_is_still_a_note(tmp_path):
+    text = ("- set x = 3 in the config\n- fix the login page\n- write the release notes\n"
+            "- update the docs\n")
+    assert len(offered(tmp_path, text)) == 4
+
+
+def test_what_comes_before_a_todo_heading_is_not_the_list(tmp_path):
+    text = ("Differences from the old parser:\n- tokens aren't cached\n- needs a grammar file\n"
+            "2. Install the package:\n\n## TODO\n- [ ] port the lexer\n- [ ] add fuzz tests\n")
+    assert offered(tmp_path, text) == ["- [ ] port the lexer", "- [ ] add fuzz tests"]
+
+
+def test_an_item_above_a_todo_heading_that_asks_in_words_is_still_offered(tmp_path):
+    text = "Please call the plumber\n\nTODO:\n- fix the gate\n"
+    assert offered(tmp_path, text) == ["Please call the plumber", "- fix the gate"]
+
+
+@pytest.mark.parametrize("heading", ["Version 4.2 - Jane Doe, 2021-03-14",
+                                     "release 1.0.3 (2020/01/31)"])
+def test_a_note_opening_with_a_dated_release_heading_records_a_release(tmp_path, heading):
+    text = f"{heading}\n\n* Fix CVE-2020-1234\n* Add a --quiet option\n\n* Fix the man page\n"
+    assert offered(tmp_path, text) == []
+
+
+def test_advice_under_a_conventions_heading_is_not_a_task(tmp_path):
+    text = ("Coding conventions:\n* Use tabs for indentation, not spaces.\n"
+            "* Keep functions short.\n* Add a test for every bug fixed.\n")
+    assert offered(tmp_path, text) == []
+
+
+def test_an_outlines_numbered_section_title_is_not_a_task(tmp_path):
+    text = " 3. cache - disk layout\n 3.1 Better eviction order\n 3.2 Compress old entries\n"
+    got = offered(tmp_path, text)
+    assert " 3. cache - disk layout".strip() not in [q.strip() for q in got]
+    assert any("Compress old entries" in q for q in got)

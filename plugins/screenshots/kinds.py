@@ -17,7 +17,10 @@ _TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:\s?[ap]\.?m\.?)?"
 # A message time leads the line ("17:01 <mrvn> ...", "[17:03:47]", "10:02", "9:41 PM"):
 # a clock inside a line (top's "16:54:57 up 1:12") or a lone taskbar clock is not a chat.
 _LEADING_TIME = re.compile(rf"^[\[(]?{_TIME}(?![\d:])[\])]?(\s|$)", re.I)
-_SPEAKER = re.compile(r"^(<[@+%~&]?[^<>\s]{1,32}>|\*{1,3} \S+)\s+\S")   # "<Joey> ...", "* nick waves"
+# "<Joey> ...", "* nick waves", after a stamp a log or client puts first ("1796511175 <sel> ...",
+# "2026-12-05 10:02 <sel> ...", "[10:02] <sel> ..."); not a line of markup ("<p>Text</p>").
+_SPEAKER = re.compile(r"^(?:[\[(]?\d[\d:./T-]{3,}[\])]?\s+){0,2}(<[@+%~&]?[^<>\s/]{1,32}>|\*{1,3} \S+)\s+\S"
+                      r"(?!.*</|.*/>)")
 _CHAT_WORDS = re.compile(r"\b(type a message|is typing|last seen|has joined|has left|has quit|"
                          r"joined the (?:channel|room|chat)|left the (?:channel|room|chat)|"
                          r"changed the topic|send a message|new messages?|unread messages?)\b",
@@ -39,6 +42,7 @@ _ADDRESS_BAR = re.compile(
     r"^(?:[a-z][\w+.-]*://\S+|(?:www\.)?[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|dev|edu|gov|de|uk|"
     r"fr|info)(?::\d{2,5})?(?:/\S*)?|(?:localhost|\d{1,3}(?:\.\d{1,3}){3}|[\w-]+(?:\.[\w-]+)+)"
     r"(?::\d{2,5})?/\S*)$", re.I)
+_SCHEME = re.compile(r"^[a-z][\w+.-]*://", re.I)
 _LINK = re.compile(r"(https?://|\bwww\.)\S+", re.I)
 # A document viewer or editor names its file in the title bar ("gv: spec.pdf", "notes.txt -
 # Mousepad"): a file of prose among the first lines, where the title bar is read.
@@ -50,9 +54,9 @@ _NAV = re.compile(r"^(prev|previous|next|up|home|back|search|menu|sign in|log in
                   r"sign up|register|privacy|terms|contact|about|cookies|accept all|"
                   r"skip to (?:main )?content|table of contents)$", re.I)
 # A line of code: a statement's ending, a keyword that opens one, an assignment, a call with
-# parentheses around arguments, a Lisp form; or a shell prompt (the "code" kind is also a terminal).
+# parentheses around arguments at the end (not a count after a label: "Fonts (13)"), a Lisp form; or a shell prompt (the "code" kind is also a terminal).
 _CODE = re.compile(
-    r"([;{}]\s*$|\)\s*:?\s*$|^\s*(def|class|import|from \S+ import|return|if|elif|else|for|"
+    r"([;{}]\s*$|(?<!\(\d)(?<!\(\d\d)(?<!\(\d{3})(?<!\(\d{4})\)\s*:?\s*$|^\s*(def|class|import|from \S+ import|return|if|elif|else|for|"
     r"while|switch|case|function|const|let|var|public|private|protected|static|void|int|"
     r"#include|#define|package|func|fn|use|module|struct|enum|async|await)\b|"
     r"^\s*[\w.$@\[\]>-]+\s*[-+*/.|&]?=\s*\S|^\s*\((def\w*|let\*?|setq|if|when|unless|lambda)\b|"
@@ -151,7 +155,11 @@ def _dialog_signs(lines: list[str], n: int) -> list[Sign]:
 
 def _web_signs(lines: list[str]) -> list[Sign]:
     out: list[Sign] = []
-    addresses = _distinct(_ADDRESS_BAR, [t.strip() for t in lines]) + _distinct(_BROWSER, lines)
+    addresses = _distinct(_ADDRESS_BAR, [t.strip() for t in lines])
+    # A browser's address bar shows the address without its scheme (Chromium, Safari, current
+    # Firefox); one written out with "http://" alone on its line is as often a document's
+    # own heading ("http://ngircd.barton.de/" under a README's title): a hint.
+    addresses = [a for a in addresses if not _SCHEME.match(a)] + _distinct(_BROWSER, lines)
     if addresses:
         out.append(("web_page", 2, ", ".join(a[:40] for a in addresses[:2])))
     elif links := _distinct(_LINK, lines):

@@ -65,11 +65,21 @@ _RUN_WITH_OPTION = re.compile(r"^([a-z][\w.+/-]*)\s+--?[A-Za-z]")
 # release did. Versions counting down tell it from a numbered outline ("2.1 Add ...", "2.2 ...").
 _RELEASE_ENTRY = re.compile(r"^\s*v?(\d+(?:\.\d+)+)[a-z]?:?\s+\S")
 _DEBIAN_ENTRY = re.compile(r"\burgency=\w+")        # "pkg (1.2-1) unstable; urgency=medium"
+# A release's heading with its date ("Version 2.13 - Sergey Poznyakoff, 2019-11-06", GNU's NEWS
+# form; "1.4.2 (2021/03/01)"): a note that opens with one records releases.
+_RELEASED = re.compile(r"(?i)^\W*(?:v|version|release)?\.?\s*\d+(?:\.\d+)+\S*\s*[-–—,:(]"
+                       r".{0,60}?\b(?:19|20)\d\d\s*[-–./]\s*\d{1,2}\s*[-–./]\s*\d{1,2}\b")
 _TITLE_LINES = 4
 _TITLE_WORDS = 8
 # "has the following features:", "Features:": a description follows, unless the heading says
 # the features are still to come.
 _DESCRIBES = re.compile(r"(?i)\bfeatures?\b[^:]{0,40}:\s*$")
+# "Various helpful notes:", "Coding conventions:", "Tips:": what follows is advice to whoever
+# works on the thing ("I use 4 spaces for indentation", "Use C-style comments only"), standing
+# rules, not tasks (a HACKING file's list).
+_ADVISES = re.compile(r"(?i)\b(?:hints?|tips?|guidelines?|conventions?|helpful|advice|rules|"
+                      r"coding style|style guide|notes? (?:for|to) (?:developers|contributors|"
+                      r"hackers|maintainers|translators))\b[^:]{0,40}:\s*$")
 _INTENT = re.compile(r"(?i)\b(?:planned|missing|wanted|wish|todo|to do|to add|to implement|"
                      r"requested|future|ideas?|needed|upcoming|proposed|not yet)\b")
 # The long ones, as OCR misreads a photo of them by a letter ("plarned", "missinq").
@@ -163,7 +173,20 @@ def listed_items(lines: list[str], excluded: set[int]) -> set[int]:
     items.update(i for i, line in enumerate(lines)
                  if i > start and i not in excluded and list_marked(line)
                  and _ONE_WORD.fullmatch(without_mark(line)))
-    return items
+    return items | _under_heading(lines, excluded)
+
+
+def _under_heading(lines: list[str], excluded: set[int]) -> set[int]:
+    """The marked lines right under a to-do heading, up to the next heading: "# TODO:" over
+    "# - fractionals 1/2 -> ½" lists that, whatever its words."""
+    start = todo_heading(lines)
+    found: set[int] = set()
+    for i in range(start + 1 if start is not None else len(lines), len(lines)):
+        if heading(lines[i]) is not None:
+            break
+        if i not in excluded and list_marked(lines[i]) and _WORDS.search(lines[i]):
+            found.add(i)
+    return found
 
 
 def described_lines(lines: list[str]) -> set[int]:
@@ -172,10 +195,11 @@ def described_lines(lines: list[str]) -> set[int]:
     new" is an item of a TODO file, "Changes planned for 2.0" a heading of one) or of a licence;
     a document's pointers for its reader ("See INSTALL for instructions", "Report bugs to …");
     and the list under a "features:" line that does not say they are still to come (up to the
-    next heading or blank line)."""
+    next heading or blank line), and likewise the advice under a "Helpful notes:" or "Coding
+    conventions:" line."""
     named = next((i for i, l in enumerate(lines[:_TITLE_LINES]) if _CHANGELOG.search(l)
-                  and _title_like(l) and not task_like(without_mark(l)) and not _intends(l)),
-                 None)
+                  and _title_like(l) and not task_like(without_mark(l)) and not _intends(l)
+                  or _RELEASED.match(l)), None)
     licence = next((i for i, l in enumerate(lines) if _DEBIAN_ENTRY.search(l)
                     or _LICENCE.search(l)), None)
     if licence is not None and licence < MAX_LINES:
@@ -194,7 +218,8 @@ def described_lines(lines: list[str]) -> set[int]:
     described |= transcript_lines(lines) | release_history(lines)
     open_list = False
     for i, line in enumerate(lines):
-        if (_DESCRIBES.search(line) and not _intends(line)) or _VERSION.match(line):
+        if ((_DESCRIBES.search(line) or _ADVISES.search(line)) and not _intends(line)) \
+                or _VERSION.match(line):
             open_list = True
             continue
         if open_list and (not line.strip() or heading(line) is not None):

@@ -48,6 +48,8 @@ _MARKDOWN_HEADING = re.compile(r"^\s*#{2,6}\s+\S")
 # A section's way of saying it is empty ("BUGS" / "None noted"): nothing to do.
 _NOTHING = re.compile(r"(?i)^\W*(?:none(?:\s+(?:noted|known|yet|so far|at the moment))?|"
                       r"nothing(?:\s+yet)?|n/a|no known (?:bugs|issues|problems))\W*$")
+_SECTION = re.compile(r"^\s*(\d{1,3})\.\s")       # "2. libcurl - multi interface"
+_SUBSECTION = re.compile(r"^\s*\d{1,3}\.\d{1,3}\b")  # "2.1 More non-blocking"
 SHORT_WORDS = 10         # an item of more words is a sentence of prose, not a list entry
 _SIBLINGS_MIN = 2        # task-like items a note needs before its other items count (rule 3)
 _SIBLINGS_SHARE = 1 / 3  # ... and the share of its short items they must make
@@ -162,8 +164,8 @@ def ranked(lines: list[Line], excluded: set[int], listed: set[int],
     out: list[tuple[int, int, str]] = []      # (rank, first line, quote)
     for n, it in enumerate(found):
         first = it.lines[0]
-        if n in titles or first == start:     # the list's own heading ("-- TODO for IceWM.")
-            continue
+        if n in titles or first == start or _before_list(it, start):
+            continue     # the list's own heading ("-- TODO for IceWM."), what the note describes
         if task_like(it.quote):
             out.append((0, first, it.quote))
         # A to-do list's entries are short lines; a run of them that the reader joined into
@@ -196,6 +198,14 @@ def ranked(lines: list[Line], excluded: set[int], listed: set[int],
                        if not lines[i].piece and task_like(lines[i].text)
                        and (asks(lines[i].text) or not _BEFORE_NOUN.search(lines[i - 1].text))]
     return out
+
+
+def _before_list(item: Item, start: int | None) -> bool:
+    """Above a to-do heading, an item that does not ask in words ("please", "should",
+    "TODO:"): the heading says where the note's list is, and what comes before it describes
+    ("- needs a language pair" in a "Differences with BART:" list over "TODO:") or instructs
+    ("3. Upload the generated distribution archives:" in a README over "## TODO")."""
+    return start is not None and item.lines[0] < start and not asks(item.quote)
 
 
 def _alone(lines: list[Line], i: int) -> bool:
@@ -231,14 +241,24 @@ def section_titles(found: list[Item], lines: list[Line]) -> set[int]:
 
     titles: set[int] = set()
     for n, (it, after) in enumerate(zip(found, found[1:])):
-        if len(it.lines) > 1 or not _names_a_topic(it.text):
-            continue
         head, below = lines[it.lines[0]], lines[after.lines[0]]
+        if _numbers_over(head.text, below.text):
+            titles.add(n)
+        if len(it.lines) > 1 or not _names_a_topic(it.text) or n in titles:
+            continue
         nested = after.marked and below.indent > head.indent
         opens = n == 0 or head.after_gap or unlike(found[n - 1], it)
         if nested or (opens and unlike(it, after) and task_like(after.quote)):
             titles.add(n)
     return titles
+
+
+def _numbers_over(head: str, below: str) -> bool:
+    """An outline's section number over its first entry's ("2. libcurl - multi interface" over
+    "2.1 More non-blocking"): the section's title, whatever its words."""
+    section = _SECTION.match(head)
+    return bool(section) and below.lstrip().startswith(section.group(1) + ".") \
+        and bool(_SUBSECTION.match(below))
 
 
 def _names_a_topic(text: str) -> bool:

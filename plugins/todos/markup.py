@@ -6,6 +6,11 @@ the structure the rules read (a list mark, an indented continuation, a heading):
 HDR" starts with "#", not with a mark. ``plain_lines`` takes the markup away and leaves the
 words, so that such a note reads as the same list typed in a text file. Quotes still occur in
 the note's text, which is made from these lines.
+
+A source file is mostly code with a few comments, and only its comments can hold a to-do:
+"import logging", "return rc" and "RARE_RE = re.compile(...)" start with task verbs but are
+statements (notes-fresh2: a file's imports and a raise offered as todos). ``plain_lines``
+keeps a code file's comments and blanks its statements.
 """
 
 from __future__ import annotations
@@ -17,6 +22,23 @@ import re
 # A list mark right after the prefix is a list in the comment: OCR drops the space ("#- item").
 _COMMENT = re.compile(r'^(\s*)(#+|//+|--|;+|%+|")(?=\s|$|[-*•](?=\s|\w))\s?')
 _MOSTLY = 0.6
+# A statement of a programming language, whatever the language: a line ending a statement or
+# opening or closing a block, brackets alone, an assignment to a name, an import, a return or
+# raise, a definition, a control-flow header ending in ":", a preprocessor line, a method call
+# on a name ("self.names()"), a decorator. Prose rarely ends in ";" or "{" or assigns with "=".
+_STATEMENT = re.compile(
+    r"[;{}]\s*$|^\s*[)\]}]+[,;:)\]}]*\s*$"
+    r"|^\s*[A-Za-z_][\w.]*(?:\[[^\]]*\])?\s*(?:[-+*/%|&^]|//|<<|>>)?=(?!=)\s*\S"
+    r"|^\s*(?:import\s+[\w.]+\s*(?:,|as\b|$)|from\s+[\w.]+\s+import\b|(?:return|raise|throw)\b"
+    r"|(?:async\s+)?def\s+\w+\s*\(|class\s+\w+.*:\s*$|(?:for|while|if|elif|with)\b.*:\s*$"
+    r"|(?:else|try|finally)\s*:\s*$|except\b.*:\s*$|#\s*(?:include|define|ifn?def|if|endif|pragma)\b"
+    r"|@\w+)"
+    r"|\w\.\w+\(.*\)[,;]?\s*$")
+_BLOCK_OPEN, _BLOCK_CLOSE = re.compile(r"^\s*/\*+\s?"), re.compile(r"\s*\*+/\s*$")
+_BLOCK_LINE = re.compile(r"^(\s*)\*(?!/)\s?")
+_DOCSTRING = re.compile(r'"""|\'\'\'')
+_CODE_MIN = 3            # statements a source file shows at least ...
+_CODE_SHARE = 0.5        # ... and the share of its lines outside comments they make
 # Perl's POD: a heading, an item, and the commands that only frame them.
 _POD_HEAD = re.compile(r"^=head\d\s+(.*)$")
 _POD_ITEM = re.compile(r"^=item\s*(.*)$")
@@ -26,7 +48,37 @@ _POD_FRAME = re.compile(r"^=(?:over|back|cut|pod|begin|end|for|encoding)\b")
 def plain_lines(raw: list[str]) -> list[str]:
     """``raw`` without a comment prefix most of its lines share, and with POD commands read
     as what they mean (``=head1 TODO`` a heading, ``=item Tests`` a list item)."""
-    return _without_pod(_uncommented(raw))
+    return _without_pod(_uncommented(_comments_of_code(raw)))
+
+
+def _comment_spans(raw: list[str]) -> dict[int, str]:
+    """The lines inside comments (a line comment, a ``/* */`` block, a docstring), each as
+    its words without the comment's marks, indentation kept."""
+    found: dict[int, str] = {}
+    block = docstring = False
+    for i, line in enumerate(raw):
+        if block or _BLOCK_OPEN.match(line):
+            text = _BLOCK_CLOSE.sub("", _BLOCK_OPEN.sub(r"", line) if not block else line)
+            found[i] = _BLOCK_LINE.sub(r"\1", text) if block else text
+            block = not _BLOCK_CLOSE.search(line)
+        elif docstring or _DOCSTRING.search(line):
+            found[i] = _DOCSTRING.sub("", line)
+            docstring ^= len(_DOCSTRING.findall(line)) % 2 == 1
+        elif m := _COMMENT.match(line):
+            found[i] = m.group(1) + line[m.end():]
+    return found
+
+
+def _comments_of_code(raw: list[str]) -> list[str]:
+    """A source file with its comments' marks taken away and its statements blank (see the
+    module's docstring); any other text as it is."""
+    comments = _comment_spans(raw)
+    rest = [i for i, line in enumerate(raw) if line.strip() and i not in comments]
+    statements = sum(1 for i in rest if _STATEMENT.search(raw[i]))
+    if not comments or statements < _CODE_MIN or statements < _CODE_SHARE * len(rest):
+        return raw
+    # A line OCR read without its comment mark stays: "- add helpers for ..." under "# TODO".
+    return [comments.get(i, "" if _STATEMENT.search(line) else line) for i, line in enumerate(raw)]
 
 
 def _uncommented(raw: list[str]) -> list[str]:
