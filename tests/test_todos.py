@@ -1122,3 +1122,60 @@ def test_an_outlines_numbered_section_title_is_not_a_task(tmp_path):
     got = offered(tmp_path, text)
     assert " 3. cache - disk layout".strip() not in [q.strip() for q in got]
     assert any("Compress old entries" in q for q in got)
+
+
+def test_lettered_steps_and_sub_numbered_items_are_marked_items(tmp_path):
+    text = ("b) Update the files describing the release:\n    - NEWS\n\n"
+            "c) Tag the release in git\n\n12a. Allow the undo stack to be saved\n")
+    got = offered(tmp_path, text)
+    assert "b) Update the files describing the release:" in got
+    assert "c) Tag the release in git" in got and "12a. Allow the undo stack to be saved" in got
+
+
+def test_a_features_list_ends_at_a_blank_line_before_an_item_marked_otherwise(tmp_path):
+    text = ("7. The old client has some features not in this one. Among others:\n"
+            "7a. Session export dialog\n7b. Colour themes\n\n"
+            "8. Allow reconnecting after a dropped link\n")
+    got = offered(tmp_path, text)
+    assert "8. Allow reconnecting after a dropped link" in got
+    assert not any(q.startswith("7a.") for q in got)
+
+
+def test_a_features_list_whose_entries_say_they_are_to_come_is_a_plan(tmp_path):
+    text = ("The old client has these features:\n- Session export dialog (good to add)\n"
+            "- Colour themes (planned)\n- Plugin manager\n")
+    assert "- Session export dialog (good to add)" in offered(tmp_path, text)
+
+
+def test_advice_under_a_title_that_names_it_is_not_a_task(tmp_path):
+    text = ("** Coding standards\n\n  Please follow the house style. Do not reformat code.\n\n"
+            "  - Only C99 features may be used.\n  - Please do not use // comments.\n")
+    assert offered(tmp_path, text) == []
+
+
+def test_an_faq_and_an_underlined_question_are_not_tasks(tmp_path):
+    text = ("FAQ\n===\n\nWhere is the settings dialog?\n------------------------------\n"
+            "There is none; please edit the config file, it should be easy.\n")
+    assert offered(tmp_path, text) == []
+    underlined = "Things to check\n---------------\n- check the fuse box\n"
+    assert offered(tmp_path, underlined) == ["- check the fuse box"]
+
+
+def test_a_list_of_what_was_removed_is_a_record(tmp_path):
+    text = ("The following features have been removed. They are not missing.\n"
+            "Please do not report their absence as a bug.\n\n* Menus\n* Mail support\n"
+            "* Support for old systems\n")
+    assert offered(tmp_path, text) == []
+
+
+def test_a_name_bound_to_a_literal_is_code_but_a_sentence_ending_in_one_is_not(tmp_path):
+    text = ('# TODO: normalise the names\n\n__slots__ = ("name", "url")\n\n'
+            "* Complete the colour transform. (It simply uses\n  gamma=0.45.)\n")
+    got = offered(tmp_path, text)
+    assert not any("__slots__" in q for q in got)
+    assert any("gamma=0.45" in q for q in got)
+
+
+def test_a_line_saying_what_the_list_is_is_not_an_item(tmp_path):
+    text = "Here are some items that should be done for this package.\n\n- port to arm64\n"
+    assert offered(tmp_path, text) == ["- port to arm64"]

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import re
 
-from .lines import MAX_LINES, chrome, heading, list_marked, task_like, task_verb, without_mark
+from .lines import (MAX_LINES, chrome, heading, list_marked, mark_shape, task_like, task_verb,
+                    without_mark)
 
 # How a note names itself a to-do list. The task reads it to take a list's unmarked lines as
 # items, the inbox router to be sure a file is a note: one recognizer, so both agree.
@@ -33,11 +34,16 @@ _WORDS = re.compile(r"[^\W\d_]{2,}")
 # A to-do list's heading alone on its line: "TODO", "TO DO:", "Things to do", "TODO for 2.0".
 _TODO_HEADING = re.compile(r"(?i)^\W*(?:things\s+)?t[o0][\s-]?d[o0u]s?"
                            r"(?:\s+list|\s+for\s+[^.]{1,30})?(?:[.,]?\s*\d[\d./-]{3,})?\s*:?\W*$")
+# An entry's own note that it is still to come: "(good to add)", "(planned)", "(not yet)".
+_PLANNED = re.compile(r"(?i)\([^)]*\b(?:to add|to do|todo|planned|wanted|requested|not yet)\b"
+                      r"[^)]*\)")
 _ONE_WORD = re.compile(r"[^\W\d_]{4,}\.?")
 _BLOCK_MIN = 3           # lines in a row that make a list
 _ITEM_WORDS = 8          # more words than this is a sentence, not a list item
 
 _CHANGELOG = re.compile(r"(?i)\b(?:change-?log|release notes|what'?s new)\b|\bNEWS\b"
+                        # Questions and their answers ask nothing of the reader either.
+                        r"|\bFAQ\b|\bfrequently asked questions\b"
                         # "Major changes between versions 581 and 590", GNU's "Noteworthy
                         # changes in release 3.8 (2022-04-18)", "Changes in 2.1:"
                         r"|\bchanges\b.{0,40}\b(?:versions?\b|release\s+v?\d|v?\d+\.\d+\b)"
@@ -53,7 +59,11 @@ _LICENCE = re.compile(r"(?i)\bpermission is (?:hereby )?granted\b|\bprovided\W{0
 _TO_READER = re.compile(r"(?i)^\W*(?:please\s+)?(?:see|try|read|consult|refer to)\b.{0,60}\bfor\b"
                         r".{0,30}\b(?:instructions|information|details|documentation|usage|help)\b"
                         r"|^\W*(?:please\s+)?(?:report|send|mail|e-?mail)\s+(?:any\s+)?(?:bugs?|bug "
-                        r"reports|comments|questions|patches|suggestions)\b.{0,40}(?:@|https?://)")
+                        r"reports|comments|questions|patches|suggestions)\b.{0,40}(?:@|https?://)"
+                        # what a list is, said before it ("Here are some items that should be
+                        # done for this package."): the items below ask, not this line.
+                        r"|^\W*(?:here|below|these)\s+(?:are|is)\b.{0,40}\b(?:items?|things?|"
+                        r"tasks?|list|ideas?)\b")
 # A terminal transcript quoted as an example ("> strace -o output-file ps --blah", "$ make"):
 # what to type if one wants to, not a task. A "$ " prompt marks no list; ">" and "%" mark
 # items in handwriting too, so their run counts as commands only when one of its lines is a
@@ -74,12 +84,22 @@ _TITLE_WORDS = 8
 # "has the following features:", "Features:": a description follows, unless the heading says
 # the features are still to come.
 _DESCRIBES = re.compile(r"(?i)\bfeatures?\b[^:]{0,40}:\s*$")
+# "The following features have been removed. They are not "missing".": a record of them, however
+# the line goes on.
+_RECORDS = re.compile(r"(?i)\bfollowing\b.{0,40}\b(?:have|has) been (?:removed|dropped|"
+                      r"deprecated|added|fixed|implemented|changed)\b"
+                      r"|\bfollowing\b.{0,40}\bare no longer\b")
 # "Various helpful notes:", "Coding conventions:", "Tips:": what follows is advice to whoever
 # works on the thing ("I use 4 spaces for indentation", "Use C-style comments only"), standing
 # rules, not tasks (a HACKING file's list).
-_ADVISES = re.compile(r"(?i)\b(?:hints?|tips?|guidelines?|conventions?|helpful|advice|rules|"
-                      r"coding style|style guide|notes? (?:for|to) (?:developers|contributors|"
-                      r"hackers|maintainers|translators))\b[^:]{0,40}:\s*$")
+# A heading of its own says the same ("** Coding standards", "## Style guide").
+_ADVICE = (r"(?i)\b(?:hints?|tips?|guidelines?|conventions?|helpful|advice|rules|"
+           r"coding (?:style|standards?)|style guide|notes? (?:for|to) (?:developers|"
+           r"contributors|hackers|maintainers|translators))\b")
+_ADVISES = re.compile(_ADVICE + r"[^:]{0,40}:\s*$")
+_ADVICE_WORDS = re.compile(_ADVICE)
+_ADVICE_TITLE_WORDS = 4
+_DECORATION = re.compile(r"^[\W_]+")
 _INTENT = re.compile(r"(?i)\b(?:planned|missing|wanted|wish|todo|to do|to add|to implement|"
                      r"requested|future|ideas?|needed|upcoming|proposed|not yet)\b")
 # The long ones, as OCR misreads a photo of them by a letter ("plarned", "missinq").
@@ -189,7 +209,7 @@ def _under_heading(lines: list[str], excluded: set[int]) -> set[int]:
     return found
 
 
-def described_lines(lines: list[str]) -> set[int]:
+def described_lines(lines: list[str], gaps: set[int] = frozenset()) -> set[int]:
     """Lines that describe or record rather than ask: all of a changelog (named in its first
     lines, by a line that is not itself a task or a plan: "add a 'log' subcommand to see what's
     new" is an item of a TODO file, "Changes planned for 2.0" a heading of one) or of a licence;
@@ -198,7 +218,7 @@ def described_lines(lines: list[str]) -> set[int]:
     next heading or blank line), and likewise the advice under a "Helpful notes:" or "Coding
     conventions:" line."""
     named = next((i for i, l in enumerate(lines[:_TITLE_LINES]) if _CHANGELOG.search(l)
-                  and _title_like(l) and not task_like(without_mark(l)) and not _intends(l)
+                  and _title_like(l) and not _names_a_file(l) and not task_like(without_mark(l)) and not _intends(l)
                   or _RELEASED.match(l)), None)
     licence = next((i for i, l in enumerate(lines) if _DEBIAN_ENTRY.search(l)
                     or _LICENCE.search(l)), None)
@@ -216,17 +236,50 @@ def described_lines(lines: list[str]) -> set[int]:
                      len(lines))
         described |= set(range(licence, after))
     described |= transcript_lines(lines) | release_history(lines)
-    open_list = False
+    return described | _described_lists(lines, gaps)
+
+
+def _described_lists(lines: list[str], gaps: set[int]) -> set[int]:
+    """The lists under a "features:" or advice line or a version heading (``described_lines``),
+    each up to a heading, or a blank line (``gaps``: the lines after one) before a line marked
+    otherwise than its entries ("69. xboard has ..." after "68k. ..."). A list whose entries
+    note they are still to come ("68a. LoadGameOptions dialog (good to add)") is a plan."""
+    found: list[list[int]] = []
+    current: list[int] | None = None
+    shape = None
     for i, line in enumerate(lines):
-        if ((_DESCRIBES.search(line) or _ADVISES.search(line)) and not _intends(line)) \
-                or _VERSION.match(line):
-            open_list = True
+        if (_introduces(line) and not _intends(line)) or _VERSION.match(line) \
+                or _RECORDS.search(line):
+            current, shape = [i], None     # the line that opens it is no task either
+            found.append(current)
             continue
-        if open_list and (not line.strip() or heading(line) is not None):
-            open_list = False
-        if open_list:
-            described.add(i)
-    return described
+        if current is not None and (not line.strip() or heading(line) is not None
+                                    or i in gaps and _marked_otherwise(line, shape)):
+            current = None
+        if current is not None:
+            shape = shape or mark_shape(line)
+            current.append(i)
+    return {i for entries in found if not any(_PLANNED.search(lines[j]) for j in entries)
+            for i in entries}
+
+
+def _introduces(line: str) -> bool:
+    """Does the line open a list that describes or advises: ``_DESCRIBES``, ``_ADVISES``, or a
+    title of a few words that names advice ("** Coding standards")?"""
+    title = _DECORATION.sub("", line)
+    return bool(_DESCRIBES.search(line) or _ADVISES.search(line)) or (
+        len(title.split()) <= _ADVICE_TITLE_WORDS and bool(_ADVICE_WORDS.search(title))
+        and not re.search(r"[.!?]\W*$", title) and not task_like(title))
+
+
+def _marked_otherwise(line: str, shape: str | None) -> bool:
+    mark = mark_shape(line)
+    return shape is not None and mark is not None and mark != shape
+
+
+def _names_a_file(line: str) -> bool:
+    """A list entry that is one name ("- NEWS", "- ChangeLog": files a step updates)."""
+    return list_marked(line) and len(without_mark(line).split()) == 1
 
 
 def _title_like(line: str) -> bool:

@@ -104,10 +104,10 @@ def items(lines: list[Line], excluded: set[int], done: set[int] = frozenset()) -
         # A heading that reads like a task by itself ("#** ADD A FIELD" as OCR reads a
         # marked item) is still an item; "Fix bugs:" introduces the items below it.
         # A Markdown heading ("## Release day") is a heading even when it reads as a task.
-        if i in excluded or chrome(line.text) or _NOTHING.match(line.text) or (
+        if i in excluded or chrome(line.text) or _NOTHING.match(line.text) \
+                or _MARKDOWN_HEADING.match(line.text) or (
                 heading(line.text) is not None and (
-                line.text.rstrip().endswith(":") or not task_like(line.text)
-                or _MARKDOWN_HEADING.match(line.text))):
+                line.text.rstrip().endswith(":") or not task_like(line.text))):
             if i in done and current is not None and _carries_on(current, line, lines):
                 found.remove(current)
             current = None

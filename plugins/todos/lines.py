@@ -98,7 +98,10 @@ def source_lines(raw: list[str]) -> list[str]:
 # A lone "=" before the words is a dash as OCR reads some handwriting ("= Remove the old cruft");
 # "=item" and "==" are markup, not marks.
 # "--prefix=/opt" is a command-line option, not an item marked with a dash.
-_ITEM = re.compile(r"^\s*(?:(?:-(?!-[^\W\d_])|[–—•·>+~☐☑✓✔□■]|\*(?!\w[^*\s]*\*)|\(?\d{1,2}[.)]"
+# A number may carry a sub-item's letter ("20a. Allow side branches ..."), and a letter alone
+# before ")" numbers steps too ("c) Update the files describing the new release:").
+_ITEM = re.compile(r"^\s*(?:(?:-(?!-[^\W\d_])|[–—•·>+~☐☑✓✔□■]|\*(?!\w[^*\s]*\*)"
+                   r"|\(?\d{1,3}[a-z]?[.)]|\(?[A-Za-z]\)(?=\s)"
                    r"|\[[ xX]?\]|\d{1,4}\s+[-–]\s)\s*"        # "17 - Generate LaTeX": an item's number
                    r"|o\s+|=\s+(?=\S)(?!.*=\s*$))")
 _LABEL = re.compile(r"^[A-Za-z][\w ]{0,20}:\s")
@@ -164,6 +167,15 @@ def chrome(line: str) -> bool:
 
 def list_marked(line: str) -> bool:
     return bool(_ITEM.match(line))
+
+
+def mark_shape(line: str) -> str | None:
+    """The form of the line's list mark, its digits and letters generalised ("68a. " -> "9a.",
+    "* " -> "*"); None when it has none."""
+    item = _ITEM.match(line)
+    if not item:
+        return None
+    return re.sub(r"[A-Za-z]", "a", re.sub(r"\d+", "9", item.group(0).strip()))
 
 
 def without_mark(line: str) -> str:

@@ -37,6 +37,9 @@ _STATEMENT = re.compile(
 _BLOCK_OPEN, _BLOCK_CLOSE = re.compile(r"^\s*/\*+\s?"), re.compile(r"\s*\*+/\s*$")
 _BLOCK_LINE = re.compile(r"^(\s*)\*(?!/)\s?")
 _DOCSTRING = re.compile(r'"""|\'\'\'')
+_UNDERLINE = re.compile(r"^\s*(?:={3,}|-{3,}|~{3,}|\^{3,})\s*$")
+_UNDERLINE_SLACK = 4     # an underline is about as long as its title
+_BOUND = re.compile(r"^\s*[A-Za-z_][\w.]*\s*=\s*[\[({\"'\d]")
 _CODE_MIN = 3            # statements a source file shows at least ...
 _CODE_SHARE = 0.5        # ... and the share of its lines outside comments they make
 # Perl's POD: a heading, an item, and the commands that only frame them.
@@ -46,9 +49,22 @@ _POD_FRAME = re.compile(r"^=(?:over|back|cut|pod|begin|end|for|encoding)\b")
 
 
 def plain_lines(raw: list[str]) -> list[str]:
-    """``raw`` without a comment prefix most of its lines share, and with POD commands read
-    as what they mean (``=head1 TODO`` a heading, ``=item Tests`` a list item)."""
-    return _without_pod(_uncommented(_comments_of_code(raw)))
+    """``raw`` without a comment prefix most of its lines share, with POD commands read as
+    what they mean (``=head1 TODO`` a heading, ``=item Tests`` a list item), and a heading
+    underlined in reStructuredText or Markdown's other form ("FAQ" over "===") written as
+    ``## FAQ``: the underline has no letters and would be lost, and the line read as an item
+    ("Where is a graphical interface?" in an FAQ)."""
+    return _underlined(_without_pod(_uncommented(_comments_of_code(raw))))
+
+
+def _underlined(raw: list[str]) -> list[str]:
+    out = list(raw)
+    for i in range(1, len(raw)):
+        title = raw[i - 1].strip()
+        if _UNDERLINE.match(raw[i]) and title and not _UNDERLINE.match(raw[i - 1]) \
+                and abs(len(raw[i].strip()) - len(title)) <= _UNDERLINE_SLACK:
+            out[i - 1], out[i] = f"## {title}", ""
+    return out
 
 
 def _comment_spans(raw: list[str]) -> dict[int, str]:
@@ -69,6 +85,15 @@ def _comment_spans(raw: list[str]) -> dict[int, str]:
     return found
 
 
+def _bound(line: str) -> bool:
+    """A name bound to a literal, its brackets closed on the line or left open at its end;
+    not prose that carries on a sentence ("gamma=0.45455.)" closes a bracket opened above)."""
+    if not _BOUND.match(line):
+        return False
+    balanced = all(line.count(a) == line.count(b) for a, b in ("()", "[]", "{}"))
+    return balanced or line.rstrip().endswith(("(", "[", "{"))
+
+
 def _comments_of_code(raw: list[str]) -> list[str]:
     """A source file with its comments' marks taken away and its statements blank (see the
     module's docstring); any other text as it is."""
@@ -76,7 +101,9 @@ def _comments_of_code(raw: list[str]) -> list[str]:
     rest = [i for i, line in enumerate(raw) if line.strip() and i not in comments]
     statements = sum(1 for i in rest if _STATEMENT.search(raw[i]))
     if not comments or statements < _CODE_MIN or statements < _CODE_SHARE * len(rest):
-        return raw
+        # Outside a source file, a value bound to a name is still code, never a task:
+        # '__slots__ = ("extras", "marker")' under a TODO comment.
+        return ["" if _bound(line) else line for line in raw]
     # A line OCR read without its comment mark stays: "- add helpers for ..." under "# TODO".
     return [comments.get(i, "" if _STATEMENT.search(line) else line) for i, line in enumerate(raw)]
 

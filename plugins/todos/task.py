@@ -54,7 +54,8 @@ class Todos(Task):
         finished = done_lines(lines)      # marked done in the text: never a todo
         # What the note as a whole says: a changelog or a features list asks nothing, key help
         # is furniture, and a to-do list's unmarked short lines are its items (context.py).
-        ruled_out = finished | described_lines(lines) | key_help_lines(lines)
+        gaps = {i for i, line in enumerate(layout) if line.after_gap}
+        ruled_out = finished | described_lines(lines, gaps) | key_help_lines(lines)
         listed = listed_items(lines, ruled_out)
         today = _reference_day(seen_at, ctx)
         order = settings.get("date_order", "DMY")
