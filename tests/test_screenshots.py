@@ -201,6 +201,28 @@ def test_a_chat_log_with_a_stamp_before_each_speaker_is_a_chat():
     assert clear_kind(code) == "code"
 
 
+def test_a_chat_client_that_names_the_channel_first_and_a_bulleted_page_that_is_no_chat():
+    from mustelid.plugins.screenshots.kinds import clear_kind, weigh_signs
+    sic = [f"#dev : 12/06/26 00:3{n} <{nick}> {text}" for n, (nick, text) in enumerate([
+        ("ana", "anyone tried the new kernel?"), ("bo", "ana: yes, it boots fine"),
+        ("cy", "the wifi driver still crashes"), ("ana", "cy: which card?"),
+        ("cy", "an old one, never mind")])]
+    assert clear_kind(sic) == "chat"
+    bullets = ["* The creation of data archive", "* The remote storage access",
+               "* The duplication", "* The tracking of the modification history",
+               "* The secure shell", "* Version control system tools"]
+    assert "chat" not in weigh_signs(bullets)
+
+
+def test_a_breadcrumb_trail_is_a_web_page_even_without_the_browser():
+    from mustelid.plugins.screenshots.kinds import clear_kind
+    prose = "Besides the while statement just introduced, the language uses the usual flow"
+    page = ["Docs »", "3.11 Documentation » The Tutorial » 4. More Control Flow Tools",
+            "Quick search", "4. More Control Flow Tools", prose, prose, prose, prose, prose,
+            prose, prose, prose]
+    assert clear_kind(page) == "web_page"
+
+
 def test_a_package_list_with_counts_is_not_code():
     from mustelid.plugins.screenshots.kinds import weigh_signs
     rows = ["Installed Packages (791)", "admin", "Administrative utilities (24)", "devel",
@@ -372,6 +394,16 @@ def test_the_title_is_the_title_bar_line_or_a_line_the_model_chose():
     with pytest.raises(PermanentError) as e:
         run_job(Screenshots(), dialog_job(), FakeCtx(DIALOG, bad))
     assert "'Disk failure' is not a line" in e.value.message
+
+
+def test_a_terminal_title_bar_that_names_only_the_shell_is_not_the_title():
+    from mustelid.plugins.screenshots.titles import title_bar
+    rows = [{"text": "bash", "box": [480, 0, 520, 15]},
+            {"text": "Chapter 10. Data management (p3 of 30)", "box": [750, 45, 990, 60]},
+            {"text": "* The creation of data archive", "box": [30, 70, 300, 85]}]
+    assert title_bar(rows) is None
+    rows[0]["text"] = "alex@vm: ~/src"          # a prompt's title names where the shell is
+    assert title_bar(rows) == 1
 
 
 def test_boxes_and_entities_a_model_supplies_are_replaced_by_ocr_facts():

@@ -17,10 +17,14 @@ _TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:\s?[ap]\.?m\.?)?"
 # A message time leads the line ("17:01 <mrvn> ...", "[17:03:47]", "10:02", "9:41 PM"):
 # a clock inside a line (top's "16:54:57 up 1:12") or a lone taskbar clock is not a chat.
 _LEADING_TIME = re.compile(rf"^[\[(]?{_TIME}(?![\d:])[\])]?(\s|$)", re.I)
-# "<Joey> ...", "* nick waves", after a stamp a log or client puts first ("1796511175 <sel> ...",
-# "2026-12-05 10:02 <sel> ...", "[10:02] <sel> ..."); not a line of markup ("<p>Text</p>").
-_SPEAKER = re.compile(r"^(?:[\[(]?\d[\d:./T-]{3,}[\])]?\s+){0,2}(<[@+%~&]?[^<>\s/]{1,32}>|\*{1,3} \S+)\s+\S"
-                      r"(?!.*</|.*/>)")
+# "<Joey> ...", "*** nick has quit", "10:02 * nick waves", after a stamp a log or client puts
+# first ("1796511175 <sel> ...", "2026-12-05 10:02 <sel> ...", "[10:02] <sel> ..."), and a
+# channel's or server's name before it ("#plug : 12/06/26 00:31 <szur> ..."); not a line of
+# markup ("<p>Text</p>"). One star needs a stamp: "* The secure shell" is a bullet.
+_CHAT_SOURCE = r"(?:[^\s<>]{0,30}\s?:\s+)?"
+_STAMP = r"[\[(]?\d[\d:./T-]{3,}[\])]?\s+"
+_SPEAKER = re.compile(rf"^{_CHAT_SOURCE}(?:(?:{_STAMP}){{0,2}}(?:<[@+%~&]?[^<>\s/]{{1,32}}>|\*{{2,3}} \S+)"
+                      rf"|(?:{_STAMP}){{1,2}}\* \S+)\s+\S(?!.*</|.*/>)")
 _CHAT_WORDS = re.compile(r"\b(type a message|is typing|last seen|has joined|has left|has quit|"
                          r"joined the (?:channel|room|chat)|left the (?:channel|room|chat)|"
                          r"changed the topic|send a message|new messages?|unread messages?)\b",
@@ -42,6 +46,7 @@ _ADDRESS_BAR = re.compile(
     r"^(?:[a-z][\w+.-]*://\S+|(?:www\.)?[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|dev|edu|gov|de|uk|"
     r"fr|info)(?::\d{2,5})?(?:/\S*)?|(?:localhost|\d{1,3}(?:\.\d{1,3}){3}|[\w-]+(?:\.[\w-]+)+)"
     r"(?::\d{2,5})?/\S*)$", re.I)
+_CRUMB = re.compile(r"\S\s[»›]\s\S")
 _SCHEME = re.compile(r"^[a-z][\w+.-]*://", re.I)
 _LINK = re.compile(r"(https?://|\bwww\.)\S+", re.I)
 # A document viewer or editor names its file in the title bar ("gv: spec.pdf", "notes.txt -
@@ -164,6 +169,10 @@ def _web_signs(lines: list[str]) -> list[Sign]:
         out.append(("web_page", 2, ", ".join(a[:40] for a in addresses[:2])))
     elif links := _distinct(_LINK, lines):
         out.append(("web_page", 1, "a link " + links[0][:40]))
+    # A site's breadcrumb trail ("3.11.2 Documentation » The Python Tutorial » 4. More ..."),
+    # shown with or without the browser around the page.
+    if crumbs := [t for t in lines if len(_CRUMB.findall(t)) >= 2]:
+        out.append(("web_page", 2, "a breadcrumb trail " + crumbs[0].strip()[:40]))
     nav = _distinct(_NAV, [t.strip() for t in lines])
     if len(nav) >= 2:
         out.append(("web_page", 1, "navigation " + ", ".join(nav[:3])))

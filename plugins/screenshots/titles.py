@@ -42,6 +42,13 @@ def is_menu_bar(text: str) -> bool:
     return len(raw) >= 4 and menu >= 2 and all(w[:1].isupper() and w.isalpha() for w in raw)
 
 
+# A terminal's title bar that names only the shell or the terminal ("bash", "xterm"): the
+# program running in it (a pager, an editor, a text browser) names what the screen shows.
+_SHELL = re.compile(r"(?i)^\W*(?:(?:ba|z|k|c|tc|da|fi|a)?sh|u?xterm|u?rxvt|terminal|konsole|"
+                    r"lxterminal|xfce4-terminal|gnome-terminal|terminator|tilix|alacritty|"
+                    r"kitty|foot|st)\W*$")
+
+
 def _names_something(text: str) -> bool:
     return len(_LETTERS.findall(text)) >= 3 and not _CLOCK_OR_NUMBER.match(text)
 
@@ -49,13 +56,13 @@ def _names_something(text: str) -> bool:
 def title_bar(lines: list[dict[str, Any]]) -> int | None:
     """The 1-based number of the line read as the window's title bar: the first line of the
     topmost row of text (a window need not be maximised) that names something and is not a menu
-    bar; None when that row has none (an icon, a clock)."""
+    bar or a bare shell's name; None when that row has none (an icon, a clock, "bash")."""
     if not lines:
         return None
     top = min(l["box"][1] for l in lines)
     for n, line in enumerate(lines, 1):
         if line["box"][1] <= top + ROW and _names_something(line["text"]) \
-                and not is_menu_bar(line["text"]):
+                and not is_menu_bar(line["text"]) and not _SHELL.match(line["text"]):
             return n
     return None
 
