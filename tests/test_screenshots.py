@@ -406,6 +406,17 @@ def test_a_terminal_title_bar_that_names_only_the_shell_is_not_the_title():
     assert title_bar(rows) == 1
 
 
+def test_a_message_with_menu_words_is_no_menu_bar_and_a_button_is_no_title():
+    from mustelid.plugins.screenshots.titles import is_menu_bar, title_lines
+    message = 'Unsupported file format for file "budget.xlsx"'
+    assert not is_menu_bar(message)
+    rows = [{"text": message, "box": [333, 369, 641, 394]},
+            {"text": "Close", "box": [483, 675, 517, 701]}]
+    assert title_lines(rows) == [1]
+    rows[0]["box"] = [333, 700, 641, 720]      # below the button: no title bar, still no button
+    assert title_lines(rows) == [1]
+
+
 def test_boxes_and_entities_a_model_supplies_are_replaced_by_ocr_facts():
     # A backend that ignores the grammar cannot smuggle a box or an entity in: the result's
     # shape has room for them (check fills them), so check rebuilds every one from the evidence.

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .kinds import BUTTON
+
 ROW = 25                  # lines whose tops are this close (0-1000 grid) share the first row
 _LETTERS = re.compile(r"[^\W\d_]")
 _CLOCK_OR_NUMBER = re.compile(r"^[\W\d_]*(\d{1,2}:\d{2}(:\d{2})?\s*([ap]\.?m\.?)?)?[\W\d_]*$", re.I)
@@ -36,7 +38,8 @@ def is_menu_bar(text: str) -> bool:
         return True
     raw = [w.strip("&_:") for w in text.split()]
     words = [w.lower() for w in raw]
-    menu = sum(w in _MENU_WORDS for w in words)
+    # A menu's entries are capitalised: "Unsupported file format for file ..." is a message.
+    menu = sum(w.lower() in _MENU_WORDS and w[:1].isupper() for w in raw)
     if len(words) >= 3 and menu >= max(2, (len(words) + 1) // 2):
         return True
     return len(raw) >= 4 and menu >= 2 and all(w[:1].isupper() and w.isalpha() for w in raw)
@@ -74,4 +77,8 @@ def title_lines(lines: list[dict[str, Any]]) -> list[int]:
         return [bar]
     named = [n for n, l in enumerate(lines, 1)
              if _names_something(l["text"]) and not is_menu_bar(l["text"])]
-    return named or list(range(1, len(lines) + 1))
+    # A button's label ("Close", "Cancel") or a bare shell's name names no screen while
+    # another line does.
+    labelled = [n for n in named if not BUTTON.match(lines[n - 1]["text"].strip())
+                and not _SHELL.match(lines[n - 1]["text"])]
+    return labelled or named or list(range(1, len(lines) + 1))
