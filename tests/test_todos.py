@@ -1179,3 +1179,27 @@ def test_a_name_bound_to_a_literal_is_code_but_a_sentence_ending_in_one_is_not(t
 def test_a_line_saying_what_the_list_is_is_not_an_item(tmp_path):
     text = "Here are some items that should be done for this package.\n\n- port to arm64\n"
     assert offered(tmp_path, text) == ["- port to arm64"]
+
+
+def test_in_a_source_file_only_tagged_comments_ask(tmp_path):
+    perl = ("\t# First try the environment.\n\t$_ = $ENV{COUNTRY};\n\treturn $_ if defined;\n"
+            "\tmy @srcs = ($ENV{LC_ALL});\n\t# TODO: q-value ordering\n\tfor $l (@srcs) {\n"
+            "\t    last;\n\t}\n")
+    assert offered(tmp_path, perl) == ["TODO: q-value ordering"]
+    js = ("  Hub.Register(function () {\n    Defs.Add({\n      macros: {\n"
+          "        xarrow:  ['xArrow',0x2194,6,6],\n"
+          "        xharp:   ['xArrow',0x21CC,5,7],  // FIXME:  does not stretch in HTML output\n"
+          "      }\n    });\n  });\n")
+    assert offered(tmp_path, js) == ["FIXME: does not stretch in HTML output"]
+
+
+def test_a_fenced_code_block_is_not_a_task(tmp_path):
+    text = "### Building\nTo install it:\n```\n./configure\nmake\nmake install\n```\n"
+    assert offered(tmp_path, text) == []
+
+
+@pytest.mark.parametrize("line", ["- ~~Import Directly from CSV~~  - `done`",
+                                  "- Faster builds - done", "* ~~Support custom alignment~~"])
+def test_struck_through_or_marked_done_after_a_dash_is_done(line):
+    assert done_lines([line]) == {0}
+    assert done_lines(["- check that the mapping is done"]) == set()

@@ -107,7 +107,7 @@ _ITEM = re.compile(r"^\s*(?:(?:-(?!-[^\W\d_])|[–—•·>+~☐☑✓✔□■]
 _LABEL = re.compile(r"^[A-Za-z][\w ]{0,20}:\s")
 _ASK = re.compile(r"\b(please|pls|plz|can you|could you|would you|will you|don'?t forget|"
                   r"remember to|make sure|need to|needs to|have to|has to|must|should|"
-                  r"to-?do:|action:|reminder:)", re.I)
+                  r"to-?do:|action:|reminder:|fix-?me:|xxx:)", re.I)
 # Words before the verb that do not change what is asked: a joiner, a politeness, or a hedge
 # ("Maybe switch to ...", "Perhaps add ..."): a hedged task is still a task, of low priority.
 _LEAD = re.compile(r"^(?:(?:and|also|then|so|ok|okay|pls|please|maybe|perhaps|possibly|"
@@ -303,7 +303,10 @@ def read_text(path: str) -> str:
 _TICKED = re.compile(r"^\s*(?:[-*+•]\s*)?(?:\[[xX✓✔]\]|[☑✓✔✅]|x\s+[\w(])")
 _DONE_TAG = re.compile(r"\bDONE\b|\((?:done|Done)\b[^)]*\)|\[(?:done|Done)\]"
                        r"|^\s*(?:[-*+•]\s*)?(?:Done|done)\s*[:\-–]"
-                       r"|^\s*(?:[-*+•]\s*)?~~.+~~\s*$")
+                       # struck through, whatever follows ("~~Import CSV~~ - `done`")
+                       r"|^\s*(?:[-*+•]\s*)?~~.+~~"
+                       # a status after a dash at the end: "Faster build - done", "- `done`"
+                       r"|\s[-–—]\s*[`*_]*(?:done|Done)[`*_]*\W*$")
 _DONE_SUFFIX = re.compile(r"[-–:(\[]\s*DONE\W*$")      # "FIX LOGIN - DONE", "... (DONE)"
 # In capitals, a DONE that ends the line after a word that is not a verb of being or getting
 # (or a "not yet", "half") is a status: "REJECT FIRST, LATTER DONE", "(SEEMS DONE)"; while

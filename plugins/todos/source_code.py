@@ -1,0 +1,102 @@
+"""A source file as a note: only its tagged comments can hold a to-do.
+
+A source file is mostly code with a few comments. "import logging", "return rc" and
+"RARE_RE = re.compile(...)" start with task verbs but are statements (notes-fresh2: a file's
+imports and a raise offered as todos), and a comment without a tag explains the code ("# First
+try the environment.", a docstring): notes-fresh4's Perl, Python and JavaScript excerpts had
+those taken for tasks. Where a comment carries a TODO, FIXME or XXX tag, that comment, up to
+the next statement, is what asks; the rest of the file is blank to the rules that follow.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Line-comment prefixes of common languages and formats. "*" and "-" are not among them: a
+# note whose lines mostly start with them is a list.
+# A list mark right after the prefix is a list in the comment: OCR drops the space ("#- item").
+COMMENT = re.compile(r'^(\s*)(#+|//+|--|;+|%+|")(?=\s|$|[-*•](?=\s|\w))\s?')
+# A statement of a programming language, whatever the language: a line ending a statement or
+# opening or closing a block, brackets alone, an assignment to a name, an import, a return or
+# raise, a definition, a control-flow header ending in ":", a preprocessor line, a method call
+# on a name ("self.names()"), a decorator, a literal's entry ending in "]," or "),", a shell's
+# keywords. Prose rarely ends in ";" or "{" or assigns with "=".
+_STATEMENT = re.compile(
+    r"[;{}]\s*$|^\s*[)\]}]+[,;:)\]}]*\s*$|[)\]}],\s*$"
+    r"|^\s*[A-Za-z_][\w.]*(?:\[[^\]]*\])?\s*(?:[-+*/%|&^]|//|<<|>>)?=(?!=)\s*\S"
+    r"|^\s*(?:import\s+[\w.]+\s*(?:,|as\b|$)|from\s+[\w.]+\s+import\b|(?:return|raise|throw)\b"
+    r"|(?:async\s+)?def\s+\w+\s*\(|class\s+\w+.*:\s*$|(?:for|while|if|elif|with)\b.*:\s*$"
+    r"|(?:else|try|finally)\s*:\s*$|except\b.*:\s*$|#\s*(?:include|define|ifn?def|if|endif|pragma)\b"
+    r"|@\w+|(?:export|local|readonly|declare)\s+\w+=|exec\s+\S|(?:fi|done|then|esac|do)\s*;?\s*$)"
+    r"|\w\.\w+\(.*\)[,;]?\s*$")
+_BLOCK_OPEN, _BLOCK_CLOSE = re.compile(r"^\s*/\*+\s?"), re.compile(r"\s*\*+/\s*$")
+_BLOCK_LINE = re.compile(r"^(\s*)\*(?!/)\s?")
+_DOCSTRING = re.compile(r'"""|\'\'\'')
+_TAG = re.compile(r"\b(?:TODO|FIXME|XXX|TBD)\b")
+# A tagged comment after code on the same line: "xArrow ...,  // FIXME: doesn't stretch".
+_TRAILING = re.compile(r"\s(?://+|#+|--|;+)\s*(?=(?:TODO|FIXME|XXX)\b)")
+_BOUND = re.compile(r"^\s*[A-Za-z_][\w.]*\s*=\s*[\[({\"'\d]")
+_CODE_MIN = 3            # statements a source file shows at least ...
+_CODE_SHARE = 0.5        # ... and the share of its lines outside comments they make
+
+
+def comments_of_code(raw: list[str]) -> list[str]:
+    """A source file's tagged comments without their marks, every other comment and statement
+    blank (see the module's docstring); any other text as it is. A text that is not a source
+    file comes back as it is, but for a name bound to a literal."""
+    comments = _comment_spans(raw)
+    rest = [i for i, line in enumerate(raw) if line.strip() and i not in comments]
+    statements = {i for i in rest if _STATEMENT.search(raw[i])}
+    if not comments or len(statements) < _CODE_MIN or len(statements) < _CODE_SHARE * len(rest):
+        # Outside a source file, a value bound to a name is still code, never a task:
+        # '__slots__ = ("extras", "marker")' under a TODO comment.
+        return ["" if _bound(line) else line for line in raw]
+    tagged = _tagged(raw, comments, statements)
+    kept = {i: text for i, text in comments.items() if not tagged or i in tagged}
+    # A line OCR read without its comment mark stays: "- add helpers for ..." under "# TODO".
+    return [kept[i] if i in kept else "" if i in comments or i in statements else line
+            for i, line in enumerate(raw)]
+
+
+def _tagged(raw: list[str], comments: dict[int, str], statements: set[int]) -> set[int]:
+    """The lines of tagged comments: from a comment with a tag to the next statement."""
+    found: set[int] = set()
+    open_tag = False
+    for i in range(len(raw)):
+        if i in statements:
+            open_tag = False
+        if i in comments and _TAG.search(comments[i]):
+            open_tag = True
+        if open_tag and i in comments:
+            found.add(i)
+    return found
+
+
+def _comment_spans(raw: list[str]) -> dict[int, str]:
+    """The lines inside comments (a line comment, a ``/* */`` block, a docstring), each as
+    its words without the comment's marks, indentation kept; a tagged comment after code on
+    its line, as that comment."""
+    found: dict[int, str] = {}
+    block = docstring = False
+    for i, line in enumerate(raw):
+        if block or _BLOCK_OPEN.match(line):
+            text = _BLOCK_CLOSE.sub("", _BLOCK_OPEN.sub(r"", line) if not block else line)
+            found[i] = _BLOCK_LINE.sub(r"\1", text) if block else text
+            block = not _BLOCK_CLOSE.search(line)
+        elif docstring or _DOCSTRING.search(line):
+            found[i] = _DOCSTRING.sub("", line)
+            docstring ^= len(_DOCSTRING.findall(line)) % 2 == 1
+        elif m := COMMENT.match(line):
+            found[i] = m.group(1) + line[m.end():]
+        elif m := _TRAILING.search(line):
+            found[i] = line[:len(line) - len(line.lstrip())] + line[m.end():]
+    return found
+
+
+def _bound(line: str) -> bool:
+    """A name bound to a literal, its brackets closed on the line or left open at its end;
+    not prose that carries on a sentence ("gamma=0.45455.)" closes a bracket opened above)."""
+    if not _BOUND.match(line):
+        return False
+    balanced = all(line.count(a) == line.count(b) for a, b in ("()", "[]", "{}"))
+    return balanced or line.rstrip().endswith(("(", "[", "{"))
