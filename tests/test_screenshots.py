@@ -417,6 +417,12 @@ def test_a_message_with_menu_words_is_no_menu_bar_and_a_button_is_no_title():
     assert title_lines(rows) == [1]
 
 
+def test_a_lone_menu_and_a_navigation_row_are_menu_bars_not_titles():
+    from mustelid.plugins.screenshots.titles import is_menu_bar
+    assert is_menu_bar("File") and is_menu_bar("View") and is_menu_bar("Next Previous Up")
+    assert not is_menu_bar("SELECT") and not is_menu_bar("Table Of Contents")
+
+
 def test_boxes_and_entities_a_model_supplies_are_replaced_by_ocr_facts():
     # A backend that ignores the grammar cannot smuggle a box or an entity in: the result's
     # shape has room for them (check fills them), so check rebuilds every one from the evidence.

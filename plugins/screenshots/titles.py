@@ -22,6 +22,8 @@ _MENU_WORDS = set("""file edit view help tools window windows options search doc
 project build format run insert go bookmarks history settings preferences server buffers archive
 action actions image layer layers select selection filters tabs tab terminal navigate code
 refactor debug message messages mailbox table data page text emacs-lisp erc""".split())
+# A document's or a site's own navigation row ("Next Previous Contents", "Prev Up Home Next").
+_MENU_WORDS |= set("next previous prev up home back forward top".split())
 
 
 # A terminal program's row of key bindings: "i:Exit -:PrevPg <Space>:NextPg" (mutt, less),
@@ -30,13 +32,15 @@ _KEY_BINDING = re.compile(r"(?:^|\s)(?:[^\s:]{1,8}:[A-Z]|\^[A-Z@\\\]_]\s?[A-Z]|(
 
 
 def is_menu_bar(text: str) -> bool:
-    """A row of the program's own controls, not its content. Half its words or more are menu
-    words ("File Edit View"); or, a program's own menus beside the common ones ("File Options
+    """A row of the program's own controls, not its content: one menu word alone ("File"); half
+    its words or more are menu words ("File Edit View", "Next Previous Contents"); or, a program's own menus beside the common ones ("File Options
     Buffers Tools Gnus Post Threads Article ... Help"), four or more capitalised single words
     and nothing else, two of them menu words; or three key bindings or more."""
     if len(_KEY_BINDING.findall(text)) >= 3:
         return True
     raw = [w.strip("&_:") for w in text.split()]
+    if len(raw) == 1 and raw[0].lower() in _MENU_WORDS and raw[0].istitle():
+        return True           # one menu read alone ("File", "View"): OCR splits a menu bar
     words = [w.lower() for w in raw]
     # A menu's entries are capitalised: "Unsupported file format for file ..." is a message.
     menu = sum(w.lower() in _MENU_WORDS and w[:1].isupper() for w in raw)
