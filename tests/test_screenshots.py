@@ -223,6 +223,20 @@ def test_a_breadcrumb_trail_is_a_web_page_even_without_the_browser():
     assert clear_kind(page) == "web_page"
 
 
+@pytest.mark.parametrize("row", ["Next Previous Contents", "| previous | next | modules | index",
+                                 "Next: Thread Safety, Previous: The Closure API, Up: Using it",
+                                 "Module Index : Topics : Keywords"])
+def test_a_sites_navigation_row_is_a_web_page_sign(row):
+    from mustelid.plugins.screenshots.kinds import weigh_signs
+    assert weigh_signs([row, "2. The require Function"])["web_page"][0] == 2
+
+
+def test_an_info_readers_header_and_tops_uptime_are_no_navigation_row():
+    from mustelid.plugins.screenshots.kinds import weigh_signs
+    info = "File: sed.info, Node: Overview, Next: Usage, Prev: Intro, Up: Top"
+    assert "web_page" not in weigh_signs([info, "top - 16:54:57 up 1:12, 0 users"])
+
+
 def test_a_package_list_with_counts_is_not_code():
     from mustelid.plugins.screenshots.kinds import weigh_signs
     rows = ["Installed Packages (791)", "admin", "Administrative utilities (24)", "devel",

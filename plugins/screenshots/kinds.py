@@ -46,6 +46,9 @@ _ADDRESS_BAR = re.compile(
     r"^(?:[a-z][\w+.-]*://\S+|(?:www\.)?[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|dev|edu|gov|de|uk|"
     r"fr|info)(?::\d{2,5})?(?:/\S*)?|(?:localhost|\d{1,3}(?:\.\d{1,3}){3}|[\w-]+(?:\.[\w-]+)+)"
     r"(?::\d{2,5})?/\S*)$", re.I)
+_NAV_WORDS = set("next previous prev up home contents index top module modules topics "
+                 "keywords search".split())
+_TEXINFO_NAV = re.compile(r"\bNext:\s.{1,60}\b(?:Previous|Prev):\s.{1,60}\bUp:\s")
 _CRUMB = re.compile(r"\S\s[»›]\s\S")
 _SCHEME = re.compile(r"^[a-z][\w+.-]*://", re.I)
 _LINK = re.compile(r"(https?://|\bwww\.)\S+", re.I)
@@ -173,10 +176,23 @@ def _web_signs(lines: list[str]) -> list[Sign]:
     # shown with or without the browser around the page.
     if crumbs := [t for t in lines if len(_CRUMB.findall(t)) >= 2]:
         out.append(("web_page", 2, "a breadcrumb trail " + crumbs[0].strip()[:40]))
+    # A site's navigation row, read as one line ("Next Previous Contents", "| previous | next |
+    # modules | index", "Next: Thread Safety, Previous: ..., Up: ..." of Texinfo's HTML; an Info
+    # reader's header names its "Node:" and is a document's).
+    if rows := [t for t in lines if _nav_row(t)]:
+        out.append(("web_page", 2, "a navigation row " + rows[0].strip()[:40]))
     nav = _distinct(_NAV, [t.strip() for t in lines])
     if len(nav) >= 2:
         out.append(("web_page", 1, "navigation " + ", ".join(nav[:3])))
     return out
+
+
+def _nav_row(line: str) -> bool:
+    words = [w.lower() for w in re.findall(r"[^\W\d_]+", line)]
+    if _TEXINFO_NAV.search(line) and "node" not in words:
+        return True
+    return len(set(words)) >= 2 and all(w in _NAV_WORDS for w in words) \
+        and not re.search(r"\d", line)        # top's "top - 16:54:57 up 1:12" is no row
 
 
 def _code_signs(lines: list[str], n: int) -> list[Sign]:
