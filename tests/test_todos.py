@@ -1203,3 +1203,29 @@ def test_a_fenced_code_block_is_not_a_task(tmp_path):
 def test_struck_through_or_marked_done_after_a_dash_is_done(line):
     assert done_lines([line]) == {0}
     assert done_lines(["- check that the mapping is done"]) == set()
+
+
+def test_a_parenthesised_done_under_a_wrapped_item_finishes_only_that_item(tmp_path):
+    text = ("Policy:\n - lookup both policies\n   (DONE)\n\nSigner:\n"
+            " - allow signatures without a policy object\n - allow creation of t= tags\n")
+    got = offered(tmp_path, text)
+    assert "- allow signatures without a policy object" in got
+    assert not any("lookup both" in q for q in got)
+
+
+def test_a_programmers_tag_with_a_dash_asks_but_a_window_title_does_not(tmp_path):
+    from mustelid.plugins.todos.lines import asks
+    assert asks("# TODO - maybe handle this like the other results?")
+    assert not asks("TODO - Mousepad") and not asks("TODO - list of things to do for it:")
+
+
+def test_a_source_file_without_a_tagged_comment_asks_nothing_and_does_not_fail(tmp_path):
+    code = ("# We simplify life by not supporting keep-alive:\n# - If someone says close, we close\n"
+            "def keep_alive(event):\n    conn = event.headers\n    if b'close' in conn:\n"
+            "        return False\n    return True\n")
+    assert offered(tmp_path, code) == []
+
+
+def test_a_features_heading_that_asks_for_fixes_is_no_description(tmp_path):
+    text = "FEATURE fixes:\n\n1. FEATURE: Support playback on devices that have it.\n"
+    assert offered(tmp_path, text) == ["1. FEATURE: Support playback on devices that have it."]

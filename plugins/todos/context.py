@@ -83,7 +83,7 @@ _TITLE_LINES = 4
 _TITLE_WORDS = 8
 # "has the following features:", "Features:": a description follows, unless the heading says
 # the features are still to come.
-_DESCRIBES = re.compile(r"(?i)\bfeatures?\b[^:]{0,40}:\s*$")
+_DESCRIBES = re.compile(r"(?i)\bfeatures?\b(?!\s+(?:fix|request|wish))[^:]{0,40}:\s*$")
 # "The following features have been removed. They are not "missing".": a record of them, however
 # the line goes on.
 _RECORDS = re.compile(r"(?i)\bfollowing\b.{0,40}\b(?:have|has) been (?:removed|dropped|"

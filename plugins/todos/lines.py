@@ -184,9 +184,21 @@ def without_mark(line: str) -> str:
     return (line[item.end():] if item else line).strip()
 
 
+# A tag a programmer leaves before a task: "TODO - maybe handle this ...", "TODO(kim) - ...";
+# not a window's title ("TODO - Mousepad", "TODO - ~/src - Geany") or a list's heading ("TODO -
+# list of things to do for libpng:").
+_TAG = re.compile(r"^\W*(?:TODO|FIXME|XXX)\b\s*(?:\([^)]*\))?\s*[-:–]\s*")
+
+
 def asks(line: str) -> bool:
     """Does the line ask in words ("please", "should", "need to", "TODO:"), verb or no verb?"""
-    return bool(_ASK.search(line))
+    return bool(_ASK.search(line)) or _tagged(line)
+
+
+def _tagged(line: str) -> bool:
+    tag = _TAG.match(line)
+    rest = line[tag.end():] if tag else ""
+    return len(rest.split()) >= 3 and " - " not in rest and not rest.rstrip().endswith(":")
 
 
 def task_verb(word: str) -> bool:
@@ -206,7 +218,7 @@ def task_like(line: str) -> bool:
     # #if"): a changelog's or a release note's line, however it is marked or worded after.
     if _RECORD.match(rest.lstrip("#*+>-–—:;.?! ")):
         return False
-    if _ASK.search(line):
+    if asks(line):
         return True
     # An item of one word or none ("* SM/DECRYPT.C", "- Design", a row of asterisks) is a
     # heading or a decoration: a task says what to do to what.
@@ -325,6 +337,8 @@ def heading(line: str) -> tuple[str, str] | None:
     off by decoration (``*  DONE  *``, ``## Done``, ``=== Fixed ===``) or a short upper-case line;
     minor: a short line ending with a colon (``Sorting:``)."""
     stripped = line.strip()
+    if stripped.startswith("(") and stripped.endswith(")"):
+        return None           # a remark in brackets ("(DONE)" under a wrapped item), no heading
     core = _DECORATION.sub("", stripped)
     words = core.split()
     if not words or len(words) > 5:

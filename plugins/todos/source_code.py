@@ -27,7 +27,9 @@ _STATEMENT = re.compile(
     r"|^\s*(?:import\s+[\w.]+\s*(?:,|as\b|$)|from\s+[\w.]+\s+import\b|(?:return|raise|throw)\b"
     r"|(?:async\s+)?def\s+\w+\s*\(|class\s+\w+.*:\s*$|(?:for|while|if|elif|with)\b.*:\s*$"
     r"|(?:else|try|finally)\s*:\s*$|except\b.*:\s*$|#\s*(?:include|define|ifn?def|if|endif|pragma)\b"
-    r"|@\w+|(?:export|local|readonly|declare)\s+\w+=|exec\s+\S|(?:fi|done|then|esac|do)\s*;?\s*$)"
+    r"|@\w+|(?:export|local|readonly|declare)\s+\w+=|exec\s+\S|(?:fi|done|then|esac|do)\s*;?\s*$"
+    # a parameter of a signature, one a line: "recursive: bool = False,", "**kwargs,"
+    r"|(?:\*{1,2}\w+|\w+\s*:\s*[^=,\s][^=,]*(?:=[^,]+)?|\w+\s*=\s*[^,\s]+),\s*$)"
     r"|\w\.\w+\(.*\)[,;]?\s*$")
 _BLOCK_OPEN, _BLOCK_CLOSE = re.compile(r"^\s*/\*+\s?"), re.compile(r"\s*\*+/\s*$")
 _BLOCK_LINE = re.compile(r"^(\s*)\*(?!/)\s?")
@@ -35,14 +37,15 @@ _DOCSTRING = re.compile(r'"""|\'\'\'')
 _TAG = re.compile(r"\b(?:TODO|FIXME|XXX|TBD)\b")
 # A tagged comment after code on the same line: "xArrow ...,  // FIXME: doesn't stretch".
 _TRAILING = re.compile(r"\s(?://+|#+|--|;+)\s*(?=(?:TODO|FIXME|XXX)\b)")
-_BOUND = re.compile(r"^\s*[A-Za-z_][\w.]*\s*=\s*[\[({\"'\d]")
+_BOUND = re.compile(r"^\s*(?:(?:export|setenv|set)\s+)?[A-Za-z_][\w.]*\s*=\s*[\[({\"'\d/$]")
 _CODE_MIN = 3            # statements a source file shows at least ...
 _CODE_SHARE = 0.5        # ... and the share of its lines outside comments they make
 
 
 def comments_of_code(raw: list[str]) -> list[str]:
     """A source file's tagged comments without their marks, every other comment and statement
-    blank (see the module's docstring); any other text as it is. A text that is not a source
+    blank (see the module's docstring: a file without a tag asks nothing); any other text as
+    it is. A text that is not a source
     file comes back as it is, but for a name bound to a literal."""
     comments = _comment_spans(raw)
     rest = [i for i, line in enumerate(raw) if line.strip() and i not in comments]
@@ -52,7 +55,7 @@ def comments_of_code(raw: list[str]) -> list[str]:
         # '__slots__ = ("extras", "marker")' under a TODO comment.
         return ["" if _bound(line) else line for line in raw]
     tagged = _tagged(raw, comments, statements)
-    kept = {i: text for i, text in comments.items() if not tagged or i in tagged}
+    kept = {i: text for i, text in comments.items() if i in tagged}
     # A line OCR read without its comment mark stays: "- add helpers for ..." under "# TODO".
     return [kept[i] if i in kept else "" if i in comments or i in statements else line
             for i, line in enumerate(raw)]

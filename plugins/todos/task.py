@@ -48,6 +48,10 @@ class Todos(Task):
         raw, source, seen_at, images = self._read(job, ctx)
         # A list kept in code comments or POD reads as the same list in a text file.
         layout = source_layout(plain_lines(raw), limit=None)
+        # A source file without a tagged comment asks nothing (source_code.py): its text is
+        # shown, every line ruled out.
+        silent = not layout
+        layout = layout or source_layout(raw, limit=None)
         lines = [line.text for line in layout]
         if not lines:
             raise PermanentError("no_text", "no text found: nothing to do")
@@ -55,7 +59,8 @@ class Todos(Task):
         # What the note as a whole says: a changelog or a features list asks nothing, key help
         # is furniture, and a to-do list's unmarked short lines are its items (context.py).
         gaps = {i for i, line in enumerate(layout) if line.after_gap}
-        ruled_out = finished | described_lines(lines, gaps) | key_help_lines(lines)
+        ruled_out = finished | described_lines(lines, gaps) | key_help_lines(lines) \
+            | (set(range(len(lines))) if silent else set())
         listed = listed_items(lines, ruled_out)
         today = _reference_day(seen_at, ctx)
         order = settings.get("date_order", "DMY")
