@@ -437,6 +437,14 @@ def test_a_lone_menu_and_a_navigation_row_are_menu_bars_not_titles():
     assert not is_menu_bar("SELECT") and not is_menu_bar("Table Of Contents")
 
 
+def test_a_header_bars_button_is_not_the_title_bar():
+    from mustelid.plugins.screenshots.titles import title_bar
+    rows = [{"text": "Open", "box": [10, 5, 60, 30]}, {"text": "sched.py", "box": [450, 5, 520, 30]},
+            {"text": "Save", "box": [900, 5, 950, 30]},
+            {"text": "def enterabs(self, time, priority, action):", "box": [10, 80, 500, 100]}]
+    assert title_bar(rows) == 2
+
+
 def test_boxes_and_entities_a_model_supplies_are_replaced_by_ocr_facts():
     # A backend that ignores the grammar cannot smuggle a box or an entity in: the result's
     # shape has room for them (check fills them), so check rebuilds every one from the evidence.

@@ -56,8 +56,19 @@ _SHELL = re.compile(r"(?i)^\W*(?:(?:ba|z|k|c|tc|da|fi|a)?sh|u?xterm|u?rxvt|termi
                     r"kitty|foot|st)\W*$")
 
 
+# A control's label read on the top row or alone: a header bar's "Open" button, a toolbar's
+# "Zoom In". A window is not called by them.
+_CONTROL = re.compile(r"(?i)^\W*(?:open|save|save as|new|close|cancel|ok|quit|exit|menu|back|"
+                      r"forward|reload|search|zoom in|zoom out|fit width|fit page|undo|redo)\W*$")
+
+
 def _names_something(text: str) -> bool:
     return len(_LETTERS.findall(text)) >= 3 and not _CLOCK_OR_NUMBER.match(text)
+
+
+def _labels_a_control(text: str) -> bool:
+    """A button's, a toolbar's or a bare shell's name: no screen is called by it."""
+    return bool(BUTTON.match(text.strip()) or _SHELL.match(text) or _CONTROL.match(text))
 
 
 def title_bar(lines: list[dict[str, Any]]) -> int | None:
@@ -69,7 +80,8 @@ def title_bar(lines: list[dict[str, Any]]) -> int | None:
     top = min(l["box"][1] for l in lines)
     for n, line in enumerate(lines, 1):
         if line["box"][1] <= top + ROW and _names_something(line["text"]) \
-                and not is_menu_bar(line["text"]) and not _SHELL.match(line["text"]):
+                and not is_menu_bar(line["text"]) and not _SHELL.match(line["text"]) \
+                and not _CONTROL.match(line["text"]):
             return n
     return None
 
@@ -83,6 +95,5 @@ def title_lines(lines: list[dict[str, Any]]) -> list[int]:
              if _names_something(l["text"]) and not is_menu_bar(l["text"])]
     # A button's label ("Close", "Cancel") or a bare shell's name names no screen while
     # another line does.
-    labelled = [n for n in named if not BUTTON.match(lines[n - 1]["text"].strip())
-                and not _SHELL.match(lines[n - 1]["text"])]
+    labelled = [n for n in named if not _labels_a_control(lines[n - 1]["text"])]
     return labelled or named or list(range(1, len(lines) + 1))
