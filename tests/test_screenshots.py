@@ -237,6 +237,24 @@ def test_an_info_readers_header_and_tops_uptime_are_no_navigation_row():
     assert "web_page" not in weigh_signs([info, "top - 16:54:57 up 1:12, 0 users"])
 
 
+def test_a_mail_clients_buttons_and_table_headers_are_mail_signs_but_a_date_column_is_not():
+    from mustelid.plugins.screenshots.kinds import weigh_signs
+    prose = "The patent I have seen investigated in connection with the codec is older"
+    client = ["Re: codec licence - Mail", "Get Messages", "Write", "Reply", "Forward",
+              "Archive", "Spam", prose, prose]
+    assert weigh_signs(client)["email"][0] >= 2
+    table = ["From", '"Ann Example"', "To", "list@example.org", "Subject Re: a copy of a list"]
+    assert weigh_signs(table)["email"][0] >= 2
+    assert "email" not in weigh_signs(["Name", "Size", "Date", "control.tar.xz", "data.tar.xz"])
+
+
+def test_a_document_viewers_page_counter_and_zoom_are_a_document_sign():
+    from mustelid.plugins.screenshots.kinds import weigh_signs
+    viewer = ["File View Edit Go Bookmarks Tools Settings Help", "12 of 50", "Zoom Out",
+              "Fit Width", "Zoom In", "3.4. /bin : Essential user command binaries"]
+    assert weigh_signs(viewer)["document"][0] >= 2
+
+
 def test_a_package_list_with_counts_is_not_code():
     from mustelid.plugins.screenshots.kinds import weigh_signs
     rows = ["Installed Packages (791)", "admin", "Administrative utilities (24)", "devel",

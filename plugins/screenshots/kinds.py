@@ -29,7 +29,17 @@ _CHAT_WORDS = re.compile(r"\b(type a message|is typing|last seen|has joined|has 
                          r"joined the (?:channel|room|chat)|left the (?:channel|room|chat)|"
                          r"changed the topic|send a message|new messages?|unread messages?)\b",
                          re.I)
+# "From: ..." or, in a client that sets headers out as a table, the name alone ("From" over
+# its value, "Subject Re: ..."), counted when a subject is among them.
 _MAIL_HEADER = re.compile(r"^(from|to|cc|bcc|subject|date|reply-to|sender)\s?:", re.I)
+_BARE_HEADER = re.compile(r"^(from|to|cc|subject|date)$|^(subject)\s+\S", re.I)
+# A mail client's own buttons, each read alone ("Get Messages", "Reply", "Forward", "Archive").
+_MAIL_BUTTON = re.compile(r"^\W{0,3}(get messages|reply|reply all|forward|archive|spam|junk|"
+                          r"compose|write|new message|mark as read)$", re.I)
+# A document viewer's own controls: a page counter ("12 of 50") or "Fit Width", and a zoom.
+_PAGE_COUNTER = re.compile(r"^\s*(?:page\s+)?\d+\s*(?:of|/)\s*\d+\s*$|^\s*fit (?:width|page)\s*$",
+                           re.I)
+_ZOOM = re.compile(r"^\s*zoom (?:in|out)\s*$|^\s*\d{2,3}\s?%\s*$", re.I)
 _MAIL_WORDS = re.compile(r"\b(inbox|drafts|sent items|outbox|junk|reply all|forward|"
                          r"compose|mailbox|attachments?|message \d+ of \d+|folder:)", re.I)
 # An address with a real top-level domain: "guest@127.0.0.1" in an IRC join line is not mail.
@@ -139,10 +149,16 @@ def _mail_signs(lines: list[str]) -> list[Sign]:
     out: list[Sign] = []
     headers = list(dict.fromkeys(m.group(1).lower() for t in lines
                                  if (m := _MAIL_HEADER.match(t.strip()))))
+    bare = list(dict.fromkeys((m.group(1) or m.group(2)).lower() for t in lines
+                              if (m := _BARE_HEADER.match(t.strip()))))
+    if "subject" in bare and len(bare) >= 2:     # a "Date" column alone is a file list's
+        headers = list(dict.fromkeys(headers + bare))
     if headers:
         out.append(("email", 2 if len(headers) >= 2 else 1,
                     "mail headers " + ", ".join(f"'{h}:'" for h in headers[:4])))
-    if words := _distinct(_MAIL_WORDS, lines):
+    if len(buttons := _distinct(_MAIL_BUTTON, [t.strip() for t in lines])) >= 3:
+        out.append(("email", 2, "a mail client's buttons " + ", ".join(buttons[:3])))
+    elif words := _distinct(_MAIL_WORDS, lines):
         out.append(("email", 1, ", ".join(f"'{w}'" for w in words[:3])))
     if addresses := _distinct(_ADDRESS, lines):
         out.append(("email", 1, "addresses " + ", ".join(addresses[:2])))
@@ -219,6 +235,8 @@ def _prose_signs(lines: list[str], n: int, conversation: list[str]) -> list[Sign
     # A manual page, in a pager or a browser: its NAME and SYNOPSIS sections.
     if {"NAME", "SYNOPSIS"} <= {t.strip() for t in lines}:
         out.append(("document", 2, "a manual page"))
+    if any(_PAGE_COUNTER.match(t) for t in lines) and any(_ZOOM.match(t) for t in lines):
+        out.append(("document", 2, "a document viewer's page and zoom controls"))
     if files := _distinct(_DOCUMENT_FILE, lines[:_TITLE_LINES]):
         out.append(("document", 1, f"a .{files[0].rsplit('.', 1)[-1]} file open"))
     return out
