@@ -986,6 +986,8 @@ def test_a_calendars_dates_under_its_todo_panel_are_not_entries(tmp_path):
     text = ("Appointments\n\nDecember 4, 2026\n\nTODO\n\nDecember 6, 2026\n\n"
             "December 7, 2026\n\nThu 2026-12-03\n\nk Up\n")
     assert offered(tmp_path, text) == []
+    # OCR's reading of the panel's furniture is no entry under its heading either.
+    assert offered(tmp_path, "TODO\n-(apts)\no 0therCmd\n") == []
 
 
 def test_a_quoted_terminal_session_is_no_list_of_tasks(tmp_path):

@@ -196,6 +196,11 @@ def listed_items(lines: list[str], excluded: set[int]) -> set[int]:
     return items | _under_heading(lines, excluded)
 
 
+# An entry as typed: a dash, star, bullet, number or box, then a word ("- fractionals 1/2");
+# not OCR's reading of a screen's furniture under a "TODO" panel ("-(apts)", "o 0therCmd").
+_PLAIN_ENTRY = re.compile(r"^\s*(?:[-*•+]|\d{1,3}[.)]|\[[ xX]?\])\s*[^\W\d_]")
+
+
 def _under_heading(lines: list[str], excluded: set[int]) -> set[int]:
     """The marked lines right under a to-do heading, up to the next heading: "# TODO:" over
     "# - fractionals 1/2 -> ½" lists that, whatever its words."""
@@ -204,7 +209,7 @@ def _under_heading(lines: list[str], excluded: set[int]) -> set[int]:
     for i in range(start + 1 if start is not None else len(lines), len(lines)):
         if heading(lines[i]) is not None:
             break
-        if i not in excluded and list_marked(lines[i]) and _WORDS.search(lines[i]):
+        if i not in excluded and _PLAIN_ENTRY.match(lines[i]):
             found.add(i)
     return found
 
