@@ -23,7 +23,8 @@ _LEADING_TIME = re.compile(rf"^[\[(]?{_TIME}(?![\d:])[\])]?(\s|$)", re.I)
 # markup ("<p>Text</p>"). One star needs a stamp: "* The secure shell" is a bullet.
 _CHAT_SOURCE = r"(?:[^\s<>]{0,30}\s?:\s+)?"
 _STAMP = r"[\[(]?\d[\d:./T-]{3,}[\])]?\s+"
-_SPEAKER = re.compile(rf"^{_CHAT_SOURCE}(?:(?:{_STAMP}){{0,2}}(?:<[@+%~&]?[^<>\s/]{{1,32}}>|\*{{2,3}} \S+)"
+_SPEAKER = re.compile(rf"^{_CHAT_SOURCE}(?:(?:{_STAMP}){{0,2}}"
+                      rf"(?:<[@+%~&]?[^<>\s/]{{1,32}}>|\*{{2,3}} \S+)"
                       rf"|(?:{_STAMP}){{1,2}}\* \S+)\s+\S(?!.*</|.*/>)")
 _CHAT_WORDS = re.compile(r"\b(type a message|is typing|last seen|has joined|has left|has quit|"
                          r"joined the (?:channel|room|chat)|left the (?:channel|room|chat)|"
@@ -72,9 +73,11 @@ _NAV = re.compile(r"^(prev|previous|next|up|home|back|search|menu|sign in|log in
                   r"sign up|register|privacy|terms|contact|about|cookies|accept all|"
                   r"skip to (?:main )?content|table of contents)$", re.I)
 # A line of code: a statement's ending, a keyword that opens one, an assignment, a call with
-# parentheses around arguments at the end (not a count after a label: "Fonts (13)"), a Lisp form; or a shell prompt (the "code" kind is also a terminal).
+# parentheses around arguments at the end (not a count after a label: "Fonts (13)"), a Lisp
+# form; or a shell prompt (the "code" kind is also a terminal).
 _CODE = re.compile(
-    r"([;{}]\s*$|(?<!\(\d)(?<!\(\d\d)(?<!\(\d{3})(?<!\(\d{4})\)\s*:?\s*$|^\s*(def|class|import|from \S+ import|return|if|elif|else|for|"
+    r"([;{}]\s*$|(?<!\(\d)(?<!\(\d\d)(?<!\(\d{3})(?<!\(\d{4})\)\s*:?\s*$"
+    r"|^\s*(def|class|import|from \S+ import|return|if|elif|else|for|"
     r"while|switch|case|function|const|let|var|public|private|protected|static|void|int|"
     r"#include|#define|package|func|fn|use|module|struct|enum|async|await)\b|"
     r"^\s*[\w.$@\[\]>-]+\s*[-+*/.|&]?=\s*\S|^\s*\((def\w*|let\*?|setq|if|when|unless|lambda)\b|"

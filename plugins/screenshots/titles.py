@@ -33,18 +33,18 @@ _KEY_BINDING = re.compile(r"(?:^|\s)(?:[^\s:]{1,8}:[A-Z]|\^[A-Z@\\\]_]\s?[A-Z]|(
 
 def is_menu_bar(text: str) -> bool:
     """A row of the program's own controls, not its content: one menu word alone ("File"); half
-    its words or more are menu words ("File Edit View", "Next Previous Contents"); or, a program's own menus beside the common ones ("File Options
-    Buffers Tools Gnus Post Threads Article ... Help"), four or more capitalised single words
-    and nothing else, two of them menu words; or three key bindings or more."""
+    its words or more are menu words ("File Edit View", "Next Previous Contents"); or, a
+    program's own menus beside the common ones ("File Options Buffers Tools Gnus Post Threads
+    Article ... Help"), four or more capitalised single words and nothing else, two of them
+    menu words; or three key bindings or more."""
     if len(_KEY_BINDING.findall(text)) >= 3:
         return True
     raw = [w.strip("&_:") for w in text.split()]
     if len(raw) == 1 and raw[0].lower() in _MENU_WORDS and raw[0].istitle():
         return True           # one menu read alone ("File", "View"): OCR splits a menu bar
-    words = [w.lower() for w in raw]
     # A menu's entries are capitalised: "Unsupported file format for file ..." is a message.
     menu = sum(w.lower() in _MENU_WORDS and w[:1].isupper() for w in raw)
-    if len(words) >= 3 and menu >= max(2, (len(words) + 1) // 2):
+    if len(raw) >= 3 and menu >= max(2, (len(raw) + 1) // 2):
         return True
     return len(raw) >= 4 and menu >= 2 and all(w[:1].isupper() and w.isalpha() for w in raw)
 
@@ -66,9 +66,14 @@ def _names_something(text: str) -> bool:
     return len(_LETTERS.findall(text)) >= 3 and not _CLOCK_OR_NUMBER.match(text)
 
 
+def _names_no_window(text: str) -> bool:
+    """A bare shell's or a control's name ("bash", "Open", "Zoom In"): never a title bar."""
+    return bool(_SHELL.match(text) or _CONTROL.match(text))
+
+
 def _labels_a_control(text: str) -> bool:
     """A button's, a toolbar's or a bare shell's name: no screen is called by it."""
-    return bool(BUTTON.match(text.strip()) or _SHELL.match(text) or _CONTROL.match(text))
+    return bool(BUTTON.match(text.strip())) or _names_no_window(text)
 
 
 def title_bar(lines: list[dict[str, Any]]) -> int | None:
@@ -80,8 +85,7 @@ def title_bar(lines: list[dict[str, Any]]) -> int | None:
     top = min(l["box"][1] for l in lines)
     for n, line in enumerate(lines, 1):
         if line["box"][1] <= top + ROW and _names_something(line["text"]) \
-                and not is_menu_bar(line["text"]) and not _SHELL.match(line["text"]) \
-                and not _CONTROL.match(line["text"]):
+                and not is_menu_bar(line["text"]) and not _names_no_window(line["text"]):
             return n
     return None
 

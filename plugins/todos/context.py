@@ -223,7 +223,8 @@ def described_lines(lines: list[str], gaps: set[int] = frozenset()) -> set[int]:
     next heading or blank line), and likewise the advice under a "Helpful notes:" or "Coding
     conventions:" line."""
     named = next((i for i, l in enumerate(lines[:_TITLE_LINES]) if _CHANGELOG.search(l)
-                  and _title_like(l) and not _names_a_file(l) and not task_like(without_mark(l)) and not _intends(l)
+                  and _title_like(l) and not _names_a_file(l)
+                  and not task_like(without_mark(l)) and not _intends(l)
                   or _RELEASED.match(l)), None)
     licence = next((i for i, l in enumerate(lines) if _DEBIAN_ENTRY.search(l)
                     or _LICENCE.search(l)), None)

@@ -102,7 +102,8 @@ def source_lines(raw: list[str]) -> list[str]:
 # before ")" numbers steps too ("c) Update the files describing the new release:").
 _ITEM = re.compile(r"^\s*(?:(?:-(?!-[^\W\d_])|[–—•·>+~☐☑✓✔□■]|\*(?!\w[^*\s]*\*)"
                    r"|\(?\d{1,3}[a-z]?[.)]|\(?[A-Za-z]\)(?=\s)"
-                   r"|\[[ xX]?\]|\d{1,4}\s+[-–]\s)\s*"        # "17 - Generate LaTeX": an item's number
+                   # "17 - Generate LaTeX": an item's number
+                   r"|\[[ xX]?\]|\d{1,4}\s+[-–]\s)\s*"
                    r"|o\s+|=\s+(?=\S)(?!.*=\s*$))")
 _LABEL = re.compile(r"^[A-Za-z][\w ]{0,20}:\s")
 _ASK = re.compile(r"\b(please|pls|plz|can you|could you|would you|will you|don'?t forget|"

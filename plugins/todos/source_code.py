@@ -26,7 +26,8 @@ _STATEMENT = re.compile(
     r"|^\s*[A-Za-z_][\w.]*(?:\[[^\]]*\])?\s*(?:[-+*/%|&^]|//|<<|>>)?=(?!=)\s*\S"
     r"|^\s*(?:import\s+[\w.]+\s*(?:,|as\b|$)|from\s+[\w.]+\s+import\b|(?:return|raise|throw)\b"
     r"|(?:async\s+)?def\s+\w+\s*\(|class\s+\w+.*:\s*$|(?:for|while|if|elif|with)\b.*:\s*$"
-    r"|(?:else|try|finally)\s*:\s*$|except\b.*:\s*$|#\s*(?:include|define|ifn?def|if|endif|pragma)\b"
+    r"|(?:else|try|finally)\s*:\s*$|except\b.*:\s*$"
+    r"|#\s*(?:include|define|ifn?def|if|endif|pragma)\b"
     r"|@\w+|(?:export|local|readonly|declare)\s+\w+=|exec\s+\S|(?:fi|done|then|esac|do)\s*;?\s*$"
     # a parameter of a signature, one a line: "recursive: bool = False,", "**kwargs,"
     r"|(?:\*{1,2}\w+|\w+\s*:\s*[^=,\s][^=,]*(?:=[^,]+)?|\w+\s*=\s*[^,\s]+),\s*$)"
@@ -45,8 +46,8 @@ _CODE_SHARE = 0.5        # ... and the share of its lines outside comments they 
 def comments_of_code(raw: list[str]) -> list[str]:
     """A source file's tagged comments without their marks, every other comment and statement
     blank (see the module's docstring: a file without a tag asks nothing); any other text as
-    it is. A text that is not a source
-    file comes back as it is, but for a name bound to a literal."""
+    it is. A text that is not a source file comes back as it is, but for a name bound to a
+    literal."""
     comments = _comment_spans(raw)
     rest = [i for i, line in enumerate(raw) if line.strip() and i not in comments]
     statements = {i for i in rest if _STATEMENT.search(raw[i])}
@@ -54,18 +55,17 @@ def comments_of_code(raw: list[str]) -> list[str]:
         # Outside a source file, a value bound to a name is still code, never a task:
         # '__slots__ = ("extras", "marker")' under a TODO comment.
         return ["" if _bound(line) else line for line in raw]
-    tagged = _tagged(raw, comments, statements)
-    kept = {i: text for i, text in comments.items() if i in tagged}
+    tagged = _tagged(len(raw), comments, statements)
     # A line OCR read without its comment mark stays: "- add helpers for ..." under "# TODO".
-    return [kept[i] if i in kept else "" if i in comments or i in statements else line
+    return [comments[i] if i in tagged else "" if i in comments or i in statements else line
             for i, line in enumerate(raw)]
 
 
-def _tagged(raw: list[str], comments: dict[int, str], statements: set[int]) -> set[int]:
+def _tagged(count: int, comments: dict[int, str], statements: set[int]) -> set[int]:
     """The lines of tagged comments: from a comment with a tag to the next statement."""
     found: set[int] = set()
     open_tag = False
-    for i in range(len(raw)):
+    for i in range(count):
         if i in statements:
             open_tag = False
         if i in comments and _TAG.search(comments[i]):
