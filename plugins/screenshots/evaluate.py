@@ -59,9 +59,11 @@ def mentioned(needle: Any, haystack: str) -> bool:
     return f" {' '.join(tokens(needle))}" in f" {haystack}"
 
 
-def judge(labels: dict[str, Any], data: dict[str, Any] | None,
-          reason: str | None) -> tuple[dict[str, tuple[int, int]], dict[str, dict[str, Any]]]:
-    """One screenshot's counters and the detail its report row shows."""
+def judge(labels: dict[str, Any], data: dict[str, Any] | None, reason: str | None,
+          features: dict[str, float] | None = None,
+          ) -> tuple[dict[str, tuple[int, int]], dict[str, dict[str, Any]]]:
+    """One screenshot's counters and the detail its report row shows. The screen's kind
+    features go with it: ``train_kinds`` fits the kind on reports."""
     data = data or {}
     kind, title = data.get("kind"), data.get("title")
     kinds = [labels.get("kind"), *labels.get("kind_also", [])]
@@ -83,7 +85,8 @@ def judge(labels: dict[str, Any], data: dict[str, Any] | None,
     }
     detail = {
         "kind": {"expected": labels.get("kind"), "also": kinds[1:], "got": kind,
-                 "match": bool(scores["kind"][0]), "lenient": bool(scores["kind_lenient"][0])},
+                 "match": bool(scores["kind"][0]), "lenient": bool(scores["kind_lenient"][0]),
+                 **({"features": features} if features else {})},
         "title": {"expected": labels.get("title"), "also": titles[1:], "got": title,
                   "match": lenient, "strict": strict},
         "must_mention": {"expected": wanted, "got": [m for m in wanted if m not in missing],

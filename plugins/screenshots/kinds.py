@@ -16,14 +16,14 @@ import re
 _TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:\s?[ap]\.?m\.?)?"
 # A message time leads the line ("17:01 <mrvn> ...", "[17:03:47]", "10:02", "9:41 PM"):
 # a clock inside a line (top's "16:54:57 up 1:12") or a lone taskbar clock is not a chat.
-_LEADING_TIME = re.compile(rf"^[\[(]?{_TIME}(?![\d:])[\])]?(\s|$)", re.I)
+LEADING_TIME = re.compile(rf"^[\[(]?{_TIME}(?![\d:])[\])]?(\s|$)", re.I)
 # "<Joey> ...", "*** nick has quit", "10:02 * nick waves", after a stamp a log or client puts
 # first ("1796511175 <sel> ...", "2026-12-05 10:02 <sel> ...", "[10:02] <sel> ..."), and a
 # channel's or server's name before it ("#plug : 12/06/26 00:31 <szur> ..."); not a line of
 # markup ("<p>Text</p>"). One star needs a stamp: "* The secure shell" is a bullet.
 _CHAT_SOURCE = r"(?:[^\s<>]{0,30}\s?:\s+)?"
 _STAMP = r"[\[(]?\d[\d:./T-]{3,}[\])]?\s+"
-_SPEAKER = re.compile(rf"^{_CHAT_SOURCE}(?:(?:{_STAMP}){{0,2}}"
+SPEAKER = re.compile(rf"^{_CHAT_SOURCE}(?:(?:{_STAMP}){{0,2}}"
                       rf"(?:<[@+%~&]?[^<>\s/]{{1,32}}>|\*{{2,3}} \S+)"
                       rf"|(?:{_STAMP}){{1,2}}\* \S+)\s+\S(?!.*</|.*/>)")
 _CHAT_WORDS = re.compile(r"\b(type a message|is typing|last seen|has joined|has left|has quit|"
@@ -32,7 +32,7 @@ _CHAT_WORDS = re.compile(r"\b(type a message|is typing|last seen|has joined|has 
                          re.I)
 # "From: ..." or, in a client that sets headers out as a table, the name alone ("From" over
 # its value, "Subject Re: ..."), counted when a subject is among them.
-_MAIL_HEADER = re.compile(r"^(from|to|cc|bcc|subject|date|reply-to|sender)\s?:", re.I)
+MAIL_HEADER = re.compile(r"^(from|to|cc|bcc|subject|date|reply-to|sender)\s?:", re.I)
 _BARE_HEADER = re.compile(r"^(from|to|cc|subject|date)$|^(subject)\s+\S", re.I)
 # A mail client's own buttons, each read alone ("Get Messages", "Reply", "Forward", "Archive").
 _MAIL_BUTTON = re.compile(r"^\W{0,3}(get messages|reply|reply all|forward|archive|spam|junk|"
@@ -44,7 +44,7 @@ _ZOOM = re.compile(r"^\s*zoom (?:in|out)\s*$|^\s*\d{2,3}\s?%\s*$", re.I)
 _MAIL_WORDS = re.compile(r"\b(inbox|drafts|sent items|outbox|junk|reply all|forward|"
                          r"compose|mailbox|attachments?|message \d+ of \d+|folder:)", re.I)
 # An address with a real top-level domain: "guest@127.0.0.1" in an IRC join line is not mail.
-_ADDRESS = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}\b", re.I)
+ADDRESS = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}\b", re.I)
 ERROR_WORDS = re.compile(r"\b(error|failed|failure|could not|couldn't|cannot|can't|unable to|"
                           r"exception|warning|fatal|denied|not found|no such file|"
                           r"retry|try again)\b", re.I)
@@ -53,7 +53,7 @@ BUTTON = re.compile(r"^(ok|cancel|close|retry|yes|no|abort|ignore|continue|try a
 # An address bar: a line that is one address and nothing else (scheme://..., a known top-level
 # domain, or a host with a path: "localhost:8765/doc/x.html", "10.0.0.2/admin"). A link inside a
 # sentence is only a hint: documents and mails cite sites too.
-_ADDRESS_BAR = re.compile(
+ADDRESS_BAR = re.compile(
     r"^(?:[a-z][\w+.-]*://\S+|(?:www\.)?[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|dev|edu|gov|de|uk|"
     r"fr|info)(?::\d{2,5})?(?:/\S*)?|(?:localhost|\d{1,3}(?:\.\d{1,3}){3}|[\w-]+(?:\.[\w-]+)+)"
     r"(?::\d{2,5})?/\S*)$", re.I)
@@ -62,7 +62,7 @@ _NAV_WORDS = set("next previous prev up home contents index top module modules t
 _TEXINFO_NAV = re.compile(r"\bNext:\s.{1,60}\b(?:Previous|Prev):\s.{1,60}\bUp:\s")
 _CRUMB = re.compile(r"\S\s[»›]\s\S")
 _SCHEME = re.compile(r"^[a-z][\w+.-]*://", re.I)
-_LINK = re.compile(r"(https?://|\bwww\.)\S+", re.I)
+LINK = re.compile(r"(https?://|\bwww\.)\S+", re.I)
 # A document viewer or editor names its file in the title bar ("gv: spec.pdf", "notes.txt -
 # Mousepad"): a file of prose among the first lines, where the title bar is read.
 _DOCUMENT_FILE = re.compile(r"[\w-]\.(pdf|ps|djvu|epub|odt|docx?|rtf|txt)\b", re.I)
@@ -75,17 +75,17 @@ _NAV = re.compile(r"^(prev|previous|next|up|home|back|search|menu|sign in|log in
 # A line of code: a statement's ending, a keyword that opens one, an assignment, a call with
 # parentheses around arguments at the end (not a count after a label: "Fonts (13)"), a Lisp
 # form; or a shell prompt (the "code" kind is also a terminal).
-_CODE = re.compile(
+CODE = re.compile(
     r"([;{}]\s*$|(?<!\(\d)(?<!\(\d\d)(?<!\(\d{3})(?<!\(\d{4})\)\s*:?\s*$"
     r"|^\s*(def|class|import|from \S+ import|return|if|elif|else|for|"
     r"while|switch|case|function|const|let|var|public|private|protected|static|void|int|"
     r"#include|#define|package|func|fn|use|module|struct|enum|async|await)\b|"
     r"^\s*[\w.$@\[\]>-]+\s*[-+*/.|&]?=\s*\S|^\s*\((def\w*|let\*?|setq|if|when|unless|lambda)\b|"
     r"^\s*(//|/\*|\*/|;;|>>>)\s?|^\S*[@:~]\S*[$#]\s|^\$ \S)")
-_PROMPT = re.compile(r"^\S*[@:~]\S*[$#]\s+\S|^\$ \S")      # "alex@vm:~/src$ make", "$ ls"
-_PROSE_WORD = re.compile(r"[^\W\d_]{2,}")
-_LETTERS = re.compile(r"[^\W\d_]")
-_SENTENCE_WORD = re.compile(r"(?<!\S)[^\W\d_]{2,}[,.;:!?]?(?!\S)")   # a word between spaces
+PROMPT = re.compile(r"^\S*[@:~]\S*[$#]\s+\S|^\$ \S")      # "alex@vm:~/src$ make", "$ ls"
+PROSE_WORD = re.compile(r"[^\W\d_]{2,}")
+LETTERS = re.compile(r"[^\W\d_]")
+SENTENCE_WORD = re.compile(r"(?<!\S)[^\W\d_]{2,}[,.;:!?]?(?!\S)")   # a word between spaces
 _PICTURE_LINES = 8      # lines with a word on a picture's screen: a title, a caption, a status
 _SECTION_WORDS = re.compile(r"\b(page \d+|chapter|section|contents|abstract|introduction)\b",
                             re.I)
@@ -108,7 +108,7 @@ ALWAYS = ("app", "other")
 _HOLD_PROSE = ("chat", "email", "web_page")
 
 
-def _distinct(pattern: re.Pattern[str], lines: list[str]) -> list[str]:
+def distinct(pattern: re.Pattern[str], lines: list[str]) -> list[str]:
     words = [m.group(0).strip() for t in lines for m in pattern.finditer(t)]
     return list(dict.fromkeys(w.lower() for w in words))
 
@@ -119,8 +119,8 @@ Sign = tuple[str, int, str]      # (kind, weight: 1 a hint, 2 a clear sign, what
 def weigh_signs(lines: list[str]) -> dict[str, tuple[int, list[str]]]:
     """Per kind: the weight of its signs and what they are, strongest first."""
     # Lines with words: OCR reads an editor's line numbers and an icon as lines of their own.
-    n = sum(1 for t in lines if len(_LETTERS.findall(t)) >= 2)
-    conversation = [t for t in lines if _LEADING_TIME.match(t.strip()) or _SPEAKER.match(t.strip())]
+    n = sum(1 for t in lines if len(LETTERS.findall(t)) >= 2)
+    conversation = [t for t in lines if LEADING_TIME.match(t.strip()) or SPEAKER.match(t.strip())]
     found: dict[str, list[tuple[int, str]]] = {}
     for kind, weight, says in [*_chat_signs(lines), *_mail_signs(lines), *_dialog_signs(lines, n),
                                *_web_signs(lines), *_code_signs(lines, n),
@@ -135,15 +135,15 @@ def weigh_signs(lines: list[str]) -> dict[str, tuple[int, list[str]]]:
 
 def _chat_signs(lines: list[str]) -> list[Sign]:
     out: list[Sign] = []
-    times = [t for t in lines if _LEADING_TIME.match(t.strip())]
+    times = [t for t in lines if LEADING_TIME.match(t.strip())]
     if len(times) >= 3:
         out.append(("chat", 3 if len(times) >= 5 else 2,
                     f"{len(times)} lines start with a message time ({times[0].strip()[:12]})"))
-    speakers = [t for t in lines if _SPEAKER.match(t.strip())]
+    speakers = [t for t in lines if SPEAKER.match(t.strip())]
     if len(speakers) >= 2:
         out.append(("chat", 3 if len(speakers) >= 5 else 2,
                     f"{len(speakers)} lines start with a speaker ({speakers[0][:20]})"))
-    if words := _distinct(_CHAT_WORDS, lines):
+    if words := distinct(_CHAT_WORDS, lines):
         out.append(("chat", 1, ", ".join(f"'{w}'" for w in words[:3])))
     return out
 
@@ -151,7 +151,7 @@ def _chat_signs(lines: list[str]) -> list[Sign]:
 def _mail_signs(lines: list[str]) -> list[Sign]:
     out: list[Sign] = []
     headers = list(dict.fromkeys(m.group(1).lower() for t in lines
-                                 if (m := _MAIL_HEADER.match(t.strip()))))
+                                 if (m := MAIL_HEADER.match(t.strip()))))
     bare = list(dict.fromkeys((m.group(1) or m.group(2)).lower() for t in lines
                               if (m := _BARE_HEADER.match(t.strip()))))
     if "subject" in bare and len(bare) >= 2:     # a "Date" column alone is a file list's
@@ -159,37 +159,37 @@ def _mail_signs(lines: list[str]) -> list[Sign]:
     if headers:
         out.append(("email", 2 if len(headers) >= 2 else 1,
                     "mail headers " + ", ".join(f"'{h}:'" for h in headers[:4])))
-    if len(buttons := _distinct(_MAIL_BUTTON, [t.strip() for t in lines])) >= 3:
+    if len(buttons := distinct(_MAIL_BUTTON, [t.strip() for t in lines])) >= 3:
         out.append(("email", 2, "a mail client's buttons " + ", ".join(buttons[:3])))
-    elif words := _distinct(_MAIL_WORDS, lines):
+    elif words := distinct(_MAIL_WORDS, lines):
         out.append(("email", 1, ", ".join(f"'{w}'" for w in words[:3])))
-    if addresses := _distinct(_ADDRESS, lines):
+    if addresses := distinct(ADDRESS, lines):
         out.append(("email", 1, "addresses " + ", ".join(addresses[:2])))
     return out
 
 
 def _dialog_signs(lines: list[str], n: int) -> list[Sign]:
     out: list[Sign] = []
-    if words := _distinct(ERROR_WORDS, lines):
+    if words := distinct(ERROR_WORDS, lines):
         out.append(("error_dialog", 1, ", ".join(f"'{w}'" for w in words[:3])))
-    buttons = _distinct(BUTTON, [t.strip() for t in lines])
+    buttons = distinct(BUTTON, [t.strip() for t in lines])
     if buttons and n <= 15:
         out.append(("error_dialog", 1, "buttons " + ", ".join(buttons[:3])))
-    if 1 <= n <= 8 and any(len(_SENTENCE_WORD.findall(t)) >= 4 for t in lines):
+    if 1 <= n <= 8 and any(len(SENTENCE_WORD.findall(t)) >= 4 for t in lines):
         out.append(("error_dialog", 1, f"a short message ({n} lines)"))
     return out
 
 
 def _web_signs(lines: list[str]) -> list[Sign]:
     out: list[Sign] = []
-    addresses = _distinct(_ADDRESS_BAR, [t.strip() for t in lines])
+    addresses = distinct(ADDRESS_BAR, [t.strip() for t in lines])
     # A browser's address bar shows the address without its scheme (Chromium, Safari, current
     # Firefox); one written out with "http://" alone on its line is as often a document's
     # own heading ("http://ngircd.barton.de/" under a README's title): a hint.
-    addresses = [a for a in addresses if not _SCHEME.match(a)] + _distinct(_BROWSER, lines)
+    addresses = [a for a in addresses if not _SCHEME.match(a)] + distinct(_BROWSER, lines)
     if addresses:
         out.append(("web_page", 2, ", ".join(a[:40] for a in addresses[:2])))
-    elif links := _distinct(_LINK, lines):
+    elif links := distinct(LINK, lines):
         out.append(("web_page", 1, "a link " + links[0][:40]))
     # A site's breadcrumb trail ("3.11.2 Documentation » The Python Tutorial » 4. More ..."),
     # shown with or without the browser around the page.
@@ -200,7 +200,7 @@ def _web_signs(lines: list[str]) -> list[Sign]:
     # reader's header names its "Node:" and is a document's).
     if rows := [t for t in lines if _nav_row(t)]:
         out.append(("web_page", 2, "a navigation row " + rows[0].strip()[:40]))
-    nav = _distinct(_NAV, [t.strip() for t in lines])
+    nav = distinct(_NAV, [t.strip() for t in lines])
     if len(nav) >= 2:
         out.append(("web_page", 1, "navigation " + ", ".join(nav[:3])))
     return out
@@ -215,11 +215,11 @@ def _nav_row(line: str) -> bool:
 
 
 def _code_signs(lines: list[str], n: int) -> list[Sign]:
-    code = [t for t in lines if _CODE.search(t)]
+    code = [t for t in lines if CODE.search(t)]
     if len(code) >= 4 and len(code) >= n / 4:
         return [("code", 2, f"{len(code)} of {n} lines read as code")]
     # A terminal session: its commands' output (a listing, a log) may outnumber them.
-    if len(prompts := [t for t in lines if _PROMPT.match(t)]) >= 3:
+    if len(prompts := [t for t in lines if PROMPT.match(t)]) >= 3:
         return [("code", 2, f"a terminal: {len(prompts)} command lines")]
     return [("code", 1, f"{len(code)} lines read as code")] if len(code) >= 2 else []
 
@@ -227,20 +227,20 @@ def _code_signs(lines: list[str], n: int) -> list[Sign]:
 def _prose_signs(lines: list[str], n: int, conversation: list[str]) -> list[Sign]:
     """Long lines of words that are not code and not a chat's messages."""
     out: list[Sign] = []
-    prose = [t for t in lines if len(t) > 60 and len(_PROSE_WORD.findall(t)) >= 8
-             and not _CODE.search(t) and t not in conversation]
+    prose = [t for t in lines if len(t) > 60 and len(PROSE_WORD.findall(t)) >= 8
+             and not CODE.search(t) and t not in conversation]
     if len(prose) >= 8 or (n >= 8 and len(prose) >= n / 2):
         out.append(("document", 2, f"{len(prose)} of {n} lines are prose"))
     elif len(prose) >= 5:
         out.append(("document", 1, f"{len(prose)} lines of prose"))
-    if words := _distinct(_SECTION_WORDS, lines):
+    if words := distinct(_SECTION_WORDS, lines):
         out.append(("document", 1, ", ".join(f"'{w}'" for w in words[:3])))
     # A manual page, in a pager or a browser: its NAME and SYNOPSIS sections.
     if {"NAME", "SYNOPSIS"} <= {t.strip() for t in lines}:
         out.append(("document", 2, "a manual page"))
     if any(_PAGE_COUNTER.match(t) for t in lines) and any(_ZOOM.match(t) for t in lines):
         out.append(("document", 2, "a document viewer's page and zoom controls"))
-    if files := _distinct(_DOCUMENT_FILE, lines[:_TITLE_LINES]):
+    if files := distinct(_DOCUMENT_FILE, lines[:_TITLE_LINES]):
         out.append(("document", 1, f"a .{files[0].rsplit('.', 1)[-1]} file open"))
     return out
 
@@ -250,7 +250,7 @@ def _picture_signs(lines: list[str], n: int) -> list[Sign]:
     what the screen shows is a picture, not text (an image viewer, a game, a demo). An app's
     screen has a menu or a status line of words; a calculator's keys or a file manager's
     listing are many lines of one word or two (25-37 on the sets), a picture's text a few."""
-    if n > _PICTURE_LINES or any(len(_SENTENCE_WORD.findall(t)) >= 3 for t in lines):
+    if n > _PICTURE_LINES or any(len(SENTENCE_WORD.findall(t)) >= 3 for t in lines):
         return []
     return [("other", 2, "no line of three words: a picture more than text")]
 

@@ -22,7 +22,8 @@ from . import evaluate
 from .candidates import find_candidates
 from .grounding import picture_summary, ungrounded, without
 from .displays import whole_screen
-from .kinds import KIND_HELP, allowed_kinds, find_signs, likely_kind
+from .kind_model import features, learned_kind
+from .kinds import KIND_HELP, allowed_kinds, clear_kind, find_signs, likely_kind
 from .salient import PROMPT_LINE_CHARS, context_lines, key_lines
 from .titles import title_bar, title_lines
 from .output import LINE_CHARS, MAX_LINES, SUMMARY_CHARS, Screenshot, ScreenshotCall
@@ -73,6 +74,8 @@ class Screenshots(Task):
         shown = context_lines(texts, keys, bar)
         choice = {n: c for c, n in line_choices(texts).items()}   # what the title enum holds
         described = describe_image(facts)
+        kind_features = features(lines)
+        kinds = offered_kinds(texts, kind_features)
         if sees:
             described += "; the screenshot itself is attached: look at it with its text below"
         return Evidence(
@@ -85,8 +88,8 @@ class Screenshots(Task):
                 or ("(none)" if keys else "(none: no text was found on it)"),
                 "key_lines": "\n".join(_cut(choice[n]) for n in keys) or "(none)",
                 "signs": "; ".join(f"{k}: {', '.join(v)}" for k, v in signs.items()) or "none",
-                "likely": likely_kind(texts) or "unclear",
-                "kinds": ", ".join(f"{k} ({KIND_HELP[k]})" for k in allowed_kinds(texts)),
+                "likely": kinds[0] if len(kinds) == 1 else likely_kind(texts) or "unclear",
+                "kinds": ", ".join(f"{k} ({KIND_HELP[k]})" for k in kinds),
             },
             data={
                 "image": {k: facts[k] for k in ("width", "height", "orientation", "brightness",
@@ -99,6 +102,8 @@ class Screenshots(Task):
                 "key_lines": keys,
                 "candidates": candidates,
                 "signs": signs,
+                "kind_features": kind_features,
+                "kinds": kinds,
                 # The model saw the picture: its summary may describe it (still grounded).
                 **({"seen": True} if sees else {}),
             },
@@ -123,9 +128,10 @@ class Screenshots(Task):
         (only the title bar when code finds one), the kind an enum of the kinds code allows."""
         schema = ScreenshotCall.model_json_schema()
         props = schema["properties"]
-        kinds = allowed_kinds(_texts(evidence))
+        kinds = evidence.data.get("kinds") or allowed_kinds(_texts(evidence))
         props["kind"] = {"type": "string", "enum": kinds}
-        if kinds == ["other"] and not evidence.data.get("seen"):
+        if kinds == ["other"] and clear_kind(_texts(evidence)) == "other" \
+                and not evidence.data.get("seen"):
             # A picture with little text: the summary is code's (what little text there is),
             # not an invented description (issue 12: near-textless screens say so). A model
             # that sees the picture describes it; check() still grounds what it names.
@@ -177,7 +183,8 @@ class Screenshots(Task):
 
     def eval_score(self, truth: dict[str, Any], data: dict[str, Any] | None, *,
                    reason: str | None = None, evidence: Any = None) -> tuple[dict, dict]:
-        return evaluate.judge(truth, data, reason)
+        # ``evidence`` is what the job stores (the evidence's data): its kind features too.
+        return evaluate.judge(truth, data, reason, (evidence or {}).get("kind_features"))
 
     def persist(self, db: Any, job: dict[str, Any], result: Screenshot) -> None:
         db["screenshots"].insert({
@@ -191,6 +198,13 @@ class Screenshots(Task):
             "regions": json.dumps([r.model_dump() for r in result.regions]),
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         })
+
+
+def offered_kinds(texts: list[str], kind_features: dict[str, float]) -> list[str]:
+    """The kinds the schema offers: the fitted model's kind (``kind_model.py``), or without
+    one, the kinds the signs allow (``kinds.allowed_kinds``)."""
+    learned = learned_kind(kind_features) if texts else None
+    return [learned[0]] if learned else allowed_kinds(texts)
 
 
 def line_choices(texts: list[str]) -> dict[str, int]:
