@@ -48,7 +48,13 @@ _CHANGELOG = re.compile(r"(?i)\b(?:change-?log|release notes|what'?s new)\b|\bNE
                         # changes in release 3.8 (2022-04-18)", "Changes in 2.1:"
                         r"|\bchanges\b.{0,40}\b(?:versions?\b|release\s+v?\d|v?\d+\.\d+\b)"
                         # "New for version 2.8:", "New in release 3", "New in 1.4"
-                        r"|\bnew\s+(?:for|in)\s+(?:version|release|v?\d+\.\d+)")
+                        r"|\bnew\s+(?:for|in)\s+(?:version|release|v?\d+\.\d+)"
+                        # How to build and install it, and what that needs: instructions for
+                        # whoever installs it ("How to compile and install ncmpc",
+                        # "Requirements", "Installing Foo"), no task of the project's.
+                        r"|^\W*how to (?:compile|build|install)\b"
+                        r"|^\W*(?:installation|installing|building|compiling)\b(?:\s+\S+){0,3}\W*$"
+                        r"|^\W*(?:requirements|prerequisites|dependencies)\W*$")
 # A licence or copyright notice states terms ("must not be misrepresented"), it asks for no task.
 _LICENCE = re.compile(r"(?i)\bpermission is (?:hereby )?granted\b|\bprovided\W{0,2}as[- ]is\b"
                       r"|^\s*licen[cs]e\s*:|\bwithout any warranty\b|\bfree software\W+you can "
@@ -63,7 +69,10 @@ _TO_READER = re.compile(r"(?i)^\W*(?:please\s+)?(?:see|try|read|consult|refer to
                         # what a list is, said before it ("Here are some items that should be
                         # done for this package."): the items below ask, not this line.
                         r"|^\W*(?:here|below|these)\s+(?:are|is)\b.{0,40}\b(?:items?|things?|"
-                        r"tasks?|list|ideas?)\b")
+                        r"tasks?|list|ideas?)\b"
+                        # and how it is ordered ("Items are in random order, mostly ...")
+                        r"|^\W*(?:the\s+)?(?:items|entries|tasks|things)\s+(?:are\s+)?(?:listed\s+|"
+                        r"sorted\s+)?(?:in|by)\b.{0,30}\border\b")
 # A terminal transcript quoted as an example ("> strace -o output-file ps --blah", "$ make"):
 # what to type if one wants to, not a task. A "$ " prompt marks no list; ">" and "%" mark
 # items in handwriting too, so their run counts as commands only when one of its lines is a
@@ -79,6 +88,10 @@ _DEBIAN_ENTRY = re.compile(r"\burgency=\w+")        # "pkg (1.2-1) unstable; urg
 # form; "1.4.2 (2021/03/01)"): a note that opens with one records releases.
 _RELEASED = re.compile(r"(?i)^\W*(?:v|version|release)?\.?\s*\d+(?:\.\d+)+\S*\s*[-–—,:(]"
                        r".{0,60}?\b(?:19|20)\d\d\s*[-–./]\s*\d{1,2}\s*[-–./]\s*\d{1,2}\b")
+_MARKDOWN_TITLE = re.compile(r"^\s*#{1,6}\s+")
+_QUESTION = re.compile(r"(?i)^(?:\d{1,3}[.)]\s*)?(?:why|how|what|can|does|do|is|are|where|when|"
+                       r"which|who)\b.*\?\s*$")
+_RELEASE_TITLE = re.compile(r"^\s*#{1,6}\s*(?:[A-Za-z][\w+-]*\s+)?v?\d+(?:\.\d+)+\s*$")
 _TITLE_LINES = 4
 _TITLE_WORDS = 8
 # "has the following features:", "Features:": a description follows, unless the heading says
@@ -225,7 +238,7 @@ def described_lines(lines: list[str], gaps: set[int] = frozenset()) -> set[int]:
     named = next((i for i, l in enumerate(lines[:_TITLE_LINES]) if _CHANGELOG.search(l)
                   and _title_like(l) and not _names_a_file(l)
                   and not task_like(without_mark(l)) and not _intends(l)
-                  or _RELEASED.match(l)), None)
+                  or _RELEASED.match(l) or _releases(l, lines)), None)
     licence = next((i for i, l in enumerate(lines) if _DEBIAN_ENTRY.search(l)
                     or _LICENCE.search(l)), None)
     if licence is not None and licence < MAX_LINES:
@@ -241,8 +254,29 @@ def described_lines(lines: list[str], gaps: set[int] = frozenset()) -> set[int]:
         after = next((i for i in range(licence, len(lines)) if _TODO_HEADING.match(lines[i])),
                      len(lines))
         described |= set(range(licence, after))
-    described |= transcript_lines(lines) | release_history(lines)
+    described |= transcript_lines(lines) | release_history(lines) | answers(lines)
     return described | _described_lists(lines, gaps)
+
+
+def answers(lines: list[str]) -> set[int]:
+    """A question set as a heading ("## 2. Why doesn't Thunar execute files ...?", an FAQ's
+    entry) and what follows it up to the next heading: an answer, however it is worded."""
+    found: set[int] = set()
+    inside = False
+    for i, line in enumerate(lines):
+        if _MARKDOWN_TITLE.match(line):
+            inside = bool(_QUESTION.match(_MARKDOWN_TITLE.sub("", line)))
+        if inside:
+            found.add(i)
+    return found
+
+
+def _releases(line: str, lines: list[str]) -> bool:
+    """A heading that is a release's name and version alone ("### JOE 4.6", "## v2.1.0") opens
+    release notes, unless the note is a to-do list or says what is planned (a roadmap's
+    "## 2.0" lists work to come)."""
+    return bool(_RELEASE_TITLE.match(line)) and todo_list_start(lines) is None \
+        and not any(_intends(l) or _PLANNED.search(l) for l in lines)
 
 
 def _described_lists(lines: list[str], gaps: set[int]) -> set[int]:

@@ -48,6 +48,7 @@ _MARKDOWN_HEADING = re.compile(r"^\s*#{2,6}\s+\S")
 # A section's way of saying it is empty ("BUGS" / "None noted"): nothing to do.
 _NOTHING = re.compile(r"(?i)^\W*(?:none(?:\s+(?:noted|known|yet|so far|at the moment))?|"
                       r"nothing(?:\s+yet)?|n/a|no known (?:bugs|issues|problems))\W*$")
+_LINK_ONLY = re.compile(r"(?i)^\W*(?:https?://|www\.)\S+\s*$")
 _SECTION = re.compile(r"^\s*(\d{1,3})\.\s")       # "2. libcurl - multi interface"
 _SUBSECTION = re.compile(r"^\s*\d{1,3}\.\d{1,3}\b")  # "2.1 More non-blocking"
 SHORT_WORDS = 10         # an item of more words is a sentence of prose, not a list entry
@@ -111,6 +112,10 @@ def items(lines: list[Line], excluded: set[int], done: set[int] = frozenset()) -
             if i in done and current is not None and _carries_on(current, line, lines):
                 found.remove(current)
             current = None
+            continue
+        if _LINK_ONLY.match(line.text):     # a link alone: the item above's reference, no item
+            if current is not None:
+                current.lines.append(i)
             continue
         if current is not None and continues(lines[current.lines[-1]], line, current.marked,
                                              lines[current.lines[0]].indent):

@@ -36,8 +36,11 @@ _BLOCK_OPEN, _BLOCK_CLOSE = re.compile(r"^\s*/\*+\s?"), re.compile(r"\s*\*+/\s*$
 _BLOCK_LINE = re.compile(r"^(\s*)\*(?!/)\s?")
 _DOCSTRING = re.compile(r'"""|\'\'\'')
 _TAG = re.compile(r"\b(?:TODO|FIXME|XXX|TBD)\b")
-# A tagged comment after code on the same line: "xArrow ...,  // FIXME: doesn't stretch".
+# A tagged comment after code on the same line: "xArrow ...,  // FIXME: doesn't stretch", and
+# "size_t offset; /* starting offset: XXX - should this be off_t? */".
 _TRAILING = re.compile(r"\s(?://+|#+|--|;+)\s*(?=(?:TODO|FIXME|XXX)\b)")
+_AFTER_CODE = re.compile(r"\s+(?:/\*.*\*/|//.*)\s*$")     # "size_t n; /* length */"
+_TRAILING_BLOCK = re.compile(r"\S\s*/\*+\s*(.*\b(?:TODO|FIXME|XXX)\b.*?)\s*\*+/\s*$")
 _BOUND = re.compile(r"^\s*(?:(?:export|setenv|set)\s+)?[A-Za-z_][\w.]*\s*=\s*[\[({\"'\d/$]")
 _CODE_MIN = 3            # statements a source file shows at least ...
 _CODE_SHARE = 0.5        # ... and the share of its lines outside comments they make
@@ -50,27 +53,45 @@ def comments_of_code(raw: list[str]) -> list[str]:
     literal."""
     comments = _comment_spans(raw)
     rest = [i for i, line in enumerate(raw) if line.strip() and i not in comments]
-    statements = {i for i in rest if _STATEMENT.search(raw[i])}
-    if not comments or len(statements) < _CODE_MIN or len(statements) < _CODE_SHARE * len(rest):
+    statements = {i for i in rest if _STATEMENT.search(_AFTER_CODE.sub("", raw[i]))}
+    if not _is_source(comments, statements, rest):
         # Outside a source file, a value bound to a name is still code, never a task:
         # '__slots__ = ("extras", "marker")' under a TODO comment.
         return ["" if _bound(line) else line for line in raw]
-    tagged = _tagged(len(raw), comments, statements)
-    # A line OCR read without its comment mark stays: "- add helpers for ..." under "# TODO".
-    return [comments[i] if i in tagged else "" if i in comments or i in statements else line
+    tagged = _tagged(raw, comments, statements)
+    # Inside a tagged comment, a line OCR read without its comment mark stays ("- add helpers
+    # for ..." under "# TODO"); elsewhere a line that is neither comment nor statement is code
+    # the patterns do not know ("dict_factory: type[Mapping[Any, Any]] = ...,"), no task.
+    return [("" if i in statements else _continued(comments[i]) if i in comments
+             and not _TAG.search(comments[i]) else comments.get(i, line)) if i in tagged else ""
             for i, line in enumerate(raw)]
 
 
-def _tagged(count: int, comments: dict[int, str], statements: set[int]) -> set[int]:
-    """The lines of tagged comments: from a comment with a tag to the next statement."""
+def _continued(comment: str) -> str:
+    """A tagged comment's next line, indented under it: it carries the item on (items.py joins
+    a hanging indent), not an item of its own ("than auto-generated has_foo() methods")."""
+    return "  " + comment
+
+
+def _is_source(comments: dict[int, str], statements: set[int], rest: list[int]) -> bool:
+    """Comments and statements, the statements at least half of what is not comment: three
+    statements or more, or a block of comments in code (one statement below three comment
+    lines: an excerpt of a function's long comment)."""
+    return bool(comments) and bool(statements) and len(statements) >= _CODE_SHARE * len(rest) \
+        and (len(statements) >= _CODE_MIN or len(comments) >= _CODE_MIN)
+
+
+def _tagged(raw: list[str], comments: dict[int, str], statements: set[int]) -> set[int]:
+    """The lines of tagged comments: from a comment with a tag up to the next statement or
+    blank line (a blank line ends a comment block: "# case (1): ..." below is another)."""
     found: set[int] = set()
     open_tag = False
-    for i in range(count):
-        if i in statements:
+    for i, line in enumerate(raw):
+        if i in statements or not line.strip():
             open_tag = False
         if i in comments and _TAG.search(comments[i]):
             open_tag = True
-        if open_tag and i in comments:
+        if open_tag:
             found.add(i)
     return found
 
@@ -93,6 +114,8 @@ def _comment_spans(raw: list[str]) -> dict[int, str]:
             found[i] = m.group(1) + line[m.end():]
         elif m := _TRAILING.search(line):
             found[i] = line[:len(line) - len(line.lstrip())] + line[m.end():]
+        elif m := _TRAILING_BLOCK.search(line):
+            found[i] = line[:len(line) - len(line.lstrip())] + m.group(1)
     return found
 
 

@@ -1,0 +1,67 @@
+"""How a note is read before the model sees it (session 22, from notes-fresh6/7's misses):
+source files, release notes, install instructions, FAQ answers and links."""
+
+from __future__ import annotations
+
+from test_todos import offered
+
+
+def test_code_the_patterns_do_not_know_is_no_task_in_a_source_file(tmp_path):
+    stub = ("# TODO: add support for returning TypedDict\ndef asdict(\n    inst: Instance,\n"
+            "    recurse: bool = ...,\n    dict_factory: type[Mapping[Any, Any]] = ...,\n"
+            "    filter: Filter | None = ...,\n) -> dict[str, Any]: ...\n")
+    assert offered(tmp_path, stub) == ["TODO: add support for returning TypedDict"]
+
+
+def test_a_tagged_comments_next_lines_carry_it_on_and_a_link_is_no_item(tmp_path):
+    code = ("    # TODO: Decide whether we like these better\n    # than generated methods\n"
+            "    # on the instances themselves.\n    # See:\n    # https://example.org/issue/4\n"
+            "    def fields(self):\n        return self._fields\n"
+            "    def names(self):\n        return list(self._fields)\n")
+    assert offered(tmp_path, code) == [
+        "TODO: Decide whether we like these better than generated methods on the instances "
+        "themselves."]
+
+
+def test_a_long_comment_in_code_is_source_and_only_its_tagged_part_asks(tmp_path):
+    code = ("        # We only apply mutation (1), and ignore mutation (2).\n"
+            "        # The reason is that (2) is easy to generate.\n        #\n"
+            "        # TODO: repeat (1) on a geometric distribution.\n\n"
+            "        # case (1): duplicate the choices.\n"
+            "        attempt = data.choices[:start2] + data.choices[start1:]\n")
+    assert offered(tmp_path, code) == ["TODO: repeat (1) on a geometric distribution."]
+
+
+def test_a_tagged_block_comment_after_a_statement_asks_and_the_next_statement_does_not(tmp_path):
+    code = ("typedef struct {\n    size_t offset; /* start: XXX - should this be off_t? */\n"
+            "    size_t len; /* match length */\n    int flags;\n} match_t;\n")
+    assert offered(tmp_path, code) == ["start: XXX - should this be off_t?"]
+
+
+def test_release_notes_under_a_version_heading_ask_for_nothing(tmp_path):
+    news = ("### JOE.next\n\n### JOE 4.6\n\n* Enhancements\n\n"
+            "\t* Upgrade to Unicode 10.0.0.\n\t* Install Gnome .desktop files.\n\n"
+            "* Bugs fixed\n")
+    assert offered(tmp_path, news) == []
+    roadmap = "## 2.0\n\n* Add a plugin API (planned)\n* Port to GTK 4\n"
+    assert offered(tmp_path, roadmap) != []
+
+
+def test_install_instructions_and_requirements_ask_for_nothing(tmp_path):
+    readme = ("How to compile and install ncmpc\n--------------------------------\n\n"
+              "You need:\n\n- a C++17 compliant compiler\n- `ncurses <https://example.org/>`__\n")
+    assert offered(tmp_path, readme) == []
+    assert offered(tmp_path, "Requirements\n============\n- install Gtk+ 2.4\n") == []
+
+
+def test_an_faq_answer_under_a_question_heading_asks_for_nothing(tmp_path):
+    faq = ("2. Why doesn't it execute files marked as executable?\n"
+           "=====================================================\n\n"
+           "  For security reasons it only runs desktop files. The types\n"
+           "  don't really need to match exactly, but it is enough if one matches.\n")
+    assert offered(tmp_path, faq) == []
+
+
+def test_a_line_saying_how_the_list_is_ordered_is_no_item(tmp_path):
+    text = "Items are in random order, mostly reverse chronological.\n\n- add an end-game table\n"
+    assert offered(tmp_path, text) == ["- add an end-game table"]
