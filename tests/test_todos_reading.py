@@ -65,3 +65,8 @@ def test_an_faq_answer_under_a_question_heading_asks_for_nothing(tmp_path):
 def test_a_line_saying_how_the_list_is_ordered_is_no_item(tmp_path):
     text = "Items are in random order, mostly reverse chronological.\n\n- add an end-game table\n"
     assert offered(tmp_path, text) == ["- add an end-game table"]
+
+
+def test_a_bullet_read_on_a_line_of_its_own_marks_the_words_below_it(tmp_path):
+    text = "## UI\n\n*\n  Completion for Ruby's code\n*\n  irb integration\n"
+    assert offered(tmp_path, text) == ["* Completion for Ruby's code", "* irb integration"]

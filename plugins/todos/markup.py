@@ -20,6 +20,8 @@ from .source_code import comments_of_code
 
 # A note most of whose lines share a comment prefix is a list kept in comments.
 _MOSTLY = 0.6
+_LONE_MARK = re.compile(r"^\s*[-*•+–]\s*$")
+_MARKED = re.compile(r"^[-*•+–]\s")
 _FENCE = re.compile(r"^\s*(?:```|~~~)")
 _UNDERLINE = re.compile(r"^\s*(?:={3,}|-{3,}|~{3,}|\^{3,})\s*$")
 _UNDERLINE_SLACK = 4     # an underline is about as long as its title
@@ -35,7 +37,20 @@ def plain_lines(raw: list[str]) -> list[str]:
     underlined in reStructuredText or Markdown's other form ("FAQ" over "===") written as
     ``## FAQ``: the underline has no letters and would be lost, and the line read as an item
     ("Where is a graphical interface?" in an FAQ)."""
-    return _underlined(_without_pod(_uncommented(comments_of_code(_unfenced(raw)))))
+    return _underlined(_without_pod(_uncommented(comments_of_code(_unfenced(_marks_joined(raw))))))
+
+
+def _marks_joined(raw: list[str]) -> list[str]:
+    """A list mark alone on its line, its words on the next: OCR reads a bullet drawn apart
+    from its text as a line of its own ("*" over "  Completion for Ruby's code"). The two are
+    one item."""
+    out = list(raw)
+    for i in range(len(raw) - 1):
+        words = out[i + 1].strip()
+        if _LONE_MARK.match(out[i]) and words and not _LONE_MARK.match(out[i + 1]) \
+                and not _MARKED.match(words):
+            out[i], out[i + 1] = f"{out[i].rstrip()} {words}", ""
+    return out
 
 
 def _unfenced(raw: list[str]) -> list[str]:
