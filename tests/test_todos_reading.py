@@ -70,3 +70,16 @@ def test_a_line_saying_how_the_list_is_ordered_is_no_item(tmp_path):
 def test_a_bullet_read_on_a_line_of_its_own_marks_the_words_below_it(tmp_path):
     text = "## UI\n\n*\n  Completion for Ruby's code\n*\n  irb integration\n"
     assert offered(tmp_path, text) == ["* Completion for Ruby's code", "* irb integration"]
+
+
+def test_a_tag_without_a_colon_before_a_task_verb_reads_as_a_task():
+    from mustelid.plugins.todos.lines import task_like
+    assert task_like("XXX handle auth-int.") and task_like("TODO(kim) add caching")
+    assert not task_like("TODO Mousepad") and not task_like("TODO - Mousepad")
+    assert not task_like("TODO - list of things to do for libpng:")
+
+
+def test_revision_verbs_start_tasks():
+    from mustelid.plugins.todos.lines import task_like
+    assert task_like("Revise everything about explodes.")
+    assert task_like("Rephrase the warnings where required.")

@@ -135,6 +135,10 @@ unify upgrade use validate verify warn wrap""".split())
 # of one note: each is a common first word of an item in software TODO files and issue titles.
 _VERBS |= set("""include insert introduce mention prevent print process reorganise reorganize
 resolve restore retry revert sanitise sanitize sync trim turn""".split())
+# Session 22 (notes-fresh7: "Revise everything about explodes." never counted as a task): more
+# verbs of revision work, each a common first word of items in TODO files.
+_VERBS |= set("""revise rephrase reword correct modify cleanup polish finalise finalize
+streamline harmonise harmonize standardise standardize""".split())
 # Screen furniture of a photographed editor or terminal, never a task: key help ("^O Write Out",
 # "M-U Undo"), a status message in brackets ("[ Read 15 lines ]"), a menu bar (four or more
 # capitalised words and nothing else: "File Edit Options Buffers Tools Help"), a pager's status
@@ -189,6 +193,7 @@ def without_mark(line: str) -> str:
 # not a window's title ("TODO - Mousepad", "TODO - ~/src - Geany") or a list's heading ("TODO -
 # list of things to do for libpng:").
 _TAG = re.compile(r"^\W*(?:TODO|FIXME|XXX)\b\s*(?:\([^)]*\))?\s*[-:–]\s*")
+_BARE_TAG = re.compile(r"^(?:TODO|FIXME|XXX)\b\s*(?:\([^)]*\))?\s*")
 
 
 def asks(line: str) -> bool:
@@ -232,6 +237,12 @@ def task_like(line: str) -> bool:
     if item and not _LABEL.match(rest):
         return True
     # "component: do something" (a TODO file's way): the label names where, the rest what.
+    # A programmer's tag without a colon ("XXX handle auth-int.") is the same kind of label.
+    # A tag over a list ("TODO - list of things to do for libpng:") is the list's heading.
+    untagged = _BARE_TAG.sub("", rest.lstrip())
+    if untagged != rest.lstrip() and untagged.rstrip().endswith(":"):
+        return False
+    rest = untagged
     label = _WHERE.match(rest)
     if label:
         rest = rest[label.end():]
