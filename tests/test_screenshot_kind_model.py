@@ -80,3 +80,14 @@ def test_training_reads_only_rows_with_features_and_a_label():
     report["results"].append({"name": "failed", "fields": {"kind": {"expected": "chat"}}})
     report["results"].append({"name": "unlabelled", "fields": {}})
     assert train_kinds.samples(report) == [({"a": 1.0}, "chat")]
+
+
+def test_an_eval_report_row_carries_the_screens_kind_features():
+    task = Screenshots()
+    labels = {"kind": "email", "title": "Quarterly figures", "must_mention": []}
+    feats = {"code": 0.1}
+    _, detail = task.eval_score(task.eval_truth(labels), {"kind": "email", "title": "x"},
+                                evidence={"kind_features": feats})
+    assert detail["kind"]["features"] == feats and detail["kind"]["expected"] == "email"
+    _, failed = task.eval_score(task.eval_truth(labels), None, reason="no_text", evidence=None)
+    assert "features" not in failed["kind"]
