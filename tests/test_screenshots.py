@@ -732,3 +732,15 @@ def test_the_model_reads_the_key_lines_and_the_top_of_the_screen_within_a_budget
     assert len(ev.data["lines"]) == 60          # the evidence keeps every line, boxes and all
     prompt = ev.variables["lines"] + "\n" + ev.variables["key_lines"]
     assert "Line 55 " not in prompt and len(prompt.splitlines()) < 20
+
+
+def test_a_mails_subject_is_its_title_and_a_breadcrumb_is_no_title_bar():
+    from mustelid.plugins.screenshots.titles import title_bar, title_lines
+    mail = [{"text": t, "box": [10, 5 + 30 * i, 600, 25 + 30 * i]} for i, t in enumerate(
+        ["mutt", "From: Dana Reyes <dana@example.org>", "Subject: Quarterly figures", "Hi,"])]
+    assert title_lines(mail) == [1]                  # the terminal's title bar
+    assert title_lines(mail, "email") == [3]         # a mail is called by its subject
+    crumbs = [{"text": "Python »", "box": [10, 5, 80, 20]},
+              {"text": "3.11.2 Documentation » Library » pathlib", "box": [90, 5, 600, 20]},
+              {"text": "pathlib — Object-oriented filesystem paths", "box": [10, 60, 700, 90]}]
+    assert title_bar(crumbs) == 2

@@ -76,6 +76,7 @@ class Screenshots(Task):
         described = describe_image(facts)
         kind_features = features(lines)
         kinds = offered_kinds(texts, kind_features)
+        kind = kinds[0] if len(kinds) == 1 else None
         if sees:
             described += "; the screenshot itself is attached: look at it with its text below"
         return Evidence(
@@ -97,8 +98,8 @@ class Screenshots(Task):
                 "whole_screen": whole_screen(image),
                 "lines": lines,
                 # The title is copied from a line the model was shown.
-                "title_lines": [n for n in title_lines(lines) if n in shown or n in keys]
-                or title_lines(lines),
+                "title_lines": [n for n in title_lines(lines, kind) if n in shown or n in keys]
+                or title_lines(lines, kind),
                 "key_lines": keys,
                 "candidates": candidates,
                 "signs": signs,

@@ -62,13 +62,20 @@ _CONTROL = re.compile(r"(?i)^\W*(?:open|save|save as|new|close|cancel|ok|quit|ex
                       r"forward|reload|search|zoom in|zoom out|fit width|fit page|undo|redo)\W*$")
 
 
+_CRUMB_END = re.compile(r"\s[»›]\s*$")
+# A mail's subject header: what a person calls a mail on screen, whatever the window says.
+_SUBJECT = re.compile(r"^\s*subject\s?:\s*\S", re.I)
+
+
 def _names_something(text: str) -> bool:
     return len(_LETTERS.findall(text)) >= 3 and not _CLOCK_OR_NUMBER.match(text)
 
 
 def _names_no_window(text: str) -> bool:
-    """A bare shell's or a control's name ("bash", "Open", "Zoom In"): never a title bar."""
-    return bool(_SHELL.match(text) or _CONTROL.match(text))
+    """A bare shell's or a control's name ("bash", "Open", "Zoom In"), or the first crumb of a
+    site's breadcrumb trail ("Python »" atop a page shown without the browser): never a title
+    bar."""
+    return bool(_SHELL.match(text) or _CONTROL.match(text) or _CRUMB_END.search(text))
 
 
 def _labels_a_control(text: str) -> bool:
@@ -90,9 +97,14 @@ def title_bar(lines: list[dict[str, Any]]) -> int | None:
     return None
 
 
-def title_lines(lines: list[dict[str, Any]]) -> list[int]:
-    """The numbers of the lines that may be the title: only the title bar when there is one,
-    else every line that names something and is not a menu bar (every line, if none does)."""
+def title_lines(lines: list[dict[str, Any]], kind: str | None = None) -> list[int]:
+    """The numbers of the lines that may be the title: an e-mail's subject line when the screen
+    is a mail (a terminal client's title bar says "mutt"); else only the title bar when there
+    is one, else every line that names something and is not a menu bar (every line, if none
+    does)."""
+    if kind == "email" and (subject := next((n for n, l in enumerate(lines, 1)
+                                             if _SUBJECT.match(l["text"])), None)):
+        return [subject]
     if (bar := title_bar(lines)) is not None:
         return [bar]
     named = [n for n, l in enumerate(lines, 1)
