@@ -6,9 +6,10 @@ labelled screens by ``train_kinds.py`` and kept in ``kind_model.json`` beside th
 Why learned: the signs are right when they are clear, but deciding between rival signs by hand
 (``kinds.clear_kind``, else the model's choice among the kinds with signs) named the right kind
 of 16 in 24 screens of a batch made after the rules were written (screens-fresh6, issue 12).
-The same signs weighed by a regression fitted on the other batches named 20 of those 24, and
-169 of 194 screens when each batch in turn was left out of the fit (docs/EVAL.md). The 0.5B
-model's own choice followed its summary more than the evidence.
+The same signs weighed by a regression fitted on the batches before it named 20 of those 24;
+fitted on dev and fresh..fresh6, it named 25 of the 29 screens with text of screens-fresh7,
+made after it. Each of the eight batches left out of the fit in turn: 193 of 221
+(docs/EVAL.md). The 0.5B model's own choice followed its summary more than the evidence.
 
 Without ``kind_model.json`` (a plugin author's fork, a deleted file) the task falls back to
 the rules alone (``kinds.allowed_kinds``).

@@ -9,8 +9,8 @@ each report is left out in turn and predicted by a fit on the others: that score
 goes to stderr and is the one to believe (a batch made after the fit is the next best).
 
 A softmax regression on standardised features with an L2 penalty, as scikit-learn's
-``LogisticRegression(C=...)`` fits it (``C=0.3`` chose nothing on any held-out batch: 0.1-3
-scored 168-170 of 194 left out). Gradient descent in numpy: a few hundred screens and a few
+``LogisticRegression(C=...)`` fits it (``C=0.3``; 0.1 to 3 scored 168-170 of 192 screens
+left out, batch by batch, on the seven batches before screens-fresh7). Gradient descent in numpy: a few hundred screens and a few
 dozen features.
 """
 
