@@ -83,3 +83,68 @@ def test_revision_verbs_start_tasks():
     from mustelid.plugins.todos.lines import task_like
     assert task_like("Revise everything about explodes.")
     assert task_like("Rephrase the warnings where required.")
+
+
+def test_a_release_heading_with_a_month_name_and_changes_told_as_made_ask_for_nothing(tmp_path):
+    news = ("Version 0.7.7   2017-dec-27\n-------------\n * Upgraded libpng to version 1.6.34.\n"
+            " * Disallowed out-of-bounds values in rangeset options.\n")
+    assert offered(tmp_path, news) == []
+    from mustelid.plugins.todos.lines import task_like
+    assert not task_like("* Upgraded zlib to 1.2.11.") and task_like("* Upgrade zlib to 1.2.11.")
+
+
+def test_settings_and_usage_examples_ask_for_nothing_but_a_tag_in_a_script_does(tmp_path):
+    script = ("# Input=nothing\n# Output=output-panel\n# Save-files=nothing\n\n"
+              "#TODO: use the configured terminal\ngnome-terminal --working-directory=\"$D\" &\n")
+    assert offered(tmp_path, script) == ["TODO: use the configured terminal"]
+    examples = ("Some examples of ways to use devtodo:\n\n1. Displaying only one item:\n"
+                "\ttodo 12\n\n2. Removing items 1 through 10:\n\ttdr 1-10\n")
+    assert offered(tmp_path, examples) == []
+
+
+def test_lisp_is_source_and_its_fixme_comment_is_one_item(tmp_path):
+    scheme = (";; FIXME: the functions taking an optional TZ-OFFSET should be extended\n"
+              ";; to take a symbolic time-zone; this string should be stored in\n"
+              ";; the DATE structure.\n\n(define-module (srfi srfi-19)\n"
+              "  #:use-module (ice-9 receive))\n(define (current-date) (now))\n")
+    assert offered(tmp_path, scheme) == [
+        "FIXME: the functions taking an optional TZ-OFFSET should be extended"]
+
+
+def test_an_faq_entry_put_as_a_cry_is_answered_not_asked(tmp_path):
+    faq = ("## Why does st not handle utmp entries?\n\nUse the utmp tool for this task.\n\n"
+           "## Nothing works, and nothing is said about an unknown terminal!\n\n"
+           "* Some programs just assume they run in xterm and rely on nothing else.\n")
+    assert offered(tmp_path, faq) == []
+
+
+def test_a_programs_readme_opening_describes_its_features(tmp_path):
+    readme = ("FROTZ V2.54 - An interpreter for all Infocom and other Z-machine games.\n\n"
+              "- compiles and runs on most common flavors of Unix.\n- Sound support through libao.\n"
+              "- Config files.\n")
+    assert offered(tmp_path, readme) == []
+
+
+def test_prose_wrapped_at_the_notes_width_carries_on_in_lower_case(tmp_path):
+    text = ("Finish porting Frotz to the PDP-10 line of mainframe computers.  Dumb\n"
+            "works.  Full-screen support needed.\n\n"
+            "Renaming a file should give the current filename as a default value.\n"
+            "(Suggested by \"Micha\".)\n\n"
+            "Add heuristic to stop when the improvement is too slow / antithrashing\n"
+            "support singularities? this feature will be added eventually\n")
+    got = offered(tmp_path, text)
+    assert got[0].startswith("Finish porting") and got[0].endswith("support needed.")
+    assert got[1].endswith('(Suggested by "Micha".)')
+    assert got[2].startswith("Add heuristic") and got[3].startswith("support singularities?")
+
+
+def test_a_version_is_no_list_number_but_an_outline_number_is(tmp_path):
+    from mustelid.plugins.todos.lines import list_marked
+    assert not list_marked("1.2.x versions, IIRC it didn't happen with 1.2.7.")
+    assert list_marked("2.1 More non-blocking") and list_marked("3. Update the docs")
+
+
+def test_a_tag_without_a_colon_asks_unless_it_titles_a_list():
+    from mustelid.plugins.todos.lines import asks
+    assert asks("TODO classpath?") and asks("TODO(1.5): turn into error")
+    assert not asks("TODO for debian packaging of libgpg-error") and not asks("TODO list")

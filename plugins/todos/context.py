@@ -55,6 +55,10 @@ _CHANGELOG = re.compile(r"(?i)\b(?:change-?log|release notes|what'?s new)\b|\bNE
                         r"|^\W*how to (?:compile|build|install)\b"
                         r"|^\W*(?:installation|installing|building|compiling)\b(?:\s+\S+){0,3}\W*$"
                         r"|^\W*(?:requirements|prerequisites|dependencies)\W*$")
+# A program's name, version and what it is ("FROTZ V2.54 - An interpreter for ..."): the
+# opening of its README, which describes it.
+_PROGRAM_TITLE = re.compile(r"(?i)^\W*[A-Za-z][\w+-]*\s+v?\d+(?:\.\d+)+\w*\s+[-–—]\s+"
+                            r"(?:an?|the)\s")
 # A licence or copyright notice states terms ("must not be misrepresented"), it asks for no task.
 _LICENCE = re.compile(r"(?i)\bpermission is (?:hereby )?granted\b|\bprovided\W{0,2}as[- ]is\b"
                       r"|^\s*licen[cs]e\s*:|\bwithout any warranty\b|\bfree software\W+you can "
@@ -86,8 +90,10 @@ _RELEASE_ENTRY = re.compile(r"^\s*v?(\d+(?:\.\d+)+)[a-z]?:?\s+\S")
 _DEBIAN_ENTRY = re.compile(r"\burgency=\w+")        # "pkg (1.2-1) unstable; urgency=medium"
 # A release's heading with its date ("Version 2.13 - Sergey Poznyakoff, 2019-11-06", GNU's NEWS
 # form; "1.4.2 (2021/03/01)"): a note that opens with one records releases.
-_RELEASED = re.compile(r"(?i)^\W*(?:v|version|release)?\.?\s*\d+(?:\.\d+)+\S*\s*[-–—,:(]"
-                       r".{0,60}?\b(?:19|20)\d\d\s*[-–./]\s*\d{1,2}\s*[-–./]\s*\d{1,2}\b")
+# The date's month may be a name ("Version 0.7.7   2017-dec-27").
+_RELEASED = re.compile(r"(?i)^\W*(?:v|version|release)?\.?\s*\d+(?:\.\d+)+\S*\s*[-–—,:(]?"
+                       r".{0,60}?\b(?:19|20)\d\d\s*[-–./]\s*(?:\d{1,2}|[a-z]{3,9})\s*[-–./]\s*"
+                       r"\d{1,2}\b")
 _MARKDOWN_TITLE = re.compile(r"^\s*#{1,6}\s+")
 _QUESTION = re.compile(r"(?i)^(?:\d{1,3}[.)]\s*)?(?:why|how|what|can|does|do|is|are|where|when|"
                        r"which|who)\b.*\?\s*$")
@@ -96,7 +102,9 @@ _TITLE_LINES = 4
 _TITLE_WORDS = 8
 # "has the following features:", "Features:": a description follows, unless the heading says
 # the features are still to come.
-_DESCRIBES = re.compile(r"(?i)\bfeatures?\b(?!\s+(?:fix|request|wish))[^:]{0,40}:\s*$")
+# "Some examples of sneaky ways to use devtodo:": what follows shows how, it asks nothing.
+_DESCRIBES = re.compile(r"(?i)\bfeatures?\b(?!\s+(?:fix|request|wish))[^:]{0,40}:\s*$"
+                        r"|\b(?:examples?|for instance)\b[^:]{0,40}:\s*$")
 # "The following features have been removed. They are not "missing".": a record of them, however
 # the line goes on.
 _RECORDS = re.compile(r"(?i)\bfollowing\b.{0,40}\b(?:have|has) been (?:removed|dropped|"
@@ -238,7 +246,8 @@ def described_lines(lines: list[str], gaps: set[int] = frozenset()) -> set[int]:
     named = next((i for i, l in enumerate(lines[:_TITLE_LINES]) if _CHANGELOG.search(l)
                   and _title_like(l) and not _names_a_file(l)
                   and not task_like(without_mark(l)) and not _intends(l)
-                  or _RELEASED.match(l) or _releases(l, lines)), None)
+                  or _RELEASED.match(l) or _PROGRAM_TITLE.match(l) or _releases(l, lines)),
+                 None)
     licence = next((i for i, l in enumerate(lines) if _DEBIAN_ENTRY.search(l)
                     or _LICENCE.search(l)), None)
     if licence is not None and licence < MAX_LINES:
@@ -261,11 +270,15 @@ def described_lines(lines: list[str], gaps: set[int] = frozenset()) -> set[int]:
 def answers(lines: list[str]) -> set[int]:
     """A question set as a heading ("## 2. Why doesn't Thunar execute files ...?", an FAQ's
     entry) and what follows it up to the next heading: an answer, however it is worded."""
+    titles = [_MARKDOWN_TITLE.sub("", l) for l in lines if _MARKDOWN_TITLE.match(l)]
+    # In an FAQ, an entry may be put as a cry rather than a question ("## Nothing works!").
+    faq = any(_QUESTION.match(t) for t in titles)
     found: set[int] = set()
     inside = False
     for i, line in enumerate(lines):
         if _MARKDOWN_TITLE.match(line):
-            inside = bool(_QUESTION.match(_MARKDOWN_TITLE.sub("", line)))
+            title = _MARKDOWN_TITLE.sub("", line)
+            inside = bool(_QUESTION.match(title)) or faq and title.rstrip().endswith(("?", "!"))
         if inside:
             found.add(i)
     return found

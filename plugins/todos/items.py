@@ -28,7 +28,8 @@ import re
 from dataclasses import dataclass, field
 
 from .context import names_todo_list, todo_heading
-from .lines import QUOTE_CHARS, Line, asks, chrome, heading, list_marked, task_like, without_mark
+from .lines import (QUOTE_CHARS, Line, asks, chrome, heading, list_marked, task_like, task_verb,
+                    without_mark)
 
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _SENTENCE_END = re.compile(r"[.!?:;]['\")\]]*$")
@@ -48,6 +49,9 @@ _MARKDOWN_HEADING = re.compile(r"^\s*#{2,6}\s+\S")
 # A section's way of saying it is empty ("BUGS" / "None noted"): nothing to do.
 _NOTHING = re.compile(r"(?i)^\W*(?:none(?:\s+(?:noted|known|yet|so far|at the moment))?|"
                       r"nothing(?:\s+yet)?|n/a|no known (?:bugs|issues|problems))\W*$")
+_REMARK = re.compile(r"^\s*\([^()]*(?:\([^()]*\)[^()]*)*\)\W*$")    # a line in brackets
+_WRAP_MIN = 60           # a note this wide can hold wrapped prose ...
+_WRAPPED = 0.8           # ... and a line this close to its width was wrapped there
 _LINK_ONLY = re.compile(r"(?i)^\W*(?:https?://|www\.)\S+\s*$")
 _SECTION = re.compile(r"^\s*(\d{1,3})\.\s")       # "2. libcurl - multi interface"
 _SUBSECTION = re.compile(r"^\s*\d{1,3}\.\d{1,3}\b")  # "2.1 More non-blocking"
@@ -76,20 +80,29 @@ def _short(text: str) -> bool:
                                                   for m in _WORD.findall(w))
 
 
-def continues(prev: Line, line: Line, item_marked: bool, item_indent: int) -> bool:
-    """Does ``line`` carry on the item whose last line is ``prev``?"""
+def continues(prev: Line, line: Line, item_marked: bool, item_indent: int,
+              width: int = 0) -> bool:
+    """Does ``line`` carry on the item whose last line is ``prev``? ``width``: the note's
+    longest line, to tell prose wrapped at it from short entries."""
     if line.piece:
         return True
     if line.after_gap or list_marked(line.text):
         return False
     if line.indent > item_indent:      # a text file's hanging indent, even after a full stop
         return True
+    if _REMARK.match(line.text):       # "(Suggested by Brad.)" under an item: its remark
+        return True
     if _SENTENCE_END.search(prev.text):
         return False
     if _CUT.search(prev.text):
         return True
     first = line.text.lstrip()[:1]
-    return item_marked and (first.islower() or first in "([")
+    # A paragraph wrapped at the note's width carries on in lower case ("... PDP-10 line of
+    # computers.  Dumb" / "works.  Full-screen support needed."); short lines in lower case
+    # are entries of their own ("book the flights" / "call the bank").
+    wrapped = width >= _WRAP_MIN and len(prev.text) >= _WRAPPED * width \
+        and not task_verb(line.text.split()[0])     # "support singularities?": an entry
+    return (item_marked or wrapped) and (first.islower() or first in "([")
 
 
 def items(lines: list[Line], excluded: set[int], done: set[int] = frozenset()) -> list[Item]:
@@ -99,6 +112,7 @@ def items(lines: list[Line], excluded: set[int], done: set[int] = frozenset()) -
     finishes that whole item: the mark is the item's."""
     found: list[Item] = []
     current: Item | None = None
+    width = max((len(line.text) for line in lines), default=0)
     for i, line in enumerate(lines):
         if not _WORD.search(line.text):   # OCR's debris ("头", "e"): neither item nor break
             continue
@@ -118,7 +132,7 @@ def items(lines: list[Line], excluded: set[int], done: set[int] = frozenset()) -
                 current.lines.append(i)
             continue
         if current is not None and continues(lines[current.lines[-1]], line, current.marked,
-                                             lines[current.lines[0]].indent):
+                                             lines[current.lines[0]].indent, width):
             current.lines.append(i)
             continue
         current = Item([i], marked=list_marked(line.text))

@@ -8,6 +8,8 @@ from typing import Any, NamedTuple
 
 from mustelid import clean_text
 
+from .tags import BARE_TAG, tagged
+
 MAX_LINES = 40         # source lines shown to the model at once: ~15 prompt tokens each
 # A longer note is reviewed in parts of at most MAX_LINES lines, one model call each (parts.py):
 # 12 parts are ~480 lines, ~12 calls of 2-4 s, well inside a job's time limit.
@@ -101,7 +103,8 @@ def source_lines(raw: list[str]) -> list[str]:
 # A number may carry a sub-item's letter ("20a. Allow side branches ..."), and a letter alone
 # before ")" numbers steps too ("c) Update the files describing the new release:").
 _ITEM = re.compile(r"^\s*(?:(?:-(?!-[^\W\d_])|[–—•·>+~☐☑✓✔□■]|\*(?!\w[^*\s]*\*)"
-                   r"|\(?\d{1,3}[a-z]?[.)]|\(?[A-Za-z]\)(?=\s)"
+                   # not a version's digits ("1.2.x versions, IIRC ...")
+                   r"|\(?\d{1,3}[a-z]?[.)](?!\d+\.[\dx])|\(?[A-Za-z]\)(?=\s)"
                    # "17 - Generate LaTeX": an item's number
                    r"|\[[ xX]?\]|\d{1,4}\s+[-–]\s)\s*"
                    r"|o\s+|=\s+(?=\S)(?!.*=\s*$))")
@@ -154,7 +157,9 @@ _WORD = re.compile(r"[^\W\d_]{2,}")
 _GLUED = re.compile(r"^([^\W\d_]{2,})(?=--|=)")
 _RECORD = re.compile(r"(?:fixed|added|changed|removed|improved|updated|renamed|replaced|moved|"
                      r"dropped|bumped|merged|reworked|rewrote|rewritten|cleaned|deprecated|"
-                     r"bugfix|implemented|switched|converted|corrected|refactored)\b", re.I)
+                     r"bugfix|implemented|switched|converted|corrected|refactored|upgraded|"
+                     r"downgraded|disallowed|enabled|disabled|introduced|reduced|optimi[sz]ed|"
+                     r"simplified|documented|ported|restored|reverted)\b", re.I)
 _NOW = re.compile(r"\b(?:will|can|does|do|is|are) now\b", re.I)
 # A change told as made, in the perfect passive ("Error messages ... have been cleaned up", "the
 # internal methods have been marked private"); not what was asked or seen ("has been requested",
@@ -189,22 +194,9 @@ def without_mark(line: str) -> str:
     return (line[item.end():] if item else line).strip()
 
 
-# A tag a programmer leaves before a task: "TODO - maybe handle this ...", "TODO(kim) - ...";
-# not a window's title ("TODO - Mousepad", "TODO - ~/src - Geany") or a list's heading ("TODO -
-# list of things to do for libpng:").
-_TAG = re.compile(r"^\W*(?:TODO|FIXME|XXX)\b\s*(?:\([^)]*\))?\s*[-:–]\s*")
-_BARE_TAG = re.compile(r"^(?:TODO|FIXME|XXX)\b\s*(?:\([^)]*\))?\s*")
-
-
 def asks(line: str) -> bool:
     """Does the line ask in words ("please", "should", "need to", "TODO:"), verb or no verb?"""
-    return bool(_ASK.search(line)) or _tagged(line)
-
-
-def _tagged(line: str) -> bool:
-    tag = _TAG.match(line)
-    rest = line[tag.end():] if tag else ""
-    return len(rest.split()) >= 3 and " - " not in rest and not rest.rstrip().endswith(":")
+    return bool(_ASK.search(line)) or tagged(line)
 
 
 def task_verb(word: str) -> bool:
@@ -239,7 +231,7 @@ def task_like(line: str) -> bool:
     # "component: do something" (a TODO file's way): the label names where, the rest what.
     # A programmer's tag without a colon ("XXX handle auth-int.") is the same kind of label.
     # A tag over a list ("TODO - list of things to do for libpng:") is the list's heading.
-    untagged = _BARE_TAG.sub("", rest.lstrip())
+    untagged = BARE_TAG.sub("", rest.lstrip())
     if untagged != rest.lstrip() and untagged.rstrip().endswith(":"):
         return False
     rest = untagged

@@ -15,7 +15,8 @@ import re
 # Line-comment prefixes of common languages and formats. "*" and "-" are not among them: a
 # note whose lines mostly start with them is a list.
 # A list mark right after the prefix is a list in the comment: OCR drops the space ("#- item").
-COMMENT = re.compile(r'^(\s*)(#+|//+|--|;+|%+|")(?=\s|$|[-*•](?=\s|\w))\s?')
+# A tag right after the prefix is a comment too ("#TODO: use gconftool-2 ...").
+COMMENT = re.compile(r'^(\s*)(#+|//+|--|;+|%+|")(?=\s|$|[-*•](?=\s|\w)|(?:TODO|FIXME|XXX)\b)\s?')
 # A statement of a programming language, whatever the language: a line ending a statement or
 # opening or closing a block, brackets alone, an assignment to a name, an import, a return or
 # raise, a definition, a control-flow header ending in ":", a preprocessor line, a method call
@@ -31,7 +32,12 @@ _STATEMENT = re.compile(
     r"|@\w+|(?:export|local|readonly|declare)\s+\w+=|exec\s+\S|(?:fi|done|then|esac|do)\s*;?\s*$"
     # a parameter of a signature, one a line: "recursive: bool = False,", "**kwargs,"
     r"|(?:\*{1,2}\w+|\w+\s*:\s*[^=,\s][^=,]*(?:=[^,]+)?|\w+\s*=\s*[^,\s]+),\s*$)"
-    r"|\w\.\w+\(.*\)[,;]?\s*$")
+    r"|\w\.\w+\(.*\)[,;]?\s*$"
+    # a Lisp form ("(define-module (srfi srfi-19)", "(let ((record ..."), a shell command sent
+    # to the background ("gnome-terminal ... &")
+    r"|^\s*\((?:define[\w-]*|let\*?|lambda|if|cond|when|unless|set!|setq|use-modules|export|"
+    r"begin|defun|defvar|defmacro|defcustom|require|provide)[\s)]"
+    r"|\S\s+&\s*$")
 _BLOCK_OPEN, _BLOCK_CLOSE = re.compile(r"^\s*/\*+\s?"), re.compile(r"\s*\*+/\s*$")
 _BLOCK_LINE = re.compile(r"^(\s*)\*(?!/)\s?")
 _DOCSTRING = re.compile(r'"""|\'\'\'')
@@ -42,6 +48,8 @@ _TRAILING = re.compile(r"\s(?://+|#+|--|;+)\s*(?=(?:TODO|FIXME|XXX)\b)")
 _AFTER_CODE = re.compile(r"\s+(?:/\*.*\*/|//.*)\s*$")     # "size_t n; /* length */"
 _TRAILING_BLOCK = re.compile(r"\S\s*/\*+\s*(.*\b(?:TODO|FIXME|XXX)\b.*?)\s*\*+/\s*$")
 _BOUND = re.compile(r"^\s*(?:(?:export|setenv|set)\s+)?[A-Za-z_][\w.]*\s*=\s*[\[({\"'\d/$]")
+# A setting, one a line ("# Input=nothing", "Shortcut=<Primary>t"): a configuration's, no task.
+_SETTING = re.compile(r"^\s*(?:[#;]+\s*)?[A-Za-z][\w.]*(?:-[\w.]+)*=\S*\s*$")
 _CODE_MIN = 3            # statements a source file shows at least ...
 _CODE_SHARE = 0.5        # ... and the share of its lines outside comments they make
 
@@ -57,7 +65,7 @@ def comments_of_code(raw: list[str]) -> list[str]:
     if not _is_source(comments, statements, rest):
         # Outside a source file, a value bound to a name is still code, never a task:
         # '__slots__ = ("extras", "marker")' under a TODO comment.
-        return ["" if _bound(line) else line for line in raw]
+        return ["" if _bound(line) or _setting(line) else line for line in raw]
     tagged = _tagged(raw, comments, statements)
     # Inside a tagged comment, a line OCR read without its comment mark stays ("- add helpers
     # for ..." under "# TODO"); elsewhere a line that is neither comment nor statement is code
@@ -119,10 +127,19 @@ def _comment_spans(raw: list[str]) -> dict[int, str]:
     return found
 
 
+def _setting(line: str) -> bool:
+    """A setting alone on its line, its brackets balanced: not a sentence's end ("gamma=0.45.)"
+    closes a bracket opened above)."""
+    return bool(_SETTING.match(line)) and _balanced(line)
+
+
+def _balanced(line: str) -> bool:
+    return all(line.count(a) == line.count(b) for a, b in ("()", "[]", "{}"))
+
+
 def _bound(line: str) -> bool:
     """A name bound to a literal, its brackets closed on the line or left open at its end;
     not prose that carries on a sentence ("gamma=0.45455.)" closes a bracket opened above)."""
     if not _BOUND.match(line):
         return False
-    balanced = all(line.count(a) == line.count(b) for a, b in ("()", "[]", "{}"))
-    return balanced or line.rstrip().endswith(("(", "[", "{"))
+    return _balanced(line) or line.rstrip().endswith(("(", "[", "{"))

@@ -1,0 +1,37 @@
+"""A programmer's tag before a task ("TODO:", "FIXME", "XXX"), and when a line so tagged asks.
+
+A tag asks when words follow it, but a window's title ("TODO - Mousepad") and a list's title
+("TODO for debian packaging of libgpg-error", "TODO - list of things to do:") do not ask.
+"""
+
+from __future__ import annotations
+
+import re
+
+# A tag a programmer leaves before a task: "TODO - maybe handle this ...", "TODO(kim) - ...";
+# not a window's title ("TODO - Mousepad", "TODO - ~/src - Geany") or a list's heading ("TODO -
+# list of things to do for libpng:").
+_TAG = re.compile(r"^\W*(?:TODO|FIXME|XXX)\b\s*(?:\([^)]*\))?\s*[-:–]\s*")
+BARE_TAG = re.compile(r"^(?:TODO|FIXME|XXX)\b\s*(?:\([^)]*\))?\s*[-:–]?\s*")
+_NOT_WORD = " \t#/;*-"
+_LIST_TITLE = re.compile(r"(?i)(?:for|list|items?|of|in|on)\b")
+
+
+def tagged(line: str) -> bool:
+    """A programmer's tag before what to do: after a colon, any words ("TODO(1.5): turn into
+    error"); after a dash, three words or more (not a window's "TODO - Mousepad"); with no mark,
+    two words or a question ("XXX handle auth-int.", "TODO classpath?", not "TODO list"). A tag
+    over a list ("TODO - list of things to do:") asks nothing itself."""
+    tag = _TAG.match(line) or BARE_TAG.match(line.lstrip(_NOT_WORD))
+    rest = (line[tag.end():] if _TAG.match(line) else line.lstrip(_NOT_WORD)[tag.end():]) \
+        if tag else ""
+    words = rest.split()
+    if not words or rest.rstrip().endswith(":"):
+        return False
+    mark = tag.group(0).rstrip()[-1:]
+    if mark == ":":
+        return True
+    if mark in "-–":
+        return len(words) >= 3 and " - " not in rest
+    # "TODO for debian packaging of libgpg-error", "TODO list": a list's title.
+    return (len(words) >= 2 or rest.rstrip().endswith("?")) and not _LIST_TITLE.match(rest)
