@@ -148,3 +148,50 @@ def test_a_tag_without_a_colon_asks_unless_it_titles_a_list():
     from mustelid.plugins.todos.lines import asks
     assert asks("TODO classpath?") and asks("TODO(1.5): turn into error")
     assert not asks("TODO for debian packaging of libgpg-error") and not asks("TODO list")
+
+
+def test_a_done_heading_covers_items_ending_in_a_bracketed_remark(tmp_path):
+    text = ("General:\n  - make deporhan a native filter (should be easy)\nDone:\n"
+            "- add a TaskView view to show tasks [done with tasksel window]\n"
+            "- Reword unclear messages [mostly done]\n- Pressing a key should jump to the first"
+            " package\n  with the same initial letter [fixed with gtk2.6]\n")
+    assert offered(tmp_path, text) == ["- make deporhan a native filter (should be easy)"]
+
+
+def test_a_news_entry_dated_before_its_version_asks_for_nothing(tmp_path):
+    news = ("2022-06-05: Version 7.4.3\n\n  * New Serbian translation of the manual.\n"
+            "  * Skip GB18030 tests on Darwin.\n\n2020-10-12: Version 7.4.2\n\n  * Code cleanup.\n")
+    assert offered(tmp_path, news) == []
+
+
+def test_a_sample_configuration_explains_its_settings(tmp_path):
+    rc = ("% Tell slrn which newsrc file it should use for which server.\n"
+          "%server \"news.doe.com\" \".jnewsrc-doe\"\n\n"
+          "% If a server requires authentication, add a nnrpaccess line for it.\n"
+          "%nnrpaccess \"news.doe.com\" \"john\" \"secret\"\n\n"
+          "% To offer your data voluntarily, set this variable to 1.\n"
+          "%set force_authentication 0\n")
+    assert offered(tmp_path, rc) == []
+
+
+def test_instructions_a_readers_question_and_a_link_to_read_ask_for_nothing(tmp_path):
+    doc = ("Instructions to code your own VLC Lua scripts and extensions\n\n"
+           "Several types of scripts can currently be coded:\n"
+           " * Art fetchers (see meta/README.txt)\n * Extensions (see extensions/README.txt)\n")
+    assert offered(tmp_path, doc) == []
+    faq = ("2.8. How can I rotate signatures in slrn ?\n\nThere are different ways to do this.\n"
+           "Call a sig rotation program in the post_editor_command.\n")
+    assert not any("How can I" in q for q in offered(tmp_path, faq))
+    todo = ("TO DO\n=====\n\n* Translations.\n\n  User interface messages:\n"
+            "  See http://translationproject.org/domain/dos2unix.html\n")
+    assert not any("See http" in q for q in offered(tmp_path, todo))
+
+
+def test_an_indented_line_starting_a_task_of_its_own_is_an_item(tmp_path):
+    text = ("Usability issues:\n  * Rework repository and vendor dialog\n"
+            "   Disable \"Undo\" and \"Redo\" if there is no action to perform\n"
+            "  * Always show the progress bar in the main window and move it\n"
+            "   to the left side\n")
+    got = offered(tmp_path, text)
+    assert 'Disable "Undo" and "Redo" if there is no action to perform' in got
+    assert any(q.endswith("move it to the left side") for q in got)

@@ -54,7 +54,11 @@ _CHANGELOG = re.compile(r"(?i)\b(?:change-?log|release notes|what'?s new)\b|\bNE
                         # "Requirements", "Installing Foo"), no task of the project's.
                         r"|^\W*how to (?:compile|build|install)\b"
                         r"|^\W*(?:installation|installing|building|compiling)\b(?:\s+\S+){0,3}\W*$"
-                        r"|^\W*(?:requirements|prerequisites|dependencies)\W*$")
+                        r"|^\W*(?:requirements|prerequisites|dependencies)\W*$"
+)
+# A document that says it instructs ("Instructions to code your own VLC Lua scripts").
+_DOC_TITLE = re.compile(r"(?i)^\W*(?:instructions|tutorial|how-?to|introduction)\b(?:\s+\S+){0,12}"
+                        r"\W*$")
 # A program's name, version and what it is ("FROTZ V2.54 - An interpreter for ..."): the
 # opening of its README, which describes it.
 _PROGRAM_TITLE = re.compile(r"(?i)^\W*[A-Za-z][\w+-]*\s+v?\d+(?:\.\d+)+\w*\s+[-–—]\s+"
@@ -67,13 +71,18 @@ _LICENCE = re.compile(r"(?i)\bpermission is (?:hereby )?granted\b|\bprovided\W{0
 # compilation instructions", "Try 'ed --help' for usage information") or whom to write to
 # ("Report bugs to bug-ed@gnu.org").
 _TO_READER = re.compile(r"(?i)^\W*(?:please\s+)?(?:see|try|read|consult|refer to)\b.{0,60}\bfor\b"
-                        r".{0,30}\b(?:instructions|information|details|documentation|usage|help)\b"
+                        r".{0,30}\b(?:instructions|information|details|documentation|usage|help|descriptions?)\b"
                         r"|^\W*(?:please\s+)?(?:report|send|mail|e-?mail)\s+(?:any\s+)?(?:bugs?|bug "
                         r"reports|comments|questions|patches|suggestions)\b.{0,40}(?:@|https?://)"
                         # what a list is, said before it ("Here are some items that should be
                         # done for this package."): the items below ask, not this line.
                         r"|^\W*(?:here|below|these)\s+(?:are|is)\b.{0,40}\b(?:items?|things?|"
                         r"tasks?|list|ideas?)\b"
+                        # where to read more, a link alone ("See http://translationproject.org/")
+                        r"|^\W*see\s+(?:https?://|www\.)\S+\W*$"
+                        # a reader's question ("How can I rotate signatures in slrn ?")
+                        r"|^\W*(?:\d{1,3}(?:\.\d{1,3})*[.)]?\s*)?(?:q:\s*)?how (?:can|do|should) i\b"
+                        r".*\?\W*$"
                         # and how it is ordered ("Items are in random order, mostly ...")
                         r"|^\W*(?:the\s+)?(?:items|entries|tasks|things)\s+(?:are\s+)?(?:listed\s+|"
                         r"sorted\s+)?(?:in|by)\b.{0,30}\border\b")
@@ -91,9 +100,11 @@ _DEBIAN_ENTRY = re.compile(r"\burgency=\w+")        # "pkg (1.2-1) unstable; urg
 # A release's heading with its date ("Version 2.13 - Sergey Poznyakoff, 2019-11-06", GNU's NEWS
 # form; "1.4.2 (2021/03/01)"): a note that opens with one records releases.
 # The date's month may be a name ("Version 0.7.7   2017-dec-27").
-_RELEASED = re.compile(r"(?i)^\W*(?:v|version|release)?\.?\s*\d+(?:\.\d+)+\S*\s*[-–—,:(]?"
-                       r".{0,60}?\b(?:19|20)\d\d\s*[-–./]\s*(?:\d{1,2}|[a-z]{3,9})\s*[-–./]\s*"
-                       r"\d{1,2}\b")
+_DATE = r"\b(?:19|20)\d\d\s*[-–./]\s*(?:\d{1,2}|[a-z]{3,9})\s*[-–./]\s*\d{1,2}\b"
+_RELEASED = re.compile(rf"(?i)^\W*(?:v|version|release)?\.?\s*\d+(?:\.\d+)+\S*\s*[-–—,:(]?"
+                       rf".{{0,60}}?{_DATE}"
+                       # or the date first ("2022-06-05: Version 7.4.3")
+                       rf"|^\W*{_DATE}\W+(?:v|version|release)?\.?\s*\d+(?:\.\d+)+")
 _MARKDOWN_TITLE = re.compile(r"^\s*#{1,6}\s+")
 _QUESTION = re.compile(r"(?i)^(?:\d{1,3}[.)]\s*)?(?:why|how|what|can|does|do|is|are|where|when|"
                        r"which|who)\b.*\?\s*$")
@@ -246,7 +257,8 @@ def described_lines(lines: list[str], gaps: set[int] = frozenset()) -> set[int]:
     named = next((i for i, l in enumerate(lines[:_TITLE_LINES]) if _CHANGELOG.search(l)
                   and _title_like(l) and not _names_a_file(l)
                   and not task_like(without_mark(l)) and not _intends(l)
-                  or _RELEASED.match(l) or _PROGRAM_TITLE.match(l) or _releases(l, lines)),
+                  or _RELEASED.match(l) or _PROGRAM_TITLE.match(l) or _DOC_TITLE.match(l)
+                  or _releases(l, lines)),
                  None)
     licence = next((i for i, l in enumerate(lines) if _DEBIAN_ENTRY.search(l)
                     or _LICENCE.search(l)), None)

@@ -89,7 +89,9 @@ def continues(prev: Line, line: Line, item_marked: bool, item_indent: int,
     if line.after_gap or list_marked(line.text):
         return False
     if line.indent > item_indent:      # a text file's hanging indent, even after a full stop
-        return True
+        # unless the line starts a task of its own where the one above stopped whole ("•
+        # Rework the vendor dialog" over "Disable Undo if ...": OCR lost the bullet)
+        return not (_starts_task(line.text) and not _CUT.search(prev.text))
     if _REMARK.match(line.text):       # "(Suggested by Brad.)" under an item: its remark
         return True
     if _SENTENCE_END.search(prev.text):
@@ -103,6 +105,11 @@ def continues(prev: Line, line: Line, item_marked: bool, item_indent: int,
     wrapped = width >= _WRAP_MIN and len(prev.text) >= _WRAPPED * width \
         and not task_verb(line.text.split()[0])     # "support singularities?": an entry
     return (item_marked or wrapped) and (first.islower() or first in "([")
+
+
+def _starts_task(text: str) -> bool:
+    words = text.split()
+    return bool(words) and words[0][:1].isupper() and task_verb(words[0]) and len(words) >= 3
 
 
 def items(lines: list[Line], excluded: set[int], done: set[int] = frozenset()) -> list[Item]:

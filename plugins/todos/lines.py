@@ -317,7 +317,7 @@ def read_text(path: str) -> str:
 # A list mark may come first ("- Done: the login page"), and a lone "x " before the words is
 # todo.txt's mark of a finished task ("x 2026-12-01 call the bank"), an x in the margin.
 _TICKED = re.compile(r"^\s*(?:[-*+•]\s*)?(?:\[[xX✓✔]\]|[☑✓✔✅]|x\s+[\w(])")
-_DONE_TAG = re.compile(r"\bDONE\b|\((?:done|Done)\b[^)]*\)|\[(?:done|Done)\]"
+_DONE_TAG = re.compile(r"\bDONE\b|\((?:done|Done)\b[^)]*\)|\[(?:done|Done)\b[^\]]*\]"
                        r"|^\s*(?:[-*+•]\s*)?(?:Done|done)\s*[:\-–]"
                        # struck through, whatever follows ("~~Import CSV~~ - `done`")
                        r"|^\s*(?:[-*+•]\s*)?~~.+~~"
@@ -347,8 +347,10 @@ def heading(line: str) -> tuple[str, str] | None:
     words = core.split()
     if not words or len(words) > 5:
         return None
+    # A list item's closing bracket frames nothing ("- Reword messages [mostly done]").
     framed = not stripped[0].isalnum() and not stripped[-1].isalnum() \
-        and stripped[-1] not in ".,;:)?!" and stripped != core and "~~" not in stripped
+        and stripped[-1] not in ".,;:)?!" and stripped != core and "~~" not in stripped \
+        and not (stripped[-1] == "]" and stripped[0] != "[")
     if framed or stripped.startswith("#"):
         return "major", core
     if _ITEM.match(stripped):

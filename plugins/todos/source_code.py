@@ -50,6 +50,8 @@ _TRAILING_BLOCK = re.compile(r"\S\s*/\*+\s*(.*\b(?:TODO|FIXME|XXX)\b.*?)\s*\*+/\
 _BOUND = re.compile(r"^\s*(?:(?:export|setenv|set)\s+)?[A-Za-z_][\w.]*\s*=\s*[\[({\"'\d/$]")
 # A setting, one a line ("# Input=nothing", "Shortcut=<Primary>t"): a configuration's, no task.
 _SETTING = re.compile(r"^\s*(?:[#;]+\s*)?[A-Za-z][\w.]*(?:-[\w.]+)*=\S*\s*$")
+_DIRECTIVE = re.compile(r'^\s*[a-z_][\w-]*(?:\s+[\w.-]+)*\s+(?:"[^"]*"|-?\d+)(?:\s+"[^"]*")*\s*$')
+_DISABLED = re.compile(r"^\s*(?:#+|%+|;+|//+)" + _DIRECTIVE.pattern[4:])   # "%set x 0"
 _CODE_MIN = 3            # statements a source file shows at least ...
 _CODE_SHARE = 0.5        # ... and the share of its lines outside comments they make
 
@@ -60,8 +62,14 @@ def comments_of_code(raw: list[str]) -> list[str]:
     it is. A text that is not a source file comes back as it is, but for a name bound to a
     literal."""
     comments = _comment_spans(raw)
+    # A setting commented out ('%set force_authentication 0', '# server "news" ".newsrc"') is
+    # a statement too: a sample configuration's comments explain its settings.
+    disabled = {i for i, text in comments.items() if _DIRECTIVE.match(text)} | {
+        i for i, line in enumerate(raw) if _DISABLED.match(line)}
+    comments = {i: text for i, text in comments.items() if i not in disabled}
     rest = [i for i, line in enumerate(raw) if line.strip() and i not in comments]
-    statements = {i for i in rest if _STATEMENT.search(_AFTER_CODE.sub("", raw[i]))}
+    statements = {i for i in rest if i in disabled
+                  or _STATEMENT.search(_AFTER_CODE.sub("", raw[i]))}
     if not _is_source(comments, statements, rest):
         # Outside a source file, a value bound to a name is still code, never a task:
         # '__slots__ = ("extras", "marker")' under a TODO comment.
