@@ -195,3 +195,23 @@ def test_an_indented_line_starting_a_task_of_its_own_is_an_item(tmp_path):
     got = offered(tmp_path, text)
     assert 'Disable "Undo" and "Redo" if there is no action to perform' in got
     assert any(q.endswith("move it to the left side") for q in got)
+
+
+def test_a_manuals_options_and_a_change_told_as_made_ask_for_nothing():
+    from mustelid.plugins.todos.lines import list_marked, task_like
+    assert not list_marked("-c, --config file") and not list_marked("-C[f][n], --create")
+    assert list_marked("- add a --config option") and list_marked("-fix the build")
+    assert not task_like("Support for configuring a TLS cipher string was added.")
+    assert task_like("Check if the archive was changed for extfs, tar and cpio.")
+    assert task_like("- [ ] Appropriate docs were updated (if necessary)")
+
+
+def test_a_tag_in_mixed_case_or_misread_opens_a_comment_in_code(tmp_path):
+    code = ("// ToD0: At some point we might want to limit the size of preallocations.\n"
+            "void set_preallocate(bool p) {\n  preallocate_ = p;\n}\n"
+            "bool preallocate() const { return preallocate_; }\n")
+    assert offered(tmp_path, code) == [
+        "ToD0: At some point we might want to limit the size of preallocations."]
+    py = ("        # keep the dtype\n        if needs_conversion(left.dtype) or (\n"
+          "            right.dtype == object\n        ):\n            left = left.astype(object)\n")
+    assert offered(tmp_path, py) == []

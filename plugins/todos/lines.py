@@ -102,7 +102,9 @@ def source_lines(raw: list[str]) -> list[str]:
 # "--prefix=/opt" is a command-line option, not an item marked with a dash.
 # A number may carry a sub-item's letter ("20a. Allow side branches ..."), and a letter alone
 # before ")" numbers steps too ("c) Update the files describing the new release:").
-_ITEM = re.compile(r"^\s*(?:(?:-(?!-[^\W\d_])|[–—•·>+~☐☑✓✔□■]|\*(?!\w[^*\s]*\*)"
+# "-c, --config file", "-C[f][n], --create": a manual's option, not an item marked with a dash.
+_ITEM = re.compile(r"^\s*(?:(?:-(?!-[^\W\d_])(?!\w(?:\[[^\]]*\])*,?\s)|[–—•·>+~☐☑✓✔□■]"
+                   r"|\*(?!\w[^*\s]*\*)"
                    # not a version's digits ("1.2.x versions, IIRC ...")
                    r"|\(?\d{1,3}[a-z]?[.)](?!\d+\.[\dx])|\(?[A-Za-z]\)(?=\s)"
                    # "17 - Generate LaTeX": an item's number
@@ -164,9 +166,13 @@ _NOW = re.compile(r"\b(?:will|can|does|do|is|are) now\b", re.I)
 # A change told as made, in the perfect passive ("Error messages ... have been cleaned up", "the
 # internal methods have been marked private"); not what was asked or seen ("has been requested",
 # "has been reported to crash"), which is still to do.
-_MADE = re.compile(r"\b(?:has|have) been (?!(?:requested|suggested|proposed|reported|asked|"
+_MADE = re.compile(r"\b(?:was|were) (?:added|removed|fixed|changed|improved|dropped|"
+                   r"implemented|introduced|updated|deprecated|renamed|rewritten|made|enabled|"
+                   r"disabled)\b|\b(?:has|have) been (?!(?:requested|suggested|proposed|reported|asked|"
                    r"discussed|mentioned|noted|wanted|needed|planned|considered|seen|observed|"
                    r"noticed)\b)(?:\w+ed|made|done|rewritten|written)\b", re.I)
+_BRACKETED = re.compile(r"\([^()]*\)")
+_UNTICKED = re.compile(r"^\s*(?:[-*+]\s*)?\[ \]")
 _NEGATIVE = re.compile(r"^(?:don'?t|do not|never|stop)\s+\w", re.I)
 
 
@@ -224,7 +230,14 @@ def task_like(line: str) -> bool:
         return False
     # What a release changed, told in the present ("GNU make will now use posix_spawn()") or as
     # made ("... have been cleaned up"); a question about it still asks.
-    if _NOW.search(rest) or _MADE.search(rest) and not rest.rstrip().endswith("?"):
+    # Not an unticked box ("- [ ] Appropriate docs were updated"), nor an order ("Check if
+    # the archive was changed"), nor what a remark in brackets says.
+    told = _BRACKETED.sub("", rest)
+    made = _MADE.search(told)
+    ordered = task_verb(told.split()[0] if told.split() else "") \
+        and not (made and not told[made.end():].strip(" .;"))     # "Support ... was added."
+    if not _UNTICKED.match(line) and not ordered and (_NOW.search(told) or made) \
+            and not rest.rstrip().endswith("?"):
         return False
     if item and not _LABEL.match(rest):
         return True

@@ -37,11 +37,14 @@ _STATEMENT = re.compile(
     # to the background ("gnome-terminal ... &")
     r"|^\s*\((?:define[\w-]*|let\*?|lambda|if|cond|when|unless|set!|setq|use-modules|export|"
     r"begin|defun|defvar|defmacro|defcustom|require|provide)[\s)]"
-    r"|\S\s+&\s*$")
+    r"|\S\s+&\s*$"
+    # a line left open on a bracket ("if needs_conversion(values.dtype) or (")
+    r"|\S\s*[(\[]\s*$")
 _BLOCK_OPEN, _BLOCK_CLOSE = re.compile(r"^\s*/\*+\s?"), re.compile(r"\s*\*+/\s*$")
 _BLOCK_LINE = re.compile(r"^(\s*)\*(?!/)\s?")
 _DOCSTRING = re.compile(r'"""|\'\'\'')
-_TAG = re.compile(r"\b(?:TODO|FIXME|XXX|TBD)\b")
+# In lower or mixed case, or as OCR reads it ("ToD0:"), a tag opens its comment.
+_TAG = re.compile(r"\b(?:TODO|FIXME|XXX|TBD)\b|^\W*(?i:t[o0]d[o0]|fixme)\s*[:(]")
 # A tagged comment after code on the same line: "xArrow ...,  // FIXME: doesn't stretch", and
 # "size_t offset; /* starting offset: XXX - should this be off_t? */".
 _TRAILING = re.compile(r"\s(?://+|#+|--|;+)\s*(?=(?:TODO|FIXME|XXX)\b)")
