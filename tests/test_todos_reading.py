@@ -215,3 +215,38 @@ def test_a_tag_in_mixed_case_or_misread_opens_a_comment_in_code(tmp_path):
     py = ("        # keep the dtype\n        if needs_conversion(left.dtype) or (\n"
           "            right.dtype == object\n        ):\n            left = left.astype(object)\n")
     assert offered(tmp_path, py) == []
+
+
+def test_org_property_drawers_are_no_words_of_the_note(tmp_path):
+    org = ("* Documentation\n  :PROPERTIES:\n  :CUSTOM_ID: documentation\n  :END:\n\n"
+           "** TODO Document validity and trust issues.\n   :PROPERTIES:\n"
+           "   :CUSTOM_ID: valid-trust\n   :END:\n**** DONE fix TODO items\n"
+           "     CLOSED: [2018-03-04 Sun 08:55]\n")
+    got = offered(tmp_path, org)
+    assert "** TODO Document validity and trust issues." in got
+    assert not any("PROPERTIES" in q or "CLOSED" in q for q in got)
+
+
+def test_a_keep_a_changelog_file_thanks_and_a_command_table_ask_for_nothing(tmp_path):
+    changelog = ("# Changes for Newsboat\n\n## 2.21 - 2020-09-20\n\n### Added\n\n"
+                 "- Build dependency on AWK\n- Confirmation before marking all feeds as read\n")
+    assert offered(tmp_path, changelog) == []
+    thanks = "THANKS\n\nNiklas Angebrand for suggesting improvements and submitting code\n"
+    assert offered(tmp_path, thanks) == []
+    table = ("ABORT\t\tQuit without confirmation\nBACK\t\tClose current buffer and return\n"
+             "BEGIN\t\tGo to the first line\nCLOSE_TAB\tClose tab\n")
+    assert offered(tmp_path, table) == []
+
+
+def test_a_sample_configuration_in_its_own_syntax_explains_its_settings(tmp_path):
+    rc = ("# Set default values: use the mail submission port 587, and always use TLS.\n"
+          "# On this port, TLS is activated via STARTTLS.\ndefaults\nport 587\ntls on\n"
+          "tls_starttls on\n")
+    assert offered(tmp_path, rc) == []
+
+
+def test_a_changelog_title_over_a_todo_list_still_reads_the_version_list_as_a_record(tmp_path):
+    text = ('" Changes\n" TODO:\n" Add an "unsafe eval" mode\n" Continue parsing on invalid '
+            'line??\n"\n" v 0.9\n"   * Fixed docstring parsing for classes\n')
+    got = offered(tmp_path, text)
+    assert any("unsafe eval" in q for q in got) and not any("Fixed" in q for q in got)

@@ -49,6 +49,11 @@ _CHANGELOG = re.compile(r"(?i)\b(?:change-?log|release notes|what'?s new)\b|\bNE
                         r"|\bchanges\b.{0,40}\b(?:versions?\b|release\s+v?\d|v?\d+\.\d+\b)"
                         # "New for version 2.8:", "New in release 3", "New in 1.4"
                         r"|\bnew\s+(?:for|in)\s+(?:version|release|v?\d+\.\d+)"
+                        # "Changes for Newsboat"; Keep a Changelog's sections ("### Added")
+                        r"|^\W*changes\b(?:\s+\S+){0,3}\W*$"
+                        r"|^\s*#{2,4}\s*(?:added|changed|fixed|removed|deprecated|security)\s*$"
+                        # whom the project thanks ("THANKS", "Credits", "Contributors")
+                        r"|^\W*(?:thanks|credits|acknowledg(?:e)?ments|contributors|authors)\W*$"
                         # How to build and install it, and what that needs: instructions for
                         # whoever installs it ("How to compile and install ncmpc",
                         # "Requirements", "Installing Foo"), no task of the project's.
@@ -160,6 +165,10 @@ def _one_edit(a: str, b: str) -> bool:
 _VERSION = re.compile(r"(?i)^\W*(?:v|version|release)?\.?\s*\d+(?:\.\d+)+[a-z\d.+~-]*"
                       r"\s*(?:\(.{0,30}\))?\W*$")
 
+# A command's name in capitals, then what it does (w3m's "BACK  Close current buffer ..."); not
+# an outline's keyword ("TODO Fix this list").
+_COMMAND_ROW = re.compile(r"^\s*(?!(?:TODO|DONE|FIXME|XXX|NOTE|WAIT|NEXT)\b)[A-Z][A-Z0-9_]{2,}\s+"
+                          r"[A-Z][a-z]")
 _KEY_CHORD = re.compile(r"^\s*(?:\^[A-Z\\_\]]|M-[A-Z0-9])\s*$")
 _TITLE_CASE = re.compile(r"^\s*(?:[A-Z][a-z]+\s+){0,2}[A-Z][a-z]+\s*$")
 
@@ -264,12 +273,15 @@ def described_lines(lines: list[str], gaps: set[int] = frozenset()) -> set[int]:
                     or _LICENCE.search(l)), None)
     if licence is not None and licence < MAX_LINES:
         return set(range(len(lines)))
+    recorded: set[int] = set()
     if named is not None:
         # "Other changes from 3.1:" then "TODO:" (a module's header comment): the changes are
-        # recorded, the list after the to-do heading asks.
+        # recorded, the list after the to-do heading asks (but for what it describes itself).
         start = todo_list_start(lines)
-        return set(range(start if start is not None and start > named else len(lines)))
-    described = {i for i, line in enumerate(lines) if _TO_READER.search(line)}
+        if start is None or start <= named:
+            return set(range(len(lines)))
+        recorded = set(range(start))
+    described = recorded | {i for i, line in enumerate(lines) if _TO_READER.search(line)}
     if licence is not None:
         # Deep in a long note (read in parts): the licence at its end, up to a to-do heading.
         after = next((i for i in range(licence, len(lines)) if _TODO_HEADING.match(lines[i])),
@@ -355,10 +367,14 @@ def _title_like(line: str) -> bool:
 
 def key_help_lines(lines: list[str]) -> set[int]:
     """On a screen with an editor's key help (three or more lone key chords: "^O", "M-U"), its
-    short Title Case labels ("Write Out", "Go To Line")."""
+    short Title Case labels ("Write Out", "Go To Line"); and a table of a program's commands,
+    three rows or more ("BACK<tab>Close current buffer and return ...")."""
+    rows = {i for i, l in enumerate(lines) if _COMMAND_ROW.match(l)}
+    if len(rows) < 3:
+        rows = set()
     if sum(1 for l in lines if _KEY_CHORD.match(l)) < 3:
-        return set()
-    return {i for i, l in enumerate(lines) if _TITLE_CASE.match(l)}
+        return rows
+    return rows | {i for i, l in enumerate(lines) if _TITLE_CASE.match(l)}
 
 
 def release_history(lines: list[str]) -> set[int]:

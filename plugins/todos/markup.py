@@ -20,6 +20,9 @@ from .source_code import comments_of_code
 
 # A note most of whose lines share a comment prefix is a list kept in comments.
 _MOSTLY = 0.6
+_DRAWER = re.compile(r"^\s*:(?:PROPERTIES|LOGBOOK):\s*$")
+_DRAWER_END = re.compile(r"^\s*:END:\s*$")
+_PLANNING = re.compile(r"^\s*(?:CLOSED|SCHEDULED|DEADLINE):\s*[\[<]")
 _LONE_MARK = re.compile(r"^\s*[-*•+–]\s*$")
 _MARKED = re.compile(r"^[-*•+–]\s")
 _FENCE = re.compile(r"^\s*(?:```|~~~)")
@@ -37,7 +40,19 @@ def plain_lines(raw: list[str]) -> list[str]:
     underlined in reStructuredText or Markdown's other form ("FAQ" over "===") written as
     ``## FAQ``: the underline has no letters and would be lost, and the line read as an item
     ("Where is a graphical interface?" in an FAQ)."""
-    return _underlined(_without_pod(_uncommented(comments_of_code(_unfenced(_marks_joined(raw))))))
+    return _underlined(_without_pod(_uncommented(comments_of_code(_unfenced(
+        _without_drawers(_marks_joined(raw)))))))
+
+
+def _without_drawers(raw: list[str]) -> list[str]:
+    """Org-mode's property drawers (":PROPERTIES:" .. ":END:") and planning lines ("CLOSED:
+    [2018-03-04 Sun 08:55]") blank: the outline's metadata, no words of the note."""
+    out, drawer = [], False
+    for line in raw:
+        opens = bool(_DRAWER.match(line))
+        out.append("" if drawer or opens or _PLANNING.match(line) else line)
+        drawer = (drawer or opens) and not _DRAWER_END.match(line)
+    return out
 
 
 def _marks_joined(raw: list[str]) -> list[str]:

@@ -55,6 +55,9 @@ _BOUND = re.compile(r"^\s*(?:(?:export|setenv|set)\s+)?[A-Za-z_][\w.]*\s*=\s*[\[
 _SETTING = re.compile(r"^\s*(?:[#;]+\s*)?[A-Za-z][\w.]*(?:-[\w.]+)*=\S*\s*$")
 _DIRECTIVE = re.compile(r'^\s*[a-z_][\w-]*(?:\s+[\w.-]+)*\s+(?:"[^"]*"|-?\d+)(?:\s+"[^"]*")*\s*$')
 _DISABLED = re.compile(r"^\s*(?:#+|%+|;+|//+)" + _DIRECTIVE.pattern[4:])   # "%set x 0"
+# A setting as a configuration file writes it: "port 587", "tls on", "tls_starttls on".
+_SET = re.compile(r"^\s*(?:[a-z][a-z0-9]*_[a-z0-9_]+\s+\S+|[a-z][a-z0-9_]*\s+(?:on|off|yes|no|true|"
+                  r"false|none|auto|-?\d+|[~/.]\S*|\"[^\"]*\"))\s*$")
 _CODE_MIN = 3            # statements a source file shows at least ...
 _CODE_SHARE = 0.5        # ... and the share of its lines outside comments they make
 
@@ -68,7 +71,7 @@ def comments_of_code(raw: list[str]) -> list[str]:
     # A setting commented out ('%set force_authentication 0', '# server "news" ".newsrc"') is
     # a statement too: a sample configuration's comments explain its settings.
     disabled = {i for i, text in comments.items() if _DIRECTIVE.match(text)} | {
-        i for i, line in enumerate(raw) if _DISABLED.match(line)}
+        i for i, line in enumerate(raw) if _DISABLED.match(line) or _SET.match(line)}
     comments = {i: text for i, text in comments.items() if i not in disabled}
     rest = [i for i, line in enumerate(raw) if line.strip() and i not in comments]
     statements = {i for i in rest if i in disabled
