@@ -250,3 +250,13 @@ def test_a_changelog_title_over_a_todo_list_still_reads_the_version_list_as_a_re
             'line??\n"\n" v 0.9\n"   * Fixed docstring parsing for classes\n')
     got = offered(tmp_path, text)
     assert any("unsafe eval" in q for q in got) and not any("Fixed" in q for q in got)
+
+
+def test_a_doc_comments_tags_end_what_a_todo_says_even_in_an_excerpt_that_starts_inside_it(
+        tmp_path):
+    header = ("     * @param status   Fill-in parameter for the status.\n     * @stable ICU 2.4\n"
+              "     */\n    void setSource(const UnicodeString &s, UErrorCode &status);\n\n"
+              "    /**\n     * Dumb recursive implementation of permutation.\n"
+              "     * TODO: optimize\n     * @param source  the string to permute\n     */\n"
+              "    static void permute(UnicodeString source);\n")
+    assert offered(tmp_path, header) == ["TODO: optimize"]

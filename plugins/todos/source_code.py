@@ -42,6 +42,8 @@ _STATEMENT = re.compile(
     r"|\S\s*[(\[]\s*$")
 _BLOCK_OPEN, _BLOCK_CLOSE = re.compile(r"^\s*/\*+\s?"), re.compile(r"\s*\*+/\s*$")
 _BLOCK_LINE = re.compile(r"^(\s*)\*(?!/)\s?")
+_DOC_TAG = re.compile(r"^\s*[@\\](?:param|return|returns|throws|raises|stable|internal|since|"
+                      r"deprecated|see|brief|note|author)\b")
 _DOCSTRING = re.compile(r'"""|\'\'\'')
 # In lower or mixed case, or as OCR reads it ("ToD0:"), a tag opens its comment.
 _TAG = re.compile(r"\b(?:TODO|FIXME|XXX|TBD)\b|^\W*(?i:t[o0]d[o0]|fixme)\s*[:(]")
@@ -109,8 +111,9 @@ def _tagged(raw: list[str], comments: dict[int, str], statements: set[int]) -> s
     found: set[int] = set()
     open_tag = False
     for i, line in enumerate(raw):
-        if i in statements or not line.strip():
-            open_tag = False
+        if i in statements or not line.strip() or i in comments and (
+                not comments[i].strip() or _DOC_TAG.match(comments[i])):
+            open_tag = False      # a blank comment line or "@param" ends what the tag says
         if i in comments and _TAG.search(comments[i]):
             open_tag = True
         if open_tag:
@@ -124,6 +127,12 @@ def _comment_spans(raw: list[str]) -> dict[int, str]:
     its line, as that comment."""
     found: dict[int, str] = {}
     block = docstring = False
+    # An excerpt that starts inside a block comment: its lines up to the first "*/".
+    close = next((i for i, line in enumerate(raw) if _BLOCK_CLOSE.search(line)), None)
+    opened = next((i for i, line in enumerate(raw) if _BLOCK_OPEN.match(line)), None)
+    if close is not None and (opened is None or close < opened) \
+            and all(_BLOCK_LINE.match(line) or not line.strip() for line in raw[:close]):
+        block = True
     for i, line in enumerate(raw):
         if block or _BLOCK_OPEN.match(line):
             text = _BLOCK_CLOSE.sub("", _BLOCK_OPEN.sub(r"", line) if not block else line)
