@@ -89,7 +89,7 @@ class Screenshots(Task):
                 or ("(none)" if keys else "(none: no text was found on it)"),
                 "key_lines": "\n".join(_cut(choice[n]) for n in keys) or "(none)",
                 "signs": "; ".join(f"{k}: {', '.join(v)}" for k, v in signs.items()) or "none",
-                "likely": kinds[0] if len(kinds) == 1 else likely_kind(texts) or "unclear",
+                "likely": kind or likely_kind(texts) or "unclear",
                 "kinds": ", ".join(f"{k} ({KIND_HELP[k]})" for k in kinds),
             },
             data={

@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .kind_model import probabilities
+
 C = 0.3
 STEPS = 4000
 
@@ -63,8 +65,6 @@ def fit(data: list[tuple[dict[str, float], str]], c: float = C) -> dict[str, Any
 
 def left_out(batches: dict[str, list[tuple[dict[str, float], str]]]) -> dict[str, tuple[int, int]]:
     """Per batch: screens right, screens, predicted by a fit on the other batches."""
-    from .kind_model import probabilities
-
     out = {}
     for name, held in batches.items():
         model = fit([s for other, rows in batches.items() if other != name for s in rows])

@@ -294,14 +294,14 @@ def described_lines(lines: list[str], gaps: set[int] = frozenset()) -> set[int]:
 def answers(lines: list[str]) -> set[int]:
     """A question set as a heading ("## 2. Why doesn't Thunar execute files ...?", an FAQ's
     entry) and what follows it up to the next heading: an answer, however it is worded."""
-    titles = [_MARKDOWN_TITLE.sub("", l) for l in lines if _MARKDOWN_TITLE.match(l)]
+    titles = {i: _MARKDOWN_TITLE.sub("", l) for i, l in enumerate(lines)
+              if _MARKDOWN_TITLE.match(l)}
     # In an FAQ, an entry may be put as a cry rather than a question ("## Nothing works!").
-    faq = any(_QUESTION.match(t) for t in titles)
+    faq = any(_QUESTION.match(t) for t in titles.values())
     found: set[int] = set()
     inside = False
-    for i, line in enumerate(lines):
-        if _MARKDOWN_TITLE.match(line):
-            title = _MARKDOWN_TITLE.sub("", line)
+    for i in range(len(lines)):
+        if (title := titles.get(i)) is not None:
             inside = bool(_QUESTION.match(title)) or faq and title.rstrip().endswith(("?", "!"))
         if inside:
             found.add(i)

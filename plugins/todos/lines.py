@@ -234,8 +234,9 @@ def task_like(line: str) -> bool:
     # the archive was changed"), nor what a remark in brackets says.
     told = _BRACKETED.sub("", rest)
     made = _MADE.search(told)
-    ordered = task_verb(told.split()[0] if told.split() else "") \
-        and not (made and not told[made.end():].strip(" .;"))     # "Support ... was added."
+    made_last = made is not None and not told[made.end():].strip(" .;")   # "... was added."
+    first = told.split()[:1]
+    ordered = bool(first) and task_verb(first[0]) and not made_last
     if not _UNTICKED.match(line) and not ordered and (_NOW.search(told) or made) \
             and not rest.rstrip().endswith("?"):
         return False

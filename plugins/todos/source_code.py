@@ -55,8 +55,11 @@ _TRAILING_BLOCK = re.compile(r"\S\s*/\*+\s*(.*\b(?:TODO|FIXME|XXX)\b.*?)\s*\*+/\
 _BOUND = re.compile(r"^\s*(?:(?:export|setenv|set)\s+)?[A-Za-z_][\w.]*\s*=\s*[\[({\"'\d/$]")
 # A setting, one a line ("# Input=nothing", "Shortcut=<Primary>t"): a configuration's, no task.
 _SETTING = re.compile(r"^\s*(?:[#;]+\s*)?[A-Za-z][\w.]*(?:-[\w.]+)*=\S*\s*$")
-_DIRECTIVE = re.compile(r'^\s*[a-z_][\w-]*(?:\s+[\w.-]+)*\s+(?:"[^"]*"|-?\d+)(?:\s+"[^"]*")*\s*$')
-_DISABLED = re.compile(r"^\s*(?:#+|%+|;+|//+)" + _DIRECTIVE.pattern[4:])   # "%set x 0"
+# A configuration's directive with a quoted or numeric value ('server "news" ".newsrc"',
+# "set force_authentication 0"), inside a comment or commented out without a space ("%set x 0").
+_DIRECTIVE_BODY = r'[a-z_][\w-]*(?:\s+[\w.-]+)*\s+(?:"[^"]*"|-?\d+)(?:\s+"[^"]*")*\s*$'
+_DIRECTIVE = re.compile(r"^\s*" + _DIRECTIVE_BODY)
+_DISABLED = re.compile(r"^\s*(?:#+|%+|;+|//+)" + _DIRECTIVE_BODY)
 # A setting as a configuration file writes it: "port 587", "tls on", "tls_starttls on".
 _SET = re.compile(r"^\s*(?:[a-z][a-z0-9]*_[a-z0-9_]+\s+\S+|[a-z][a-z0-9_]*\s+(?:on|off|yes|no|true|"
                   r"false|none|auto|-?\d+|[~/.]\S*|\"[^\"]*\"))\s*$")
@@ -72,23 +75,28 @@ def comments_of_code(raw: list[str]) -> list[str]:
     comments = _comment_spans(raw)
     # A setting commented out ('%set force_authentication 0', '# server "news" ".newsrc"') is
     # a statement too: a sample configuration's comments explain its settings.
-    disabled = {i for i, text in comments.items() if _DIRECTIVE.match(text)} | {
+    settings = {i for i, text in comments.items() if _DIRECTIVE.match(text)} | {
         i for i, line in enumerate(raw) if _DISABLED.match(line) or _SET.match(line)}
-    comments = {i: text for i, text in comments.items() if i not in disabled}
+    comments = {i: text for i, text in comments.items() if i not in settings}
     rest = [i for i, line in enumerate(raw) if line.strip() and i not in comments]
-    statements = {i for i in rest if i in disabled
+    statements = {i for i in rest if i in settings
                   or _STATEMENT.search(_AFTER_CODE.sub("", raw[i]))}
     if not _is_source(comments, statements, rest):
         # Outside a source file, a value bound to a name is still code, never a task:
         # '__slots__ = ("extras", "marker")' under a TODO comment.
         return ["" if _bound(line) or _setting(line) else line for line in raw]
     tagged = _tagged(raw, comments, statements)
-    # Inside a tagged comment, a line OCR read without its comment mark stays ("- add helpers
-    # for ..." under "# TODO"); elsewhere a line that is neither comment nor statement is code
-    # the patterns do not know ("dict_factory: type[Mapping[Any, Any]] = ...,"), no task.
-    return [("" if i in statements else _continued(comments[i]) if i in comments
-             and not _TAG.search(comments[i]) else comments.get(i, line)) if i in tagged else ""
-            for i, line in enumerate(raw)]
+
+    def kept(i: int, line: str) -> str:
+        # Outside a tagged comment a line that is neither comment nor statement is code the
+        # patterns do not know ("dict_factory: type[Mapping[Any, Any]] = ...,"), no task.
+        if i not in tagged or i in statements:
+            return ""
+        if i not in comments:     # OCR lost its comment mark ("- add helpers ..." under "# TODO")
+            return line
+        return comments[i] if _TAG.search(comments[i]) else _continued(comments[i])
+
+    return [kept(i, line) for i, line in enumerate(raw)]
 
 
 def _continued(comment: str) -> str:

@@ -22,9 +22,10 @@ def tagged(line: str) -> bool:
     error"); after a dash, three words or more (not a window's "TODO - Mousepad"); with no mark,
     two words or a question ("XXX handle auth-int.", "TODO classpath?", not "TODO list"). A tag
     over a list ("TODO - list of things to do:") asks nothing itself."""
-    tag = _TAG.match(line) or BARE_TAG.match(line.lstrip(_NOT_WORD))
-    rest = (line[tag.end():] if _TAG.match(line) else line.lstrip(_NOT_WORD)[tag.end():]) \
-        if tag else ""
+    marked = _TAG.match(line)
+    text = line if marked else line.lstrip(_NOT_WORD)
+    tag = marked or BARE_TAG.match(text)
+    rest = text[tag.end():] if tag else ""
     words = rest.split()
     if not words or rest.rstrip().endswith(":"):
         return False
