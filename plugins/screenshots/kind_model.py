@@ -25,6 +25,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from mustelid import learn
+
 from . import kinds as k
 
 MODEL_FILE = "kind_model.json"
@@ -100,13 +102,7 @@ def fitted() -> dict[str, Any] | None:
 
 def probabilities(feats: dict[str, float], model: dict[str, Any]) -> dict[str, float]:
     """Each kind's probability under ``model`` (a standardised softmax regression)."""
-    x = [(feats.get(name, 0.0) - mean) / scale
-         for name, mean, scale in zip(model["features"], model["mean"], model["scale"])]
-    scores = [bias + sum(w * v for w, v in zip(weights, x))
-              for weights, bias in zip(model["weights"], model["bias"])]
-    top = max(scores)
-    exp = [math.exp(s - top) for s in scores]
-    return {kind: e / sum(exp) for kind, e in zip(model["kinds"], exp)}
+    return learn.probabilities(feats, model)
 
 
 def learned_kind(feats: dict[str, float]) -> tuple[str, float] | None:

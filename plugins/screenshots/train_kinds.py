@@ -22,10 +22,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mustelid import learn
+
 from .kind_model import probabilities
 
 C = 0.3
-STEPS = 4000
 
 
 def samples(report: dict[str, Any]) -> list[tuple[dict[str, float], str]]:
@@ -39,28 +40,7 @@ def samples(report: dict[str, Any]) -> list[tuple[dict[str, float], str]]:
 
 
 def fit(data: list[tuple[dict[str, float], str]], c: float = C) -> dict[str, Any]:
-    import numpy as np       # a dependency of OCR; only fitting needs it
-
-    names = sorted(data[0][0])
-    kinds = sorted({kind for _, kind in data})
-    x = np.array([[f.get(n, 0.0) for n in names] for f, _ in data], float)
-    mean, scale = x.mean(0), x.std(0)
-    scale[scale == 0] = 1.0
-    x = (x - mean) / scale
-    y = np.zeros((len(data), len(kinds)))
-    y[np.arange(len(data)), [kinds.index(kind) for _, kind in data]] = 1
-    w, b = np.zeros((len(names), len(kinds))), np.zeros(len(kinds))
-    penalty = 1 / (c * len(data))        # sklearn's C * sum(loss) + |w|^2 / 2, per sample
-    rate = 0.5
-    for _ in range(STEPS):
-        z = x @ w + b
-        p = np.exp(z - z.max(1, keepdims=True))
-        p /= p.sum(1, keepdims=True)
-        w -= rate * (x.T @ (p - y) / len(data) + penalty * w)
-        b -= rate * (p - y).mean(0)
-    return {"features": names, "kinds": kinds, "mean": mean.round(6).tolist(),
-            "scale": scale.round(6).tolist(), "weights": w.T.round(6).tolist(),
-            "bias": b.round(6).tolist(), "C": c, "screens": len(data)}
+    return learn.fit(data, c, screens=len(data))
 
 
 def left_out(batches: dict[str, list[tuple[dict[str, float], str]]]) -> dict[str, tuple[int, int]]:
