@@ -41,7 +41,7 @@ _ONE_WORD = re.compile(r"[^\W\d_]{4,}\.?")
 _BLOCK_MIN = 3           # lines in a row that make a list
 _ITEM_WORDS = 8          # more words than this is a sentence, not a list item
 
-_CHANGELOG = re.compile(r"(?i)\b(?:change-?log|release notes|what'?s new)\b|\bNEWS\b"
+CHANGELOG = re.compile(r"(?i)\b(?:change-?log|release notes|what'?s new)\b|\bNEWS\b"
                         # Questions and their answers ask nothing of the reader either.
                         r"|\bFAQ\b|\bfrequently asked questions\b"
                         # "Major changes between versions 581 and 590", GNU's "Noteworthy
@@ -69,7 +69,7 @@ _DOC_TITLE = re.compile(r"(?i)^\W*(?:instructions|tutorial|how-?to|introduction)
 _PROGRAM_TITLE = re.compile(r"(?i)^\W*[A-Za-z][\w+-]*\s+v?\d+(?:\.\d+)+\w*\s+[-–—]\s+"
                             r"(?:an?|the)\s")
 # A licence or copyright notice states terms ("must not be misrepresented"), it asks for no task.
-_LICENCE = re.compile(r"(?i)\bpermission is (?:hereby )?granted\b|\bprovided\W{0,2}as[- ]is\b"
+LICENCE = re.compile(r"(?i)\bpermission is (?:hereby )?granted\b|\bprovided\W{0,2}as[- ]is\b"
                       r"|^\s*licen[cs]e\s*:|\bwithout any warranty\b|\bfree software\W+you can "
                       r"redistribute\b")
 # A document's word to its reader, not a task: where to read more ("See the file INSTALL for
@@ -263,14 +263,14 @@ def described_lines(lines: list[str], gaps: set[int] = frozenset()) -> set[int]:
     and the list under a "features:" line that does not say they are still to come (up to the
     next heading or blank line), and likewise the advice under a "Helpful notes:" or "Coding
     conventions:" line."""
-    named = next((i for i, l in enumerate(lines[:_TITLE_LINES]) if _CHANGELOG.search(l)
+    named = next((i for i, l in enumerate(lines[:_TITLE_LINES]) if CHANGELOG.search(l)
                   and _title_like(l) and not _names_a_file(l)
                   and not task_like(without_mark(l)) and not _intends(l)
                   or _RELEASED.match(l) or _PROGRAM_TITLE.match(l) or _DOC_TITLE.match(l)
                   or _releases(l, lines)),
                  None)
     licence = next((i for i, l in enumerate(lines) if _DEBIAN_ENTRY.search(l)
-                    or _LICENCE.search(l)), None)
+                    or LICENCE.search(l)), None)
     if licence is not None and licence < MAX_LINES:
         return set(range(len(lines)))
     recorded: set[int] = set()

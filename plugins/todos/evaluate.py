@@ -162,7 +162,13 @@ def judge(labels: dict[str, Any], data: dict[str, Any] | None, evidence: dict[st
         "false_on_none": (int(bool(todos)), 1) if none else (0, 0),
         "done_taken": (len(done), len(todos)),
     }
-    return scores, {"todos": _detail(labels, todos, pairs, false, ignored, done)}
+    detail = _detail(labels, todos, pairs, false, ignored, done)
+    # What the note model read, and the label it would learn from (``train_notes``).
+    note = (evidence or {}).get("note") or {}
+    if note.get("features"):
+        detail |= {"features": note["features"], "has_todos": note.get("has_todos"),
+                   "none": none}
+    return scores, {"todos": detail}
 
 
 def _detail(labels: dict[str, Any], todos: list[dict[str, Any]], pairs: dict[int, int],

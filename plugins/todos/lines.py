@@ -157,22 +157,22 @@ _CHROME = re.compile(r"(?:^|\s)(?:\^|M-)[A-Z\\_]\b|^\s*\[.*\]\s*$"
 _WHERE = re.compile(r"^[A-Za-z][\w .\-/]{0,30}:\s")      # "copy.c: ", "ls: ", "Docs: "
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _GLUED = re.compile(r"^([^\W\d_]{2,})(?=--|=)")
-_RECORD = re.compile(r"(?:fixed|added|changed|removed|improved|updated|renamed|replaced|moved|"
+RECORD = re.compile(r"(?:fixed|added|changed|removed|improved|updated|renamed|replaced|moved|"
                      r"dropped|bumped|merged|reworked|rewrote|rewritten|cleaned|deprecated|"
                      r"bugfix|implemented|switched|converted|corrected|refactored|upgraded|"
                      r"downgraded|disallowed|enabled|disabled|introduced|reduced|optimi[sz]ed|"
                      r"simplified|documented|ported|restored|reverted)\b", re.I)
-_NOW = re.compile(r"\b(?:will|can|does|do|is|are) now\b", re.I)
+NOW = re.compile(r"\b(?:will|can|does|do|is|are) now\b", re.I)
 # A change told as made, in the perfect passive ("Error messages ... have been cleaned up", "the
 # internal methods have been marked private"); not what was asked or seen ("has been requested",
 # "has been reported to crash"), which is still to do.
-_MADE = re.compile(r"\b(?:was|were) (?:added|removed|fixed|changed|improved|dropped|"
+MADE = re.compile(r"\b(?:was|were) (?:added|removed|fixed|changed|improved|dropped|"
                    r"implemented|introduced|updated|deprecated|renamed|rewritten|made|enabled|"
                    r"disabled)\b|\b(?:has|have) been (?!(?:requested|suggested|proposed|reported|asked|"
                    r"discussed|mentioned|noted|wanted|needed|planned|considered|seen|observed|"
                    r"noticed)\b)(?:\w+ed|made|done|rewritten|written)\b", re.I)
 _BRACKETED = re.compile(r"\([^()]*\)")
-_UNTICKED = re.compile(r"^\s*(?:[-*+]\s*)?\[ \]")
+UNTICKED = re.compile(r"^\s*(?:[-*+]\s*)?\[ \]")
 _NEGATIVE = re.compile(r"^(?:don'?t|do not|never|stop)\s+\w", re.I)
 
 
@@ -220,7 +220,7 @@ def task_like(line: str) -> bool:
     rest = _GLUED.sub(r"\1 ", rest.lstrip())
     # A record of a change made ("Fixed parsing of ...", "Added --foo", "Bugfix: ... should be
     # #if"): a changelog's or a release note's line, however it is marked or worded after.
-    if _RECORD.match(rest.lstrip("#*+>-–—:;.?! ")):
+    if RECORD.match(rest.lstrip("#*+>-–—:;.?! ")):
         return False
     if asks(line):
         return True
@@ -233,11 +233,11 @@ def task_like(line: str) -> bool:
     # Not an unticked box ("- [ ] Appropriate docs were updated"), nor an order ("Check if
     # the archive was changed"), nor what a remark in brackets says.
     told = _BRACKETED.sub("", rest)
-    made = _MADE.search(told)
+    made = MADE.search(told)
     made_last = made is not None and not told[made.end():].strip(" .;")   # "... was added."
     first = told.split()[:1]
     ordered = bool(first) and task_verb(first[0]) and not made_last
-    if not _UNTICKED.match(line) and not ordered and (_NOW.search(told) or made) \
+    if not UNTICKED.match(line) and not ordered and (NOW.search(told) or made) \
             and not rest.rstrip().endswith("?"):
         return False
     if item and not _LABEL.match(rest):

@@ -18,6 +18,7 @@ from .context import described_lines, key_help_lines, listed_items
 from .dates import find_due_phrases
 from .items import kept, ranked
 from .markup import plain_lines
+from .note_model import THRESHOLD, features, has_todos
 from .lines import (MAX_TEXT_CHARS, Line, done_lines, quote_head, read_text, result_text,
                     source_layout, squash, title_of)
 from .parts import shifted, spans
@@ -30,9 +31,10 @@ class Todos(Task):
     function = "extract_todos"
     description = ("A handwritten note, whiteboard, to-do list, or a message asking for something: "
                    "list the things to do, with due dates.")
-    version = "5"   # 2: priority from the line, not the model; 3: done remarks, release notes,
+    version = "6"   # 2: priority from the line, not the model; 3: done remarks, release notes,
     # licences; 4: a picture of a note laid out as its file (indents, gaps, lost marks);
-    # 5: lists in code comments and POD, records of changes, a to-do heading's entries
+    # 5: lists in code comments and POD, records of changes, a to-do heading's entries;
+    # 6: a learned "does the note hold to-dos" before any line is offered
     input_kind = "image"
     accepts = Task.accepts + ("text/plain",)
     bench_inputs, bench_p50_s = "notes-dev", 3.0      # `mustelid bench` P10 (issue 12)
@@ -55,6 +57,13 @@ class Todos(Task):
         lines = [line.text for line in layout]
         if not lines:
             raise PermanentError("no_text", "no text found: nothing to do")
+        # Whether the note holds to-dos at all, learned from labelled notes (note_model.py): a
+        # changelog, a README or a FAQ in a form the rules below have not seen is not reviewed.
+        note = {"features": features(lines), "has_todos": None}
+        if not silent:
+            note["has_todos"] = has_todos(note["features"])
+            silent = note["has_todos"] is not None \
+                and note["has_todos"] < settings.get("note_threshold", THRESHOLD)
         finished = done_lines(lines)      # marked done in the text: never a todo
         # What the note as a whole says: a changelog or a features list asks nothing, key help
         # is furniture, and a to-do list's unmarked short lines are its items (context.py).
@@ -72,6 +81,7 @@ class Todos(Task):
                             shifted(finished, a, b), today, order, source, images)
                  for a, b in cuts]
         if len(parts) == 1:
+            parts[0].data["note"] = note
             return parts[0]
         read = cuts[-1][1]
         first = parts[0]
@@ -82,7 +92,8 @@ class Todos(Task):
                             "done_lines": sorted(i for i in finished if i < read),
                             "phrases": [{**p, "line": p["line"] + a} for part, (a, _) in
                                         zip(parts, cuts) for p in part.data["phrases"]],
-                            "parts": [list(c) for c in cuts], "lines_unread": len(lines) - read})
+                            "parts": [list(c) for c in cuts], "lines_unread": len(lines) - read,
+                            "note": note})
 
     def _read(self, job: JobInput, ctx: TaskContext) -> tuple[list[str], str, str | None, list]:
         """The input's raw lines, what they came from, the day it was seen and any image."""

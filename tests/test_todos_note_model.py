@@ -1,0 +1,126 @@
+"""Whether a note holds to-dos at all, learned (plugins/todos/note_model.py, train_notes.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mustelid import JobInput
+from mustelid.plugins.todos import note_model, train_notes
+from mustelid.plugins.todos import task as task_module
+from mustelid.plugins.todos.task import Todos
+
+from test_todos import FakeCtx
+
+LICENCE = """This program is free software: you can redistribute it and/or modify
+it under the terms of the GNU General Public License as published by
+the Free Software Foundation, either version 3 of the License, or
+(at your option) any later version.
+This program is distributed in the hope that it will be useful,
+but WITHOUT ANY WARRANTY; without even the implied warranty of
+MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE."""
+NEWS = """Noteworthy changes in release 1.4 (2022-03-01)
+The --color option now accepts 'auto'.
+The manual was rewritten and the examples were updated.
+Builds on FreeBSD work again."""
+TODO = """TODO
+- add a --quiet option
+- fix the crash when the config file is missing
+- write tests for the parser"""
+CODE = """def main():
+    # TODO: handle the empty case
+    return run(args)"""
+
+
+def _prepared(tmp_path, text, settings=None):
+    note = tmp_path / "note.txt"
+    note.write_text(text, encoding="utf-8")
+    job = JobInput(id="j", task="todos", path=str(note), mime="text/plain",
+                   seen_at="2026-12-01T10:00:00+00:00")
+    return Todos().prepare(job, FakeCtx(settings=settings))
+
+
+def test_the_shipped_model_reads_every_feature_the_task_computes():
+    model = note_model.fitted()
+    assert model is not None, "note_model.json is missing beside note_model.py"
+    assert sorted(note_model.features(["a line"])) == model["features"]
+    assert model["kinds"] == [note_model.NONE, note_model.TODOS]
+    assert set(note_model.features([])) == set(model["features"])
+
+
+@pytest.mark.parametrize("text, holds", [(LICENCE, False), (NEWS, False), (TODO, True),
+                                         (CODE, True)])
+def test_the_shipped_model_tells_clear_notes_apart(text, holds):
+    p = note_model.has_todos(note_model.features(text.splitlines()))
+    assert (p >= note_model.THRESHOLD) == holds
+
+
+def test_a_note_set_aside_offers_nothing_and_says_why(tmp_path):
+    evidence = _prepared(tmp_path, NEWS)
+    assert evidence.data["quotes"] == []
+    assert evidence.data["note"]["has_todos"] < note_model.THRESHOLD
+    assert evidence.data["note"]["features"]["changelog"] == 1.0
+    listed = _prepared(tmp_path, TODO)
+    assert len(listed.data["quotes"]) == 3 and listed.data["note"]["has_todos"] > 0.9
+
+
+README = """Foo is a small library for parsing INI files.
+It supports sections, comments and interpolation, and it is written in C.
+Build it with make and install it with make install.
+Send bug reports to the mailing list."""
+
+
+def test_a_threshold_of_zero_reviews_every_note(tmp_path, monkeypatch):
+    # Whatever the model says of this README, a note it doubts is not offered, unless the
+    # threshold is 0.
+    monkeypatch.setattr(task_module, "has_todos", lambda feats: 0.05)
+    assert _prepared(tmp_path, README).data["quotes"] == []
+    assert _prepared(tmp_path, README, {"note_threshold": 0}).data["quotes"] != []
+
+
+def test_without_a_fitted_model_every_note_is_reviewed(tmp_path, monkeypatch):
+    monkeypatch.setattr(note_model, "fitted", lambda: None)
+    evidence = _prepared(tmp_path, README)
+    assert evidence.data["quotes"] != []
+    assert evidence.data["note"]["has_todos"] is None
+
+
+def _report(rows):
+    return {"results": [{"name": f"n{i}", "fields": {"todos": {
+        "expected": [] if none else ["x"], "none": none, "features": feats}}}
+        for i, (feats, none) in enumerate(rows)]}
+
+
+def test_training_learns_the_note_level_label_and_scores_each_batch_left_out(tmp_path, capsys):
+    def rows(shift):
+        return 3 * [({"a": 3.0 + shift, "b": 0.0}, False), ({"a": -3.0 - shift, "b": 0.5}, True),
+                    ({"a": 2.5, "b": 0.1 + shift}, False)]
+    paths = []
+    for n in range(3):
+        path = tmp_path / f"batch{n}.json"
+        path.write_text(json.dumps(_report(rows(n * 0.1))))
+        paths.append(str(path))
+    train_notes.main(paths)
+    out = capsys.readouterr()
+    model = json.loads(out.out)
+    assert model["kinds"] == ["none", "todos"] and model["notes"] == 27
+    assert "left out, all: with to-dos kept 18/18, without set aside 9/9" in out.err
+    assert note_model.has_todos({"a": -2.0, "b": 0.5}, model) < 0.5
+
+
+def test_training_reads_only_rows_with_features_and_a_label():
+    report = _report([({"a": 1.0}, True)])
+    report["results"].append({"name": "failed", "fields": {"todos": {"expected": ["x"]}}})
+    report["results"].append({"name": "neither", "fields": {"todos": {
+        "expected": [], "none": False, "features": {"a": 0.0}}}})
+    assert train_notes.samples(report) == [({"a": 1.0}, "none")]
+
+
+def test_an_eval_report_row_carries_the_notes_features_and_label():
+    task = Todos()
+    feats = {"tags": 1.0}
+    _, detail = task.eval_score(task.eval_truth({"todos": [], "none": True}), {"todos": []},
+                                evidence={"lines": [], "note": {"features": feats,
+                                                                "has_todos": 0.1}})
+    assert detail["todos"]["features"] == feats and detail["todos"]["none"] is True
