@@ -260,3 +260,45 @@ def test_a_doc_comments_tags_end_what_a_todo_says_even_in_an_excerpt_that_starts
               "     * TODO: optimize\n     * @param source  the string to permute\n     */\n"
               "    static void permute(UnicodeString source);\n")
     assert offered(tmp_path, header) == ["TODO: optimize"]
+
+
+def test_a_configuration_files_commented_settings_ask_for_nothing(tmp_path):
+    text = ("# Enable logging and display of /var/log/faillog login failure info.\n#\n"
+            "FAILLOG_ENAB\t\tyes\n\n#\n# Enable logging of successful logins\n#\n"
+            "LOG_OK_LOGINS\t\tno\n\n# Enable display of unknown usernames\nLOG_UNKFAIL_ENAB\tno\n")
+    assert offered(tmp_path, text) == []
+    assert offered(tmp_path, text + "# TODO: enable the new option\n") == [
+        "TODO: enable the new option"]
+
+
+def test_a_manuals_options_and_what_they_do_ask_for_nothing(tmp_path):
+    text = ("OPTIONS\n    -h, --help\n           Print the usage and exit.\n\n"
+            "    -i, --interactive\n           Force interactive mode.\n\n"
+            "    -o FILE  Write the output to FILE.\n")
+    assert offered(tmp_path, text) == []
+    # A wrapped sentence that starts with an option is not one.
+    item = "* fix documentation for new -7 switch and the new semantics of\n  -1 and -L.\n"
+    assert offered(tmp_path, item) == [
+        "* fix documentation for new -7 switch and the new semantics of -1 and -L."]
+
+
+def test_a_list_most_of_whose_entries_record_changes_records_them_all(tmp_path):
+    news = ("* Support for TLS variables on FreeBSD arm and\n  aarch64 architectures.\n\n"
+            "* GDB now supports hardware watchpoints on FreeBSD/Aarch64.\n\n"
+            "* Remove support for building against Python 2, it is now only possible to\n"
+            "  build GDB against Python 3.\n\n* DBX mode has been removed.\n")
+    assert offered(tmp_path, news) == []
+    todo = ("* Remove support for Python 2\n* Add a --quiet option\n"
+            "* The parser has been rewritten\n* Fix the crash on empty input\n")
+    # One change told as made among tasks: the list is still a to-do list.
+    assert "* Add a --quiet option" in offered(tmp_path, todo)
+
+
+def test_an_faq_of_questions_and_answers_asks_for_nothing(tmp_path, monkeypatch):
+    from mustelid.plugins.todos import task
+    monkeypatch.setattr(task, "has_todos", lambda feats: None)   # the rule alone
+    faq = ("Q. Low on disk space?\nA. abcde has different algorithms to schedule ripping - to\n"
+           "   optimize for disk conservation, use -l. You can also define\n"
+           "   WAVOUTPUTDIR to store the WAV files on another disk.\n")
+    assert offered(tmp_path, faq) == []
+    assert offered(tmp_path, "Q: fix the queue\n- add a retry\n") != []

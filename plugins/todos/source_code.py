@@ -60,8 +60,9 @@ _SETTING = re.compile(r"^\s*(?:[#;]+\s*)?[A-Za-z][\w.]*(?:-[\w.]+)*=\S*\s*$")
 _DIRECTIVE_BODY = r'[a-z_][\w-]*(?:\s+[\w.-]+)*\s+(?:"[^"]*"|-?\d+)(?:\s+"[^"]*")*\s*$'
 _DIRECTIVE = re.compile(r"^\s*" + _DIRECTIVE_BODY)
 _DISABLED = re.compile(r"^\s*(?:#+|%+|;+|//+)" + _DIRECTIVE_BODY)
-# A setting as a configuration file writes it: "port 587", "tls on", "tls_starttls on".
-_SET = re.compile(r"^\s*(?:[a-z][a-z0-9]*_[a-z0-9_]+\s+\S+|[a-z][a-z0-9_]*\s+(?:on|off|yes|no|true|"
+# A setting as a configuration file writes it: "port 587", "tls on", "tls_starttls on",
+# login.defs' "LOG_OK_LOGINS   no" (a key joined by underscores, in either case, then a value).
+_SET = re.compile(r"^\s*(?:[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+\s+\S+|[a-z][a-z0-9_]*\s+(?:on|off|yes|no|true|"
                   r"false|none|auto|-?\d+|[~/.]\S*|\"[^\"]*\"))\s*$")
 _CODE_MIN = 3            # statements a source file shows at least ...
 _CODE_SHARE = 0.5        # ... and the share of its lines outside comments they make

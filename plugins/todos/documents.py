@@ -1,0 +1,48 @@
+"""What a document tells its reader, in forms whose lines read like tasks one by one.
+
+- A manual's options: what each option does ("-i, --interactive / Force interactive mode.",
+  "-h, --help  Print the usage and exit."). The descriptions start with verbs as tasks do; a
+  manual page's OPTIONS section (notes-fresh13) was offered line by line.
+- An FAQ written as "Q." and "A.": the answers advise ("A. Put these options in your
+  abcde.conf:", "use -l"), they are no one's to-dos.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .lines import Line
+
+# An option line: one or more options ("-h", "-h, --help", "-C[f][n], --create"), an argument
+# ("-o FILE", "--file=<path>"), then nothing or what it does, capitalised ("-i, --interactive
+# Force interactive mode."). Not a wrapped sentence that starts with an option ("-1 and -L.").
+_ONE = r"(?:-[A-Za-z0-9?]|--[A-Za-z][\w-]*)(?:\[[^\]]*\])*(?:=\S+)?"
+_OPTION = re.compile(rf"^\s*{_ONE}(?:,\s*{_ONE})*(?:\s+(?:[A-Z_]{{2,}}|<[^>]+>|\[[^\]]+\]))?"
+                     r"(?:\s+[A-Z].*)?\s*$")
+
+_QUESTION = re.compile(r"^\s*Q\s*[.:)]\s+\S")
+_ANSWER = re.compile(r"^\s*A\s*[.:)]\s+\S")
+
+
+def option_lines(layout: list[Line]) -> set[int]:
+    """Indexes of a manual's option lines and of the lines that describe them: the lines right
+    below an option, indented deeper than it, up to a gap."""
+    out: set[int] = set()
+    for i, line in enumerate(layout):
+        if not _OPTION.match(line.text):
+            continue
+        out.add(i)
+        for j in range(i + 1, len(layout)):
+            if layout[j].after_gap or layout[j].indent <= line.indent:
+                break
+            out.add(j)
+    return out
+
+
+def qa_lines(layout: list[Line]) -> set[int]:
+    """Indexes of an FAQ's entries, from each "Q." line to the next (when an "A." line answers
+    one): the question, its answer and all the answer says."""
+    if not any(_ANSWER.match(line.text) for line in layout):
+        return set()
+    first = next((i for i, line in enumerate(layout) if _QUESTION.match(line.text)), None)
+    return set() if first is None else set(range(first, len(layout)))
