@@ -302,3 +302,29 @@ def test_an_faq_of_questions_and_answers_asks_for_nothing(tmp_path, monkeypatch)
            "   WAVOUTPUTDIR to store the WAV files on another disk.\n")
     assert offered(tmp_path, faq) == []
     assert offered(tmp_path, "Q: fix the queue\n- add a retry\n") != []
+
+
+def test_an_outlines_topic_over_deeper_headings_is_their_title(tmp_path):
+    org = ("* Simple tasks\nThese don't require much Emacs knowledge.\n\n"
+           "** Convert modes that use view-mode to be derived from special-mode\n\n"
+           "** Major modes should have a menu entry\n")
+    assert offered(tmp_path, org) == ["** Convert modes that use view-mode to be derived from "
+                                      "special-mode", "** Major modes should have a menu entry"]
+    asks = "** Document all the new stuff.\n*** Describe the options\n"
+    assert "** Document all the new stuff." in offered(tmp_path, asks)
+
+
+def test_a_makefiles_and_a_lua_files_comments_ask_only_where_tagged(tmp_path):
+    make = ("\t# Remove profile generation binary since we are done with it.\n"
+            "\t$(MAKE) clean-retain-profile\n\ttouch $@\n\nbuild_all_generate_profile:\n"
+            "\t$(MAKE) all\n\nrun_profile_task:\n\t@ # FIXME: can't run for a cross build\n"
+            "\t$(LLVM_PROF_FILE) ./$(BUILDPYTHON) || true\n")
+    assert offered(tmp_path, make) == ["FIXME: can't run for a cross build"]
+    lua = ("    -- Save closed tabs for each window\n    assert(state[w])\n"
+           "    state[w].closed = {}\n    for i, tab in ipairs(closed_tabs) do\n"
+           "        state[w].closed[i] = tab\n    end\n"
+           "    -- HACK: This is rather brittle; need a better API for session stuff\n"
+           "    if not v.private then\n        state[w].open[i].view_uid = view_uids[v]\n"
+           "    end\n")
+    assert offered(tmp_path, lua) == [
+        "HACK: This is rather brittle; need a better API for session stuff"]

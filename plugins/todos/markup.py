@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+from .lines import asks, task_verb
 from .source_code import COMMENT as _COMMENT
 from .source_code import comments_of_code
 
@@ -123,3 +124,23 @@ def _without_pod(raw: list[str]) -> list[str]:
         else:
             out.append(line)
     return out
+
+
+_ORG_HEADING = re.compile(r"^(\*+)\s+\S")
+_TOPIC_WORDS = 4
+
+
+def org_parents(lines: list[str]) -> set[int]:
+    """Indexes of an outline's headings that hold deeper ones and name a topic in a few words
+    ("* Simple tasks" over "** Convert modes ...", "* Thread support:"): the section's title,
+    not one of its items. A parent that asks ("*** TODO Fix this TODO list.", "** Document all
+    the new stuff.") or is a sentence is an item with sub-items."""
+    levels = [(i, len(m.group(1))) for i, line in enumerate(lines)
+              if (m := _ORG_HEADING.match(line))]
+    return {i for (i, level), (_, after) in zip(levels, levels[1:]) if after > level
+            and len(lines[i].split()) <= _TOPIC_WORDS + 1 and not _asks(lines[i])}
+
+
+def _asks(line: str) -> bool:
+    words = line.lstrip("* ").split()
+    return asks(line) or bool(words) and task_verb(words[0].strip(".,:;"))

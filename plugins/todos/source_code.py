@@ -39,14 +39,19 @@ _STATEMENT = re.compile(
     r"begin|defun|defvar|defmacro|defcustom|require|provide)[\s)]"
     r"|\S\s+&\s*$"
     # a line left open on a bracket ("if needs_conversion(values.dtype) or (")
-    r"|\S\s*[(\[]\s*$")
+    r"|\S\s*[(\[]\s*$"
+    # Lua's and the shell's blocks: a header ending in "then" or "do", a lone "end"; an
+    # assignment to an indexed field ("state[w].closed = {}"); Make's recipes and targets
+    # ("$(MAKE) run_profile_task", "touch $@", "build_all_generate_profile:")
+    r"|\s(?:then|do)\s*$|^\s*end\W*$|^\s*[A-Za-z_][\w.]*(?:\[[^\]]*\][\w.]*)+\s*=\s*\S"
+    r"|^\s*@?\$[({]|\$[@<^]|^[\w.%/]*[_.%/-][\w.%/-]*\s*:\s*$")
 _BLOCK_OPEN, _BLOCK_CLOSE = re.compile(r"^\s*/\*+\s?"), re.compile(r"\s*\*+/\s*$")
 _BLOCK_LINE = re.compile(r"^(\s*)\*(?!/)\s?")
 _DOC_TAG = re.compile(r"^\s*[@\\](?:param|return|returns|throws|raises|stable|internal|since|"
                       r"deprecated|see|brief|note|author)\b")
 _DOCSTRING = re.compile(r'"""|\'\'\'')
 # In lower or mixed case, or as OCR reads it ("ToD0:"), a tag opens its comment.
-_TAG = re.compile(r"\b(?:TODO|FIXME|XXX|TBD)\b|^\W*(?i:t[o0]d[o0]|fixme)\s*[:(]")
+_TAG = re.compile(r"\b(?:TODO|FIXME|XXX|TBD)\b|\bHACK:|^\W*(?i:t[o0]d[o0]|fixme)\s*[:(]")
 # A tagged comment after code on the same line: "xArrow ...,  // FIXME: doesn't stretch", and
 # "size_t offset; /* starting offset: XXX - should this be off_t? */".
 _TRAILING = re.compile(r"\s(?://+|#+|--|;+)\s*(?=(?:TODO|FIXME|XXX)\b)")

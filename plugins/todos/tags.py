@@ -11,7 +11,7 @@ import re
 # A tag a programmer leaves before a task: "TODO - maybe handle this ...", "TODO(kim) - ...";
 # not a window's title ("TODO - Mousepad", "TODO - ~/src - Geany") or a list's heading ("TODO -
 # list of things to do for libpng:").
-_TAG = re.compile(r"^\W*(?:TODO|FIXME|XXX|(?i:t[o0]d[o0]))\b\s*(?:\([^)]*\))?\s*[-:–]\s*")
+_TAG = re.compile(r"^\W*(?:TODO|FIXME|XXX|HACK(?=:)|(?i:t[o0]d[o0]))\b\s*(?:\([^)]*\))?\s*[-:–]\s*")
 BARE_TAG = re.compile(r"^(?:TODO|FIXME|XXX)\b\s*(?:\([^)]*\))?\s*[-:–]?\s*")
 _NOT_WORD = " \t#/;*-"
 _LIST_TITLE = re.compile(r"(?i)(?:for|list|items?|of|in|on)\b")
