@@ -124,3 +124,10 @@ def test_an_eval_report_row_carries_the_notes_features_and_label():
                                 evidence={"lines": [], "note": {"features": feats,
                                                                 "has_todos": 0.1}})
     assert detail["todos"]["features"] == feats and detail["todos"]["none"] is True
+
+
+def test_a_note_set_aside_still_reads_as_a_note_to_the_router(tmp_path, monkeypatch):
+    monkeypatch.setattr(task_module, "has_todos", lambda feats: 0.05)
+    evidence = _prepared(tmp_path, TODO)
+    assert evidence.data["quotes"] == [] and len(evidence.data["note"]["set_aside"]) == 3
+    assert Todos().router_fit(evidence) == 0.95

@@ -17,7 +17,9 @@ def todo_fit(evidence: Evidence) -> float:
     task reads too) and holds items; likely when most of it is a list of tasks; a few
     task-like lines alone are common on screens and receipts too."""
     lines = evidence.data.get("lines", [])
-    quotes = evidence.data.get("quotes", [])
+    # A note the note model set aside is still a note (a changelog, a README): its lines that
+    # read like tasks say so, though none of them is reviewed.
+    quotes = evidence.data.get("quotes") or (evidence.data.get("note") or {}).get("set_aside", [])
     if len(quotes) >= ITEMS and is_todo_list(lines):
         return 0.95
     if len(quotes) >= LISTED and len(quotes) >= SHARE * len(lines):

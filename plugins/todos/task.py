@@ -61,11 +61,11 @@ class Todos(Task):
             raise PermanentError("no_text", "no text found: nothing to do")
         # Whether the note holds to-dos at all, learned from labelled notes (note_model.py): a
         # changelog, a README or a FAQ in a form the rules below have not seen is not reviewed.
-        note = {"features": features(lines), "has_todos": None}
+        note: dict[str, Any] = {"features": features(lines), "has_todos": None}
         if not silent:
             note["has_todos"] = has_todos(note["features"])
-            silent = note["has_todos"] is not None \
-                and note["has_todos"] < settings.get("note_threshold", THRESHOLD)
+        aside = note["has_todos"] is not None \
+            and note["has_todos"] < settings.get("note_threshold", THRESHOLD)
         finished = done_lines(lines)      # marked done in the text: never a todo
         # What the note as a whole says: a changelog or a features list asks nothing, key help
         # is furniture, and a to-do list's unmarked short lines are its items (context.py).
@@ -79,6 +79,10 @@ class Todos(Task):
         # Every item of the note that may be a task, its wrapped lines joined (items.py); a note
         # with more than one review holds is reviewed in parts, each alone (parts.py).
         every = ranked(layout, ruled_out, listed, finished)
+        if aside:
+            # Not reviewed; what the rules would have offered is kept for the inbox router,
+            # which asks how much of the file reads like a to-do list (routing.py).
+            note["set_aside"], every = list(dict.fromkeys(q for _, _, q in every)), []
         cuts = spans(layout, sorted({first for _, first, _ in every}))
         parts = [self._part(layout[a:b], kept([r for r in every if a <= r[1] < b], MAX_CANDIDATES),
                             shifted(finished, a, b), today, order, source, images)
