@@ -9,7 +9,9 @@ more, and numpy is already a dependency of OCR. Only fitting imports it; using a
 
 from __future__ import annotations
 
+import json
 import math
+from importlib import resources
 from typing import Any
 
 STEPS = 4000
@@ -52,3 +54,13 @@ def probabilities(feats: dict[str, float], model: dict[str, Any]) -> dict[str, f
     top = max(scores)
     exp = [math.exp(s - top) for s in scores]
     return {label: e / sum(exp) for label, e in zip(model["kinds"], exp)}
+
+
+def packaged(package: str, name: str) -> dict[str, Any] | None:
+    """A fitted model shipped as ``package``'s data file ``name``, or None when it is not there
+    (a plugin author's fork, a deleted file): the caller then decides without it."""
+    try:
+        text = resources.files(package).joinpath(name).read_text("utf-8")
+    except (FileNotFoundError, OSError):
+        return None
+    return json.loads(text)

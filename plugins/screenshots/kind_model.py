@@ -17,12 +17,10 @@ the rules alone (``kinds.allowed_kinds``).
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import statistics
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 from mustelid import learn
@@ -93,11 +91,7 @@ def _layout(lines: list[tuple[str, list[int]]]) -> dict[str, float]:
 @lru_cache(maxsize=1)
 def fitted() -> dict[str, Any] | None:
     """``kind_model.json`` as ``train_kinds`` wrote it, or None when there is none."""
-    try:
-        text = resources.files(__package__).joinpath(MODEL_FILE).read_text("utf-8")
-    except (FileNotFoundError, OSError):
-        return None
-    return json.loads(text)
+    return learn.packaged(__package__, MODEL_FILE)
 
 
 def probabilities(feats: dict[str, float], model: dict[str, Any]) -> dict[str, float]:

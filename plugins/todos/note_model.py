@@ -19,10 +19,8 @@ Without ``note_model.json`` every note is reviewed, as before.
 
 from __future__ import annotations
 
-import json
 import re
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 from mustelid import learn
@@ -109,11 +107,7 @@ def features(lines: list[str]) -> dict[str, float]:
 @lru_cache(maxsize=1)
 def fitted() -> dict[str, Any] | None:
     """``note_model.json`` as ``train_notes`` wrote it, or None when there is none."""
-    try:
-        text = resources.files(__package__).joinpath(MODEL_FILE).read_text("utf-8")
-    except (FileNotFoundError, OSError):
-        return None
-    return json.loads(text)
+    return learn.packaged(__package__, MODEL_FILE)
 
 
 def has_todos(feats: dict[str, float], model: dict[str, Any] | None = None) -> float | None:
