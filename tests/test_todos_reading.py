@@ -328,3 +328,40 @@ def test_a_makefiles_and_a_lua_files_comments_ask_only_where_tagged(tmp_path):
            "    end\n")
     assert offered(tmp_path, lua) == [
         "HACK: This is rather brittle; need a better API for session stuff"]
+
+
+def test_changes_told_in_the_third_person_or_credited_are_records(tmp_path):
+    told = ("o adds agent forwarding support\no adds ECDSA cert authentication\n"
+            "o adds support for building with OpenSSL 3\n")
+    assert offered(tmp_path, told) == []
+    credited = ("- Fix building with -Wformat-security (Martin Pitt)\n"
+                "- Add Catalan locale to LINGUAS (Richard Hughes)\n"
+                "- Check the package_id for utf8 validity (Richard Hughes)\n")
+    assert offered(tmp_path, credited) == []
+
+
+def test_a_list_stating_what_the_program_does_asks_nothing_unless_it_asks(tmp_path):
+    stated = ("- Word completion looks for candidates in all open buffers.\n"
+              "- Unicode codes can be entered without leading zeroes.\n"
+              "- Fourteen new color names are available, from rosy to crimson.\n"
+              "- Option --zero hides the interface.\n")
+    assert offered(tmp_path, stated) == []
+    asked = ("* The --add_extra_groups option is deprecated.\n"
+             "  Run-time warnings should be added to notify users.\n"
+             "* The --force-badname option is deprecated.\n"
+             "  Run-time warnings should be added to notify users.\n"
+             "* The --quiet option is gone.\n")
+    assert offered(tmp_path, asked) != []
+
+
+def test_an_interactive_session_and_a_commits_message_ask_only_where_tagged(tmp_path):
+    doctest = (">>> import iniconfig\n>>> ini = iniconfig.IniConfig.parse('example.ini')\n"
+               ">>> def postprocessor(path, key, value):\n...     return key, value\n")
+    assert offered(tmp_path, doctest) == []
+    commit = ("commit 349b8477a5461ddb1d02ae36d741db17da9bfde3\n"
+              "Author: Matthew Brush <mbrush@codebrainz.ca>\n"
+              "Date:   Thu Jul 10 00:30:13 2014 -0700\n\n    Re-organize the main menu a bit\n\n"
+              "    * Remove Text and Navigation main menus\n    * Add Search main menu\n"
+              "      - TODO: the tab list might be better as a GtkNotebook menu?\n")
+    assert offered(tmp_path, commit) == [
+        "- TODO: the tab list might be better as a GtkNotebook menu?"]

@@ -9,34 +9,54 @@ from __future__ import annotations
 
 import re
 
-from .lines import MADE, NOW, RECORD, Line, mark_shape, without_mark
+from .lines import MADE, NOW, RECORD, Line, asks, mark_shape, task_verb, without_mark
 
 _MIN_ITEMS = 3
+# A change told in the third person ("o adds agent forwarding support", "fixes ...") and a
+# change credited to its author at the end ("- Fix building with -Wformat-security (Martin
+# Pitt)"): a changelog's entries.
+_TOLD = re.compile(r"^(?:adds|fixes|removes|updates|improves|changes|makes|drops|allows|"
+                   r"enables|disables|introduces|implements|supports|(?:bug)?fix(?:es)? for)\b", re.I)
+# What a program does or is, stated ("Word completion looks for candidates in all open
+# buffers.", "Colors can be given also in #rgb"): a features list's or a release note's entry,
+# when it neither asks nor starts with an order.
+_STATES = re.compile(r"\b(?:is|are|can|may|has|have|returns|contains|shows|works|looks|hides|"
+                     r"uses|lets|gives)\b")
+_CREDIT = re.compile(r"\((?:[A-Z][a-z]+\.?\s+){1,2}[A-Z][a-z]+\)\W*$")
 # What a program does now, in the present ("GDB now supports ...", "now honours").
 _NOW_DOES = re.compile(r"\bnow\s+[a-z]+s\b")
 
 
 def _records(text: str) -> bool:
     words = without_mark(text)
-    return bool(RECORD.match(words.lstrip("#*+>-–—:;.?! ")) or MADE.search(words)
-                or NOW.search(words) or _NOW_DOES.search(words))
+    start = words.lstrip("#*+>-–—:;.?! ")
+    first = start.split()[:1]
+    states = bool(_STATES.search(start)) and not asks(start) \
+        and not (first and task_verb(first[0]))
+    return bool(RECORD.match(start) or MADE.search(words) or NOW.search(words) or states
+                or _NOW_DOES.search(words) or _TOLD.match(start) or _CREDIT.search(words))
 
 
 def change_lists(layout: list[Line]) -> set[int]:
-    """Indexes of the entries (and their wrapped lines) of each list, by the shape of its
-    mark, of at least three entries more than half of which record a change."""
-    entries: dict[str, list[int]] = {}
+    """Indexes of the entries (with their wrapped lines) of each list, by the shape of its
+    mark, more than half of whose entries, and three at least, record a change or state what
+    the program does, and fewer than half of which ask ("Run-time warnings should be added ..."
+    under two deprecations: that list holds work to do; one "... where a breakpoint should be
+    placed" among five release notes does not make them tasks)."""
+    entries: dict[str, list[list[int]]] = {}
+    shape = None
     for i, line in enumerate(layout):
-        if (shape := mark_shape(line.text)) is not None:
-            entries.setdefault(shape, []).append(i)
+        if (mark := mark_shape(line.text)) is not None:
+            shape = mark
+            entries.setdefault(mark, []).append([i])
+        elif shape is not None and not line.after_gap and line.text.strip():
+            entries[shape][-1].append(i)      # a wrapped line of the entry above
+        else:
+            shape = None
     found: set[int] = set()
-    for starts in entries.values():
-        if len(starts) >= _MIN_ITEMS and sum(_records(layout[i].text) for i in starts) * 2 > len(starts):
-            for i in starts:
-                found.add(i)
-                j = i + 1      # its wrapped lines: unmarked, deeper, no gap before them
-                while j < len(layout) and not layout[j].after_gap \
-                        and mark_shape(layout[j].text) is None and layout[j].indent > layout[i].indent:
-                    found.add(j)
-                    j += 1
+    for listed in entries.values():
+        told = sum(_records(layout[e[0]].text) for e in listed)
+        if told >= _MIN_ITEMS and told * 2 > len(listed) \
+                and sum(any(asks(layout[i].text) for i in e) for e in listed) * 2 < len(listed):
+            found.update(i for e in listed for i in e)
     return found

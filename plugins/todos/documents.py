@@ -5,13 +5,20 @@
   manual page's OPTIONS section (notes-fresh13) was offered line by line.
 - An FAQ written as "Q." and "A.": the answers advise ("A. Put these options in your
   abcde.conf:", "use -l"), they are no one's to-dos.
+- An interactive session shown as an example (Python's ">>> " and "... ", a doctest): what to
+  type, not what to do.
+- A commit's header ("commit 349b847...", "Author: ... <...@...>", "Date: ..."): the message
+  under it tells what the commit did, up to a to-do list of its own ("TODO:"), but for a line
+  that carries a tag.
 """
 
 from __future__ import annotations
 
 import re
 
+from .context import todo_heading
 from .lines import Line
+from .tags import tagged
 
 # An option line: one or more options ("-h", "-h, --help", "-C[f][n], --create"), an argument
 # ("-o FILE", "--file=<path>"), then nothing or what it does, capitalised ("-i, --interactive
@@ -20,6 +27,8 @@ _ONE = r"(?:-[A-Za-z0-9?]|--[A-Za-z][\w-]*)(?:\[[^\]]*\])*(?:=\S+)?"
 _OPTION = re.compile(rf"^\s*{_ONE}(?:,\s*{_ONE})*(?:\s+(?:[A-Z_]{{2,}}|<[^>]+>|\[[^\]]+\]))?"
                      r"(?:\s+[A-Z].*)?\s*$")
 
+_REPL = re.compile(r"^\s*(?:>>>|\.\.\.)(?:\s|$)|^\s*In \[\d+\]:")
+_COMMIT = re.compile(r"^\s*commit [0-9a-f]{7,40}\s*$|^\s*Author:\s.*<[^@\s]+@[^>\s]+>\s*$")
 _QUESTION = re.compile(r"^\s*Q\s*[.:)]\s+\S")
 _ANSWER = re.compile(r"^\s*A\s*[.:)]\s+\S")
 
@@ -46,3 +55,20 @@ def qa_lines(layout: list[Line]) -> set[int]:
         return set()
     first = next((i for i, line in enumerate(layout) if _QUESTION.match(line.text)), None)
     return set() if first is None else set(range(first, len(layout)))
+
+
+def repl_lines(layout: list[Line]) -> set[int]:
+    """Indexes of an interactive session's input lines (">>> import x", "... return key")."""
+    return {i for i, line in enumerate(layout) if _REPL.match(line.text)}
+
+
+def commit_lines(layout: list[Line]) -> set[int]:
+    """Indexes of a commit's header and message, from its header to a to-do heading or the end:
+    see the module's docstring."""
+    start = next((i for i, line in enumerate(layout) if _COMMIT.match(line.text)), None)
+    if start is None:
+        return set()
+    end = next((i for i in range(start, len(layout)) if todo_heading([layout[i].text]) == 0),
+               len(layout))
+    # A tagged line in the message still asks ("- TODO: the tab list might be better as ...").
+    return {i for i in range(start, end) if not tagged(layout[i].text.lstrip("*-+ "))}
