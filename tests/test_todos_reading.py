@@ -365,3 +365,16 @@ def test_an_interactive_session_and_a_commits_message_ask_only_where_tagged(tmp_
               "      - TODO: the tab list might be better as a GtkNotebook menu?\n")
     assert offered(tmp_path, commit) == [
         "- TODO: the tab list might be better as a GtkNotebook menu?"]
+
+
+def test_a_calls_arguments_over_lines_are_code_and_credits_and_bsd_terms_ask_nothing(tmp_path):
+    code = ("        self.finalize_options()\n\n        # TODO(sf): Remove this at the next bump\n"
+            "        if self.builders != ['html']:\n"
+            "            log.warn(\"[pbr] Sphinx 1.6 added native support for \"\n"
+            "                     \"found in 'setup.cfg'. As a result, the \"\n")
+    assert offered(tmp_path, code) == ["TODO(sf): Remove this at the next bump"]
+    assert offered(tmp_path, "Thanks to:\n- Jens Georg <mail@jensge.org>\n") == []
+    bsd = ("- Redistributions of source code must retain the above\n"
+           "  copyright notice, this list of conditions.\n"
+           "- Redistributions in binary form must reproduce the above\n")
+    assert offered(tmp_path, bsd) == []

@@ -71,7 +71,8 @@ _PROGRAM_TITLE = re.compile(r"(?i)^\W*[A-Za-z][\w+-]*\s+v?\d+(?:\.\d+)+\w*\s+[-â
 # A licence or copyright notice states terms ("must not be misrepresented"), it asks for no task.
 LICENCE = re.compile(r"(?i)\bpermission is (?:hereby )?granted\b|\bprovided\W{0,2}as[- ]is\b"
                       r"|^\s*licen[cs]e\s*:|\bwithout any warranty\b|\bfree software\W+you can "
-                      r"redistribute\b")
+                      r"redistribute\b|\bredistribution and use in source and binary forms\b"
+                      r"|\bredistributions (?:of source code|in binary form) must\b")
 # A document's word to its reader, not a task: where to read more ("See the file INSTALL for
 # compilation instructions", "Try 'ed --help' for usage information") or whom to write to
 # ("Report bugs to bug-ed@gnu.org").

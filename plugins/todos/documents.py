@@ -7,6 +7,7 @@
   abcde.conf:", "use -l"), they are no one's to-dos.
 - An interactive session shown as an example (Python's ">>> " and "... ", a doctest): what to
   type, not what to do.
+- A credit: a person's name and address alone ("- Jens Georg <mail@jensge.org>").
 - A commit's header ("commit 349b847...", "Author: ... <...@...>", "Date: ..."): the message
   under it tells what the commit did, up to a to-do list of its own ("TODO:"), but for a line
   that carries a tag.
@@ -29,6 +30,7 @@ _OPTION = re.compile(rf"^\s*{_ONE}(?:,\s*{_ONE})*(?:\s+(?:[A-Z_]{{2,}}|<[^>]+>|\
 
 _REPL = re.compile(r"^\s*(?:>>>|\.\.\.)(?:\s|$)|^\s*In \[\d+\]:")
 _COMMIT = re.compile(r"^\s*commit [0-9a-f]{7,40}\s*$|^\s*Author:\s.*<[^@\s]+@[^>\s]+>\s*$")
+_CREDIT = re.compile(r"^\W*(?:[A-Z][\w'.-]*\s+){0,3}[A-Z][\w'.-]*\s*[<(]?[\w.+-]+@[\w-]+(?:\.[\w-]+)+[>)]?\W*$")
 _QUESTION = re.compile(r"^\s*Q\s*[.:)]\s+\S")
 _ANSWER = re.compile(r"^\s*A\s*[.:)]\s+\S")
 
@@ -72,3 +74,9 @@ def commit_lines(layout: list[Line]) -> set[int]:
                len(layout))
     # A tagged line in the message still asks ("- TODO: the tab list might be better as ...").
     return {i for i in range(start, end) if not tagged(layout[i].text.lstrip("*-+ "))}
+
+
+def credit_lines(layout: list[Line]) -> set[int]:
+    """Indexes of the lines that only name a person and an address (see the module's
+    docstring)."""
+    return {i for i, line in enumerate(layout) if _CREDIT.match(line.text)}

@@ -44,7 +44,11 @@ _STATEMENT = re.compile(
     # assignment to an indexed field ("state[w].closed = {}"); Make's recipes and targets
     # ("$(MAKE) run_profile_task", "touch $@", "build_all_generate_profile:")
     r"|\s(?:then|do)\s*$|^\s*end\W*$|^\s*[A-Za-z_][\w.]*(?:\[[^\]]*\][\w.]*)+\s*=\s*\S"
-    r"|^\s*@?\$[({]|\$[@<^]|^[\w.%/]*[_.%/-][\w.%/-]*\s*:\s*$")
+    r"|^\s*@?\$[({]|\$[@<^]|^[\w.%/]*[_.%/-][\w.%/-]*\s*:\s*$"
+    # a call's arguments over several lines: a method call opening its line ("log.warn('[pbr]
+    # Support ..."), a line of string literals only ("'pbr 4.0. Upgrade to Sphinx 1.6+')")
+    r"|^\s*[A-Za-z_]\w*(?:\.\w+)+\("
+    r"|^\s*(?:[rbfuRBFU]{0,2}(?:\"[^\"]*\"|'[^']*')\s*)+[,)\]}]*\s*$")
 _BLOCK_OPEN, _BLOCK_CLOSE = re.compile(r"^\s*/\*+\s?"), re.compile(r"\s*\*+/\s*$")
 _BLOCK_LINE = re.compile(r"^(\s*)\*(?!/)\s?")
 _DOC_TAG = re.compile(r"^\s*[@\\](?:param|return|returns|throws|raises|stable|internal|since|"
