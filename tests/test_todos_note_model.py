@@ -8,7 +8,6 @@ import pytest
 
 from mustelid import JobInput
 from mustelid.plugins.todos import note_model, train_notes
-from mustelid.plugins.todos import task as task_module
 from mustelid.plugins.todos.task import Todos
 
 from test_todos import FakeCtx
@@ -74,7 +73,7 @@ Send bug reports to the mailing list."""
 def test_a_threshold_of_zero_reviews_every_note(tmp_path, monkeypatch):
     # Whatever the model says of this README, a note it doubts is not offered, unless the
     # threshold is 0.
-    monkeypatch.setattr(task_module, "has_todos", lambda feats: 0.05)
+    monkeypatch.setattr(note_model, "has_todos", lambda feats: 0.05)
     assert _prepared(tmp_path, README).data["quotes"] == []
     assert _prepared(tmp_path, README, {"note_threshold": 0}).data["quotes"] != []
 
@@ -127,7 +126,14 @@ def test_an_eval_report_row_carries_the_notes_features_and_label():
 
 
 def test_a_note_set_aside_still_reads_as_a_note_to_the_router(tmp_path, monkeypatch):
-    monkeypatch.setattr(task_module, "has_todos", lambda feats: 0.05)
+    monkeypatch.setattr(note_model, "has_todos", lambda feats: 0.05)
     evidence = _prepared(tmp_path, TODO)
     assert evidence.data["quotes"] == [] and len(evidence.data["note"]["set_aside"]) == 3
     assert Todos().router_fit(evidence) == 0.95
+
+
+def test_a_note_too_short_to_judge_is_always_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(note_model, "has_todos", lambda feats: 0.05)
+    evidence = _prepared(tmp_path, "* fix documentation for the new -7 switch\n")
+    assert evidence.data["note"]["has_todos"] is None
+    assert evidence.data["quotes"] == ["* fix documentation for the new -7 switch"]

@@ -295,8 +295,8 @@ def test_a_list_most_of_whose_entries_record_changes_records_them_all(tmp_path):
 
 
 def test_an_faq_of_questions_and_answers_asks_for_nothing(tmp_path, monkeypatch):
-    from mustelid.plugins.todos import task
-    monkeypatch.setattr(task, "has_todos", lambda feats: None)   # the rule alone
+    from mustelid.plugins.todos import note_model
+    monkeypatch.setattr(note_model, "has_todos", lambda feats: None)   # the rule alone
     faq = ("Q. Low on disk space?\nA. abcde has different algorithms to schedule ripping - to\n"
            "   optimize for disk conservation, use -l. You can also define\n"
            "   WAVOUTPUTDIR to store the WAV files on another disk.\n")

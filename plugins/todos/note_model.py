@@ -36,6 +36,10 @@ TODOS, NONE = "todos", "none"        # the two labels
 # out of the fit in turn, it kept 434 of 441 notes with to-dos and set aside 62 of 162 without
 # (docs/EVAL.md). `[plugin.todos] note_threshold` overrides it; 0 reviews every note.
 THRESHOLD = 0.2
+# Notes with fewer lines of words than this are always read: nearly every labelled note the
+# model was fitted on has 4 or more, and one or two lines ("call mum", "* fix documentation for
+# the new -7 switch") say too little about what kind of text they come from.
+MIN_LINES = 4
 
 _MODAL = re.compile(r"(?i)\b(?:should|must|need(?:s|ed)? to|ought to|ha(?:ve|s) to|would be nice)\b")
 _PLAN = re.compile(r"(?i)\b(?:will|plan(?:ned)?|want(?:ed)?|maybe|perhaps|consider|later|someday|"
@@ -108,6 +112,14 @@ def features(lines: list[str]) -> dict[str, float]:
 def fitted() -> dict[str, Any] | None:
     """``note_model.json`` as ``train_notes`` wrote it, or None when there is none."""
     return learn.packaged(__package__, MODEL_FILE)
+
+
+def judged(lines: list[str]) -> dict[str, Any]:
+    """The note's features and P(to-dos) (None without a fitted model, or for a note shorter
+    than ``MIN_LINES`` lines of words), as the job's evidence keeps them."""
+    feats = features(lines)
+    short = sum(1 for t in lines if _WORDS.search(t)) < MIN_LINES
+    return {"features": feats, "has_todos": None if short else has_todos(feats)}
 
 
 def has_todos(feats: dict[str, float], model: dict[str, Any] | None = None) -> float | None:

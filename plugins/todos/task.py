@@ -20,7 +20,7 @@ from .items import kept, ranked
 from .changes import change_lists
 from .documents import commit_lines, credit_lines, option_lines, qa_lines, repl_lines
 from .markup import org_parents, plain_lines
-from .note_model import THRESHOLD, features, has_todos
+from .note_model import THRESHOLD, judged
 from .lines import (MAX_TEXT_CHARS, Line, done_lines, quote_head, read_text, result_text,
                     source_layout, squash, title_of)
 from .parts import shifted, spans
@@ -61,9 +61,9 @@ class Todos(Task):
             raise PermanentError("no_text", "no text found: nothing to do")
         # Whether the note holds to-dos at all, learned from labelled notes (note_model.py): a
         # changelog, a README or a FAQ in a form the rules below have not seen is not reviewed.
-        note: dict[str, Any] = {"features": features(lines), "has_todos": None}
-        if not silent:
-            note["has_todos"] = has_todos(note["features"])
+        note = judged(lines)
+        if silent:
+            note["has_todos"] = None        # ruled out already
         aside = note["has_todos"] is not None \
             and note["has_todos"] < settings.get("note_threshold", THRESHOLD)
         finished = done_lines(lines)      # marked done in the text: never a todo
