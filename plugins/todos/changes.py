@@ -2,7 +2,8 @@
 supports hardware watchpoints", "* DBX mode has been removed.", notes-fresh13's NEWS excerpt).
 Read item by item, an entry among them told as an order ("* Remove support for building
 against Python 2, ...") looks like a task; among entries most of which say what changed, it is
-one more change.
+one more change. So is an entry that states what the program does ("Word completion looks for
+candidates in all open buffers."): a features list's.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ _MIN_ITEMS = 3
 # change credited to its author at the end ("- Fix building with -Wformat-security (Martin
 # Pitt)"): a changelog's entries.
 _TOLD = re.compile(r"^(?:adds|fixes|removes|updates|improves|changes|makes|drops|allows|"
-                   r"enables|disables|introduces|implements|supports|(?:bug)?fix(?:es)? for)\b", re.I)
+                   r"enables|disables|introduces|implements|supports|(?:bug)?fix(?:es)? for)\b",
+                   re.I)
 # What a program does or is, stated ("Word completion looks for candidates in all open
 # buffers.", "Colors can be given also in #rgb"): a features list's or a release note's entry,
 # when it neither asks nor starts with an order.

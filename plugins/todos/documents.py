@@ -30,7 +30,8 @@ _OPTION = re.compile(rf"^\s*{_ONE}(?:,\s*{_ONE})*(?:\s+(?:[A-Z_]{{2,}}|<[^>]+>|\
 
 _REPL = re.compile(r"^\s*(?:>>>|\.\.\.)(?:\s|$)|^\s*In \[\d+\]:")
 _COMMIT = re.compile(r"^\s*commit [0-9a-f]{7,40}\s*$|^\s*Author:\s.*<[^@\s]+@[^>\s]+>\s*$")
-_CREDIT = re.compile(r"^\W*(?:[A-Z][\w'.-]*\s+){0,3}[A-Z][\w'.-]*\s*[<(]?[\w.+-]+@[\w-]+(?:\.[\w-]+)+[>)]?\W*$")
+_CREDIT = re.compile(r"^\W*(?:[A-Z][\w'.-]*\s+){0,3}[A-Z][\w'.-]*\s*"
+                     r"[<(]?[\w.+-]+@[\w-]+(?:\.[\w-]+)+[>)]?\W*$")
 _QUESTION = re.compile(r"^\s*Q\s*[.:)]\s+\S")
 _ANSWER = re.compile(r"^\s*A\s*[.:)]\s+\S")
 
