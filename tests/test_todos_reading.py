@@ -378,3 +378,12 @@ def test_a_calls_arguments_over_lines_are_code_and_credits_and_bsd_terms_ask_not
            "  copyright notice, this list of conditions.\n"
            "- Redistributions in binary form must reproduce the above\n")
     assert offered(tmp_path, bsd) == []
+
+
+def test_a_sample_configurations_commented_out_settings_make_it_one(tmp_path):
+    conf = ("# e2scrub configuration file\n\n# Uncomment to enable automatic periodic runs\n"
+            "# periodic_e2scrub=1\n\n# e-mail destination used when problems are found\n"
+            "# recipient=root\n\n# Set this to 1 to enable fstrim for everyone.\n# fstrim=0\n")
+    assert offered(tmp_path, conf) == []
+    assert offered(tmp_path, conf + "# TODO: document the snapshot size\n") == [
+        "TODO: document the snapshot size"]

@@ -85,7 +85,9 @@ def comments_of_code(raw: list[str]) -> list[str]:
     comments = _comment_spans(raw)
     # A setting commented out ('%set force_authentication 0', '# server "news" ".newsrc"') is
     # a statement too: a sample configuration's comments explain its settings.
-    settings = {i for i, text in comments.items() if _DIRECTIVE.match(text)} | {
+    # So is one written "name=value" ('# recipient=root' in e2scrub.conf).
+    settings = {i for i, text in comments.items() if _DIRECTIVE.match(text)
+                or _setting(text)} | {
         i for i, line in enumerate(raw) if _DISABLED.match(line) or _SET.match(line)}
     comments = {i: text for i, text in comments.items() if i not in settings}
     rest = [i for i, line in enumerate(raw) if line.strip() and i not in comments]
