@@ -32,8 +32,9 @@ _REPL = re.compile(r"^\s*(?:>>>|\.\.\.)(?:\s|$)|^\s*In \[\d+\]:")
 _COMMIT = re.compile(r"^\s*commit [0-9a-f]{7,40}\s*$|^\s*Author:\s.*<[^@\s]+@[^>\s]+>\s*$")
 _CREDIT = re.compile(r"^\W*(?:[A-Z][\w'.-]*\s+){0,3}[A-Z][\w'.-]*\s*"
                      r"[<(]?[\w.+-]+@[\w-]+(?:\.[\w-]+)+[>)]?\W*$")
-_QUESTION = re.compile(r"^\s*Q\s*[.:)]\s+\S")
-_ANSWER = re.compile(r"^\s*A\s*[.:)]\s+\S")
+# An FAQ's marks ("Q. Low on disk space?", "A. abcde has ..."); the note model counts them too.
+QUESTION = re.compile(r"^\s*Q\s*[.:)]\s+\S")
+ANSWER = re.compile(r"^\s*A\s*[.:)]\s+\S")
 
 
 def option_lines(layout: list[Line]) -> set[int]:
@@ -54,9 +55,9 @@ def option_lines(layout: list[Line]) -> set[int]:
 def qa_lines(layout: list[Line]) -> set[int]:
     """Indexes of an FAQ's entries, from each "Q." line to the next (when an "A." line answers
     one): the question, its answer and all the answer says."""
-    if not any(_ANSWER.match(line.text) for line in layout):
+    if not any(ANSWER.match(line.text) for line in layout):
         return set()
-    first = next((i for i, line in enumerate(layout) if _QUESTION.match(line.text)), None)
+    first = next((i for i, line in enumerate(layout) if QUESTION.match(line.text)), None)
     return set() if first is None else set(range(first, len(layout)))
 
 

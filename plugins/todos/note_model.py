@@ -26,6 +26,7 @@ from typing import Any
 from mustelid import learn
 
 from .context import CHANGELOG, LICENCE, is_todo_list, todo_heading
+from .documents import ANSWER, QUESTION
 from .lines import (MADE, NOW, RECORD, UNTICKED, asks, done_lines, list_marked, task_like,
                     without_mark)
 from .tags import tagged
@@ -57,12 +58,11 @@ _CODE = re.compile(r"[;{}]\s*$|^\s*(?:def|class|import|from|return|if|for|while|
 _COMMENT = re.compile(r"^\s*(?:#|//|/\*|\*|--|;|%|\"|REM\b|dnl\b)")
 _WORDS = re.compile(r"[^\W\d_]{2,}")
 # A manual's option ("-i, --interactive  Force ...", "--help"), a setting ("LOG_OK_LOGINS no",
-# "name = value"), a question and answer's mark ("Q. Low on disk space?"), a name alone
-# ("Graeme Hart"): lines of manuals, configuration files, FAQs and credits.
+# "name = value"), a name alone ("Graeme Hart"): lines of manuals, configuration files and
+# credits (an FAQ's "Q." and "A." marks are documents.py's).
 _OPTION = re.compile(r"^\s*(?:-[A-Za-z0-9](?:,|\s|$)|--[a-z][\w-]+)")
 _SETTING = re.compile(r"^\s*[A-Za-z_][\w.-]*\s*(?:=\s*\S|\s+(?:yes|no|true|false|on|off|"
                       r"-?\d+|\S+/\S*)\s*$)")
-_QA = re.compile(r"^\s*(?:Q|A)\s*[.:)]\s+\S")
 _NAME = re.compile(r"^\s*(?:[A-Z][a-z]+\.?\s+){1,3}[A-Z][a-z]+\s*$")
 
 
@@ -103,7 +103,7 @@ def features(lines: list[str]) -> dict[str, float]:
         "prose": share(lambda t: len(t) > 60 and len(t.split()) >= 8),
         "options": share(lambda t: bool(_OPTION.match(t))),
         "settings": share(lambda t: bool(_SETTING.match(t))),
-        "qa": share(lambda t: bool(_QA.match(t))),
+        "qa": share(lambda t: bool(QUESTION.match(t) or ANSWER.match(t))),
         "names": share(lambda t: bool(_NAME.match(t))),
     }
 
