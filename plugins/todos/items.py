@@ -41,6 +41,8 @@ _NOUN_OPENERS = (r"a|an|the|of|for|in|on|at|by|with|from|into|onto|over|under|ab
 _BEFORE_NOUN = re.compile(r"(?:^|\s)(?:" + _NOUN_OPENERS + r")$", re.I)
 # A line that stops where a phrase cannot: on one of those, a conjunction or an auxiliary, or
 # on a comma, an ampersand or an open bracket. What follows is the rest of the same sentence.
+_MODAL_END = re.compile(r"(?i)\b(?:should|must|may|might|could|would|will|shall|can|'ll|"
+                        r"(?:need|needs|have|has|ought|want|wants) to)$")
 _CUT = re.compile(r"(?:^|\s)(?:" + _NOUN_OPENERS + r"|to|and|or|nor|but|than|as|that|which|who|"
                   r"whose|if|is|are|was|were|be|been|has|have|had|can|could|will|would|should|"
                   r"must|may|might|not|like|e\.g\.|i\.e\.)$"
@@ -222,8 +224,20 @@ def ranked(lines: list[Line], excluded: set[int], listed: set[int],
         if len(it.lines) > 1 and it.quote == lines[first].text and not task_like(it.quote):
             out += [(0, i, lines[i].text) for i in it.lines[1:]
                        if not lines[i].piece and task_like(lines[i].text)
-                       and (asks(lines[i].text) or not _BEFORE_NOUN.search(lines[i - 1].text))]
+                       and _asks_there(lines[i - 1].text, lines[i].text)]
     return out
+
+
+def _asks_there(prev: str, text: str) -> bool:
+    """Is a later line of an item where it asks? It asks in words, or its verb follows a modal
+    the line above ends on ("... Should / detect this situation"), or it starts a phrase of its
+    own: not in lower case in the middle of a sentence ("It tells debconf where to / store
+    data.", "`make install' will build and / install xmahjongg": the verb is the sentence's,
+    not an order), nor after an article or a preposition ("... that scans the / file once")."""
+    if asks(text) or _MODAL_END.search(prev):
+        return True
+    mid = text.lstrip()[:1].islower() and not _SENTENCE_END.search(prev)
+    return not mid and not _BEFORE_NOUN.search(prev)
 
 
 def _before_list(item: Item, start: int | None) -> bool:

@@ -9,10 +9,11 @@ new batch of notes brought kinds they had not seen: on the first run of each of 
 batches, 2 to 5 of its 8 notes without an action item got todos, and the model's review of the
 offered lines kept nearly all of them (docs/EVAL.md).
 
-Not among the features: words to the reader ("you", "please") and of the writer ("I", "we").
-In the labelled notes, all of them software's files, those mark a README or a FAQ; in a
-person's note or mail they are how a task is asked ("Please send the draft to Ann"), and with
-them the model set such notes aside.
+Not among the features: "you", "your" and "please" alone, nor the writer's "I" and "we". In
+the labelled notes, all of them software's files, those mark a README or a FAQ; in a person's
+note or mail they are how a task is asked ("Please send the draft to Ann"), and with them the
+model set such notes aside. What is a feature (``reader``) is the manual's way of addressing
+its reader: "you can", "if you", "see the INSTALL file", "your system".
 
 Without ``note_model.json`` every note is reviewed, as before.
 """
@@ -63,6 +64,20 @@ _WORDS = re.compile(r"[^\W\d_]{2,}")
 _OPTION = re.compile(r"^\s*(?:-[A-Za-z0-9](?:,|\s|$)|--[a-z][\w-]+)")
 _SETTING = re.compile(r"^\s*[A-Za-z_][\w.-]*\s*(?:=\s*\S|\s+(?:yes|no|true|false|on|off|"
                       r"-?\d+|\S+/\S*)\s*$)")
+# How a manual speaks to whoever reads it: what they can do ("you can", "if you", "if
+# necessary"), where to read on ("see the INSTALL file", "for more information"), their
+# software ("your system", "your package"). Not "you" or "your" alone, nor "please": a mail
+# or a person's note asks its tasks that way ("Please send me your forecasts").
+_READER = re.compile(
+    r"(?i)\byou(?:'ll| (?:can|may|might|will|would))\b|\bif you\b|"
+    r"\bif (?:necessary|possible|needed|desired|required)\b|"
+    r"\bfor (?:more|further|a complete|details|information)\b|"
+    r"\b(?:see|refer to|read|consult|look at)\b.{0,40}\b(?:file|section|documentation|manual|"
+    r"page|faq|readme|install|below|above|chapter)\b|"
+    r"\byour (?:own )?(?:system|package|distribution|distro|library|compiler|machine|computer|"
+    r"config\w*|path|home|terminal|browser|editor|shell|commit\w*|changes|code|program|"
+    r"application|project|platform|installation|kernel|environment|server|site|source|build|"
+    r"patch\w*|bug report|version|copy|feature request)\b")
 _NAME = re.compile(r"^\s*(?:[A-Z][a-z]+\.?\s+){1,3}[A-Z][a-z]+\s*$")
 
 
@@ -105,6 +120,7 @@ def features(lines: list[str]) -> dict[str, float]:
         "settings": share(lambda t: bool(_SETTING.match(t))),
         "qa": share(lambda t: bool(QUESTION.match(t) or ANSWER.match(t))),
         "names": share(lambda t: bool(_NAME.match(t))),
+        "reader": share(lambda t: bool(_READER.search(t))),
     }
 
 
