@@ -137,3 +137,25 @@ def test_a_note_too_short_to_judge_is_always_read(tmp_path, monkeypatch):
     evidence = _prepared(tmp_path, "* fix documentation for the new -7 switch\n")
     assert evidence.data["note"]["has_todos"] is None
     assert evidence.data["quotes"] == ["* fix documentation for the new -7 switch"]
+
+
+INSTALL = """Installing
+If you want to build from source, you can use the usual configure script.
+You may have to set PREFIX to the directory you want to install to.
+See the INSTALL file for more information on the options.
+The default PREFIX is /usr/local."""
+MAIL = """Hi Sam,
+Thanks for your help yesterday. Could you send me the signed lease by Friday?
+Please also book the meeting room for Tuesday and add your notes to the shared doc.
+If you have time, call the plumber about the leak.
+Cheers, Jo"""
+
+
+def test_a_manual_speaking_to_its_reader_is_set_aside_but_a_mail_asking_is_not():
+    install = note_model.features(INSTALL.splitlines())
+    assert install["reader"] == pytest.approx(0.6)
+    assert note_model.has_todos(install) < note_model.THRESHOLD
+    # The same note without the feature would be kept: the reader's words decide it.
+    assert note_model.has_todos({**install, "reader": 0.0}) >= note_model.THRESHOLD
+    # A mail asks its reader with "please", "could you" and "your": not the manual's words.
+    assert note_model.has_todos(note_model.features(MAIL.splitlines())) >= note_model.THRESHOLD

@@ -3,6 +3,9 @@ source files, release notes, install instructions, FAQ answers and links."""
 
 from __future__ import annotations
 
+from mustelid.plugins.todos import items
+from mustelid.plugins.todos.lines import source_layout
+
 from test_todos import offered
 
 
@@ -387,3 +390,29 @@ def test_a_sample_configurations_commented_out_settings_make_it_one(tmp_path):
     assert offered(tmp_path, conf) == []
     assert offered(tmp_path, conf + "# TODO: document the snapshot size\n") == [
         "TODO: document the snapshot size"]
+
+
+def _ranked_quotes(text: str) -> list[str]:
+    lines = source_layout(text.splitlines(), limit=None)
+    return [quote for _, _, quote in items.ranked(lines, set(), set())]
+
+
+def test_a_verb_in_the_middle_of_a_wrapped_sentence_is_no_task_of_its_own():
+    # notes-train1's debconf.conf and xmahjongg's INSTALL: the verb after "where to" or
+    # "will build and" is the sentence's, not an order to the reader.
+    prose = ("This is the configuration file that debconf reads on start-up. It tells debconf "
+             "where to\nstore data. The format of this file is a set of stanzas, and each "
+             "stanza\nholds the settings of one database, written one to a line as a name and "
+             "a value.")
+    assert _ranked_quotes(prose) == []
+    # After a modal the verb is the ask, and a nested entry under its own mark starts one.
+    modal = ("A cache that only ever sees reads of a file that is far larger than itself, or "
+             "that scans the\nfile once, will have a cache hit rate of zero. This is a waste of "
+             "memory. It should\ndetect this situation and turn itself off until the hit rate "
+             "improves again, later on.")
+    assert _ranked_quotes(modal)[-1].startswith("detect this situation")
+    nested = ("- cols/rows\n    : Make unhide smarter to find hidden regions on either side of\n"
+              "      selected ranges.\n    : support delete for discontinuous ranges")
+    assert _ranked_quotes(nested) == [
+        ": Make unhide smarter to find hidden regions on either side of",
+        ": support delete for discontinuous ranges"]
