@@ -416,3 +416,51 @@ def test_a_verb_in_the_middle_of_a_wrapped_sentence_is_no_task_of_its_own():
     assert _ranked_quotes(nested) == [
         ": Make unhide smarter to find hidden regions on either side of",
         ": support delete for discontinuous ranges"]
+
+
+def test_a_ticked_box_ending_in_code_quotes_is_done_not_a_heading(tmp_path):
+    # notes-fresh17: "- [x] `Xarray dev call`" read as a heading framed by "-" and "`", so its
+    # tick was never seen and the finished item was offered.
+    text = ("We plan to publicize this document on :\n\n- [x] `Xarray dev call`\n"
+            "- [ ] `Scientific Python discourse`\n- [ ] `Xarray blog`\n")
+    assert offered(tmp_path, text) == ["- [ ] `Scientific Python discourse`",
+                                       "- [ ] `Xarray blog`"]
+
+
+def test_vim_script_and_tcl_are_source_and_only_their_tags_ask(tmp_path):
+    vim = ("    \" Finally, look for any additions to the content model.\n"
+           "    \" TODO: Can the \"-\" be separated by whitespace from the \"(\"?\n"
+           "    let seen = { '+(': 0, '-(': 0 }\n    while 1\n"
+           "      let [token, end] = s:lex(line, end)\n      if token == '>'\n"
+           "        return indent\n      endif\n"
+           "      \" TODO: Should use s:lex here and check for >.\n"
+           "      return getline(v:lnum) =~ '^\\s*>' ? indent : indent + 2\n    endif\n")
+    assert offered(tmp_path, vim) == [
+        'TODO: Can the "-" be separated by whitespace from the "("?',
+        "TODO: Should use s:lex here and check for >."]
+    # As OCR reads a picture of Tcl: the "#" on lines of their own, the tags below them.
+    tcl = ("proc asn::asnGeneralizedTime {UTCtimestring} {\n    #\n"
+           "    the generalized time tag is 0x18\n    #\n"
+           "    ToD0: accept clock seconds as well as an integer\n    #\n\n"
+           "    set ascii [encoding convertto ascii $UTCtimestring]\n"
+           "    set len [string length $ascii]\n"
+           "    return [binary format H2a*a* 18 [asnLength $len] $ascii] }\n")
+    assert offered(tmp_path, tcl) == ["ToD0: accept clock seconds as well as an integer"]
+
+
+def test_a_sample_configuration_explains_its_settings_and_asks_nothing(tmp_path):
+    muttrc = ("# Append rather than prepend when writing to mbox automatically.\n"
+              "# This is a traditional entry and should usually be set.\nset append\n\n"
+              "# Confirm sending of messages:\nset asksend\n\n"
+              "# Uncomment this in order to get coloured output.\n#set colour-pager\n\n"
+              "# Assume a CRT-like terminal and invoke $PAGER if output does not fit.\n"
+              "set crt\n")
+    rtorrent = ("# Default directory to save the downloaded torrents.\n#\n"
+                "#directory.default.set = ./\n\n"
+                "# Close torrents when disk-space is low.\n#\n"
+                "#schedule2 = low_diskspace,5,60,close_low_diskspace=100M\n\n"
+                "# Make sure you don't run multiple instances.\n#\n#session.path.set = ./s\n")
+    assert offered(tmp_path, muttrc) == [] and offered(tmp_path, rtorrent) == []
+    # Outside a configuration "set" is a task's verb.
+    assert offered(tmp_path, "- set up the printer\n- call mum\n") == [
+        "- set up the printer", "- call mum"]

@@ -357,13 +357,15 @@ def heading(line: str) -> tuple[str, str] | None:
     stripped = line.strip()
     if stripped.startswith("(") and stripped.endswith(")"):
         return None           # a remark in brackets ("(DONE)" under a wrapped item), no heading
+    if UNTICKED.match(stripped) or _TICKED.match(stripped):
+        return None           # a box, ticked or not, is an item ("- [x] `Xarray dev call`")
     core = _DECORATION.sub("", stripped)
     words = core.split()
     if not words or len(words) > 5:
         return None
     # A list item's closing bracket frames nothing ("- Reword messages [mostly done]").
     framed = not stripped[0].isalnum() and not stripped[-1].isalnum() \
-        and stripped[-1] not in ".,;:)?!" and stripped != core and "~~" not in stripped \
+        and stripped[-1] not in ".,;:)?!`" and stripped != core and "~~" not in stripped \
         and not (stripped[-1] == "]" and stripped[0] != "[")
     if framed or stripped.startswith("#"):
         return "major", core

@@ -48,7 +48,14 @@ _STATEMENT = re.compile(
     # a call's arguments over several lines: a method call opening its line ("log.warn('[pbr]
     # Support ..."), a line of string literals only ("'pbr 4.0. Upgrade to Sphinx 1.6+')")
     r"|^\s*[A-Za-z_]\w*(?:\.\w+)+\("
-    r"|^\s*(?:[rbfuRBFU]{0,2}(?:\"[^\"]*\"|'[^']*')\s*)+[,)\]}]*\s*$")
+    r"|^\s*(?:[rbfuRBFU]{0,2}(?:\"[^\"]*\"|'[^']*')\s*)+[,)\]}]*\s*$"
+    # a declaration bound to a value (Vim's "let [token, end] = s:lex(line)", JavaScript's
+    # "const x = 1"), Tcl's "set len [string length $ascii]", a condition that compares
+    # ("if token == '>'"), the words that close Vim's blocks
+    r"|^\s*(?:let|var|const|local|my|our)\s+[\[\w$@%][^=]*=\s*\S"
+    r"|^\s*set\s+\w+\s+[\[{\"$\d-]"
+    r"|^\s*(?:if|elseif|elif|while|until|unless)\b.*(?:==|!=|=~|<=|>=|&&|\|\|)"
+    r"|^\s*end(?:if|while|for|function|func|try)\s*$")
 _BLOCK_OPEN, _BLOCK_CLOSE = re.compile(r"^\s*/\*+\s?"), re.compile(r"\s*\*+/\s*$")
 _BLOCK_LINE = re.compile(r"^(\s*)\*(?!/)\s?")
 _DOC_TAG = re.compile(r"^\s*[@\\](?:param|return|returns|throws|raises|stable|internal|since|"
@@ -56,6 +63,7 @@ _DOC_TAG = re.compile(r"^\s*[@\\](?:param|return|returns|throws|raises|stable|in
 _DOCSTRING = re.compile(r'"""|\'\'\'')
 # In lower or mixed case, or as OCR reads it ("ToD0:"), a tag opens its comment.
 _TAG = re.compile(r"\b(?:TODO|FIXME|XXX|TBD)\b|\bHACK:|^\W*(?i:t[o0]d[o0]|fixme)\s*[:(]")
+_LEADING_TAG = re.compile(r"^\W*(?:TODO|FIXME|XXX|TBD)\b|^\W*(?i:t[o0]d[o0]|fixme)\s*[:(]")
 # A tagged comment after code on the same line: "xArrow ...,  // FIXME: doesn't stretch", and
 # "size_t offset; /* starting offset: XXX - should this be off_t? */".
 _TRAILING = re.compile(r"\s(?://+|#+|--|;+)\s*(?=(?:TODO|FIXME|XXX)\b)")
@@ -73,6 +81,11 @@ _DISABLED = re.compile(r"^\s*(?:#+|%+|;+|//+)" + _DIRECTIVE_BODY)
 # login.defs' "LOG_OK_LOGINS   no" (a key joined by underscores, in either case, then a value).
 _SET = re.compile(r"^\s*(?:[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+\s+\S+|[a-z][a-z0-9_]*\s+(?:on|off|yes|no|true|"
                   r"false|none|auto|-?\d+|[~/.]\S*|\"[^\"]*\"))\s*$")
+# A setting as muttrc or vimrc sets it ("set append", "set crt=0"), or one commented out
+# without a space ("#set colour-pager", "#session.path.set = ./session"): a sample
+# configuration's lines, its comments explaining them.
+_SET_LINE = re.compile(r"^\s*(?:#+|;+|//+)?set\s+[\w.-]+(?:\s*=\s*\S+)?\s*$"
+                       r"|^\s*(?:#+|;+|//+)[A-Za-z][\w.-]*\s*=\s*\S+\s*$")
 _CODE_MIN = 3            # statements a source file shows at least ...
 _CODE_SHARE = 0.5        # ... and the share of its lines outside comments they make
 
@@ -88,7 +101,8 @@ def comments_of_code(raw: list[str]) -> list[str]:
     # So is one written "name=value" ('# recipient=root' in e2scrub.conf).
     settings = {i for i, text in comments.items() if _DIRECTIVE.match(text)
                 or _setting(text)} | {
-        i for i, line in enumerate(raw) if _DISABLED.match(line) or _SET.match(line)}
+        i for i, line in enumerate(raw)
+        if _DISABLED.match(line) or _SET.match(line) or _SET_LINE.match(line)}
     comments = {i: text for i, text in comments.items() if i not in settings}
     rest = [i for i, line in enumerate(raw) if line.strip() and i not in comments]
     statements = {i for i in rest if i in settings
@@ -134,7 +148,9 @@ def _tagged(raw: list[str], comments: dict[int, str], statements: set[int]) -> s
         if i in statements or not line.strip() or i in comments and (
                 not comments[i].strip() or _DOC_TAG.match(comments[i])):
             open_tag = False      # a blank comment line or "@param" ends what the tag says
-        if i in comments and _TAG.search(comments[i]):
+        # A tag opening a line outside any comment: a picture whose "#" OCR read on a line apart.
+        if i in comments and _TAG.search(comments[i]) \
+                or i not in statements and _LEADING_TAG.match(line):
             open_tag = True
         if open_tag:
             found.add(i)
