@@ -464,3 +464,43 @@ def test_a_sample_configuration_explains_its_settings_and_asks_nothing(tmp_path)
     # Outside a configuration "set" is a task's verb.
     assert offered(tmp_path, "- set up the printer\n- call mum\n") == [
         "- set up the printer", "- call mum"]
+
+
+def test_an_faq_answer_indented_under_its_question_is_advice(tmp_path):
+    faq = ("How do I stop monitoring an interface?\n\n"
+           "  Execute \"vnstat --remove -i interfacename\" with correct permissions.\n\n\n"
+           "How do I uninstall vnStat?\n\n"
+           "  You only need to run 'make uninstall' in the directory that comes when the\n"
+           "  .tar.gz is extracted. Just make sure it's the same version you have\n")
+    assert offered(tmp_path, faq) == []
+    # A list under a question is the note's own.
+    assert offered(tmp_path, "What to pack for the trip?\n  - book the taxi\n"
+                             "  - renew the passport\n") == ["- book the taxi",
+                                                             "- renew the passport"]
+
+
+def test_the_steps_a_manual_gives_its_reader_are_no_tasks(tmp_path):
+    steps = ("2. General Instructions\n-----------------------\n\n"
+             "To build NcFTP and the utility programs, you can simply do the following:\n\n"
+             "    1.  (Optional) Install ncurses (available from a GNU mirror).\n"
+             "    2.  Run the \"./configure\" script in the NcFTP source directory.\n"
+             "    3.  (Probably not necessary) Inspect the Makefiles in each subdirectory.\n"
+             "    4.  \"make install\"\n")
+    assert offered(tmp_path, steps) == []
+
+
+def test_a_python_table_with_trailing_comments_is_source(tmp_path):
+    text = ("    # see issue #39\n    # Spaces around period `schema . name` are valid\n"
+            "    # TODO: Spaces before period not implemented\n    # See issue #601.\n"
+            "    (r'[A-Z]\\w*(?=\\s*\\.(?!\\d))', tokens.Name),  # 'Name'.\n"
+            "    # FIXME(atronah): never match,\n"
+            "    # because `re.match` doesn't work with look-behind regexp feature\n"
+            "    (r'(?<=\\.)[A-Z]\\w*', tokens.Name),  # .'Name'\n"
+            "    (r'[A-Z]\\w*(?=\\()', tokens.Name),  # side effect: change kw to func\n")
+    got = offered(tmp_path, text)
+    # The tagged comments ask (a plain comment under a tag still rides along with it); the
+    # table's entries and the untagged comments above the tag do not.
+    assert got[0] == "TODO: Spaces before period not implemented"
+    assert got[-1] == ("FIXME(atronah): never match, because `re.match` doesn't work with "
+                       "look-behind regexp feature")
+    assert not any("tokens.Name" in q or "issue #39" in q for q in got)

@@ -135,6 +135,10 @@ _ADVICE = (r"(?i)\b(?:hints?|tips?|guidelines?|conventions?|helpful|advice|rules
            r"coding (?:style|standards?)|style guide|notes? (?:for|to) (?:developers|"
            r"contributors|hackers|maintainers|translators))\b")
 _ADVISES = re.compile(_ADVICE + r"[^:]{0,40}:\s*$")
+# "To build NcFTP ..., you can simply do the following:", "run pip ... as follows:": the steps
+# of a procedure for the reader, not the writer's tasks.
+_PROCEDURE = re.compile(r"(?i)(?:\byou (?:can|may|might|could|will)\b|\bas follows\b|"
+                        r"\bthe following steps\b)[^:]*:\s*$")
 _ADVICE_WORDS = re.compile(_ADVICE)
 _ADVICE_TITLE_WORDS = 4
 _DECORATION = re.compile(r"^[\W_]+")
@@ -342,10 +346,10 @@ def _described_lists(lines: list[str], gaps: set[int]) -> set[int]:
 
 
 def _introduces(line: str) -> bool:
-    """Does the line open a list that describes or advises: ``_DESCRIBES``, ``_ADVISES``, or a
-    title of a few words that names advice ("** Coding standards")?"""
+    """Does the line open a list that describes or advises: ``_DESCRIBES``, ``_ADVISES``,
+    ``_PROCEDURE``, or a title of a few words that names advice ("** Coding standards")?"""
     title = _DECORATION.sub("", line)
-    return bool(_DESCRIBES.search(line) or _ADVISES.search(line)) or (
+    return bool(_DESCRIBES.search(line) or _ADVISES.search(line) or _PROCEDURE.search(line)) or (
         len(title.split()) <= _ADVICE_TITLE_WORDS and bool(_ADVICE_WORDS.search(title))
         and not re.search(r"[.!?]\W*$", title) and not task_like(title))
 

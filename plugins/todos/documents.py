@@ -3,8 +3,10 @@
 - A manual's options: what each option does ("-i, --interactive / Force interactive mode.",
   "-h, --help  Print the usage and exit."). The descriptions start with verbs as tasks do; a
   manual page's OPTIONS section (notes-fresh13) was offered line by line.
-- An FAQ written as "Q." and "A.": the answers advise ("A. Put these options in your
-  abcde.conf:", "use -l"), they are no one's to-dos.
+- An FAQ written as "Q." and "A.", or as a question at the margin with its answer indented
+  under it ("How do I stop monitoring an interface?" / "  Execute "vnstat --remove ..."): the
+  answers advise ("A. Put these options in your abcde.conf:", "use -l"), they are no one's
+  to-dos.
 - An interactive session shown as an example (Python's ">>> " and "... ", a doctest): what to
   type, not what to do.
 - A credit: a person's name and address alone ("- Jens Georg <mail@jensge.org>").
@@ -18,7 +20,7 @@ from __future__ import annotations
 import re
 
 from .context import todo_heading
-from .lines import Line
+from .lines import Line, list_marked
 from .tags import tagged
 
 # An option line: one or more options ("-h", "-h, --help", "-C[f][n], --create"), an argument
@@ -35,6 +37,9 @@ _CREDIT = re.compile(r"^\W*(?:[A-Z][\w'.-]*\s+){0,3}[A-Z][\w'.-]*\s*"
 # An FAQ's marks ("Q. Low on disk space?", "A. abcde has ..."); the note model counts them too.
 QUESTION = re.compile(r"^\s*Q\s*[.:)]\s+\S")
 ANSWER = re.compile(r"^\s*A\s*[.:)]\s+\S")
+# A reader's question as an FAQ puts it: how, what, why ... and a question mark.
+_ASKED = re.compile(r"(?i)^(?:how|what|why|where|when|which|who|can|could|is|are|do|does|"
+                    r"should|will|would)\b.*\?\s*$")
 
 
 def option_lines(layout: list[Line]) -> set[int]:
@@ -59,6 +64,21 @@ def qa_lines(layout: list[Line]) -> set[int]:
         return set()
     first = next((i for i, line in enumerate(layout) if QUESTION.match(line.text)), None)
     return set() if first is None else set(range(first, len(layout)))
+
+
+def answer_lines(layout: list[Line]) -> set[int]:
+    """Indexes of the answers of an FAQ that puts its questions at the margin: the lines
+    indented under a question, after a blank line or not, up to the next line at the margin.
+    A list under a question is not an answer ("What to pack?" over "  - passport")."""
+    out: set[int] = set()
+    for i, line in enumerate(layout):
+        if line.indent or not _ASKED.match(line.text.strip()):
+            continue
+        for j in range(i + 1, len(layout)):
+            if layout[j].indent <= line.indent or list_marked(layout[j].text):
+                break
+            out.add(j)
+    return out
 
 
 def repl_lines(layout: list[Line]) -> set[int]:

@@ -67,7 +67,8 @@ _LEADING_TAG = re.compile(r"^\W*(?:TODO|FIXME|XXX|TBD)\b|^\W*(?i:t[o0]d[o0]|fixm
 # A tagged comment after code on the same line: "xArrow ...,  // FIXME: doesn't stretch", and
 # "size_t offset; /* starting offset: XXX - should this be off_t? */".
 _TRAILING = re.compile(r"\s(?://+|#+|--|;+)\s*(?=(?:TODO|FIXME|XXX)\b)")
-_AFTER_CODE = re.compile(r"\s+(?:/\*.*\*/|//.*)\s*$")     # "size_t n; /* length */"
+# "size_t n; /* length */", "(r'[A-Z]\w*', tokens.Name),  # 'Name'." (not "issue #39")
+_AFTER_CODE = re.compile(r"\s+(?:/\*.*\*/|//.*|#\s.*)\s*$")
 _TRAILING_BLOCK = re.compile(r"\S\s*/\*+\s*(.*\b(?:TODO|FIXME|XXX)\b.*?)\s*\*+/\s*$")
 _BOUND = re.compile(r"^\s*(?:(?:export|setenv|set)\s+)?[A-Za-z_][\w.]*\s*=\s*[\[({\"'\d/$]")
 # A setting, one a line ("# Input=nothing", "Shortcut=<Primary>t"): a configuration's, no task.
