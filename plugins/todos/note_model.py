@@ -58,6 +58,8 @@ _CODE = re.compile(r"[;{}]\s*$|^\s*(?:def|class|import|from|return|if|for|while|
                    r"\w\(.*\)\s*[:;{]?\s*$|^\s*[\w.]+\s*=\s*\S")
 _COMMENT = re.compile(r"^\s*(?:#|//|/\*|\*|--|;|%|\"|REM\b|dnl\b)")
 _WORDS = re.compile(r"[^\W\d_]{2,}")
+# A tag in brackets inside a sentence: "... some performance loss. (FIXME: check for ...)".
+_BRACKETED_TAG = re.compile(r"\((?:TODO|FIXME|XXX)\b\s*:")
 # A manual's option ("-i, --interactive  Force ...", "--help"), a setting ("LOG_OK_LOGINS no",
 # "name = value"), a name alone ("Graeme Hart"): lines of manuals, configuration files and
 # credits (an FAQ's "Q." and "A." marks are documents.py's).
@@ -65,15 +67,16 @@ _OPTION = re.compile(r"^\s*(?:-[A-Za-z0-9](?:,|\s|$)|--[a-z][\w-]+)")
 _SETTING = re.compile(r"^\s*[A-Za-z_][\w.-]*\s*(?:=\s*\S|\s+(?:yes|no|true|false|on|off|"
                       r"-?\d+|\S+/\S*)\s*$)")
 # How a manual speaks to whoever reads it: what they can do ("you can", "if you", "if
-# necessary"), where to read on ("see the INSTALL file", "for more information"; not a menu's
+# necessary"; not a feature's "a switch where you can specify ..."), where to read on ("see the
+# INSTALL file", "for more information"; not "read the 2.2 file format", a task, nor a menu's
 # "Read File"), their software ("your system", "your package"). Not "you" or "your" alone,
 # nor "please": a mail or a person's note asks its tasks that way ("Please send me your
 # forecasts").
 _READER = re.compile(
-    r"(?i)\byou(?:'ll| (?:can|may|might|will|would))\b|\bif you\b|"
+    r"(?i)(?<!where )(?<!which )(?<!that )\byou(?:'ll| (?:can|may|might|will|would))\b|\bif you\b|"
     r"\bif (?:necessary|possible|needed|desired|required)\b|"
     r"\bfor (?:more|further|a complete|details|information)\b|"
-    r"\b(?:see|refer to|read|consult|look at)\s+\S.{0,40}\b(?:file|section|documentation|manual|"
+    r"\b(?:see|refer to|consult)\s+\S.{0,40}\b(?:file|section|documentation|manual|"
     r"page|faq|readme|install|below|above|chapter)\b|"
     r"\byour (?:own )?(?:system|package|distribution|distro|library|compiler|machine|computer|"
     r"config\w*|path|home|terminal|browser|editor|shell|commit\w*|changes|code|program|"
@@ -94,7 +97,7 @@ def features(lines: list[str]) -> dict[str, float]:
     marked = [t for t in texts if list_marked(t)]
     items = [without_mark(t) for t in marked]
     return {
-        "tags": float(min(3, sum(map(tagged, texts)))),
+        "tags": float(min(3, sum(tagged(t) or bool(_BRACKETED_TAG.search(t)) for t in texts))),
         "todo_named": float(is_todo_list(lines)),
         "todo_heading": float(todo_heading(lines) is not None),
         "unticked": float(min(3, sum(bool(UNTICKED.match(t)) for t in texts))),
