@@ -504,3 +504,21 @@ def test_a_python_table_with_trailing_comments_is_source(tmp_path):
     assert got[-1] == ("FIXME(atronah): never match, because `re.match` doesn't work with "
                        "look-behind regexp feature")
     assert not any("tokens.Name" in q or "issue #39" in q for q in got)
+
+
+def test_a_banner_titles_a_section_unless_it_shouts_a_task(tmp_path):
+    text = ("** Bugs **\n\n- mput will try to upload directories\n\n"
+            "** Requested Features **\n\n- Abort download/uploads?\n\n*** CALL MUM ***\n")
+    assert offered(tmp_path, text) == ["- mput will try to upload directories",
+                                       "- Abort download/uploads?", "*** CALL MUM ***"]
+
+
+def test_a_table_of_contents_lists_sections_not_tasks(tmp_path):
+    text = ("saned setup\n-----------\n\n"
+            "Please read this file carefully to set up the server.\n\n"
+            " -> Setting up permissions for saned\n -> Fix the scanner cable\n\n"
+            "Setting up permissions for saned\n--------------------------------\n\n"
+            "A saned user and a saned group have been added.\n")
+    got = offered(tmp_path, text)
+    assert "-> Fix the scanner cable" in got
+    assert not any("permissions" in q for q in got)

@@ -48,6 +48,9 @@ _CUT = re.compile(r"(?:^|\s)(?:" + _NOUN_OPENERS + r"|to|and|or|nor|but|than|as|
                   r"must|may|might|not|like|e\.g\.|i\.e\.)$"
                   r"|[,&+(\[{/]$", re.I)
 _MARKDOWN_HEADING = re.compile(r"^\s*#{2,6}\s+\S")
+# A banner: words between runs of the same mark ("** Requested Features **", "== Bugs ==").
+# Not one that starts with a task's verb: "*** CALL MUM ***" is a task shouted.
+_BANNER = re.compile(r"^\s*([*=#~+-])\1+\s+(\S+).*\S\s+\1{2,}\s*$")
 # A section's way of saying it is empty ("BUGS" / "None noted"): nothing to do.
 _NOTHING = re.compile(r"(?i)^\W*(?:none(?:\s+(?:noted|known|yet|so far|at the moment))?|"
                       r"nothing(?:\s+yet)?|n/a|no known (?:bugs|issues|problems))\W*$")
@@ -129,7 +132,7 @@ def items(lines: list[Line], excluded: set[int], done: set[int] = frozenset()) -
         # marked item) is still an item; "Fix bugs:" introduces the items below it.
         # A Markdown heading ("## Release day") is a heading even when it reads as a task.
         if i in excluded or chrome(line.text) or _NOTHING.match(line.text) \
-                or _MARKDOWN_HEADING.match(line.text) or (
+                or _MARKDOWN_HEADING.match(line.text) or _banner(line.text) or (
                 heading(line.text) is not None and (
                 line.text.rstrip().endswith(":") or not task_like(line.text))):
             if i in done and current is not None and _carries_on(current, line, lines):
@@ -189,10 +192,11 @@ def ranked(lines: list[Line], excluded: set[int], listed: set[int],
         task_like(it.quote) or any(task_like(lines[i].text) for i in it.lines))]
     siblings = _siblings(found, tasks)
     start = todo_heading([line.text for line in lines])
+    contents = _contents(found, lines)
     out: list[tuple[int, int, str]] = []      # (rank, first line, quote)
     for n, it in enumerate(found):
         first = it.lines[0]
-        if n in titles or first == start or _before_list(it, start):
+        if n in titles or n in contents or first == start or _before_list(it, start):
             continue     # the list's own heading ("-- TODO for IceWM."), what the note describes
         if task_like(it.quote):
             out.append((0, first, it.quote))
@@ -238,6 +242,23 @@ def _asks_there(prev: str, text: str) -> bool:
         return True
     mid = text.lstrip()[:1].islower() and not _SENTENCE_END.search(prev)
     return not mid and not _BEFORE_NOUN.search(prev)
+
+
+def _banner(text: str) -> bool:
+    found = _BANNER.match(text)
+    return bool(found) and not task_verb(found.group(2))
+
+
+def _contents(found: list[Item], lines: list[Line]) -> set[int]:
+    """A table of contents: the entries whose words are a heading's further down ("-> Running
+    saned from inetd" over "## Running saned from inetd"): the document's sections, no tasks."""
+    heads = {_words(without_mark(line.text.lstrip("#"))) for line in lines
+             if _MARKDOWN_HEADING.match(line.text)}
+    return {n for n, it in enumerate(found) if it.marked and _words(without_mark(it.text)) in heads}
+
+
+def _words(text: str) -> str:
+    return " ".join(_WORD.findall(text.lower()))
 
 
 def _before_list(item: Item, start: int | None) -> bool:
