@@ -507,9 +507,12 @@ def test_a_python_table_with_trailing_comments_is_source(tmp_path):
 
 
 def test_a_banner_titles_a_section_unless_it_shouts_a_task(tmp_path):
-    text = ("** Bugs **\n\n- mput will try to upload directories\n\n"
-            "** Requested Features **\n\n- Abort download/uploads?\n\n*** CALL MUM ***\n")
+    text = ("** Bugs **\n\n- mput will try to upload directories\n\n** Requested Features **\n\n"
+            "From Jules <jules@jules.com>:\n> it would be great to upload the file on each :w\n\n"
+            "** Definitely Required Features **\n\n- Abort download/uploads?\n\n"
+            "*** CALL MUM ***\n")
     assert offered(tmp_path, text) == ["- mput will try to upload directories",
+                                       "> it would be great to upload the file on each :w",
                                        "- Abort download/uploads?", "*** CALL MUM ***"]
 
 
