@@ -249,6 +249,7 @@ def test_sigstop_of_the_daemon_longer_than_lease_and_timeout(fake_home, outside)
         d.signal(signal.SIGSTOP)
         try:
             time.sleep(1.5)
+            status_in_process()                          # warm-up: imports, plugin loading
             took, status = status_in_process()           # the CLI never waits on the daemon
             assert took < 1.0 and status["jobs"]["running"] == 1
             second = cli("run", "--once", check=False, timeout=60)
@@ -267,13 +268,19 @@ def test_sigstop_of_the_daemon_longer_than_lease_and_timeout(fake_home, outside)
 
 
 def worker_of(pid: int) -> psutil.Process | None:
-    """The model worker (the job is marked running just before the worker is started)."""
+    """The model worker once it runs its own program (the job is marked running just before
+    the worker is started).
+
+    Not any child that is not the resource tracker: a child caught between fork and exec still
+    shows the daemon's command line, and the daemon's thread waits in vfork until the child
+    execs, so stopping the child there stops the daemon too (one CI run hung on it)."""
     for child in psutil.Process(pid).children():
         try:
-            if "resource_tracker" not in " ".join(child.cmdline()):
-                return child
+            cmdline = " ".join(child.cmdline())
         except psutil.Error:
             continue
+        if "--multiprocessing-fork" in cmdline and "spawn_main" in cmdline:
+            return child
     return None
 
 
