@@ -26,6 +26,7 @@ hookimpl = pluggy.HookimplMarker("mustelid")
 
 # hookimpl must exist before these: plugins that import them import us first.
 from mustelid.config import folder_route, model_key  # noqa: E402
+from mustelid.displays import whole_screen  # noqa: E402
 from mustelid.ocr import (  # noqa: E402
     OcrLine,
     clean_text,
@@ -92,4 +93,5 @@ __all__ = [
     "row_groups",
     "rows_as_text",
     "validation_error_summary",
+    "whole_screen",
 ]

@@ -573,3 +573,41 @@ def test_a_note_that_is_mostly_a_list_of_tasks_is_likely_a_todo_note():
     screen = Evidence(data={"lines": lines + [f"menu {i}" for i in range(10)],
                             "quotes": lines[1:4]})
     assert todo_fit(note) >= choice.LIKELY > todo_fit(screen) >= 0.1
+
+
+def test_a_short_picture_of_a_note_with_a_task_is_likely_a_todo_note():
+    """One task line on a photo or drawing of a note is enough, when the picture is no capture
+    of a whole display and the note model does not doubt it; not on a screen capture, a long
+    page, or a text the note model reads as no to-do note."""
+    from mustelid.plugins.todos.routing import todo_fit
+
+    lines = ["Before the release", "fix the build on arm64", "thanks, Ann"]
+    note = {"has_todos": 0.8}
+
+    def fit(**data):
+        return todo_fit(Evidence(data={"lines": lines, "quotes": lines[1:2], "note": note,
+                                       "display_capture": False, **data}))
+
+    assert fit() >= choice.LIKELY
+    assert fit(note={"has_todos": None}) >= choice.LIKELY          # too short to judge
+    assert fit(display_capture=True) < choice.DOUBT                 # a screenshot's size
+    assert fit(note={"has_todos": 0.3}) < choice.DOUBT              # doubted by the note model
+    assert fit(lines=lines + [f"row {i}" for i in range(30)]) < choice.DOUBT   # a long page
+    assert fit(quotes=[]) < choice.DOUBT                            # no task line
+    text = Evidence(data={"lines": lines, "quotes": lines[1:2], "note": note})
+    assert todo_fit(text) < choice.DOUBT                            # not a picture
+
+
+def test_a_picture_with_a_dialogs_buttons_argues_for_the_screenshot():
+    """A window cut out of a screen is no display's size, but its OK / Cancel say it is a
+    screen: enough doubt that a short note's reading does not take it without the model."""
+    from mustelid.plugins.screenshots.task import Screenshots
+
+    def fit(texts, whole=False):
+        return Screenshots().router_fit(Evidence(data={
+            "whole_screen": whole, "lines": [{"text": t} for t in texts]}))
+
+    dialog = ["Running IRC as root is stupid! You should create a user account.", " OK "]
+    assert fit(dialog) >= choice.DOUBT
+    assert fit(["buy milk", "call Ann: ok to meet on Monday?"]) < choice.DOUBT
+    assert fit(["buy milk"], whole=True) >= choice.LIKELY

@@ -697,7 +697,7 @@ def test_a_mails_sender_a_shell_function_and_a_named_file_are_key_lines():
 def test_a_whole_display_capture_is_told_by_its_size(size, whole):
     from PIL import Image
 
-    from mustelid.plugins.screenshots.displays import whole_screen
+    from mustelid import whole_screen
 
     assert whole_screen(Image.new("RGB", size)) is whole
 
@@ -706,7 +706,7 @@ def test_a_camera_photo_the_size_of_a_display_is_not_a_screen_capture(tmp_path):
     from PIL import Image
 
     from mustelid.imaging import load_image
-    from mustelid.plugins.screenshots.displays import whole_screen
+    from mustelid import whole_screen
 
     photo = tmp_path / "photo.jpg"
     exif = Image.Exif()

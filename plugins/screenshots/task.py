@@ -16,14 +16,15 @@ import json
 from typing import Any
 
 from mustelid import (Evidence, JobInput, OcrLine, PermanentError, Task, TaskContext,
-                      capabilities, clean_text, image_facts, normalise_box, reading_order)
+                      capabilities, clean_text, image_facts, normalise_box, reading_order,
+                      whole_screen)
 
 from . import evaluate
 from .candidates import find_candidates
 from .grounding import picture_summary, ungrounded, without
-from .displays import whole_screen
 from .kind_model import features, learned_kind
-from .kinds import KIND_HELP, allowed_kinds, clear_kind, find_signs, likely_kind
+from .kinds import (BUTTON, KIND_HELP, allowed_kinds, clear_kind, distinct, find_signs,
+                    likely_kind)
 from .salient import PROMPT_LINE_CHARS, context_lines, key_lines
 from .titles import title_bar, title_lines
 from .output import LINE_CHARS, MAX_LINES, SUMMARY_CHARS, Screenshot, ScreenshotCall
@@ -115,8 +116,11 @@ class Screenshots(Task):
         likely a screenshot, but what it shows may be another task's (an e-receipt, a TODO file
         in an editor), and a task that reads the content as its own is surer of it. Any other
         picture with text could be a screen too (a window, a region), but says nothing against
-        another task's likely reading."""
-        return 0.8 if evidence.data.get("whole_screen") else 0.4
+        another task's likely reading, unless it shows a dialog's buttons (``OK``, ``Cancel``
+        read alone): a window cut out of a screen, which a note's short text must not take."""
+        if evidence.data.get("whole_screen"):
+            return 0.8
+        return 0.5 if distinct(BUTTON, [t.strip() for t in _texts(evidence)]) else 0.4
 
     def router_hint(self, evidence: Evidence) -> str:
         """For the inbox router: what kind of screen the text suggests."""

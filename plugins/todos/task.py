@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from mustelid import (Evidence, JobInput, OcrLine, PermanentError, Task, TaskContext,
-                      TransientError, capabilities, clean_text, laid_out_text)
+                      TransientError, capabilities, clean_text, laid_out_text, whole_screen)
 from mustelid.records import input_file, job_and_result
 
 from . import evaluate
@@ -50,7 +50,7 @@ class Todos(Task):
 
     def prepare(self, job: JobInput, ctx: TaskContext) -> Evidence:
         settings = (ctx.config.plugin or {}).get("todos", {}) if ctx.config else {}
-        raw, source, seen_at, images = self._read(job, ctx)
+        raw, source, seen_at, images, capture = self._read(job, ctx)
         # A list kept in code comments or POD reads as the same list in a text file.
         layout = source_layout(plain_lines(raw), limit=None)
         # A source file without a tagged comment asks nothing (source_code.py): its text is
@@ -89,8 +89,9 @@ class Todos(Task):
         parts = [self._part(layout[a:b], kept([r for r in every if a <= r[1] < b], MAX_CANDIDATES),
                             shifted(finished, a, b), today, order, source, images)
                  for a, b in cuts]
+        form = {} if capture is None else {"display_capture": capture}   # for the router
         if len(parts) == 1:
-            parts[0].data["note"] = note
+            parts[0].data.update(note=note, **form)
             return parts[0]
         read = cuts[-1][1]
         first = parts[0]
@@ -102,15 +103,18 @@ class Todos(Task):
                             "phrases": [{**p, "line": p["line"] + a} for part, (a, _) in
                                         zip(parts, cuts) for p in part.data["phrases"]],
                             "parts": [list(c) for c in cuts], "lines_unread": len(lines) - read,
-                            "note": note})
+                            "note": note, **form})
 
-    def _read(self, job: JobInput, ctx: TaskContext) -> tuple[list[str], str, str | None, list]:
-        """The input's raw lines, what they came from, the day it was seen and any image."""
-        seen_at, images = job.seen_at, []
+    def _read(self, job: JobInput, ctx: TaskContext
+              ) -> tuple[list[str], str, str | None, list, bool | None]:
+        """The input's raw lines, what they came from, the day it was seen, any image, and
+        whether a picture is a capture of a whole display (None: not a picture)."""
+        seen_at, images, capture = job.seen_at, [], None
         if job.path and job.mime == "text/plain":
             raw, source = read_text(job.path).splitlines(), "a text file"
         elif job.path:
             image, raw = self._ocr_lines(job, ctx)
+            capture = None if image is None else whole_screen(image)
             source = "an image (its text, read by OCR)"
             if capabilities(getattr(ctx, "backend", None)).vision:
                 # A model that sees gets the note too; it still quotes only the lines below.
@@ -124,7 +128,7 @@ class Todos(Task):
         else:
             raise PermanentError("no_input", 'todos need an image, a text file, or params '
                                  '{"text": ...} or {"from_job": JOB_ID}')
-        return raw, source, seen_at, images
+        return raw, source, seen_at, images, capture
 
     @staticmethod
     def _part(layout: list[Line], quotes: list[str], finished: set[int], today: dt.date,
