@@ -594,6 +594,8 @@ def test_a_short_picture_of_a_note_with_a_task_is_likely_a_todo_note():
     assert fit(note={"has_todos": 0.3}) < choice.DOUBT              # doubted by the note model
     assert fit(lines=lines + [f"row {i}" for i in range(30)]) < choice.DOUBT   # a long page
     assert fit(quotes=[]) < choice.DOUBT                            # no task line
+    assert fit(lines=lines + [f"row {i}" for i in range(2)]) >= choice.LIKELY  # 1 task in 5
+    assert fit(lines=lines + [f"row {i}" for i in range(3, 10)]) < choice.DOUBT  # 1 in 10
     text = Evidence(data={"lines": lines, "quotes": lines[1:2], "note": note})
     assert todo_fit(text) < choice.DOUBT                            # not a picture
 

@@ -13,6 +13,8 @@ SHARE = 0.35    # ...making up this much of the text. On screens-dev (38 real sc
 NOTE_LINES = 25  # a note's length: the note pictures of every labelled set read as 1-21 lines,
                  # the screen captures that are not whole displays as 43-100.
 NOTE_LIKE = 0.5  # the note model's P(to-dos) from which a short picture reads as a to-do note
+NOTE_SHARE = 0.2  # ...with this share of its lines task-like: region crops of screens-dev's
+                  # screens that passed the rest held 6-33 %, note pictures mostly 17-100 %.
 
 
 def todo_fit(evidence: Evidence) -> float:
@@ -29,7 +31,8 @@ def todo_fit(evidence: Evidence) -> float:
         return 0.95
     if len(quotes) >= LISTED and len(quotes) >= SHARE * len(lines):
         return 0.75
-    if quotes and _note_picture(evidence, lines, note.get("has_todos")):
+    if quotes and len(quotes) >= NOTE_SHARE * len(lines) \
+            and _note_picture(evidence, lines, note.get("has_todos")):
         return 0.75
     return 0.4 if quotes else 0.1
 
@@ -37,6 +40,7 @@ def todo_fit(evidence: Evidence) -> float:
 def _note_picture(evidence: Evidence, lines: list[str], p_todos: float | None) -> bool:
     """A picture of a note: not the size of a whole display (a screenshot is), a note's few
     lines, and no doubt from the note model (None: too short for it to judge). The router's
-    model, asked instead, took 57 of 91 such note pictures for screenshots (session 25)."""
+    model, asked instead, took 57 of 91 undecided note pictures for screenshots (session 25,
+    docs/EVAL.md)."""
     return evidence.data.get("display_capture") is False and len(lines) <= NOTE_LINES \
         and (p_todos is None or p_todos >= NOTE_LIKE)
