@@ -525,3 +525,17 @@ def test_a_table_of_contents_lists_sections_not_tasks(tmp_path):
     got = offered(tmp_path, text)
     assert "-> Fix the scanner cable" in got
     assert not any("permissions" in q for q in got)
+
+
+def test_a_shell_case_on_options_is_source_and_only_its_tags_ask(tmp_path):
+    """A completion script's branches ("(--quote-chars|--no-quote-chars)") are statements:
+    its commands are not tasks, its TODO comments are."""
+    script = ("\t\tcomplete -P \"$PREFIX\" -u\n\t\t;;\n\t(--pax-option)\n"
+              "\t\t# TODO: not yet supported\n\t\t;;\n"
+              "\t(--quote-chars|--no-quote-chars)\n\t\t;;\n"
+              "\t(--rmt-command|--rsh-command)\n\t\tWORDS=()\n"
+              "\t\tcommand -f completion//reexecute -e\n\t\t;;\n")
+    assert offered(tmp_path, script) == ["TODO: not yet supported"]
+    # Prose in brackets is no branch.
+    note = "buy stamps\n(optional)\nfix the gate\n(see below)\n"
+    assert offered(tmp_path, note) == ["buy stamps (optional)", "fix the gate (see below)"]

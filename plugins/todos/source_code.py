@@ -55,7 +55,9 @@ _STATEMENT = re.compile(
     r"|^\s*(?:let|var|const|local|my|our)\s+[\[\w$@%][^=]*=\s*\S"
     r"|^\s*set\s+\w+\s+[\[{\"$\d-]"
     r"|^\s*(?:if|elseif|elif|while|until|unless)\b.*(?:==|!=|=~|<=|>=|&&|\|\|)"
-    r"|^\s*end(?:if|while|for|function|func|try)\s*$")
+    r"|^\s*end(?:if|while|for|function|func|try)\s*$"
+    # a shell case's branch on options ("(--quote-chars|--no-quote-chars)", "-h|--help)")
+    r"|^\s*\(?(?:--?[\w-]+|\*)(?:\s*\|\s*(?:--?[\w-]+|\*))*\)\s*(?:;;|\s#.*)?\s*$")
 _BLOCK_OPEN, _BLOCK_CLOSE = re.compile(r"^\s*/\*+\s?"), re.compile(r"\s*\*+/\s*$")
 _BLOCK_LINE = re.compile(r"^(\s*)\*(?!/)\s?")
 _DOC_TAG = re.compile(r"^\s*[@\\](?:param|return|returns|throws|raises|stable|internal|since|"
