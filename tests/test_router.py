@@ -603,11 +603,13 @@ def test_a_short_picture_of_a_note_with_a_task_is_likely_a_todo_note():
 def test_a_picture_with_a_dialogs_buttons_argues_for_the_screenshot():
     """A window cut out of a screen is no display's size, but its OK / Cancel say it is a
     screen: enough doubt that a short note's reading does not take it without the model."""
+    from mustelid.plugins.screenshots.kind_model import features
     from mustelid.plugins.screenshots.task import Screenshots
 
     def fit(texts, whole=False):
+        lines = [{"text": t, "box": (0, 100 * i, 900, 100 * i + 40)} for i, t in enumerate(texts)]
         return Screenshots().router_fit(Evidence(data={
-            "whole_screen": whole, "lines": [{"text": t} for t in texts]}))
+            "whole_screen": whole, "lines": lines, "kind_features": features(lines)}))
 
     dialog = ["Running IRC as root is stupid! You should create a user account.", " OK "]
     assert fit(dialog) >= choice.DOUBT

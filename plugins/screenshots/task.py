@@ -23,8 +23,7 @@ from . import evaluate
 from .candidates import find_candidates
 from .grounding import picture_summary, ungrounded, without
 from .kind_model import features, learned_kind
-from .kinds import (BUTTON, KIND_HELP, allowed_kinds, clear_kind, distinct, find_signs,
-                    likely_kind)
+from .kinds import KIND_HELP, allowed_kinds, clear_kind, find_signs, likely_kind
 from .salient import PROMPT_LINE_CHARS, context_lines, key_lines
 from .titles import title_bar, title_lines
 from .output import LINE_CHARS, MAX_LINES, SUMMARY_CHARS, Screenshot, ScreenshotCall
@@ -120,7 +119,8 @@ class Screenshots(Task):
         read alone): a window cut out of a screen, which a note's short text must not take."""
         if evidence.data.get("whole_screen"):
             return 0.8
-        return 0.5 if distinct(BUTTON, [t.strip() for t in _texts(evidence)]) else 0.4
+        # The kind's features count them already (``kind_model.features``: "buttons").
+        return 0.5 if (evidence.data.get("kind_features") or {}).get("buttons") else 0.4
 
     def router_hint(self, evidence: Evidence) -> str:
         """For the inbox router: what kind of screen the text suggests."""
