@@ -10,8 +10,8 @@ ITEMS = 2       # a list, not one line that mentions "todo"
 LISTED = 3      # without a name, a list of at least this many task-like lines...
 SHARE = 0.35    # ...making up this much of the text. On screens-dev (38 real screens) no
                 # screen with three such lines came above 0.28; notes that are lists, 0.37-0.71.
-NOTE_LINES = 25  # a note's length: the note pictures of every labelled set read as 1-21 lines,
-                 # the screen captures that are not whole displays as 43-100.
+NOTE_LINES = 25  # a note's length: the labelled note pictures that are no display's size read
+                 # as 1-23 lines, the screen captures that are not whole displays as 43-100.
 NOTE_LIKE = 0.5  # the note model's P(to-dos) from which a short picture reads as a to-do note
 NOTE_SHARE = 0.2  # ...with this share of its lines task-like: region crops of screens-dev's
                   # screens that passed the rest held 6-33 %, note pictures mostly 17-100 %.
