@@ -539,3 +539,45 @@ def test_a_shell_case_on_options_is_source_and_only_its_tags_ask(tmp_path):
     # Prose in brackets is no branch.
     note = "buy stamps\n(optional)\nfix the gate\n(see below)\n"
     assert offered(tmp_path, note) == ["buy stamps (optional)", "fix the gate (see below)"]
+
+
+def test_the_sections_of_a_document_that_hold_no_tasks_offer_nothing(tmp_path):
+    # A POD's AUTHOR and LICENSE after its TODO: names spelt out against spam, a link, terms.
+    pod = ("=head1 TODO\n\nAdd a retry option for slow mirrors.\n\n=head1 AUTHOR\n\n"
+           "    Jane Roe <jane at example.org>\n    https://example.org/\n\n"
+           "    Joe Bloggs <joe at example.net>\n\n=head1 LICENSE\n\nSame terms as Perl itself.\n")
+    assert offered(tmp_path, pod) == ["Add a retry option for slow mirrors."]
+    # A mailing list's rules, up to the next heading.
+    mail = ("Mailing list: help-foo@example.org\n- please use this list for all questions.\n"
+            "- archived at: https://lists.example.org/foo\n\nTODO:\n- add a man page\n"
+            "- port the tests to pytest\n")
+    assert offered(tmp_path, mail) == ["- add a man page", "- port the tests to pytest"]
+    # A heading that gives its value on its line holds only up to the gap.
+    repo = ("Known bugs\n\nRepository: https://example.org/foo/\nBugs can be reported there.\n\n"
+            "- the parser drops comments inside strings\n- add a retry option for slow mirrors\n")
+    assert offered(tmp_path, repo) == ["- the parser drops comments inside strings",
+                                       "- add a retry option for slow mirrors"]
+
+
+def test_install_steps_and_a_signature_in_a_files_header_ask_nothing(tmp_path):
+    unit = ("# Example unit to run foo at boot\n#\n# To install:\n#\n"
+            "#  * Copy this file to /etc/systemd/system/foo.service\n#  * Edit the ExecStart line.\n"
+            "#  * Run: sudo systemctl enable foo\n#\n"
+            "#  -- Jane Roe <jane@example.org>  Mon, 01 Jan 2024 10:00:00 +0100\n")
+    assert offered(tmp_path, unit) == []
+
+
+def test_lisp_calls_named_with_hyphens_are_code(tmp_path):
+    lisp = (";; TODO: bind C-c C-c to the runner\n(setq foo-prefix (and (stringp prefix)\n"
+            "                     (file-exists-p prefix)\n                     prefix)))\n\n"
+            ";; Load the hooks.\n(add-hook 'foo-mode-hook 'foo-setup)\n(defconst foo-pattern\n"
+            "  \"^FOO: \\\\(.*\\\\)$\")\n")
+    assert offered(tmp_path, lisp) == ["TODO: bind C-c C-c to the runner"]
+
+
+def test_a_to_do_heading_ends_a_section_of_changes(tmp_path):
+    vim = ("\" Changes\n\" TODO:\n\" Add a plain output mode\n\" Fix parsing of nested imports\n"
+           "\"\n\" v 1.2\n\"   * Fixed docstring parsing\n")
+    assert offered(tmp_path, vim) == ["Add a plain output mode", "Fix parsing of nested imports"]
+    changes = "Notes\n\nRecent changes:\n- the tempo command\n- a second output\n"
+    assert offered(tmp_path, changes) == []

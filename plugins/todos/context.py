@@ -78,7 +78,7 @@ LICENCE = re.compile(r"(?i)\bpermission is (?:hereby )?granted\b|\bprovided\W{0,
 # ("Report bugs to bug-ed@gnu.org").
 _TO_READER = re.compile(r"(?i)^\W*(?:please\s+)?(?:see|try|read|consult|refer to)\b.{0,60}\bfor\b"
                         r".{0,30}\b(?:instructions|information|details|documentation|usage|help|descriptions?)\b"
-                        r"|^\W*(?:please\s+)?(?:report|send|mail|e-?mail)\s+(?:any\s+)?(?:bugs?|bug "
+                        r"|^\W*(?:please\s+)?(?:report|send|mail|e-?mail)\s+(?:any\s+|your\s+)?(?:bugs?|bug "
                         r"reports|comments|questions|patches|suggestions)\b.{0,40}(?:@|https?://)"
                         # what a list is, said before it ("Here are some items that should be
                         # done for this package."): the items below ask, not this line.
@@ -137,8 +137,10 @@ _ADVICE = (r"(?i)\b(?:hints?|tips?|guidelines?|conventions?|helpful|advice|rules
 _ADVISES = re.compile(_ADVICE + r"[^:]{0,40}:\s*$")
 # "To build NcFTP ..., you can simply do the following:", "run pip ... as follows:": the steps
 # of a procedure for the reader, not the writer's tasks.
+# "To install:" over a list of steps likewise.
 _PROCEDURE = re.compile(r"(?i)(?:\byou (?:can|may|might|could|will)\b|\bas follows\b|"
-                        r"\bthe following steps\b)[^:]*:\s*$")
+                        r"\bthe following steps\b|^\W*to (?:install|build|compile|use|run|"
+                        r"set ?up|configure|enable|uninstall|upgrade)\b)[^:]*:\s*$")
 _ADVICE_WORDS = re.compile(_ADVICE)
 _ADVICE_TITLE_WORDS = 4
 _DECORATION = re.compile(r"^[\W_]+")

@@ -9,7 +9,12 @@
   to-dos.
 - An interactive session shown as an example (Python's ">>> " and "... ", a doctest): what to
   type, not what to do.
-- A credit: a person's name and address alone ("- Jens Georg <mail@jensge.org>").
+- A credit: a person's name and address alone ("- Jens Georg <mail@jensge.org>", "Paul Seamons
+  <paul at seamons.com>"), or a Debian changelog's signature ("-- Chris Lamb <lamby@...>  Tue,
+  06 Aug 2019 16:05:59 +0100").
+- A section whose heading names a part of a document that holds no one's tasks: its authors,
+  licence, repository, mailing list, how to report bugs ("=head1 AUTHOR" after a POD's "=head1
+  TODO", "Mailing list: bug-recutils@gnu.org" over "- please use this list for all discussion").
 - A commit's header ("commit 349b847...", "Author: ... <...@...>", "Date: ..."): the message
   under it tells what the commit did, up to a to-do list of its own ("TODO:"), but for a line
   that carries a tag.
@@ -20,7 +25,7 @@ from __future__ import annotations
 import re
 
 from .context import todo_heading
-from .lines import Line, list_marked
+from .lines import Line, heading, list_marked
 from .tags import tagged
 
 # An option line: one or more options ("-h", "-h, --help", "-C[f][n], --create"), an argument
@@ -32,8 +37,18 @@ _OPTION = re.compile(rf"^\s*{_ONE}(?:,\s*{_ONE})*(?:\s+(?:[A-Z_]{{2,}}|<[^>]+>|\
 
 _REPL = re.compile(r"^\s*(?:>>>|\.\.\.)(?:\s|$)|^\s*In \[\d+\]:")
 _COMMIT = re.compile(r"^\s*commit [0-9a-f]{7,40}\s*$|^\s*Author:\s.*<[^@\s]+@[^>\s]+>\s*$")
+# The address as written or spelt out against spam ("paul at seamons.com"); a signature's date after it.
 _CREDIT = re.compile(r"^\W*(?:[A-Z][\w'.-]*\s+){0,3}[A-Z][\w'.-]*\s*"
-                     r"[<(]?[\w.+-]+@[\w-]+(?:\.[\w-]+)+[>)]?\W*$")
+                     r"[<(]?[\w.+-]+(?:@|\s+at\s+)[\w-]+(?:\.[\w-]+)+[>)]?"
+                     r"(?:\s+\w{3},?\s+\d{1,2}\s+\w{3}\s+\d{4}\b.*)?\W*$")
+# Headings of the parts of a document that hold no one's tasks: who made it, its terms, where
+# it lives, how to reach or report to its authors, a manual's reference sections. Not "Bugs"
+# nor "Bug reports": a BUGS file lists what is to fix.
+_NO_TASK_SECTION = re.compile(
+    r"(?i)^\W*(?:authors?|maintainers?|contributors|credits|thanks|acknowledge?ments|copyright|"
+    r"licen[cs]e|licensing|legal|see also|synopsis|(?:code |source )?repository|source code|"
+    r"download(?:ing)?|home ?page|web ?site|contact|mailing lists?|(?:how to )?report(?:ing)? bugs|"
+    r"bug reporting|availability)\b\W*(?::\s*(?:<?[\w.+-]+@[\w.-]+>?|https?://\S+)\W*)?$")
 # An FAQ's marks ("Q. Low on disk space?", "A. abcde has ..."); the note model counts them too.
 QUESTION = re.compile(r"^\s*Q\s*[.:)]\s+\S")
 ANSWER = re.compile(r"^\s*A\s*[.:)]\s+\S")
@@ -96,6 +111,23 @@ def commit_lines(layout: list[Line]) -> set[int]:
                len(layout))
     # A tagged line in the message still asks ("- TODO: the tab list might be better as ...").
     return {i for i in range(start, end) if not tagged(layout[i].text.lstrip("*-+ "))}
+
+
+def sections_without_tasks(layout: list[Line]) -> set[int]:
+    """Indexes of the sections under a heading of ``_NO_TASK_SECTION``, the heading included,
+    each up to the next heading (a line ``heading`` reads as one, or a line of this kind); one
+    that gives its value on its line ("Repository: https://...") only up to the next gap."""
+    out: set[int] = set()
+    inside, to_gap = False, False
+    for i, line in enumerate(layout):
+        opens = bool(_NO_TASK_SECTION.match(line.text)) and len(line.text.split()) <= 8
+        if opens:
+            inside, to_gap = True, ":" in line.text.rstrip(" :")
+        elif heading(line.text) is not None or to_gap and line.after_gap:
+            inside = False
+        if inside:
+            out.add(i)
+    return out
 
 
 def credit_lines(layout: list[Line]) -> set[int]:

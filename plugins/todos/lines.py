@@ -345,8 +345,12 @@ _DONE_LAST = re.compile(
     r"^(?!.*\b(?:GET|GETS|GOT|GETTING|HAVE|HAS|HAD)\b)"                 # "GET THE RELEASE DONE"
     r".*\b(?!(?:IS|ARE|BE|BEEN|BEING|WAS|WERE|NOT|YET|NEVER|ALMOST|NEARLY|HALF|PARTLY"
     r"|PARTIALLY|MOSTLY|STILL)\b)[A-Z0-9]+\W*\s+DONE\W*$")
+# A section of changes made ("* CHANGES" under "* BUGS & TODO'S") records them, as a done one.
 _DONE_HEADING = re.compile(r"^(?:done|completed?|finished|fixed|resolved|closed|implemented"
-                           r"(?: features| items)?|already done)$", re.I)
+                           r"(?: features| items)?|already done|(?:recent )?changes|change ?log)$",
+                           re.I)
+# A to-do heading ends a done section, whatever its level ('" Changes' over '" TODO:').
+_TODO_WORDS = re.compile(r"(?i)^t[o0][\s-]?d[o0]s?$")
 _DECORATION = re.compile(r"^[\W_]+|[\W_]+$")
 
 
@@ -400,7 +404,7 @@ def done_lines(lines: list[str]) -> set[int]:
             if _DONE_HEADING.match(words) and not _wrapped_tail(lines, i):
                 section = level
                 continue
-            if section == "minor" or level == "major":
+            if section == "minor" or level == "major" or _TODO_WORDS.match(words):
                 section = None
             if section is None:
                 continue

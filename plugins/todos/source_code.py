@@ -36,7 +36,10 @@ _STATEMENT = re.compile(
     # a Lisp form ("(define-module (srfi srfi-19)", "(let ((record ..."), a shell command sent
     # to the background ("gnome-terminal ... &")
     r"|^\s*\((?:define[\w-]*|let\*?|lambda|if|cond|when|unless|set!|setq|use-modules|export|"
-    r"begin|defun|defvar|defmacro|defcustom|require|provide)[\s)]"
+    r"begin|def[a-z]*|require|provide)[\s)]"
+    # a Lisp call whose name joins words by hyphens ("(add-hook 'kill-emacs-hook ...",
+    # "(file-regular-p prefix)"), a form's end closing three brackets ("prefix)))")
+    r"|^\s*\([a-z][a-z0-9]*(?:-[a-z0-9]+)+[!?*]?[\s)]|\){3}\W*$"
     r"|\S\s+&\s*$"
     # a line left open on a bracket ("if needs_conversion(values.dtype) or (")
     r"|\S\s*[(\[]\s*$"

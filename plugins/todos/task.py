@@ -19,7 +19,7 @@ from .dates import find_due_phrases
 from .items import kept, ranked
 from .changes import change_lists
 from .documents import (answer_lines, commit_lines, credit_lines, option_lines, qa_lines,
-                        repl_lines)
+                        repl_lines, sections_without_tasks)
 from .markup import org_parents, plain_lines
 from .note_model import THRESHOLD, judged
 from .lines import (MAX_TEXT_CHARS, Line, done_lines, quote_head, read_text, result_text,
@@ -73,7 +73,8 @@ class Todos(Task):
         gaps = {i for i, line in enumerate(layout) if line.after_gap}
         ruled_out = finished | described_lines(lines, gaps) | key_help_lines(lines) \
             | option_lines(layout) | qa_lines(layout) | answer_lines(layout) | repl_lines(layout) \
-            | commit_lines(layout) | credit_lines(layout) | change_lists(layout) | org_parents(lines) \
+            | commit_lines(layout) | credit_lines(layout) | sections_without_tasks(layout) \
+            | change_lists(layout) | org_parents(lines) \
             | (set(range(len(lines))) if silent else set())
         listed = listed_items(lines, ruled_out)
         today = _reference_day(seen_at, ctx)
