@@ -581,3 +581,22 @@ def test_a_to_do_heading_ends_a_section_of_changes(tmp_path):
     assert offered(tmp_path, vim) == ["Add a plain output mode", "Fix parsing of nested imports"]
     changes = "Notes\n\nRecent changes:\n- the tempo command\n- a second output\n"
     assert offered(tmp_path, changes) == []
+
+
+def test_a_done_button_beside_the_title_is_no_heading_but_a_boards_done_column_is():
+    from mustelid import OcrLine
+    from mustelid.plugins.todos.buttons import without_buttons
+
+    def box(text, x0, y0, x1):
+        return OcrLine(text, (x0, y0, x1, y0 + 30), 0.99)
+
+    phone = [box("< Notes", 30, 80, 130), box("Done", 615, 80, 690),
+             box("* [ ] Change to use ruff", 40, 210, 320),
+             box("* [ ] Automate the release process via GH actions.", 40, 250, 660)]
+    assert [l.text for l in without_buttons(phone)] == [
+        "< Notes", "* [ ] Change to use ruff", "* [ ] Automate the release process via GH actions."]
+    board = [box("To do", 20, 20, 100), box("Done", 400, 20, 470),
+             box("write the report", 20, 80, 230), box("book the hall", 410, 80, 590)]
+    assert without_buttons(board) == board
+    alone = [box("Done", 20, 20, 90), box("- book the hall", 20, 80, 230)]
+    assert without_buttons(alone) == alone

@@ -346,7 +346,7 @@ _DONE_LAST = re.compile(
     r".*\b(?!(?:IS|ARE|BE|BEEN|BEING|WAS|WERE|NOT|YET|NEVER|ALMOST|NEARLY|HALF|PARTLY"
     r"|PARTIALLY|MOSTLY|STILL)\b)[A-Z0-9]+\W*\s+DONE\W*$")
 # A section of changes made ("* CHANGES" under "* BUGS & TODO'S") records them, as a done one.
-_DONE_HEADING = re.compile(r"^(?:done|completed?|finished|fixed|resolved|closed|implemented"
+DONE_HEADING = re.compile(r"^(?:done|completed?|finished|fixed|resolved|closed|implemented"
                            r"(?: features| items)?|already done|(?:recent )?changes|change ?log)$",
                            re.I)
 # A to-do heading ends a done section, whatever its level ('" Changes' over '" TODO:').
@@ -379,7 +379,7 @@ def heading(line: str) -> tuple[str, str] | None:
         return "minor", core
     if core.isupper() and len(words) <= 3 and core == stripped:
         return "major", core
-    if len(words) <= 3 and _DONE_HEADING.match(core):      # "Implemented features" alone
+    if len(words) <= 3 and DONE_HEADING.match(core):      # "Implemented features" alone
         return "major", core
     return None
 
@@ -401,7 +401,7 @@ def done_lines(lines: list[str]) -> set[int]:
         found = heading(line)
         if found is not None:
             level, words = found
-            if _DONE_HEADING.match(words) and not _wrapped_tail(lines, i):
+            if DONE_HEADING.match(words) and not _wrapped_tail(lines, i):
                 section = level
                 continue
             if section == "minor" or level == "major" or _TODO_WORDS.match(words):

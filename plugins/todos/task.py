@@ -13,6 +13,7 @@ from mustelid import (Evidence, JobInput, OcrLine, PermanentError, Task, TaskCon
 from mustelid.records import input_file, job_and_result
 
 from . import evaluate
+from .buttons import without_buttons
 from .checks import caution_for, due_for, priority_for
 from .context import described_lines, key_help_lines, listed_items
 from .dates import find_due_phrases
@@ -165,7 +166,8 @@ class Todos(Task):
 
     def _ocr_lines(self, job: JobInput, ctx: TaskContext) -> tuple[Any, list[str]]:
         image = ctx.load_image(job.path)   # PermanentError("unreadable_image") for a bad file
-        lines = [OcrLine(clean_text(l.text), l.box, l.score) for l in ctx.ocr(job.path)]
+        lines = without_buttons([OcrLine(clean_text(l.text), l.box, l.score)
+                                 for l in ctx.ocr(job.path)])
         # Laid out as the note's file would be: an item's indented second line, the blank line
         # between items and an editor's line numbers are what lines.py reads structure from.
         return image, laid_out_text(lines, image)
