@@ -600,3 +600,10 @@ def test_a_done_button_beside_the_title_is_no_heading_but_a_boards_done_column_i
     assert without_buttons(board) == board
     alone = [box("Done", 20, 20, 90), box("- book the hall", 20, 80, 230)]
     assert without_buttons(alone) == alone
+
+
+def test_a_tag_in_mixed_case_after_code_asks(tmp_path):
+    lua = ("if ok then\n  send(node, host); -- ToDo send the last activity too\n"
+           "end -- ToDo else return an error\nend\nlocal n = 0\nreturn n\n")
+    assert offered(tmp_path, lua) == ["ToDo send the last activity too", "ToDo else return an error"]
+    assert offered(tmp_path, "Todo.txt is a plain text format.\nIt keeps one task a line.\n") == []

@@ -67,11 +67,13 @@ _DOC_TAG = re.compile(r"^\s*[@\\](?:param|return|returns|throws|raises|stable|in
                       r"deprecated|see|brief|note|author)\b")
 _DOCSTRING = re.compile(r'"""|\'\'\'')
 # In lower or mixed case, or as OCR reads it ("ToD0:"), a tag opens its comment.
-_TAG = re.compile(r"\b(?:TODO|FIXME|XXX|TBD)\b|\bHACK:|^\W*(?i:t[o0]d[o0]|fixme)\s*[:(]")
+# A comment may open with it in any case and without a colon ("-- ToDo else return error").
+_TAG = re.compile(r"\b(?:TODO|FIXME|XXX|TBD)\b|\bHACK:|^\W*(?i:t[o0]d[o0]|fixme)\s*[:(]"
+                  r"|^\s*(?i:t[o0]d[o0]|fixme)\s+(?=\w)")
 _LEADING_TAG = re.compile(r"^\W*(?:TODO|FIXME|XXX|TBD)\b|^\W*(?i:t[o0]d[o0]|fixme)\s*[:(]")
 # A tagged comment after code on the same line: "xArrow ...,  // FIXME: doesn't stretch", and
-# "size_t offset; /* starting offset: XXX - should this be off_t? */".
-_TRAILING = re.compile(r"\s(?://+|#+|--|;+)\s*(?=(?:TODO|FIXME|XXX)\b)")
+# "size_t offset; /* starting offset: XXX - should this be off_t? */", "end -- ToDo else ...".
+_TRAILING = re.compile(r"\s(?://+|#+|--|;+)\s*(?=(?:TODO|FIXME|XXX)\b|(?i:t[o0]d[o0]|fixme)\b)")
 # "size_t n; /* length */", "(r'[A-Z]\w*', tokens.Name),  # 'Name'." (not "issue #39")
 _AFTER_CODE = re.compile(r"\s+(?:/\*.*\*/|//.*|#\s.*)\s*$")
 _TRAILING_BLOCK = re.compile(r"\S\s*/\*+\s*(.*\b(?:TODO|FIXME|XXX)\b.*?)\s*\*+/\s*$")

@@ -12,7 +12,10 @@ import re
 # not a window's title ("TODO - Mousepad", "TODO - ~/src - Geany") or a list's heading ("TODO -
 # list of things to do for libpng:").
 _TAG = re.compile(r"^\W*(?:TODO|FIXME|XXX|HACK(?=:)|(?i:t[o0]d[o0]))\b\s*(?:\([^)]*\))?\s*[-:–]\s*")
-BARE_TAG = re.compile(r"^(?:TODO|FIXME|XXX)\b\s*(?:\([^)]*\))?\s*[-:–]?\s*")
+# In any case as a code comment leaves it, or as OCR reads it, when a word in lower case follows
+# ("ToDo else return error", "ToD0 send last activity").
+BARE_TAG = re.compile(r"^(?:TODO|FIXME|XXX)\b\s*(?:\([^)]*\))?\s*[-:–]?\s*"
+                      r"|^(?i:t[o0]d[o0]|fixme)\s+(?=[a-z])")
 _NOT_WORD = " \t#/;*-"
 _LIST_TITLE = re.compile(r"(?i)(?:for|list|items?|of|in|on)\b")
 
