@@ -607,3 +607,10 @@ def test_a_tag_in_mixed_case_after_code_asks(tmp_path):
            "end -- ToDo else return an error\nend\nlocal n = 0\nreturn n\n")
     assert offered(tmp_path, lua) == ["ToDo send the last activity too", "ToDo else return an error"]
     assert offered(tmp_path, "Todo.txt is a plain text format.\nIt keeps one task a line.\n") == []
+
+
+def test_a_dot_marks_list_items(tmp_path):
+    text = ("New features\n------------\nMedium priority:\n  - new pane views:\n"
+            "    . horizontal view\n    . quick view\n    . info view\n")
+    assert offered(tmp_path, text)[-3:] == [". horizontal view", ". quick view", ". info view"]
+    assert offered(tmp_path, "... and so on.\n") == []

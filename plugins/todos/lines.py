@@ -103,7 +103,8 @@ def source_lines(raw: list[str]) -> list[str]:
 # A number may carry a sub-item's letter ("20a. Allow side branches ..."), and a letter alone
 # before ")" numbers steps too ("c) Update the files describing the new release:").
 # "-c, --config file", "-C[f][n], --create": a manual's option, not an item marked with a dash.
-_ITEM = re.compile(r"^\s*(?:(?:-(?!-[^\W\d_])(?!\w(?:\[[^\]]*\])*,?\s)|[–—•·>+~☐☑✓✔□■]"
+# A dot marks items too (". quick view": lfm's TODO), as OCR reads a small bullet.
+_ITEM = re.compile(r"^\s*(?:(?:-(?!-[^\W\d_])(?!\w(?:\[[^\]]*\])*,?\s)|[–—•·>+~☐☑✓✔□■]|\.(?=\s+\w)"
                    r"|\*(?!\w[^*\s]*\*)"
                    # not a version's digits ("1.2.x versions, IIRC ...")
                    r"|\(?\d{1,3}[a-z]?[.)](?!\d+\.[\dx])|\(?[A-Za-z]\)(?=\s)"
