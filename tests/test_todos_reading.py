@@ -614,3 +614,13 @@ def test_a_dot_marks_list_items(tmp_path):
             "    . horizontal view\n    . quick view\n    . info view\n")
     assert offered(tmp_path, text)[-3:] == [". horizontal view", ". quick view", ". info view"]
     assert offered(tmp_path, "... and so on.\n") == []
+
+
+def test_an_installation_section_and_a_note_to_the_reader_ask_nothing(tmp_path):
+    readme = ("A tool that runs commands when files change.\n\n"
+              "Source Installation - BSD, Mac OS, and Linux\n-------------------------------\n\n"
+              "    ./configure\n    make test\n    make install\n\n"
+              "To see the build options run `./configure -h`\n\nTODO\n----\n\n- add a man page\n")
+    assert offered(tmp_path, readme) == ["- add a man page"]
+    assert offered(tmp_path, "Notes\n\nPlease note that this version does not read "
+                             "files over 2GB.\n") == []

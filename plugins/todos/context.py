@@ -80,6 +80,8 @@ _TO_READER = re.compile(r"(?i)^\W*(?:please\s+)?(?:see|try|read|consult|refer to
                         r".{0,30}\b(?:instructions|information|details|documentation|usage|help|descriptions?)\b"
                         r"|^\W*(?:please\s+)?(?:report|send|mail|e-?mail)\s+(?:any\s+|your\s+)?(?:bugs?|bug "
                         r"reports|comments|questions|patches|suggestions)\b.{0,40}(?:@|https?://)"
+                        # what the reader should know ("Please note that this version ...")
+                        r"|^\W*(?:please\s+)?note\s+that\b"
                         # what a list is, said before it ("Here are some items that should be
                         # done for this package."): the items below ask, not this line.
                         r"|^\W*(?:here|below|these)\s+(?:are|is)\b.{0,40}\b(?:items?|things?|"

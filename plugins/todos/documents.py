@@ -41,6 +41,12 @@ _COMMIT = re.compile(r"^\s*commit [0-9a-f]{7,40}\s*$|^\s*Author:\s.*<[^@\s]+@[^>
 _CREDIT = re.compile(r"^\W*(?:[A-Z][\w'.-]*\s+){0,3}[A-Z][\w'.-]*\s*"
                      r"[<(]?[\w.+-]+(?:@|\s+at\s+)[\w-]+(?:\.[\w-]+)+[>)]?"
                      r"(?:\s+\w{3},?\s+\d{1,2}\s+\w{3}\s+\d{4}\b.*)?\W*$")
+# How to install or build it: steps for whoever installs it ("Source Installation - BSD, Mac OS,
+# and Linux" over "make install"), no task of the project's.
+_INSTALL_SECTION = re.compile(r"(?i)^\W*(?:source\s+|binary\s+)?(?:installation|installing|"
+                              r"building|compiling|build instructions|getting started|"
+                              r"quick\s?start)\b")
+_UNDERLINE = re.compile(r"^\s*(?:-{3,}|={3,})\s*$")
 # Headings of the parts of a document that hold no one's tasks: who made it, its terms, where
 # it lives, how to reach or report to its authors, a manual's reference sections. Not "Bugs"
 # nor "Bug reports": a BUGS file lists what is to fix.
@@ -114,16 +120,20 @@ def commit_lines(layout: list[Line]) -> set[int]:
 
 
 def sections_without_tasks(layout: list[Line]) -> set[int]:
-    """Indexes of the sections under a heading of ``_NO_TASK_SECTION``, the heading included,
-    each up to the next heading (a line ``heading`` reads as one, or a line of this kind); one
-    that gives its value on its line ("Repository: https://...") only up to the next gap."""
+    """Indexes of the sections under a heading of ``_NO_TASK_SECTION`` or ``_INSTALL_SECTION``,
+    the heading included, each up to the next heading (a line ``heading`` reads as one, one
+    underlined, or a line of these kinds); one that gives its value on its line ("Repository:
+    https://...") only up to the next gap."""
     out: set[int] = set()
     inside, to_gap = False, False
     for i, line in enumerate(layout):
-        opens = bool(_NO_TASK_SECTION.match(line.text)) and len(line.text.split()) <= 8
+        text = line.text
+        opens = len(text.lstrip("#*=-_ \t").split()) <= 8 and (bool(_NO_TASK_SECTION.match(text)) or bool(
+            _INSTALL_SECTION.match(text)) and not text.rstrip().endswith("."))
+        underlined = i + 1 < len(layout) and bool(_UNDERLINE.match(layout[i + 1].text))
         if opens:
-            inside, to_gap = True, ":" in line.text.rstrip(" :")
-        elif heading(line.text) is not None or to_gap and line.after_gap:
+            inside, to_gap = True, ":" in text.rstrip(" :")
+        elif heading(text) is not None or underlined or to_gap and line.after_gap:
             inside = False
         if inside:
             out.add(i)
