@@ -624,3 +624,10 @@ def test_an_installation_section_and_a_note_to_the_reader_ask_nothing(tmp_path):
     assert offered(tmp_path, readme) == ["- add a man page"]
     assert offered(tmp_path, "Notes\n\nPlease note that this version does not read "
                              "files over 2GB.\n") == []
+
+
+def test_the_rest_of_a_sentence_that_asks_nothing_asks_nothing(tmp_path):
+    text = ("Notes\n-----\n\nPlease note that this version does not read files larger than\n"
+            "2GB. I have tried to raise this limit, but without success. Use gzip\n"
+            "instead for very large files.\n\nTODO\n\n- raise the limit to 4GB\n")
+    assert offered(tmp_path, text) == ["- raise the limit to 4GB"]

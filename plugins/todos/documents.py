@@ -47,6 +47,8 @@ _INSTALL_SECTION = re.compile(r"(?i)^\W*(?:source\s+|binary\s+)?(?:installation|
                               r"building|compiling|build instructions|getting started|"
                               r"quick\s?start)\b")
 _UNDERLINE = re.compile(r"^\s*(?:-{3,}|={3,})\s*$")
+_OPEN_END = re.compile(r"[^\W_]$")
+_CARRIED = re.compile(r"^\s*[a-z0-9]")
 # Headings of the parts of a document that hold no one's tasks: who made it, its terms, where
 # it lives, how to reach or report to its authors, a manual's reference sections. Not "Bugs"
 # nor "Bug reports": a BUGS file lists what is to fix.
@@ -136,6 +138,21 @@ def sections_without_tasks(layout: list[Line]) -> set[int]:
         elif heading(text) is not None or underlined or to_gap and line.after_gap:
             inside = False
         if inside:
+            out.add(i)
+    return out
+
+
+def sentence_rests(layout: list[Line], ruled_out: set[int]) -> set[int]:
+    """The lines that carry on a ruled-out line's sentence: no gap, no list mark, the ruled-out
+    line ending on a word and the next starting in lower case or a digit ("Please note that
+    this version does not support files larger than" / "2GB. I have toyed with ..."). The
+    rest of a sentence that asks nothing asks nothing; alone it read as an item of its own."""
+    out: set[int] = set()
+    for i in range(1, len(layout)):
+        prev, line = layout[i - 1], layout[i]
+        if (i - 1 in ruled_out or i - 1 in out) and i not in ruled_out and not line.after_gap \
+                and not list_marked(line.text) and line.indent == prev.indent \
+                and _OPEN_END.search(prev.text) and _CARRIED.match(line.text):
             out.add(i)
     return out
 

@@ -20,7 +20,7 @@ from .dates import find_due_phrases
 from .items import kept, ranked
 from .changes import change_lists
 from .documents import (answer_lines, commit_lines, credit_lines, option_lines, qa_lines,
-                        repl_lines, sections_without_tasks)
+                        repl_lines, sections_without_tasks, sentence_rests)
 from .markup import org_parents, plain_lines
 from .note_model import THRESHOLD, judged
 from .lines import (MAX_TEXT_CHARS, Line, done_lines, quote_head, read_text, result_text,
@@ -77,6 +77,7 @@ class Todos(Task):
             | commit_lines(layout) | credit_lines(layout) | sections_without_tasks(layout) \
             | change_lists(layout) | org_parents(lines) \
             | (set(range(len(lines))) if silent else set())
+        ruled_out |= sentence_rests(layout, ruled_out)
         listed = listed_items(lines, ruled_out)
         today = _reference_day(seen_at, ctx)
         order = settings.get("date_order", "DMY")
