@@ -294,6 +294,21 @@ def test_check_catches_unprinted_and_future_dates_and_invented_merchants():
     assert any("merchant" in p for p in problems)
 
 
+def test_an_unsure_refusal_holds_the_receipt_for_review_and_a_sure_one_is_final():
+    task = Receipts()
+    ev = prepared()
+    ev.data["model_confidence"] = {"is_receipt": 0.501}       # a coin flip (sroie-dev 183)
+    problems = task.check(result_of(good_answer(is_receipt=False)), ev)
+    assert any("unsure this is a receipt" in p for p in problems)
+    # The re-ask's "yes" does not clear it: the receipt is held for review, not filed.
+    assert any("unsure" in p for p in task.check(result_of(good_answer()), ev))
+    ev = prepared()
+    ev.data["model_confidence"] = {"is_receipt": 0.9}
+    with pytest.raises(PermanentError) as e:
+        task.check(result_of(good_answer(is_receipt=False)), ev)
+    assert e.value.reason == "not_a_receipt"
+
+
 def test_a_refusal_is_final_even_if_a_reask_says_yes():
     ev, task = prepared(), Receipts()
     with pytest.raises(PermanentError) as e:

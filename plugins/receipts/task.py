@@ -53,6 +53,11 @@ from .merchants import HEADER_ROWS, best_row, merchant_choices, merchant_rows
 from .totals import is_payment_record, printed_sum, tendered_less_change, total_shortlist
 
 
+# How sure the model's "not a receipt" must be to end the job (choice decoding's probability):
+# below it, the receipt is filed for review instead (see ``check``).
+REFUSAL_SURE = 0.75
+
+
 class Receipts(Task):
     name = "receipts"
     function = "record_expense"
@@ -171,10 +176,17 @@ class Receipts(Task):
         if not result.is_receipt:
             # Remember the verdict on the evidence: the host re-asks once after a failed check,
             # and a second, talked-into "yes" must not turn a non-receipt into an expense.
-            evidence.data["refused"] = True
+            # A coin flip is no verdict: sroie-dev 183, a real receipt with its total on a total
+            # line, got "no" at 0.501 and failed. Unsure, the receipt is held for review.
+            sure = (evidence.data.get("model_confidence") or {}).get("is_receipt")
+            evidence.data["refused" if sure is None or sure >= REFUSAL_SURE else "doubted"] = \
+                1.0 if sure is None else sure
         if evidence.data.get("refused"):
             raise PermanentError("not_a_receipt", "the model judged the image not a receipt")
         problems = []
+        if evidence.data.get("doubted"):
+            problems.append("the model was unsure this is a receipt (it said no at "
+                            f"{evidence.data['doubted']:.2f}); check that it is one")
         rows = evidence.data.get("rows", [])
         amounts = {Decimal(c["value"]): c for c in evidence.data.get("amounts", [])}
         total = amounts.get(result.total)
