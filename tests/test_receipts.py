@@ -298,10 +298,9 @@ def test_an_unsure_refusal_holds_the_receipt_for_review_and_a_sure_one_is_final(
     task = Receipts()
     ev = prepared()
     ev.data["model_confidence"] = {"is_receipt": 0.501}       # a coin flip (sroie-dev 183)
-    problems = task.check(result_of(good_answer(is_receipt=False)), ev)
-    assert any("unsure this is a receipt" in p for p in problems)
-    # The re-ask's "yes" does not clear it: the receipt is held for review, not filed.
-    assert any("unsure" in p for p in task.check(result_of(good_answer()), ev))
+    result = result_of(good_answer(is_receipt=False))
+    assert task.check(result, ev) == []                        # checked as any other ...
+    assert "unsure this is a receipt" in task.review_needed(result, ev)   # ... and held
     ev = prepared()
     ev.data["model_confidence"] = {"is_receipt": 0.9}
     with pytest.raises(PermanentError) as e:

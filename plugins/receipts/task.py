@@ -177,16 +177,14 @@ class Receipts(Task):
             # Remember the verdict on the evidence: the host re-asks once after a failed check,
             # and a second, talked-into "yes" must not turn a non-receipt into an expense.
             # A coin flip is no verdict: sroie-dev 183, a real receipt with its total on a total
-            # line, got "no" at 0.501 and failed. Unsure, the receipt is held for review.
+            # line, got "no" at 0.501 and failed. Unsure, the receipt is checked as any other
+            # and held for review (``review_needed``); a re-ask would not make the doubt surer.
             sure = (evidence.data.get("model_confidence") or {}).get("is_receipt")
             evidence.data["refused" if sure is None or sure >= REFUSAL_SURE else "doubted"] = \
                 1.0 if sure is None else sure
         if evidence.data.get("refused"):
             raise PermanentError("not_a_receipt", "the model judged the image not a receipt")
         problems = []
-        if evidence.data.get("doubted"):
-            problems.append("the model was unsure this is a receipt (it said no at "
-                            f"{evidence.data['doubted']:.2f}); check that it is one")
         rows = evidence.data.get("rows", [])
         amounts = {Decimal(c["value"]): c for c in evidence.data.get("amounts", [])}
         total = amounts.get(result.total)
@@ -232,6 +230,9 @@ class Receipts(Task):
         return (result.provenance or {}).get("confidence")
 
     def review_needed(self, result: RecordedExpense, evidence: Evidence) -> str | None:
+        if evidence.data.get("doubted"):
+            return (f"the model was unsure this is a receipt (it said no at "
+                    f"{evidence.data['doubted']:.2f}); check that it is one")
         sure = self.confidence(result)
         threshold = evidence.data.get("accept_threshold", default_threshold())
         if sure is None or sure >= threshold:
