@@ -631,3 +631,13 @@ def test_the_rest_of_a_sentence_that_asks_nothing_asks_nothing(tmp_path):
             "2GB. I have tried to raise this limit, but without success. Use gzip\n"
             "instead for very large files.\n\nTODO\n\n- raise the limit to 4GB\n")
     assert offered(tmp_path, text) == ["- raise the limit to 4GB"]
+
+
+def test_a_tag_before_a_long_clause_on_for_asks_but_a_short_title_does_not(tmp_path):
+    code = ("def load(path):\n    lines = read(path)\n"
+            "    # TODO for the cache fix, also respect the output path,\n"
+            "    # if different from the input\n    return lines\n")
+    assert offered(tmp_path, code) == [
+        "TODO for the cache fix, also respect the output path, if different from the input"]
+    assert offered(tmp_path, "TODO for debian packaging of libfoo\n\n- add a watch file\n") == [
+        "- add a watch file"]

@@ -18,6 +18,7 @@ BARE_TAG = re.compile(r"^(?:TODO|FIXME|XXX)\b\s*(?:\([^)]*\))?\s*[-:–]?\s*"
                       r"|^(?i:t[o0]d[o0]|fixme)\s+(?=[a-z])")
 _NOT_WORD = " \t#/;*-"
 _LIST_TITLE = re.compile(r"(?i)(?:for|list|items?|of|in|on)\b")
+TITLE_WORDS = 6
 
 
 def tagged(line: str) -> bool:
@@ -37,5 +38,7 @@ def tagged(line: str) -> bool:
         return True
     if mark in "-–":
         return len(words) >= 3 and " - " not in rest
-    # "TODO for debian packaging of libgpg-error", "TODO list": a list's title.
-    return (len(words) >= 2 or rest.rstrip().endswith("?")) and not _LIST_TITLE.match(rest)
+    # "TODO for debian packaging of libgpg-error", "TODO list": a list's title; not a long
+    # clause that goes on past a comma ("TODO for the images path fix, also respect ...").
+    title = bool(_LIST_TITLE.match(rest)) and len(words) <= TITLE_WORDS and "," not in rest
+    return (len(words) >= 2 or rest.rstrip().endswith("?")) and not title
