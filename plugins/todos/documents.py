@@ -37,7 +37,8 @@ _OPTION = re.compile(rf"^\s*{_ONE}(?:,\s*{_ONE})*(?:\s+(?:[A-Z_]{{2,}}|<[^>]+>|\
 
 _REPL = re.compile(r"^\s*(?:>>>|\.\.\.)(?:\s|$)|^\s*In \[\d+\]:")
 _COMMIT = re.compile(r"^\s*commit [0-9a-f]{7,40}\s*$|^\s*Author:\s.*<[^@\s]+@[^>\s]+>\s*$")
-# The address as written or spelt out against spam ("paul at seamons.com"); a signature's date after it.
+# The address as written or spelt out against spam ("paul at seamons.com"); a signature's date
+# after it.
 _CREDIT = re.compile(r"^\W*(?:[A-Z][\w'.-]*\s+){0,3}[A-Z][\w'.-]*\s*"
                      r"[<(]?[\w.+-]+(?:@|\s+at\s+)[\w-]+(?:\.[\w-]+)+[>)]?"
                      r"(?:\s+\w{3},?\s+\d{1,2}\s+\w{3}\s+\d{4}\b.*)?\W*$")
