@@ -244,6 +244,21 @@ def test_quotes_not_in_the_text_are_dropped_and_grounded_todos_kept():
     assert all(squash(t["source_quote"]) in source for t in out["data"]["todos"])
 
 
+def test_the_same_words_on_two_lines_are_two_todos_but_one_line_is_one():
+    lines = [OcrLine(t, (80, 50 + 56 * i, 490, 100 + 56 * i), 0.98) for i, t in enumerate([
+        "To do", "- check the return code", "- rename the module", "- check the return code"])]
+    twice = {"review": [todo("- check the return code"), todo("- rename the module"),
+                        todo("- check the return code")]}
+    out = run_job(Todos(), note_job(), FakeCtx(lines, ScriptedBackend(twice)))
+    assert out["evidence"]["quotes"] == ["- check the return code", "- rename the module",
+                                         "- check the return code"]
+    assert [t["title"] for t in out["data"]["todos"]] == [
+        "Check the return code", "Rename the module", "Check the return code"]
+    ctx = FakeCtx(NOTE, ScriptedBackend({"review": [todo("- buy milk and eggs")] * 2}))
+    out = run_job(Todos(), note_job(), ctx)          # one line, restated twice: one todo
+    assert [t["title"] for t in out["data"]["todos"]] == ["Buy milk and eggs"]
+
+
 def test_quote_matching_ignores_case_and_spacing():
     backend = ScriptedBackend({"review": [todo("-  PAY electricity   bill by friday")]})
     out = run_job(Todos(), note_job(), FakeCtx(NOTE, backend))

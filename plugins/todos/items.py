@@ -177,9 +177,10 @@ def candidates(lines: list[Line], excluded: set[int], listed: set[int],
 
 def kept(found: list[tuple[int, int, str]], limit: int) -> list[str]:
     """The quotes of ``ranked`` items that the review takes: the ``limit`` likeliest, in the
-    note's order."""
-    likeliest = sorted(found)[:limit]
-    return list(dict.fromkeys(quote for _, _, quote in sorted(likeliest, key=lambda r: r[1])))
+    note's order. The same words on two lines are two items ("# TODO Not implemented" in two
+    functions); one line offered twice is one."""
+    likeliest = list(dict.fromkeys((first, quote) for _, first, quote in sorted(found)))[:limit]
+    return [quote for _, quote in sorted(likeliest)]
 
 
 def ranked(lines: list[Line], excluded: set[int], listed: set[int],

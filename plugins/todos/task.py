@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+from collections import Counter
 from typing import Any
 
 from mustelid import (Evidence, JobInput, OcrLine, PermanentError, Task, TaskContext,
@@ -240,7 +241,7 @@ class Todos(Task):
         lines = [squash(l) for l in evidence.data["lines"]]
         kept: list[Todo] = []
         dropped: list[dict[str, Any]] = []
-        seen: set[str] = set()
+        seen: Counter[str] = Counter()
         for r in result.review:
             if not r.is_todo:
                 continue
@@ -248,9 +249,9 @@ class Todos(Task):
             if not quote or quote not in source:
                 dropped.append({"quote": r.source_quote, "why": "quote not in the source text"})
                 continue
-            if quote in seen:
-                continue        # small models repeat themselves; one todo per quoted line
-            seen.add(quote)
+            if seen[quote] >= source.count(quote):
+                continue        # one todo per line quoted: the same words twice are two lines
+            seen[quote] += 1
             # Whose date is it? A phrase printed only on other todos' lines is theirs.
             others = {i for i, l in enumerate(lines) if l in todo_lines and l != quote}
             phrase, due = due_for(r, phrases, others, today, order)
@@ -267,11 +268,12 @@ class Todos(Task):
         """A long note's parts: their todos in order, one per quoted line, as ``check`` keeps
         them within a part."""
         todos: list[Todo] = []
-        seen: set[str] = set()
+        seen: Counter[str] = Counter()
+        source = squash(evidence.text)
         for todo in (t for result in results for t in result.todos):
             key = squash(todo.source_quote)
-            if key not in seen:
-                seen.add(key)
+            if seen[key] < max(1, source.count(key)):
+                seen[key] += 1
                 todos.append(todo)
         evidence.data["dropped"] = [d for p in evidence.parts for d in p.data.get("dropped", [])]
         return TodoList(review=[r for result in results for r in result.review], todos=todos)
