@@ -56,8 +56,9 @@ _CARRIED = re.compile(r"^\s*[a-z0-9]")
 _NO_TASK_SECTION = re.compile(
     r"(?i)^\W*(?:authors?|maintainers?|contributors|credits|thanks|acknowledge?ments|copyright|"
     r"licen[cs]e|licensing|legal|see also|synopsis|(?:code |source )?repository|source code|"
-    r"download(?:ing)?|home ?page|web ?site|contact|mailing lists?|(?:how to )?report(?:ing)? bugs|"
-    r"bug reporting|availability)\b\W*(?::\s*(?:<?[\w.+-]+@[\w.-]+>?|https?://\S+)\W*)?$")
+    r"download(?:ing)?|home ?page|web ?site|contact|mailing lists?|"
+    r"(?:how to )?report(?:ing)? bugs|bug reporting|availability)\b"
+    r"\W*(?::\s*(?:<?[\w.+-]+@[\w.-]+>?|https?://\S+)\W*)?$")
 # An FAQ's marks ("Q. Low on disk space?", "A. abcde has ..."); the note model counts them too.
 QUESTION = re.compile(r"^\s*Q\s*[.:)]\s+\S")
 ANSWER = re.compile(r"^\s*A\s*[.:)]\s+\S")
@@ -131,8 +132,9 @@ def sections_without_tasks(layout: list[Line]) -> set[int]:
     inside, to_gap = False, False
     for i, line in enumerate(layout):
         text = line.text
-        opens = len(text.lstrip("#*=-_ \t").split()) <= 8 and (bool(_NO_TASK_SECTION.match(text)) or bool(
-            _INSTALL_SECTION.match(text)) and not text.rstrip().endswith("."))
+        named = bool(_NO_TASK_SECTION.match(text)) or bool(_INSTALL_SECTION.match(text)) \
+            and not text.rstrip().endswith(".")
+        opens = named and len(text.lstrip("#*=-_ \t").split()) <= 8
         underlined = i + 1 < len(layout) and bool(_UNDERLINE.match(layout[i + 1].text))
         if opens:
             inside, to_gap = True, ":" in text.rstrip(" :")
