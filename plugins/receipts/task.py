@@ -180,8 +180,10 @@ class Receipts(Task):
             # line, got "no" at 0.501 and failed. Unsure, the receipt is checked as any other
             # and held for review (``review_needed``); a re-ask would not make the doubt surer.
             sure = (evidence.data.get("model_confidence") or {}).get("is_receipt")
-            evidence.data["refused" if sure is None or sure >= REFUSAL_SURE else "doubted"] = \
-                1.0 if sure is None else sure
+            if sure is None or sure >= REFUSAL_SURE:
+                evidence.data["refused"] = True
+            else:
+                evidence.data["doubted"] = sure
         if evidence.data.get("refused"):
             raise PermanentError("not_a_receipt", "the model judged the image not a receipt")
         problems = []
@@ -230,7 +232,7 @@ class Receipts(Task):
         return (result.provenance or {}).get("confidence")
 
     def review_needed(self, result: RecordedExpense, evidence: Evidence) -> str | None:
-        if evidence.data.get("doubted"):
+        if "doubted" in evidence.data:
             return (f"the model was unsure this is a receipt (it said no at "
                     f"{evidence.data['doubted']:.2f}); check that it is one")
         sure = self.confidence(result)

@@ -249,9 +249,8 @@ class Todos(Task):
             if not quote or quote not in source:
                 dropped.append({"quote": r.source_quote, "why": "quote not in the source text"})
                 continue
-            if seen[quote] >= source.count(quote):
-                continue        # one todo per line quoted: the same words twice are two lines
-            seen[quote] += 1
+            if not _another_line(seen, quote, source):
+                continue
             # Whose date is it? A phrase printed only on other todos' lines is theirs.
             others = {i for i, l in enumerate(lines) if l in todo_lines and l != quote}
             phrase, due = due_for(r, phrases, others, today, order)
@@ -271,9 +270,7 @@ class Todos(Task):
         seen: Counter[str] = Counter()
         source = squash(evidence.text)
         for todo in (t for result in results for t in result.todos):
-            key = squash(todo.source_quote)
-            if seen[key] < max(1, source.count(key)):
-                seen[key] += 1
+            if _another_line(seen, squash(todo.source_quote), source):
                 todos.append(todo)
         evidence.data["dropped"] = [d for p in evidence.parts for d in p.data.get("dropped", [])]
         return TodoList(review=[r for result in results for r in result.review], todos=todos)
@@ -314,3 +311,13 @@ def _reference_day(seen_at: str | None, ctx: TaskContext) -> dt.date:
         if when is not None:
             return (when.astimezone() if when.tzinfo else when).date()
     return ctx.now().date()
+
+
+def _another_line(seen: Counter[str], quote: str, source: str) -> bool:
+    """One todo per line quoted: counts ``quote`` (squashed) once more in ``seen`` when the
+    note (``source``, squashed) has a line holding those words that no todo took yet. The
+    same words on two lines are two todos; one line restated twice is one."""
+    if seen[quote] >= max(1, source.count(quote)):
+        return False
+    seen[quote] += 1
+    return True
