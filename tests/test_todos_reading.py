@@ -641,3 +641,21 @@ def test_a_tag_before_a_long_clause_on_for_asks_but_a_short_title_does_not(tmp_p
         "TODO for the cache fix, also respect the output path, if different from the input"]
     assert offered(tmp_path, "TODO for debian packaging of libfoo\n\n- add a watch file\n") == [
         "- add a watch file"]
+
+
+def test_a_tag_closing_a_comment_after_code_asks_and_the_code_around_it_does_not(tmp_path):
+    perl = ("package Shell;\n\nuse vars qw($term);    # to reach it from the prompt\n"
+            "$term = new Term::ReadLine 'Shell';\n"
+            "$term->bind_key(ord \"\\cc\", 'abort'); # not works yet FIXME!!!\n"
+            "&toplevel;                      # never returns\n")
+    assert offered(tmp_path, perl) == ["not works yet FIXME!!!"]
+    # "TODO" closing a sentence is a noun, not a tag.
+    assert offered(tmp_path, "Notes on the build\n\nThe steps are in the TODO\n") == []
+
+
+def test_ruby_definitions_and_calls_without_brackets_are_code(tmp_path):
+    ruby = ("    def reset\n      Style.clear_index\n      reset_color_scheme\n    end\n\n"
+            "    # Note: color usage also depends on use_color being set\n"
+            "    # TODO: Discuss removing this method\n    def supports_rgb_color?\n"
+            "      true\n    end\n")
+    assert offered(tmp_path, ruby) == ["TODO: Discuss removing this method"]

@@ -60,7 +60,10 @@ _STATEMENT = re.compile(
     r"|^\s*(?:if|elseif|elif|while|until|unless)\b.*(?:==|!=|=~|<=|>=|&&|\|\|)"
     r"|^\s*end(?:if|while|for|function|func|try)\s*$"
     # a shell case's branch on options ("(--quote-chars|--no-quote-chars)", "-h|--help)")
-    r"|^\s*\(?(?:--?[\w-]+|\*)(?:\s*\|\s*(?:--?[\w-]+|\*))*\)\s*(?:;;|\s#.*)?\s*$")
+    r"|^\s*\(?(?:--?[\w-]+|\*)(?:\s*\|\s*(?:--?[\w-]+|\*))*\)\s*(?:;;|\s#.*)?\s*$"
+    # Ruby's definition without arguments ("def reset"), a call without brackets: a name alone
+    # on its line, joined by dots or underscores ("Style.clear_index", "reset_use_color")
+    r"|^\s*def\s+[\w.]+[?!=]?\s*$|^\s*[A-Za-z_]\w*(?:[._]\w+)+[?!]?\s*$")
 _BLOCK_OPEN, _BLOCK_CLOSE = re.compile(r"^\s*/\*+\s?"), re.compile(r"\s*\*+/\s*$")
 _BLOCK_LINE = re.compile(r"^(\s*)\*(?!/)\s?")
 _DOC_TAG = re.compile(r"^\s*[@\\](?:param|return|returns|throws|raises|stable|internal|since|"
@@ -73,7 +76,9 @@ _TAG = re.compile(r"\b(?:TODO|FIXME|XXX|TBD)\b|\bHACK:|^\W*(?i:t[o0]d[o0]|fixme)
 _LEADING_TAG = re.compile(r"^\W*(?:TODO|FIXME|XXX|TBD)\b|^\W*(?i:t[o0]d[o0]|fixme)\s*[:(]")
 # A tagged comment after code on the same line: "xArrow ...,  // FIXME: doesn't stretch", and
 # "size_t offset; /* starting offset: XXX - should this be off_t? */", "end -- ToDo else ...".
-_TRAILING = re.compile(r"\s(?://+|#+|--|;+)\s*(?=(?:TODO|FIXME|XXX)\b|(?i:t[o0]d[o0]|fixme)\b)")
+_TRAILING = re.compile(r"\s(?://+|#+|--|;+)\s*(?=(?:TODO|FIXME|XXX)\b|(?i:t[o0]d[o0]|fixme)\b)"
+                       # or one that ends in its tag ("...; # not works yet FIXME!!!")
+                       r"|\s(?://+|#+|--)\s+(?=[^\"'#]*\b(?:TODO|FIXME|XXX)\W*$)")
 # "size_t n; /* length */", "(r'[A-Z]\w*', tokens.Name),  # 'Name'." (not "issue #39")
 _AFTER_CODE = re.compile(r"\s+(?:/\*.*\*/|//.*|#\s.*)\s*$")
 _TRAILING_BLOCK = re.compile(r"\S\s*/\*+\s*(.*\b(?:TODO|FIXME|XXX)\b.*?)\s*\*+/\s*$")

@@ -21,11 +21,19 @@ _LIST_TITLE = re.compile(r"(?i)(?:for|list|items?|of|in|on)\b")
 TITLE_WORDS = 6
 
 
+# A tag closing what it marks ("bind_key(...); # not works yet FIXME!!!"). Not "TODO", which
+# ends a sentence as a noun ("see the TODO").
+_TAIL = re.compile(r"^\W*\w+(?:\W+\w+)+\s+(?:FIXME|XXX)\W*$")
+
+
 def tagged(line: str) -> bool:
     """A programmer's tag before what to do: after a colon, any words ("TODO(1.5): turn into
     error"); after a dash, three words or more (not a window's "TODO - Mousepad"); with no mark,
-    two words or a question ("XXX handle auth-int.", "TODO classpath?", not "TODO list"). A tag
-    over a list ("TODO - list of things to do:") asks nothing itself."""
+    two words or a question ("XXX handle auth-int.", "TODO classpath?", not "TODO list"); two
+    words or more before a closing "FIXME" or "XXX". A tag over a list ("TODO - list of things
+    to do:") asks nothing itself."""
+    if _TAIL.match(line):
+        return True
     marked = _TAG.match(line)
     text = line if marked else line.lstrip(_NOT_WORD)
     tag = marked or BARE_TAG.match(text)
