@@ -744,3 +744,37 @@ def test_a_mails_subject_is_its_title_and_a_breadcrumb_is_no_title_bar():
               {"text": "3.11.2 Documentation » Library » pathlib", "box": [90, 5, 600, 20]},
               {"text": "pathlib — Object-oriented filesystem paths", "box": [10, 60, 700, 90]}]
     assert title_bar(crumbs) == 2
+
+
+def test_a_pages_heading_is_a_key_line_and_the_model_reads_the_first_three_picked():
+    from mustelid.plugins.screenshots.salient import HEADING, SHOWN_KEY_LINES, heading, key_lines
+    page = ["Startup How-To - Browser", "Home | Docs | Download", "Startup How-To",
+            "irssi connects to irc.libera.chat on start when autoconnect is set",
+            "irssi keeps trying to reconnect to a server that does not answer",
+            "the default config has a few servers and channels for irssi",
+            "servers have channels and channels have nicks", "see also the irssi FAQ"]
+    heights = [20.0, 20.0, 34.0, 20.0, 20.0, 20.0, 20.0, 20.0]
+    assert heading(page, heights, title_line=1) == 3
+    picked = key_lines(page, 1, heights)
+    # Its words are the title bar's too: weighed like any line it would never be picked.
+    assert picked[0] == 3 and 3 not in key_lines(page, 1)
+    assert len(picked) == 5 and SHOWN_KEY_LINES == 3
+    # Nothing stands out on a page set in one size, nor is the title bar a heading.
+    assert heading(page, [20.0] * 8, 1) is None
+    assert heading(page, [HEADING * 25] + [20.0] * 7, 1) is None
+
+
+def test_prepare_keeps_up_to_five_key_lines_and_shows_the_model_three():
+    texts = ["Release notes - Viewer", "Release notes for tarsnap-backup 2.1",
+             "tarsnap-backup now prunes archives older than the retention window",
+             "the retention window defaults to 30 days in tarsnap-backup.conf",
+             "prune-archives runs after every nightly backup job",
+             "nightly backup job logs go to /var/log/tarsnap-backup.log",
+             "restore-archive reads keys from /etc/tarsnap/keys", "Close"]
+    page = [OcrLine(t, (20, 10 + 30 * i, 20 + 9 * len(t), 30 + 30 * i), 0.99)
+            for i, t in enumerate(texts)]
+    ev = Screenshots().prepare(dialog_job(), FakeCtx(page))
+    kept, shown = ev.data["key_lines"], ev.variables["key_lines"].splitlines()
+    assert len(kept) > 3 and len(shown) == 3 and kept == sorted(kept)
+    texts = [line["text"] for line in ev.data["lines"]]
+    assert set(shown) < {texts[n - 1] for n in kept}

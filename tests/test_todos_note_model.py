@@ -7,7 +7,7 @@ import json
 import pytest
 
 from mustelid import JobInput
-from mustelid.plugins.todos import note_model, train_notes
+from mustelid.plugins.todos import note_model, note_words, train_notes
 from mustelid.plugins.todos.task import Todos
 
 from test_todos import FakeCtx
@@ -43,9 +43,11 @@ def _prepared(tmp_path, text, settings=None):
 def test_the_shipped_model_reads_every_feature_the_task_computes():
     model = note_model.fitted()
     assert model is not None, "note_model.json is missing beside note_model.py"
-    assert sorted(note_model.features(["a line"])) == model["features"]
+    hand = note_model.features([])            # no words: the hand-written features only
+    words = [n for n in model["features"] if n.startswith(note_words.PREFIX)]
+    assert sorted(hand) + words == model["features"] and len(words) == model["words"] > 0
     assert model["kinds"] == [note_model.NONE, note_model.TODOS]
-    assert set(note_model.features([])) == set(model["features"])
+    assert set(note_model.features(["a line"])) == set(hand) | {"w_line"}
 
 
 @pytest.mark.parametrize("text, holds", [(LICENCE, False), (NEWS, False), (TODO, True),
@@ -155,7 +157,40 @@ def test_a_manual_speaking_to_its_reader_is_set_aside_but_a_mail_asking_is_not()
     install = note_model.features(INSTALL.splitlines())
     assert install["reader"] == pytest.approx(0.6)
     assert note_model.has_todos(install) < note_model.THRESHOLD
-    # The same note without the feature would be kept: the reader's words decide it.
-    assert note_model.has_todos({**install, "reader": 0.0}) >= note_model.THRESHOLD
+    # The same note without the feature, and without the words that say what it is about
+    # (building, options, install), would be kept: those two decide it.
+    hand = {name: value for name, value in install.items() if not name.startswith("w_")}
+    assert note_model.has_todos({**hand, "reader": 0.0}) >= note_model.THRESHOLD
+    assert note_model.has_todos(hand) < note_model.THRESHOLD
     # A mail asks its reader with "please", "could you" and "your": not the manual's words.
     assert note_model.has_todos(note_model.features(MAIL.splitlines())) >= note_model.THRESHOLD
+
+
+def test_a_notes_words_are_features_but_not_how_it_addresses_someone():
+    feats = note_words.word_features(["Please fix YOUR copyright notice,", "fix it: café 42"])
+    assert feats == {"w_fix": 1.0, "w_copyright": 1.0, "w_notice": 1.0, "w_café": 1.0}
+
+
+def test_training_keeps_the_words_enough_notes_hold_and_fits_them(tmp_path, capsys):
+    def rows(n):   # "licence" in every note without to-dos, "crash" in every note with
+        return [({"a": 0.0, "w_licence": 1.0, f"w_rare{n}": 1.0}, True),
+                ({"a": 0.0, "w_crash": 1.0}, False)] * 4
+    paths = []
+    for n in range(3):
+        path = tmp_path / f"batch{n}.json"
+        path.write_text(json.dumps(_report(rows(n))))
+        paths.append(str(path))
+    train_notes.main(paths)
+    out = capsys.readouterr()
+    model = json.loads(out.out)
+    # A word in fewer than MIN_NOTES notes (each "rare" word is in 4) is not a feature.
+    assert model["features"] == ["a", "w_crash", "w_licence"] and model["words"] == 2
+    assert "left out, all: with to-dos kept 12/12, without set aside 12/12" in out.err
+    assert note_model.has_todos({"a": 0.0, "w_licence": 1.0}, model) < 0.2
+    assert note_model.has_todos({"a": 0.0, "w_crash": 1.0, "w_unknown": 1.0}, model) > 0.8
+
+
+def test_vocabulary_and_dense_give_every_sample_the_same_words():
+    samples = [{"a": 1.0, "w_x": 1.0}, {"a": 2.0, "w_x": 1.0, "w_y": 1.0}]
+    assert note_words.vocabulary(samples, min_notes=2) == ["w_x"]
+    assert note_words.dense({"a": 2.0, "w_y": 1.0}, ["w_x"]) == {"a": 2.0, "w_x": 0.0}

@@ -16,7 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 MAX_LINES = 60        # numbered lines shown to the model: ~15 tokens each, so <=900 prompt tokens
 LINE_CHARS = 90       # a longer OCR line is cut (for the prompt and key text; its box stays whole)
-MAX_KEY_LINES = 3
+# Key lines kept with a screen (``salient.py``): five, of which the model reads the first three
+# picked. Three kept mentioned 157 of 225 labelled key facts of four screen sets with the title,
+# five 175, and with a page's heading among them 180 (docs/EVAL.md, session 27); the key text is
+# what the screenshots' full-text search reads besides the title and summary.
+MAX_KEY_LINES = 5
 MAX_ENTITIES = 8
 MAX_REGIONS = 4
 SUMMARY_CHARS = 120

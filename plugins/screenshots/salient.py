@@ -22,9 +22,14 @@ import re
 from collections import Counter
 
 from .kinds import BUTTON, ERROR_WORDS
+from .output import MAX_KEY_LINES
 from .titles import is_menu_bar
 
-MAX_KEY_LINES = 3
+SHOWN_KEY_LINES = 3   # of the key lines, the first picked are the prompt's (prefill is time)
+# A heading: a line set at least this much taller than the screen's median line. Pages name
+# their subject in one ("Startup How-To", "2.7.6. Debugging Options") and screens-dev's screens
+# hold 1.4 such lines on average (``heading``).
+HEADING = 1.3
 _TOKEN = re.compile(r"[#@]?[^\W_][\w.\-/@#]*[^\W_]|[^\W\d_]")
 _NAME_LIKE = re.compile(r"[_#@./-]|[a-z][A-Z]|[A-Za-z]\d|\d[A-Za-z]|^[A-Z]")
 _HEADER = re.compile(r"^(from|subject)\s?:", re.I)
@@ -55,8 +60,21 @@ def terms(line: str) -> dict[str, bool]:
     return out
 
 
-def key_lines(texts: list[str], title_line: int | None = None) -> list[int]:
-    """1-based numbers of up to ``MAX_KEY_LINES`` lines, in reading order."""
+def heading(texts: list[str], heights: list[float], title_line: int | None) -> int | None:
+    """The 1-based number of the screen's tallest line when it is a heading: ``HEADING`` times
+    the median line's height or more, holding a term, not the title bar nor a menu bar."""
+    if not heights:
+        return None
+    median = sorted(heights)[len(heights) // 2] or 1.0
+    tall = [(h, n) for n, (h, text) in enumerate(zip(heights, texts), 1)
+            if h >= HEADING * median and n != title_line and terms(text) and not is_menu_bar(text)]
+    return max(tall)[1] if tall else None
+
+
+def key_lines(texts: list[str], title_line: int | None = None,
+              heights: list[float] | None = None) -> list[int]:
+    """1-based numbers of up to ``MAX_KEY_LINES`` lines, in the order picked (the surest
+    first); ``heights``: each line's height, to find a heading."""
     per_line = [terms(t) for t in texts]
     seen: Counter[str] = Counter()
     named: set[str] = set()
@@ -76,7 +94,8 @@ def key_lines(texts: list[str], title_line: int | None = None) -> list[int]:
                       and " - " in texts[n]), None)
     chosen = [n for n in (_first(texts, per_line, _SUBJECT, title_line),
                           _first(texts, per_line, _FROM, title_line),
-                          _first(texts, per_line, DEFINITION, title_line), described) if n]
+                          _first(texts, per_line, DEFINITION, title_line), described,
+                          heading(texts, heights or [], title_line)) if n]
     chosen = list(dict.fromkeys(chosen))[:MAX_KEY_LINES - 1]
     for n in chosen:
         covered |= per_line[n - 1].keys()
@@ -99,7 +118,7 @@ def key_lines(texts: list[str], title_line: int | None = None) -> list[int]:
             break
         chosen.append(best[1])
         covered |= per_line[best[1] - 1].keys()
-    return sorted(chosen)
+    return chosen
 
 
 def _first(texts: list[str], per_line: list[dict[str, bool]], pattern: re.Pattern[str],

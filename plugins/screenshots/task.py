@@ -24,7 +24,7 @@ from .candidates import find_candidates
 from .grounding import picture_summary, ungrounded, without
 from .kind_model import features, learned_kind
 from .kinds import KIND_HELP, allowed_kinds, clear_kind, find_signs, likely_kind
-from .salient import PROMPT_LINE_CHARS, context_lines, key_lines
+from .salient import PROMPT_LINE_CHARS, SHOWN_KEY_LINES, context_lines, key_lines
 from .titles import title_bar, title_lines
 from .output import LINE_CHARS, MAX_LINES, SUMMARY_CHARS, Screenshot, ScreenshotCall
 from .regions import entities, pick_entities, pick_regions
@@ -70,8 +70,9 @@ class Screenshots(Task):
         lines = [{"text": t, "box": normalise_box(l.box, width, height), "score": l.score}
                  for t, l in zip(texts, ordered)]
         bar = title_bar(lines)
-        keys = key_lines(texts, bar)
-        shown = context_lines(texts, keys, bar)
+        picked = key_lines(texts, bar, [l["box"][3] - l["box"][1] for l in lines])
+        keys, shown_keys = sorted(picked), sorted(picked[:SHOWN_KEY_LINES])
+        shown = context_lines(texts, shown_keys, bar)
         choice = {n: c for c, n in line_choices(texts).items()}   # what the title enum holds
         described = describe_image(facts)
         kind_features = features(lines)
@@ -86,8 +87,8 @@ class Screenshots(Task):
                 "image": described,
                 # Unnumbered: nothing points at a line by number any more (tokens saved).
                 "lines": "\n".join(_cut(choice[n]) for n in shown)
-                or ("(none)" if keys else "(none: no text was found on it)"),
-                "key_lines": "\n".join(_cut(choice[n]) for n in keys) or "(none)",
+                or ("(none)" if shown_keys else "(none: no text was found on it)"),
+                "key_lines": "\n".join(_cut(choice[n]) for n in shown_keys) or "(none)",
                 "signs": "; ".join(f"{k}: {', '.join(v)}" for k, v in signs.items()) or "none",
                 "likely": kind or likely_kind(texts) or "unclear",
                 "kinds": ", ".join(f"{k} ({KIND_HELP[k]})" for k in kinds),
@@ -98,7 +99,7 @@ class Screenshots(Task):
                 "whole_screen": whole_screen(image),
                 "lines": lines,
                 # The title is copied from a line the model was shown.
-                "title_lines": [n for n in title_lines(lines, kind) if n in shown or n in keys]
+                "title_lines": [n for n in title_lines(lines, kind) if n in shown or n in shown_keys]
                 or title_lines(lines, kind),
                 "key_lines": keys,
                 "candidates": candidates,

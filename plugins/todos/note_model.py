@@ -1,7 +1,8 @@
 """Does the note hold its author's to-dos at all? Learned: a logistic regression over what the
 note's text looks like as a whole (tags, to-do headings, unticked boxes, how many lines ask,
-record a change, plan or report a bug, read as code or prose, carry versions or dates), fitted
-on labelled notes by ``train_notes.py`` and kept in ``note_model.json`` beside this module.
+record a change, plan or report a bug, read as code or prose, carry versions or dates) and the
+words it holds (``note_words.py``: what it is about), fitted on labelled notes by
+``train_notes.py`` and kept in ``note_model.json`` beside this module.
 
 Why learned: the rules that tell a changelog, a README or a FAQ from a to-do list
 (``context.described_lines``) are right on the kinds of notes they were written for, and each
@@ -30,6 +31,7 @@ from .context import CHANGELOG, LICENCE, is_todo_list, todo_heading
 from .documents import ANSWER, QUESTION
 from .lines import (MADE, NOW, RECORD, UNTICKED, asks, done_lines, list_marked, task_like,
                     without_mark)
+from .note_words import word_features
 from .tags import tagged
 
 MODEL_FILE = "note_model.json"
@@ -125,7 +127,7 @@ def features(lines: list[str]) -> dict[str, float]:
         "qa": share(lambda t: bool(QUESTION.match(t) or ANSWER.match(t))),
         "names": share(lambda t: bool(_NAME.match(t))),
         "reader": share(lambda t: bool(_READER.search(t))),
-    }
+    } | word_features(texts)
 
 
 @lru_cache(maxsize=1)

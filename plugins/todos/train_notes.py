@@ -26,6 +26,7 @@ from typing import Any
 from mustelid import learn
 
 from .note_model import NONE, THRESHOLD, TODOS, has_todos
+from .note_words import dense, vocabulary
 
 C = 0.3
 
@@ -41,7 +42,11 @@ def samples(report: dict[str, Any]) -> list[tuple[dict[str, float], str]]:
 
 
 def fit(data: list[tuple[dict[str, float], str]], c: float = C) -> dict[str, Any]:
-    return learn.fit(data, c, notes=len(data))
+    """The model of ``data``, over the hand-written features and the words enough of its
+    notes hold (``note_words``)."""
+    words = vocabulary([feats for feats, _ in data])
+    return learn.fit([(dense(feats, words), label) for feats, label in data], c,
+                     notes=len(data), words=len(words))
 
 
 def left_out(batches: dict[str, list[tuple[dict[str, float], str]]],
