@@ -659,3 +659,14 @@ def test_ruby_definitions_and_calls_without_brackets_are_code(tmp_path):
             "    # TODO: Discuss removing this method\n    def supports_rgb_color?\n"
             "      true\n    end\n")
     assert offered(tmp_path, ruby) == ["TODO: Discuss removing this method"]
+
+
+def test_a_date_before_each_line_marks_a_list_of_tasks(tmp_path):
+    dated = ("\tCurrent development directions\n\n"
+             "20141130\tshall support a dual configure style\n"
+             "20141129\trename configure options to match the program options\n"
+             "2014-11-27\tclean up the image info code\n")
+    assert offered(tmp_path, dated) == [
+        "20141130 shall support a dual configure style",
+        "20141129 rename configure options to match the program options",
+        "2014-11-27 clean up the image info code"]

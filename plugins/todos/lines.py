@@ -108,8 +108,8 @@ _ITEM = re.compile(r"^\s*(?:(?:-(?!-[^\W\d_])(?!\w(?:\[[^\]]*\])*,?\s)|[–—�
                    r"|\*(?!\w[^*\s]*\*)"
                    # not a version's digits ("1.2.x versions, IIRC ...")
                    r"|\(?\d{1,3}[a-z]?[.)](?!\d+\.[\dx])|\(?[A-Za-z]\)(?=\s)"
-                   # "17 - Generate LaTeX": an item's number
-                   r"|\[[ xX]?\]|\d{1,4}\s+[-–]\s)\s*"
+                   # "17 - Generate LaTeX": an item's number; "20141130 rename ...": its date
+                   r"|\[[ xX]?\]|\d{1,4}\s+[-–]\s|(?:19|20)\d\d(?:[-/.]?\d\d){2}\s)\s*"
                    r"|o\s+|=\s+(?=\S)(?!.*=\s*$))")
 _LABEL = re.compile(r"^[A-Za-z][\w ]{0,20}:\s")
 _ASK = re.compile(r"\b(please|pls|plz|can you|could you|would you|will you|don'?t forget|"
