@@ -670,3 +670,12 @@ def test_a_date_before_each_line_marks_a_list_of_tasks(tmp_path):
         "20141130 shall support a dual configure style",
         "20141129 rename configure options to match the program options",
         "2014-11-27 clean up the image info code"]
+
+
+def test_a_copyright_notice_is_no_task(tmp_path):
+    header = ("# fimgs : a script for viewing images in various formats\n"
+              "# (c) 2007-2013 Michele Martone\n# TODO: accept a list of directories\n")
+    assert offered(tmp_path, header) == ["TODO: accept a list of directories"]
+    notes = ("TODO\n\nCopyrisht (C) 2005 Amos Waterland\n2007-2013 Michele Martone\n"
+             "- add a --timeout option\n- port the tests to the new runner\n")
+    assert offered(tmp_path, notes) == ["- add a --timeout option", "- port the tests to the new runner"]

@@ -42,6 +42,11 @@ _COMMIT = re.compile(r"^\s*commit [0-9a-f]{7,40}\s*$|^\s*Author:\s.*<[^@\s]+@[^>
 _CREDIT = re.compile(r"^\W*(?:[A-Z][\w'.-]*\s+){0,3}[A-Z][\w'.-]*\s*"
                      r"[<(]?[\w.+-]+(?:@|\s+at\s+)[\w-]+(?:\.[\w-]+)+[>)]?"
                      r"(?:\s+\w{3},?\s+\d{1,2}\s+\w{3}\s+\d{4}\b.*)?\W*$")
+# A copyright notice ("Copyright (c) 2012 ActiveState Software Inc.", "(C) 2005 Amos Waterland",
+# "Copyrisht" as OCR reads it), or years and a name alone ("2007-2013 Michele Martone").
+_COPYRIGHT = re.compile(r"(?i)^\W*(?:copyr\w*|\(c\)\s*(?:19|20)\d\d|©)"
+                        r"|^\W*(?:19|20)\d\d(?:\s*[-,–]\s*(?:19|20)?\d\d)*,?\s+"
+                        r"(?:[A-Z][\w'.-]*\s+){1,3}[A-Z][\w'.-]*\W*$")
 # How to install or build it: steps for whoever installs it ("Source Installation - BSD, Mac OS,
 # and Linux" over "make install"), no task of the project's.
 _INSTALL_SECTION = re.compile(r"(?i)^\W*(?:source\s+|binary\s+)?(?:installation|installing|"
@@ -162,5 +167,6 @@ def sentence_rests(layout: list[Line], ruled_out: set[int]) -> set[int]:
 
 def credit_lines(layout: list[Line]) -> set[int]:
     """Indexes of the lines that only name a person and an address (see the module's
-    docstring)."""
-    return {i for i, line in enumerate(layout) if _CREDIT.match(line.text)}
+    docstring), or hold a copyright notice."""
+    return {i for i, line in enumerate(layout)
+            if _CREDIT.match(line.text) or _COPYRIGHT.match(line.text)}
