@@ -679,3 +679,11 @@ def test_a_copyright_notice_is_no_task(tmp_path):
     notes = ("TODO\n\nCopyrisht (C) 2005 Amos Waterland\n2007-2013 Michele Martone\n"
              "- add a --timeout option\n- port the tests to the new runner\n")
     assert offered(tmp_path, notes) == ["- add a --timeout option", "- port the tests to the new runner"]
+
+
+def test_a_tags_comment_that_reads_as_a_markdown_heading_asks(tmp_path):
+    # A picture of Python code whose other comment marks OCR lost: "###" stays.
+    code = ("global socket\nimport socket\n\n### FIXME: Implement millisecond granularity\n"
+            "class dstat_plugin(dstat):\nTime from an NTP server.\n")
+    assert "### FIXME: Implement millisecond granularity" in offered(tmp_path, code)
+    assert offered(tmp_path, "## Release day\n\n- tag the release\n") == ["- tag the release"]

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from .context import names_todo_list, todo_heading
 from .lines import (QUOTE_CHARS, Line, asks, chrome, heading, list_marked, task_like, task_verb,
                     without_mark)
+from .tags import tagged
 
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _SENTENCE_END = re.compile(r"[.!?:;]['\")\]]*$")
@@ -130,9 +131,11 @@ def items(lines: list[Line], excluded: set[int], done: set[int] = frozenset()) -
             continue
         # A heading that reads like a task by itself ("#** ADD A FIELD" as OCR reads a
         # marked item) is still an item; "Fix bugs:" introduces the items below it.
-        # A Markdown heading ("## Release day") is a heading even when it reads as a task.
+        # A Markdown heading ("## Release day") is a heading even when it reads as a task,
+        # but not a tag's comment ("### FIXME: Implement ..." in Python).
         if i in excluded or chrome(line.text) or _NOTHING.match(line.text) \
-                or _MARKDOWN_HEADING.match(line.text) or _banner(line.text) or (
+                or _MARKDOWN_HEADING.match(line.text) and not tagged(line.text) \
+                or _banner(line.text) or (
                 heading(line.text) is not None and (
                 line.text.rstrip().endswith(":") or not task_like(line.text))):
             if i in done and current is not None and _carries_on(current, line, lines):
