@@ -18,7 +18,7 @@ MAX_LINES = 60        # numbered lines shown to the model: ~15 tokens each, so <
 LINE_CHARS = 90       # a longer OCR line is cut (for the prompt and key text; its box stays whole)
 # Key lines kept with a screen (``salient.py``): five, of which the model reads the first three
 # picked. Three kept mentioned 157 of 225 labelled key facts of four screen sets with the title,
-# five 175, and with a page's heading among them 180 (docs/EVAL.md, session 27); the key text is
+# five 175, five with a page's heading first 176 (docs/EVAL.md, session 27); the key text is
 # what the screenshots' full-text search reads besides the title and summary.
 MAX_KEY_LINES = 5
 MAX_ENTITIES = 8

@@ -16,6 +16,7 @@ that most marked a note as holding no to-dos.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 PREFIX = "w_"          # a word's feature name: "w_copyright"
 MIN_NOTES = 8          # a word the fit uses is in at least this many labelled notes
@@ -37,22 +38,17 @@ def word_features(lines: list[str]) -> dict[str, float]:
     """``{"w_<word>": 1.0}`` for each distinct word of three letters or more in ``lines``
     (lower-cased, not in ``STOP``), the first ``MAX_WORDS`` of them."""
     seen: dict[str, None] = {}
-    for line in lines:
-        for word in _WORD.findall(line.lower()):
-            if word not in STOP:
-                seen.setdefault(word)
-                if len(seen) >= MAX_WORDS:
-                    return {PREFIX + w: 1.0 for w in seen}
+    for word in (w for line in lines for w in _WORD.findall(line.lower())):
+        if word not in STOP:
+            seen.setdefault(word)
+            if len(seen) >= MAX_WORDS:
+                break
     return {PREFIX + w: 1.0 for w in seen}
 
 
 def vocabulary(samples: list[dict[str, float]], min_notes: int = MIN_NOTES) -> list[str]:
     """The word features at least ``min_notes`` of ``samples`` hold, sorted."""
-    counts: dict[str, int] = {}
-    for feats in samples:
-        for name in feats:
-            if name.startswith(PREFIX):
-                counts[name] = counts.get(name, 0) + 1
+    counts = Counter(name for feats in samples for name in feats if name.startswith(PREFIX))
     return sorted(name for name, n in counts.items() if n >= min_notes)
 
 
