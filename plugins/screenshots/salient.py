@@ -27,8 +27,8 @@ from .titles import is_menu_bar
 
 SHOWN_KEY_LINES = 3   # of the key lines, the first picked are the prompt's (prefill is time)
 # A heading: a line set at least this much taller than the screen's median line. Pages name
-# their subject in one ("Startup How-To", "2.7.6. Debugging Options") and screens-dev's screens
-# hold 1.4 such lines on average (``heading``).
+# their subject in one ("Startup How-To", "2.7.6. Debugging Options"); the 128 screens of
+# screens-dev and screens-fresh7 to 9 hold 1.4 such lines on average (``heading``).
 HEADING = 1.3
 _TOKEN = re.compile(r"[#@]?[^\W_][\w.\-/@#]*[^\W_]|[^\W\d_]")
 _NAME_LIKE = re.compile(r"[_#@./-]|[a-z][A-Z]|[A-Za-z]\d|\d[A-Za-z]|^[A-Z]")
