@@ -683,7 +683,26 @@ def test_a_copyright_notice_is_no_task(tmp_path):
 
 def test_a_tags_comment_that_reads_as_a_markdown_heading_asks(tmp_path):
     # A picture of Python code whose other comment marks OCR lost: "###" stays.
-    code = ("global socket\nimport socket\n\n### FIXME: Implement millisecond granularity\n"
+    # (One import: two would make it a source file, whose tagged comment asks as well.)
+    code = ("import socket\n\n### FIXME: Implement millisecond granularity\n"
             "class dstat_plugin(dstat):\nTime from an NTP server.\n")
     assert "### FIXME: Implement millisecond granularity" in offered(tmp_path, code)
     assert offered(tmp_path, "## Release day\n\n- tag the release\n") == ["- tag the release"]
+
+
+def test_a_files_imports_make_it_code_when_a_picture_lost_its_comment_marks(tmp_path):
+    # As OCR reads a picture of a Ruby file: the "#" of every comment gone.
+    ruby = ("require 'strscan'\nrequire 'stringio'\n\n"
+            "TODO: use [[:alpha:]] in all regexps\n\n"
+            "module Kramdown\n  module Parser\n"
+            "    Used for parsing a document in kramdown format.\n"
+            "    * Create a new subclass\n    * add the needed parser methods\n")
+    assert offered(tmp_path, ruby) == ["TODO: use [[:alpha:]] in all regexps"]
+    python = ("global socket\nimport socket\nglobal struct\nimport struct\n\n"
+              "FIXME: Implement millisecond granularity as well\n\n"
+              "class dstat_plugin(dstat):\n    Time from an NTP server.\n"
+              "    make sure that it does not impact your other counters too much.\n")
+    assert offered(tmp_path, python) == ["FIXME: Implement millisecond granularity as well"]
+    # One import named in a list is an item of the list, not a file's head.
+    todo = "TODO\n\n- import socket\n- write the docs\n- fix the build\n"
+    assert offered(tmp_path, todo) == ["- import socket", "- write the docs", "- fix the build"]

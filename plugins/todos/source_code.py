@@ -64,6 +64,16 @@ _STATEMENT = re.compile(
     # Ruby's definition without arguments ("def reset"), a call without brackets: a name alone
     # on its line, joined by dots or underscores ("Style.clear_index", "reset_use_color")
     r"|^\s*def\s+[\w.]+[?!=]?\s*$|^\s*[A-Za-z_]\w*(?:[._]\w+)+[?!]?\s*$")
+# A file's head: what it imports, requires or includes, the package or module it declares.
+# Two of these make a source file, comments or not: in a picture OCR may lose every comment
+# mark (notes-fresh25: "require 'strscan'" and "module Kramdown" above a Ruby file's comments,
+# "import socket" above Python's), and no note lists two imports as its tasks.
+_HEADER = re.compile(
+    r"^\s*(?:import\s+[\w.]+(?:\s+as\s+\w+)?(?:\s*,\s*[\w.]+)*\s*;?\s*$|from\s+[.\w]+\s+import\s+\S"
+    r"|import\s+(?:\w+\s+)?[\"'(]|import\s.*\sfrom\s+[\"']|require(?:_relative)?\s*\(?\s*[\"'][^\"']+[\"']\s*\)?\s*;?\s*$"
+    r"|#\s*include\s*[<\"]|module\s+[A-Z]\w*(?:::\w+)*\s*$|package\s+(?:require\s+)?[\w.:]+"
+    r"(?:\s+[\d.]+)?\s*;?\s*$|use\s+[\w:]+[^;]*;\s*$|global\s+\w+(?:\s*,\s*\w+)*\s*$)")
+_HEADERS = 2             # head lines that make a source file without the share below
 _BLOCK_OPEN, _BLOCK_CLOSE = re.compile(r"^\s*/\*+\s?"), re.compile(r"\s*\*+/\s*$")
 _BLOCK_LINE = re.compile(r"^(\s*)\*(?!/)\s?")
 _DOC_TAG = re.compile(r"^\s*[@\\](?:param|return|returns|throws|raises|stable|internal|since|"
@@ -118,9 +128,10 @@ def comments_of_code(raw: list[str]) -> list[str]:
         if _DISABLED.match(line) or _SET.match(line) or _SET_LINE.match(line)}
     comments = {i: text for i, text in comments.items() if i not in settings}
     rest = [i for i, line in enumerate(raw) if line.strip() and i not in comments]
-    statements = {i for i in rest if i in settings
+    statements = {i for i in rest if i in settings or _HEADER.match(raw[i])
                   or _STATEMENT.search(_AFTER_CODE.sub("", raw[i]))}
-    if not _is_source(comments, statements, rest):
+    headed = sum(1 for i in rest if _HEADER.match(raw[i])) >= _HEADERS
+    if not (headed or _is_source(comments, statements, rest)):
         # Outside a source file, a value bound to a name is still code, never a task:
         # '__slots__ = ("extras", "marker")' under a TODO comment.
         return ["" if _bound(line) or _setting(line) else line for line in raw]
