@@ -54,9 +54,10 @@ _STATEMENT = re.compile(
     r"|^\s*(?:[rbfuRBFU]{0,2}(?:\"[^\"]*\"|'[^']*')\s*)+[,)\]}]*\s*$"
     # a declaration bound to a value (Vim's "let [token, end] = s:lex(line)", JavaScript's
     # "const x = 1"), Tcl's "set len [string length $ascii]", a condition that compares
-    # ("if token == '>'"), the words that close Vim's blocks
+    # ("if token == '>'"), the words that close Vim's blocks; fish's "set tokens (commandline)"
+    # and a function's header without brackets (fish, Lua, shell)
     r"|^\s*(?:let|var|const|local|my|our)\s+[\[\w$@%][^=]*=\s*\S"
-    r"|^\s*set\s+\w+\s+[\[{\"$\d-]"
+    r"|^\s*set\s+\w+\s+[\[{\"$\d(-]|^\s*function\s+[\w.:]+\s*(?:\(.*)?$"
     r"|^\s*(?:if|elseif|elif|while|until|unless)\b.*(?:==|!=|=~|<=|>=|&&|\|\|)"
     r"|^\s*end(?:if|while|for|function|func|try)\s*$"
     # a shell case's branch on options ("(--quote-chars|--no-quote-chars)", "-h|--help)")
