@@ -618,6 +618,17 @@ def test_a_done_section_runs_to_the_next_heading_of_its_level():
     assert done_lines(partial) == {3}
 
 
+def test_an_outline_item_that_names_a_done_section_holds_done_items_up_to_its_sibling():
+    outline = ["* soon", "** Allow regex for font properties.", "* done",
+               "** Make such an M-text modifiable that has a format other than",
+               "MTEXT_FORMAT_UTF_8.", "** Improve the font selection."]
+    assert done_lines(outline) == {3, 4, 5}
+    dashes = ["- Completed:", "  - the login page", "  - the export", "- Later:", "  - sync"]
+    assert done_lines(dashes) == {1, 2}
+    # An item that only begins with a done word is an item ("- Done: ..." is itself done).
+    assert done_lines(["- fixed the build, now the docs", "- write the docs"]) == set()
+
+
 def test_done_items_are_never_offered_to_the_model(tmp_path):
     note = tmp_path / "todo.txt"
     note.write_text("- [x] renew the passport\n- [ ] book the dentist\n"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from mustelid import clean_text
 
+from .inputs import MAX_TEXT_CHARS, read_text, result_text  # noqa: F401 (their old home)
 from .tags import BARE_TAG, tagged
 
 MAX_LINES = 40         # source lines shown to the model at once: ~15 prompt tokens each
@@ -15,7 +16,6 @@ MAX_LINES = 40         # source lines shown to the model at once: ~15 prompt tok
 # 12 parts are ~480 lines, ~12 calls of 2-4 s, well inside a job's time limit.
 MAX_PARTS = 12
 QUOTE_CHARS = 120      # a longer line is offered in pieces, split between words
-MAX_TEXT_CHARS = 20_000
 # The model restates only the start of the line it judges (``quote_head``): enough to attend to
 # the line in the text above, without generating all of it again (~28 tokens an entry).
 HEAD_CHARS = 32
@@ -286,45 +286,6 @@ def title_of(quote: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-_TEXT_FIELDS = ("text", "key_text", "summary", "title")
-
-
-def result_text(data: Any) -> list[str]:
-    """The text a stored result carries, for todos from another task's result. Fields named
-    text / key_text / summary / title come first (a screenshot's key text, a summary's text);
-    a result with none of them gives every string of two words or more."""
-    lines: list[str] = []
-    if isinstance(data, dict):
-        for key in _TEXT_FIELDS:
-            value = data.get(key)
-            lines += [v for v in (value if isinstance(value, list) else [value])
-                      if isinstance(v, str) and v.strip()]
-    if lines:
-        return lines
-
-    def walk(value: Any) -> None:
-        if isinstance(value, str) and len(value.split()) >= 2:
-            lines.append(value)
-        elif isinstance(value, dict):
-            for v in value.values():
-                walk(v)
-        elif isinstance(value, list):
-            for v in value:
-                walk(v)
-
-    walk(data)
-    return lines
-
-
-def read_text(path: str) -> str:
-    """A plain-text file's text, at most ``MAX_TEXT_CHARS`` of it."""
-    with open(path, "rb") as f:
-        data = f.read(MAX_TEXT_CHARS * 4)
-    # The sniffer calls UTF-16 with a byte-order mark text/plain too; everything else is UTF-8.
-    encoding = "utf-16" if data.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"
-    return data.decode(encoding, errors="replace")[:MAX_TEXT_CHARS]
-
-
 # Items the text itself marks as finished never become todos. Marks people and TODO files use:
 # a ticked box, a DONE tag (upper case: "done" in prose is often part of a task, "check that the
 # mapping is done"), "(done ...)", "Done:" leading the line, a struck-through item; and sections
@@ -353,6 +314,9 @@ DONE_HEADING = re.compile(r"^(?:done|completed?|finished|fixed|resolved|closed|i
 # A to-do heading ends a done section, whatever its level ('" Changes' over '" TODO:').
 _TODO_WORDS = re.compile(r"(?i)^t[o0][\s-]?d[o0]s?$")
 _DECORATION = re.compile(r"^[\W_]+|[\W_]+$")
+# An outline's item that names a done section ("* done" over "** Make such an M-text ...", "-
+# Completed:" over indented items): what it holds, up to its next sibling, is done.
+_MARKED = re.compile(r"^(\s*[-*+•]\s+)(.+)$")
 
 
 def heading(line: str) -> tuple[str, str] | None:
@@ -394,18 +358,24 @@ def _wrapped_tail(lines: list[str], i: int) -> bool:
 
 def done_lines(lines: list[str]) -> set[int]:
     """Indexes of the lines the text marks as finished (see above). A done section opened by a
-    major heading runs to the next major heading; one opened by a minor heading, to the next
-    heading of either kind."""
+    major heading runs to the next major heading; one opened by a minor heading or an item, to
+    the next heading of either kind (or the item's next sibling)."""
     done: set[int] = set()
     section: str | None = None        # the level of the heading that opened a done section
+    sibling = ""                      # or the mark of the item that did
     for i, line in enumerate(lines):
-        found = heading(line)
+        found, item = heading(line), _MARKED.match(line)
+        if section == "item" and item and item.group(1) == sibling:
+            section = None
+        if found is None and item and DONE_HEADING.match(_DECORATION.sub("", item.group(2))):
+            section, sibling = "item", item.group(1)
+            continue
         if found is not None:
             level, words = found
             if DONE_HEADING.match(words) and not _wrapped_tail(lines, i):
                 section = level
                 continue
-            if section == "minor" or level == "major" or _TODO_WORDS.match(words):
+            if section in ("minor", "item") or level == "major" or _TODO_WORDS.match(words):
                 section = None
             if section is None:
                 continue
