@@ -77,7 +77,26 @@ def test_a_threshold_of_zero_reviews_every_note(tmp_path, monkeypatch):
     # threshold is 0.
     monkeypatch.setattr(note_model, "has_todos", lambda feats: 0.05)
     assert _prepared(tmp_path, README).data["quotes"] == []
-    assert _prepared(tmp_path, README, {"note_threshold": 0}).data["quotes"] != []
+    everything = {"note_threshold": 0, "note_doubt": 0}
+    assert _prepared(tmp_path, README, everything).data["quotes"] != []
+
+
+MIXED = """Foo is a small library for parsing INI files.
+Build it with make and install it with make install.
+Known problems:
+- fix the crash when the config file is missing
+TODO: write tests for the parser
+Send bug reports to the mailing list."""
+
+
+def test_a_doubted_note_offers_its_marked_items_not_its_prose(tmp_path, monkeypatch):
+    monkeypatch.setattr(note_model, "has_todos", lambda feats: 0.3)
+    doubted = _prepared(tmp_path, MIXED).data["quotes"]
+    assert doubted == ["- fix the crash when the config file is missing",
+                       "TODO: write tests for the parser"]
+    monkeypatch.setattr(note_model, "has_todos", lambda feats: 0.9)
+    trusted = _prepared(tmp_path, MIXED).data["quotes"]
+    assert set(doubted) < set(trusted) and "Send bug reports to the mailing list." in trusted
 
 
 def test_without_a_fitted_model_every_note_is_reviewed(tmp_path, monkeypatch):

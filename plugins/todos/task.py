@@ -23,7 +23,7 @@ from .changes import change_lists
 from .documents import (answer_lines, commit_lines, credit_lines, option_lines, qa_lines,
                         repl_lines, sections_without_tasks, sentence_rests)
 from .markup import org_parents, plain_lines
-from .note_model import THRESHOLD, judged
+from .note_model import DOUBTFUL, THRESHOLD, judged, unmarked
 from .lines import (MAX_TEXT_CHARS, Line, done_lines, quote_head, read_text, result_text,
                     source_layout, squash, title_of)
 from .parts import shifted, spans
@@ -79,6 +79,8 @@ class Todos(Task):
             | change_lists(layout) | org_parents(lines) \
             | (set(range(len(lines))) if silent else set())
         ruled_out |= sentence_rests(layout, ruled_out)
+        if note["has_todos"] is not None and note["has_todos"] < settings.get("note_doubt", DOUBTFUL):
+            ruled_out |= unmarked(lines)      # a doubted note: its marked items, not its prose
         listed = listed_items(lines, ruled_out)
         today = _reference_day(seen_at, ctx)
         order = settings.get("date_order", "DMY")
