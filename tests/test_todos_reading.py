@@ -706,3 +706,14 @@ def test_a_files_imports_make_it_code_when_a_picture_lost_its_comment_marks(tmp_
     # One import named in a list is an item of the list, not a file's head.
     todo = "TODO\n\n- import socket\n- write the docs\n- fix the build\n"
     assert offered(tmp_path, todo) == ["- import socket", "- write the docs", "- fix the build"]
+
+
+def test_a_licence_known_by_its_title_asks_nothing(tmp_path):
+    mpl = ('Mozilla Public License Version 2.0\n==================================\n\n'
+           '1. Definitions\n--------------\n\n1.1. "Contributor"\n'
+           '    means each individual or legal entity that creates, contributes to\n\n'
+           '1.3. "Contribution"\n    means Covered Software of a particular Contributor.\n')
+    assert offered(tmp_path, mpl) == []
+    # A task that names a licence is a task.
+    assert offered(tmp_path, "TODO\n- Switch to the Apache License\n- Add a LICENSE file\n") == [
+        "- Switch to the Apache License", "- Add a LICENSE file"]

@@ -72,7 +72,12 @@ _PROGRAM_TITLE = re.compile(r"(?i)^\W*[A-Za-z][\w+-]*\s+v?\d+(?:\.\d+)+\w*\s+[-â
 LICENCE = re.compile(r"(?i)\bpermission is (?:hereby )?granted\b|\bprovided\W{0,2}as[- ]is\b"
                       r"|^\s*licen[cs]e\s*:|\bwithout any warranty\b|\bfree software\W+you can "
                       r"redistribute\b|\bredistribution and use in source and binary forms\b"
-                      r"|\bredistributions (?:of source code|in binary form) must\b")
+                      r"|\bredistributions (?:of source code|in binary form) must\b"
+                      # a licence's own title line ("Mozilla Public License Version 2.0")
+                      r"|^\W*(?:the\s+)?(?:gnu\s+)?(?:(?:lesser|library|affero|mozilla|eclipse)\s+)?"
+                      r"(?:general\s+)?public\s+licen[cs]e(?:,?\s+version\s+[\d.]+)?\W*$"
+                      r"|^\W*(?:the\s+)?(?:mit|apache|isc|artistic|bsd(?:\s+[\w-]+)?)\s+licen[cs]e"
+                      r"(?:,?\s+version\s+[\d.]+)?\W*$")
 # A document's word to its reader, not a task: where to read more ("See the file INSTALL for
 # compilation instructions", "Try 'ed --help' for usage information") or whom to write to
 # ("Report bugs to bug-ed@gnu.org").
