@@ -31,7 +31,11 @@ def todo_fit(evidence: Evidence) -> float:
         return 0.95
     if len(quotes) >= LISTED and len(quotes) >= SHARE * len(lines):
         return 0.75
-    if quotes and len(quotes) >= NOTE_SHARE * len(lines) \
+    # A short picture that is no display capture: the note model's yes is enough (a
+    # handwritten note's lines OCR joins or splits offer few items); too short for it to
+    # judge, its task-like lines must say so.
+    judged = note.get("has_todos") is not None
+    if (judged or quotes and len(quotes) >= NOTE_SHARE * len(lines)) \
             and _note_picture(evidence, lines, note.get("has_todos")):
         return 0.75
     return 0.4 if quotes else 0.1
