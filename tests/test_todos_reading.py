@@ -3,7 +3,10 @@ source files, release notes, install instructions, FAQ answers and links."""
 
 from __future__ import annotations
 
+import pytest
+
 from mustelid.plugins.todos import items
+from mustelid.plugins.todos.context import names_todo_list
 from mustelid.plugins.todos.lines import source_layout
 
 from test_todos import offered
@@ -717,3 +720,11 @@ def test_a_licence_known_by_its_title_asks_nothing(tmp_path):
     # A task that names a licence is a task.
     assert offered(tmp_path, "TODO\n- Switch to the Apache License\n- Add a LICENSE file\n") == [
         "- Switch to the Apache License", "- Add a LICENSE file"]
+
+
+@pytest.mark.parametrize("heading, names", [
+    ("Things for the short term", True), ("Long-term goals:", True), ("Roadmap", True),
+    ("Future work", True), ("The long term effects of caching", False),
+    ("Short term memory is limited", False)])
+def test_a_plans_heading_names_a_to_do_list(heading, names):
+    assert names_todo_list(heading) is names
