@@ -282,6 +282,10 @@ def test_a_manuals_options_and_what_they_do_ask_for_nothing(tmp_path):
             "    -i, --interactive\n           Force interactive mode.\n\n"
             "    -o FILE  Write the output to FILE.\n")
     assert offered(tmp_path, text) == []
+    # ioping(1): long options with one dash, arguments in lower case.
+    ioping = ("OPTIONS\n  -b, -burst count\n      Make series of count requests without delay.\n"
+              "  -c, -count count\n      Stop after count requests, default 0 (infinite).\n")
+    assert offered(tmp_path, ioping) == []
     # A wrapped sentence that starts with an option is not one.
     item = "* fix documentation for new -7 switch and the new semantics of\n  -1 and -L.\n"
     assert offered(tmp_path, item) == [

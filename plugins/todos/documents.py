@@ -33,6 +33,10 @@ from .tags import tagged
 # Force interactive mode."). Not a wrapped sentence that starts with an option ("-1 and -L.").
 _ONE = r"(?:-[A-Za-z0-9?]|--[A-Za-z][\w-]*)(?:\[[^\]]*\])*(?:=\S+)?"
 _OPTION = re.compile(rf"^\s*{_ONE}(?:,\s*{_ONE})*(?:\s+(?:[A-Z_]{{2,}}|<[^>]+>|\[[^\]]+\]))?"
+                     r"(?:\s+[A-Z].*)?\s*$"
+                     # a short option and its long name, a long one with one dash, and an
+                     # argument in lower case (ioping(1): "-b, -burst count")
+                     r"|^\s*-[A-Za-z0-9?],\s*--?[A-Za-z][\w-]*(?:=\S+)?(?:\s+[a-z][\w-]*)?"
                      r"(?:\s+[A-Z].*)?\s*$")
 
 _REPL = re.compile(r"^\s*(?:>>>|\.\.\.)(?:\s|$)|^\s*In \[\d+\]:")
