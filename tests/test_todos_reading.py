@@ -629,6 +629,10 @@ def test_an_installation_section_and_a_note_to_the_reader_ask_nothing(tmp_path):
               "    ./configure\n    make test\n    make install\n\n"
               "To see the build options run `./configure -h`\n\nTODO\n----\n\n- add a man page\n")
     assert offered(tmp_path, readme) == ["- add a man page"]
+    # A heading in emphasis marks whose colon is no value on its line.
+    started = ("***How to get started:***\n\nmdp needs the ncursesw headers to compile.\n"
+               "So make sure you have them installed:\n\n- on Raspbian you need `libncurses5-dev`\n")
+    assert offered(tmp_path, started) == []
     assert offered(tmp_path, "Notes\n\nPlease note that this version does not read "
                              "files over 2GB.\n") == []
 

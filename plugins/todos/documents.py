@@ -55,7 +55,7 @@ _COPYRIGHT = re.compile(r"(?i)^\W*(?:copyr\w*|\(c\)\s*(?:19|20)\d\d|©)"
 # and Linux" over "make install"), no task of the project's.
 _INSTALL_SECTION = re.compile(r"(?i)^\W*(?:source\s+|binary\s+)?(?:installation|installing|"
                               r"building|compiling|build instructions|getting started|"
-                              r"quick\s?start)\b")
+                              r"quick\s?start|how\s+to\s+(?:get\s+started|install|build|compile))\b")
 _UNDERLINE = re.compile(r"^\s*(?:-{3,}|={3,})\s*$")
 _OPEN_END = re.compile(r"[^\W_]$")
 _CARRIED = re.compile(r"^\s*[a-z0-9]")
@@ -146,7 +146,7 @@ def sections_without_tasks(layout: list[Line]) -> set[int]:
         opens = named and len(text.lstrip("#*=-_ \t").split()) <= 8
         underlined = i + 1 < len(layout) and bool(_UNDERLINE.match(layout[i + 1].text))
         if opens:
-            inside, to_gap = True, ":" in text.rstrip(" :")
+            inside, to_gap = True, ":" in text.strip("#*=-_ \t").rstrip(" :")
         elif heading(text) is not None or underlined or to_gap and line.after_gap:
             inside = False
         if inside:
