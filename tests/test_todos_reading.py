@@ -732,7 +732,11 @@ def test_a_licence_known_by_its_title_asks_nothing(tmp_path):
 
 @pytest.mark.parametrize("heading, names", [
     ("Things for the short term", True), ("Long-term goals:", True), ("Roadmap", True),
-    ("Future work", True), ("The long term effects of caching", False),
+    ("Future work", True), ("FEATURES TO ADD (NOT IN ANY PARTICULAR ORDER)", True),
+    ("Add features to the parser", False), ("The long term effects of caching", False),
     ("Short term memory is limited", False)])
-def test_a_plans_heading_names_a_to_do_list(heading, names):
+def test_a_plans_heading_names_a_to_do_list(tmp_path, heading, names):
     assert names_todo_list(heading) is names
+    if names:        # the heading is no item of the list it names
+        assert offered(tmp_path, f"{heading}\n\n- write the parser\n- add a man page\n") == [
+            "- write the parser", "- add a man page"]

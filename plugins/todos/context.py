@@ -26,10 +26,12 @@ _TODO_NAMES = (
     # A heading alone on its line, in any case: "Things to do:", "To do", "to-do list".
     re.compile(r"(?i)^\W*(?:things\s+)?to[\s-]?dos?(?:\s+list)?\s*:?\W*$"),
     # A plan's heading alone on its line: "Things for the short term", "Long-term goals:",
-    # "Roadmap", "Future work".
+    # "Roadmap", "Future work", "Features to add".
     re.compile(r"(?i)^\W*(?:(?:things|tasks|work|goals|plans)\s+for\s+the\s+)?(?:short|long|longer"
                r"|near|medium)[\s-]term(?:\s+(?:goals|plans|tasks|items|work))?\s*:?\W*$"
-               r"|^\W*(?:road\s?map|future\s+(?:plans|work|ideas))\s*:?\W*$"),
+               r"|^\W*(?:road\s?map|future\s+(?:plans|work|ideas))\s*:?\W*$"
+               # "Features to add (not in any particular order)", "Things to implement:"
+               r"|^\W*(?:features|things|ideas)\s+to\s+(?:add|implement|do)(?:\s*\([^)]*\))?\s*:?\W*$"),
     # A file name as an editor's title bar shows it ("~/notes/idle-todo.txt - Mousepad"),
     # not a word that only contains the letters ("autodoc.txt", "mastodon.txt").
     re.compile(r"(?i)(?:^|[\s/\\(\[])[\w.-]*\bto-?do(?:s|-?list)?\b[\w.-]*\."
