@@ -1,0 +1,112 @@
+"""Every line the todos task's rules would offer, scored as if the model's review kept them all:
+what a rule changes on every labelled note, in seconds and without the model.
+
+    python examples/eval/offline_todos.py OUT.json FOLDER...
+    python examples/eval/offline_todos.py OUT.json FOLDER... --left-out FEATURES_DIR
+
+Prints the totals (precision, recall, no-item notes given any line, done items taken) and
+writes each note's scores, false and missed lines to OUT.json; compare two runs note by note to
+see what a change did. ``--left-out``: each folder's notes are judged by a note model fitted on
+the other folders' reports in FEATURES_DIR (``note_features.py`` writes them, one per folder),
+the honest figure for the note model's part; notes without a report there are skipped. OCR of
+pictures is cached beside OUT.json (``ocr_cache.pkl``); wrap the first run in `flock`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+from pathlib import Path
+
+
+def left_out_p(features_dir: Path) -> dict[str, float]:
+    """P(to-dos) of every labelled note ("folder/name"), by a fit on the other folders' notes."""
+    from mustelid.plugins.todos import train_notes
+    from mustelid.plugins.todos.note_model import NONE, TODOS, has_todos
+
+    rows = {}
+    for report in sorted(features_dir.glob("*.json")):
+        for row in json.loads(report.read_text("utf-8"))["results"]:
+            todos = (row.get("fields") or {}).get("todos") or {}
+            if todos.get("features") and (todos.get("none") or todos.get("expected")):
+                rows.setdefault(report.stem, []).append(
+                    (row["name"], todos["features"], NONE if todos.get("none") else TODOS))
+    out = {}
+    for name, held in rows.items():
+        model = train_notes.fit([(f, label) for other, rs in rows.items() if other != name
+                                 for _, f, label in rs])
+        out.update({f"{name}/{n}": has_todos(f, model) for n, f, _ in held})
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("folders", nargs="+", type=Path)
+    parser.add_argument("--left-out", type=Path, metavar="FEATURES_DIR")
+    args = parser.parse_args()
+    from mustelid import JobInput, PermanentError
+    from mustelid.config import load_config
+    from mustelid.evaluate import input_mime
+    from mustelid.host import Host
+    from mustelid.plugins.todos import evaluate, task as todos_task
+    from mustelid.worker import WorkerContext
+
+    config = load_config()
+    host = Host(config.plugins_path)
+    ctx = WorkerContext(config, host)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    cache_file = args.out.parent / "ocr_cache.pkl"
+    cache = pickle.loads(cache_file.read_bytes()) if cache_file.exists() else {}
+    read = ctx.ocr
+
+    def ocr(path: str):
+        key = str(Path(path).resolve())
+        if key not in cache:
+            cache[key] = list(read(path))
+            cache_file.write_bytes(pickle.dumps(cache))
+        return cache[key]
+
+    ctx.ocr = ocr
+    given = left_out_p(args.left_out) if args.left_out else None
+    current = [""]
+    judged = todos_task.judged
+
+    def judged_left_out(lines):
+        note = judged(lines)
+        if note["has_todos"] is not None:
+            note["has_todos"] = given[current[0]]
+        return note
+
+    if given is not None:
+        todos_task.judged = judged_left_out
+    task, out, totals = host.tasks["todos"], {}, {}
+    for folder in args.folders:
+        for path in sorted(folder.iterdir()):
+            label = path.with_suffix(".json")
+            if path.suffix.lower() not in (".txt", ".png", ".jpg", ".jpeg") or not label.exists():
+                continue
+            current[0] = f"{folder.name}/{path.stem}"
+            if given is not None and current[0] not in given:
+                continue
+            job = JobInput(id="x", task="todos", path=str(path), original_name=path.name,
+                           mime=input_mime(path))
+            try:
+                data = task.prepare(job, ctx).data
+            except PermanentError:
+                data = {}
+            quotes = data.get("quotes") or []
+            answer = {"todos": [{"title": q, "source_quote": q} for q in quotes]}
+            scores, detail = evaluate.judge(evaluate.truth(json.loads(label.read_text())),
+                                            answer, data)
+            out[current[0]] = {"s": scores, "false": detail["todos"]["false"],
+                               "missed": detail["todos"]["missed"]}
+            for key, (a, b) in scores.items():
+                totals[key] = [totals.get(key, [0, 0])[0] + a, totals.get(key, [0, 0])[1] + b]
+    args.out.write_text(json.dumps(out, indent=0))
+    print(len(out), "notes:", {k: f"{a}/{b} = {a / max(b, 1):.2%}" for k, (a, b) in totals.items()})
+
+
+if __name__ == "__main__":
+    main()
