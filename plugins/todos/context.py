@@ -17,26 +17,8 @@ import re
 
 from .lines import (MAX_LINES, chrome, heading, list_marked, mark_shape, task_like, task_verb,
                     without_mark)
+from .todo_names import is_todo_list, names_todo_list
 
-# How a note names itself a to-do list. The task reads it to take a list's unmarked lines as
-# items, the inbox router to be sure a file is a note: one recognizer, so both agree.
-_TODO_NAMES = (
-    # A title or tag: "TODO", "TOD0", "TODU" (OCR reads O as 0 or U), "ToDo", "To-do list:".
-    re.compile(r"\bT[O0]-?D[O0U]S?\b|\bTo-?[Dd]os?\b(?:\s+list)?\s*(?::|$)|\bTodo\b"),
-    # A heading alone on its line, in any case: "Things to do:", "To do", "to-do list".
-    re.compile(r"(?i)^\W*(?:things\s+)?to[\s-]?dos?(?:\s+list)?\s*:?\W*$"),
-    # A plan's heading alone on its line: "Things for the short term", "Long-term goals:",
-    # "Roadmap", "Future work", "Features to add".
-    re.compile(r"(?i)^\W*(?:(?:things|tasks|work|goals|plans)\s+for\s+the\s+)?(?:short|long|longer"
-               r"|near|medium)[\s-]term(?:\s+(?:goals|plans|tasks|items|work))?\s*:?\W*$"
-               r"|^\W*(?:road\s?map|future\s+(?:plans|work|ideas))\s*:?\W*$"
-               # "Features to add (not in any particular order)", "Things to implement:"
-               r"|^\W*(?:features|things|ideas)\s+to\s+(?:add|implement|do)(?:\s*\([^)]*\))?\s*:?\W*$"),
-    # A file name as an editor's title bar shows it ("~/notes/idle-todo.txt - Mousepad"),
-    # not a word that only contains the letters ("autodoc.txt", "mastodon.txt").
-    re.compile(r"(?i)(?:^|[\s/\\(\[])[\w.-]*\bto-?do(?:s|-?list)?\b[\w.-]*\."
-               r"(?:txt|md|markdown|org|rst|text|todo)\b"),
-)
 _WORDS = re.compile(r"[^\W\d_]{2,}")
 # A to-do list's heading alone on its line: "TODO", "TO DO:", "Things to do", "TODO for 2.0".
 _TODO_HEADING = re.compile(r"(?i)^\W*(?:things\s+)?t[o0][\s-]?d[o0u]s?"
@@ -192,15 +174,6 @@ _COMMAND_ROW = re.compile(r"^\s*(?!(?:TODO|DONE|FIXME|XXX|NOTE|WAIT|NEXT)\b)[A-Z
                           r"[A-Z][a-z]")
 _KEY_CHORD = re.compile(r"^\s*(?:\^[A-Z\\_\]]|M-[A-Z0-9])\s*$")
 _TITLE_CASE = re.compile(r"^\s*(?:[A-Z][a-z]+\s+){0,2}[A-Z][a-z]+\s*$")
-
-
-def names_todo_list(line: str) -> bool:
-    """Does this line name a to-do list (a title, a heading, a file name)?"""
-    return any(p.search(line) for p in _TODO_NAMES)
-
-
-def is_todo_list(lines: list[str]) -> bool:
-    return any(map(names_todo_list, lines))
 
 
 def todo_list_start(lines: list[str]) -> int | None:
