@@ -24,7 +24,8 @@ from mustelid.plugins.todos import TodoList, Todos, enqueue_todos
 from mustelid.plugins.todos.checks import caution_for
 from mustelid.plugins.todos.cli import list_todos, to_markdown, to_todotxt
 from mustelid.plugins.todos.dates import find_due_phrases, parse_due
-from mustelid.plugins.todos.lines import (HEAD_CHARS, done_lines, quote_head, result_text, split_long,
+from mustelid.plugins.todos.inputs import result_text
+from mustelid.plugins.todos.lines import (HEAD_CHARS, done_lines, quote_head, split_long,
                                           squash, task_like)
 
 REPO = Path(__file__).resolve().parent.parent
@@ -690,7 +691,7 @@ def test_a_todo_lists_marked_short_entries_are_its_items(tmp_path):
 ])
 def test_a_note_names_itself_a_todo_list_by_title_heading_or_file_name(line, named):
     # One recognizer: the inbox router's fit and the task's listed items read the same name.
-    from mustelid.plugins.todos.context import is_todo_list
+    from mustelid.plugins.todos.todo_names import is_todo_list
 
     assert is_todo_list(["- fix the bug", line, "- write the docs"]) is named
 

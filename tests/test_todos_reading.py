@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from mustelid.plugins.todos import items
-from mustelid.plugins.todos.context import names_todo_list
+from mustelid.plugins.todos.todo_names import names_todo_list
 from mustelid.plugins.todos.lines import source_layout
 
 from test_todos import offered

@@ -8,7 +8,7 @@ from typing import Any
 
 from mustelid import model_key
 
-from .lines import MAX_TEXT_CHARS
+from .inputs import MAX_TEXT_CHARS
 from .task import Todos
 
 

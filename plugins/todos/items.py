@@ -27,10 +27,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .context import names_todo_list, todo_heading
+from .context import todo_heading
 from .lines import (QUOTE_CHARS, Line, asks, chrome, heading, list_marked, task_like, task_verb,
                     without_mark)
 from .tags import tagged
+from .todo_names import names_todo_list
 
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _SENTENCE_END = re.compile(r"[.!?:;]['\")\]]*$")

@@ -8,7 +8,6 @@ from typing import NamedTuple
 
 from mustelid import clean_text
 
-from .inputs import MAX_TEXT_CHARS, read_text, result_text  # noqa: F401 (their old home)
 from .tags import BARE_TAG, tagged
 
 MAX_LINES = 40         # source lines shown to the model at once: ~15 prompt tokens each

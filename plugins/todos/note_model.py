@@ -27,12 +27,13 @@ from typing import Any
 
 from mustelid import learn
 
-from .context import CHANGELOG, LICENCE, is_todo_list, todo_heading
+from .context import CHANGELOG, LICENCE, todo_heading
 from .documents import ANSWER, QUESTION
 from .lines import (MADE, NOW, RECORD, UNTICKED, asks, done_lines, list_marked, task_like,
                     without_mark)
 from .note_words import word_features
 from .tags import tagged
+from .todo_names import is_todo_list
 
 MODEL_FILE = "note_model.json"
 TODOS, NONE = "todos", "none"        # the two labels

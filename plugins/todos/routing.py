@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mustelid import Evidence
 
-from .context import is_todo_list
+from .todo_names import is_todo_list
 
 ITEMS = 2       # a list, not one line that mentions "todo"
 LISTED = 3      # without a name, a list of at least this many task-like lines...

@@ -129,10 +129,10 @@ def comments_of_code(raw: list[str]) -> list[str]:
         if _DISABLED.match(line) or _SET.match(line) or _SET_LINE.match(line)}
     comments = {i: text for i, text in comments.items() if i not in settings}
     rest = [i for i, line in enumerate(raw) if line.strip() and i not in comments]
-    statements = {i for i in rest if i in settings or _HEADER.match(raw[i])
-                  or _STATEMENT.search(_AFTER_CODE.sub("", raw[i]))}
-    headed = sum(1 for i in rest if _HEADER.match(raw[i])) >= _HEADERS
-    if not (headed or _is_source(comments, statements, rest)):
+    heads = {i for i in rest if _HEADER.match(raw[i])}
+    statements = heads | {i for i in rest if i in settings
+                          or _STATEMENT.search(_AFTER_CODE.sub("", raw[i]))}
+    if not (len(heads) >= _HEADERS or _is_source(comments, statements, rest)):
         # Outside a source file, a value bound to a name is still code, never a task:
         # '__slots__ = ("extras", "marker")' under a TODO comment.
         return ["" if _bound(line) or _setting(line) else line for line in raw]

@@ -24,8 +24,8 @@ from .documents import (answer_lines, commit_lines, credit_lines, option_lines, 
                         repl_lines, sections_without_tasks, sentence_rests)
 from .markup import org_parents, plain_lines
 from .note_model import DOUBTFUL, THRESHOLD, judged, unmarked
-from .lines import (MAX_TEXT_CHARS, Line, done_lines, quote_head, read_text, result_text,
-                    source_layout, squash, title_of)
+from .inputs import MAX_TEXT_CHARS, read_text, result_text
+from .lines import Line, done_lines, quote_head, source_layout, squash, title_of
 from .parts import shifted, spans
 from .output import MAX_CANDIDATES, Todo, TodoList
 from .routing import todo_fit
