@@ -23,21 +23,13 @@ from pathlib import Path
 def left_out_p(features_dir: Path) -> dict[str, float]:
     """P(to-dos) of every labelled note ("folder/name"), by a fit on the other folders' notes."""
     from mustelid.plugins.todos import train_notes
-    from mustelid.plugins.todos.note_model import NONE, TODOS, has_todos
+    from mustelid.plugins.todos.note_model import has_todos
 
-    rows = {}
-    for report in sorted(features_dir.glob("*.json")):
-        for row in json.loads(report.read_text("utf-8"))["results"]:
-            todos = (row.get("fields") or {}).get("todos") or {}
-            if todos.get("features") and (todos.get("none") or todos.get("expected")):
-                rows.setdefault(report.stem, []).append(
-                    (row["name"], todos["features"], NONE if todos.get("none") else TODOS))
-    out = {}
-    for name, held in rows.items():
-        model = train_notes.fit([(f, label) for other, rs in rows.items() if other != name
-                                 for _, f, label in rs])
-        out.update({f"{name}/{n}": has_todos(f, model) for n, f, _ in held})
-    return out
+    rows = {p.stem: train_notes.labelled(json.loads(p.read_text("utf-8")))
+            for p in sorted(features_dir.glob("*.json"))}
+    batches = {name: [(feats, label) for _, feats, label in held] for name, held in rows.items()}
+    return {f"{name}/{n}": has_todos(feats, model)
+            for name, model in train_notes.fits_left_out(batches) for n, feats, _ in rows[name]}
 
 
 def main() -> None:
@@ -65,7 +57,6 @@ def main() -> None:
         key = str(Path(path).resolve())
         if key not in cache:
             cache[key] = list(read(path))
-            cache_file.write_bytes(pickle.dumps(cache))
         return cache[key]
 
     ctx.ocr = ocr
@@ -104,6 +95,7 @@ def main() -> None:
                                "missed": detail["todos"]["missed"]}
             for key, (a, b) in scores.items():
                 totals[key] = [totals.get(key, [0, 0])[0] + a, totals.get(key, [0, 0])[1] + b]
+    cache_file.write_bytes(pickle.dumps(cache))
     args.out.write_text(json.dumps(out, indent=0))
     print(len(out), "notes:", {k: f"{a}/{b} = {a / max(b, 1):.2%}" for k, (a, b) in totals.items()})
 

@@ -18,7 +18,7 @@ NOTE_SHARE = 0.2  # ...with this share of its lines task-like: region crops of s
 
 
 def todo_fit(evidence: Evidence) -> float:
-    """Sure when the note calls itself a to-do list (``context.names_todo_list``, the name the
+    """Sure when the note calls itself a to-do list (``todo_names.names_todo_list``, the name the
     task reads too) and holds items; likely when most of it is a list of tasks, or when it is
     a short picture that is no capture of a display (a photo or drawing of a note) and reads
     as a note with to-dos. A few task-like lines alone are common on screens and receipts too."""

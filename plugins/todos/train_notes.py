@@ -21,6 +21,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 from mustelid import learn
@@ -31,14 +32,20 @@ from .note_words import dense, vocabulary
 C = 0.3
 
 
-def samples(report: dict[str, Any]) -> list[tuple[dict[str, float], str]]:
-    """(features, label) of every note whose features the report kept and whose label says."""
+def labelled(report: dict[str, Any]) -> list[tuple[str, dict[str, float], str]]:
+    """(name, features, label) of every note whose features the report kept and whose label
+    says."""
     out = []
     for row in report.get("results", []):
         todos = (row.get("fields") or {}).get("todos") or {}
         if todos.get("features") and (todos.get("none") or todos.get("expected")):
-            out.append((todos["features"], NONE if todos.get("none") else TODOS))
+            out.append((row["name"], todos["features"], NONE if todos.get("none") else TODOS))
     return out
+
+
+def samples(report: dict[str, Any]) -> list[tuple[dict[str, float], str]]:
+    """(features, label) of every note ``labelled`` finds."""
+    return [(feats, label) for _, feats, label in labelled(report)]
 
 
 def fit(data: list[tuple[dict[str, float], str]], c: float = C) -> dict[str, Any]:
@@ -49,13 +56,20 @@ def fit(data: list[tuple[dict[str, float], str]], c: float = C) -> dict[str, Any
                      notes=len(data), words=len(words))
 
 
+def fits_left_out(batches: dict[str, list[tuple[dict[str, float], str]]]
+                  ) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each batch's name and the model fitted on every other batch."""
+    for name in batches:
+        yield name, fit([s for other, rows in batches.items() if other != name for s in rows])
+
+
 def left_out(batches: dict[str, list[tuple[dict[str, float], str]]],
              threshold: float = THRESHOLD) -> dict[str, tuple[int, int, int, int]]:
     """Per batch, predicted by a fit on the others: (notes with to-dos kept, of, notes without
     set aside, of)."""
     out = {}
-    for name, held in batches.items():
-        model = fit([s for other, rows in batches.items() if other != name for s in rows])
+    for name, model in fits_left_out(batches):
+        held = batches[name]
         kept = sum(has_todos(f, model) >= threshold for f, label in held if label == TODOS)
         caught = sum(has_todos(f, model) < threshold for f, label in held if label == NONE)
         out[name] = (kept, sum(label == TODOS for _, label in held),
