@@ -307,6 +307,27 @@ def test_a_file_no_task_accepts_ends_dead_without_a_model_call(image):
     assert backend.calls == []
 
 
+def test_a_textless_screen_capture_is_a_screenshot_and_a_textless_photo_no_ones(tmp_path):
+    """Without text, a capture of a whole display is still a screen (a game, a desktop): the
+    screenshots task records it with code's words. A photo without text is nobody's kind:
+    screenshots says so (fit 0) and the job ends dead, as when every task refuses."""
+    capture = tmp_path / "Screenshot 2026-12-07.png"
+    Image.new("RGB", (1920, 1080), (10, 40, 120)).save(capture)
+    backend = FakeBackend({"title": "(no text)", "summary": "A picture: no text was found on it.",
+                           "kind": "other"})
+    with runner(backend, lines=[]) as r:
+        run = r.run("auto", capture)
+        assert run.data["task"] == "screenshots" and run.data["arguments"]["kind"] == "other"
+        assert run.evidence["route"]["by"] == "evidence"
+    photo = tmp_path / "IMG_2041.jpg"
+    Image.new("RGB", (4032, 3024), (90, 120, 60)).save(photo)
+    backend = FakeBackend(kind(OTHER))
+    with runner(backend, lines=[]) as r, pytest.raises(PermanentError) as e:
+        r.run("auto", photo)
+    assert e.value.reason == "no_task_applies" and "not_its_kind" in e.value.message
+    assert backend.calls == []
+
+
 def test_an_unreadable_image_is_dead_before_any_candidate_runs(tmp_path):
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)

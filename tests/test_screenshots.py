@@ -288,10 +288,14 @@ def test_prepare_shows_the_lines_and_normalises_their_boxes():
     assert ev.variables["likely"] == "error_dialog"
 
 
-def test_no_text_is_a_permanent_error_not_a_guess():
-    with pytest.raises(PermanentError) as e:
-        Screenshots().prepare(dialog_job(), FakeCtx([]))
-    assert e.value.reason == "no_text"
+def test_no_text_is_said_by_code_not_guessed():
+    task = Screenshots()
+    ev = task.prepare(dialog_job(), FakeCtx([]))
+    assert ev.data["lines"] == [] and ev.data["kinds"] == ["other"]
+    assert ev.variables["lines"] == "(none: no text was found on it)"
+    props = task.schema(ev)["properties"]
+    assert props["title"]["enum"] == ["(no text)"] and props["kind"]["enum"] == ["other"]
+    assert props["summary"]["enum"] == ["A picture: no text was found on it."]
 
 
 # -- schema -------------------------------------------------------------------------------------
@@ -604,6 +608,29 @@ def test_real_model_describes_the_samples_with_ocr_boxes_only(home, real_model, 
         assert lines[number - 1]["text"] == text
     printed = " ".join(l["text"] for l in lines)
     assert all(e.value in printed for e in result.entities)
+
+
+@pytest.mark.real
+def test_real_model_records_a_picture_without_text_as_code_says(home, real_model, tmp_path):
+    """Real OCR finds no text on a plain picture; the real backend decodes the schema whose
+    every field has one value, and the job ends done with code's words, nothing invented."""
+    from PIL import Image, ImageDraw
+
+    picture = tmp_path / "aquarium.png"
+    image = Image.new("RGB", (640, 400), (20, 60, 140))
+    ImageDraw.Draw(image).ellipse((200, 150, 320, 210), fill=(240, 160, 30))
+    image.save(picture)
+    ctx = real_ctx()
+    try:
+        out = run_job(Screenshots(), JobInput("real", "screenshots", str(picture),
+                                              mime="image/png"), ctx)
+    finally:
+        ctx.close()
+    result = Screenshot.model_validate(out["data"])
+    assert out["evidence"]["lines"] == []
+    assert (result.kind.value, result.title) == ("other", "(no text)")
+    assert result.summary == "A picture: no text was found on it."
+    assert result.regions == [] and result.key_text == [] and result.entities == []
 
 
 @pytest.mark.real

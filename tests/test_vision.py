@@ -381,13 +381,22 @@ def test_a_screen_with_text_gives_a_seeing_model_the_picture_and_the_same_eviden
     assert run.evidence["seen"] is True and "seen" not in ocr_only.evidence
 
 
-def test_a_screen_without_text_still_fails_closed_without_vision(tmp_path):
+def test_a_screen_without_text_is_recorded_by_code_without_vision(tmp_path):
+    """Not refused (a game or a desktop is a real screenshot), and not guessed: every field the
+    schema asks for has one allowed value, code's, so no model can invent a description."""
     picture = tmp_path / "sunset.png"
     picture.write_bytes(png((320, 200), "orange"))
-    backend, runner = described(vision=False, lines=[], reply={})
-    with runner, pytest.raises(PermanentError) as e:
-        runner.run("screenshots", picture)
-    assert e.value.reason == "no_text" and backend.calls == []
+    fixed = {"title": "(no text)", "kind": "other", "summary": "A picture: no text was found on it."}
+    backend, runner = described(vision=False, lines=[], reply=fixed)
+    with runner:
+        run = runner.run("screenshots", picture)
+    props = backend.calls[0].schema["properties"]
+    assert {name: p.get("enum") for name, p in props.items()} == {
+        name: [value] for name, value in fixed.items()}
+    assert backend.calls[0].images == []
+    assert run.result.title == "(no text)" and run.result.kind.value == "other"
+    assert run.result.summary == fixed["summary"] and run.result.regions == []
+    assert run.result.key_text == [] and run.result.entities == []
 
 
 def test_a_textless_picture_goes_to_the_only_task_that_can_read_it_with_the_picture(tmp_path):

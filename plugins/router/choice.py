@@ -8,6 +8,8 @@ on a scale the built-in tasks share:
 - ``LIKELY`` (0.75 and up): the form is: a capture of a whole display is likely a screenshot,
   though what it shows may be a receipt or a to-do list.
 - below ``DOUBT`` (0.5): the task does not argue against another's likely reading.
+- ``NOT_MINE`` (0): the task could read the file but says it is not its kind (a photo without
+  text is no screenshot): the router drops it like a task that refused the file.
 
 The only candidate takes the file; so does the one sure candidate; with none sure, the one
 likely candidate that nobody else argues against. Then the model is not asked and the router
@@ -29,6 +31,7 @@ log = logging.getLogger("mustelid.plugins.router")
 SURE = 0.9        # the content is the task's own (a receipt's total, a to-do list's title)
 LIKELY = 0.75     # the form is (a whole-display capture is likely a screenshot)
 DOUBT = 0.5       # below this, a task does not argue against another's likely reading
+NOT_MINE = 0.0    # the task read the file and says it is not its kind: dropped as a refusal
 
 
 @dataclasses.dataclass

@@ -13,7 +13,7 @@ from mustelid import (Delegation, Evidence, JobError, JobInput, OcrLine, Permane
                       TaskContext, capabilities, parse_output, reading_order,
                       validation_error_summary)
 
-from .choice import Candidate, decided_by_evidence, fit
+from .choice import NOT_MINE, Candidate, decided_by_evidence, fit
 from .ignore import IGNORE, OTHER, Ignore, ignore_schema
 from .prompt import fold, menu, numbered
 
@@ -109,13 +109,16 @@ class Router(Task):
                                    for l in ctx.ocr(job.path) if fold(l.text)])
         text = "\n".join(l.text for l in lines)
         candidates, dropped = self._prepare_candidates(job, ctx)
+        fits = {name: fit(c) for name, c in candidates.items()}
+        for name in [n for n, f in fits.items() if f == NOT_MINE]:
+            dropped[name] = "not_its_kind: the task read the file and says it is not its kind"
+            del candidates[name], fits[name]
         if not candidates:
             detail = "; ".join(f"{k}: {v}" for k, v in dropped.items()) or "no task is installed"
             raise PermanentError("no_task_applies", f"no task accepts this file ({detail})")
         # A candidate that saw the picture (a vision model: mustelid.capabilities) wrote its
         # evidence for a model that sees it; the kind question shows the model the picture too.
         images = next((c.evidence.images for c in candidates.values() if c.evidence.images), [])
-        fits = {name: fit(c) for name, c in candidates.items()}
         route: dict[str, Any] = {"fits": {n: f for n, f in fits.items() if f is not None}}
         sure = decided_by_evidence(fits)
         if sure:

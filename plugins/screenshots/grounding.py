@@ -68,6 +68,8 @@ def without(summary: str, unsupported: list[str]) -> str:
 def picture_summary(lines: list[str], limit: int = SUMMARY_CHARS) -> str:
     """What a near-textless screen says, in code's words: that it is mostly a picture, and its
     few lines of text."""
+    if not lines:
+        return "A picture: no text was found on it."
     words = [l for l in lines if any(c.isalpha() for c in l)][:3]
     head = "Mostly a picture, with little text"
     text = head + (": " + "; ".join(words) if words else ".")

@@ -6,7 +6,11 @@ chose: title text, key lines, regions and entities with their OCR lines and boxe
 When the configured model can see (``mustelid.capabilities``), the screenshot itself goes to it
 beside the same evidence, under the same schema and grounding: only the summary may say more,
 and what it names must still be on the screen's text. A screen without text is then described
-(title ``NO_TEXT_TITLE``, no regions, a summary naming nothing) instead of refused.
+(title ``NO_TEXT_TITLE``, no regions, a summary naming nothing). Without a model that sees, it
+is recorded as what code can say of it: kind ``other``, title ``NO_TEXT_TITLE``, a summary that
+no text was found; every field is fixed by the schema, so nothing is invented (issue 12:
+near-textless screens say so). It used to fail ``no_text``: a real screenshot of a game or a
+desktop is not bad input, and a failed job kept it out of the screenshots table.
 """
 
 from __future__ import annotations
@@ -59,10 +63,6 @@ class Screenshots(Task):
         ocr = [OcrLine(clean_text(l.text), l.box, l.score) for l in ctx.ocr(job.path)]
         ordered = reading_order([l for l in ocr if l.text])[:MAX_LINES]
         sees = capabilities(ctx.backend).vision
-        if not ordered and not sees:
-            raise PermanentError(
-                "no_text", "no text found on the image: without a vision model there is "
-                "nothing to describe")
         texts = [l.text[:LINE_CHARS] for l in ordered]
         candidates = find_candidates(texts)
         signs = find_signs(texts)
@@ -76,7 +76,8 @@ class Screenshots(Task):
         choice = {n: c for c, n in line_choices(texts).items()}   # what the title enum holds
         described = describe_image(facts)
         kind_features = features(lines)
-        kinds = offered_kinds(texts, kind_features)
+        # No text and no eyes: what the screen is, code says (``schema``: every field fixed).
+        kinds = offered_kinds(texts, kind_features) if texts or sees else ["other"]
         kind = kinds[0] if len(kinds) == 1 else None
         if sees:
             described += "; the screenshot itself is attached: look at it with its text below"
@@ -120,6 +121,11 @@ class Screenshots(Task):
         read alone): a window cut out of a screen, which a note's short text must not take."""
         if evidence.data.get("whole_screen"):
             return 0.8
+        if not evidence.data.get("lines") and not evidence.data.get("seen"):
+            # No text, no eyes, and not the size of a display: a photo, not a screen. Recorded
+            # from the screenshots folder (a cut-out window of a game), but in the inbox root
+            # the task says it is not its kind (0), and the router drops it like a refusal.
+            return 0.0
         # The kind's features count them already (``kind_model.features``: "buttons").
         return 0.5 if (evidence.data.get("kind_features") or {}).get("buttons") else 0.4
 
@@ -136,11 +142,12 @@ class Screenshots(Task):
         props = schema["properties"]
         kinds = evidence.data.get("kinds") or allowed_kinds(_texts(evidence))
         props["kind"] = {"type": "string", "enum": kinds}
-        if kinds == ["other"] and clear_kind(_texts(evidence)) == "other" \
+        texts = _texts(evidence)
+        if kinds == ["other"] and (not texts or clear_kind(texts) == "other") \
                 and not evidence.data.get("seen"):
-            # A picture with little text: the summary is code's (what little text there is),
-            # not an invented description (issue 12: near-textless screens say so). A model
-            # that sees the picture describes it; check() still grounds what it names.
+            # A picture with little or no text: the summary is code's (what little text there
+            # is), not an invented description (issue 12: near-textless screens say so). A
+            # model that sees the picture describes it; check() still grounds what it names.
             props["summary"] = {"type": "string", "enum": [picture_summary(_texts(evidence))]}
         choices = line_choices(_texts(evidence))
         if not choices:   # no text, seen by a vision model: nothing to copy
