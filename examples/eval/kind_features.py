@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import pickle
 from pathlib import Path
 
 PICTURES = (".png", ".jpg", ".jpeg")
@@ -29,28 +28,13 @@ def main() -> None:
     parser.add_argument("--shipped", action="store_true",
                         help="print the shipped kind model's score per folder")
     args = parser.parse_args()
+    from cached_ocr import CachedOcr
     from mustelid import JobInput
-    from mustelid.config import load_config
-    from mustelid.host import Host
     from mustelid.plugins.screenshots.kind_model import fitted, probabilities
-    from mustelid.worker import WorkerContext
 
-    config = load_config()
-    host = Host(config.plugins_path)
-    ctx = WorkerContext(config, host)
     args.out.mkdir(parents=True, exist_ok=True)
-    cache_file = args.out / "ocr_cache.pkl"
-    cache = pickle.loads(cache_file.read_bytes()) if cache_file.exists() else {}
-    read = ctx.ocr
-
-    def ocr(path: str):
-        key = str(Path(path).resolve())
-        if key not in cache:
-            cache[key] = list(read(path))
-        return cache[key]
-
-    ctx.ocr = ocr
-    task = host.tasks["screenshots"]
+    cached = CachedOcr(args.out / "ocr_cache.pkl")
+    ctx, task = cached.ctx, cached.host.tasks["screenshots"]
     for folder in args.folders:
         rows = []
         for picture in sorted(p for p in folder.iterdir() if p.suffix.lower() in PICTURES):
@@ -69,7 +53,7 @@ def main() -> None:
             right = sum(max((p := probabilities(r["fields"]["kind"]["features"], model)),
                             key=p.get) == r["fields"]["kind"]["expected"] for r in rows)
             print(f"shipped model on {folder.name}: {right}/{len(rows)}")
-    cache_file.write_bytes(pickle.dumps(cache))
+    cached.save()
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import pickle
 from pathlib import Path
 
 
@@ -38,28 +37,14 @@ def main() -> None:
     parser.add_argument("folders", nargs="+", type=Path)
     parser.add_argument("--left-out", type=Path, metavar="FEATURES_DIR")
     args = parser.parse_args()
+    from cached_ocr import CachedOcr
     from mustelid import JobInput, PermanentError
-    from mustelid.config import load_config
     from mustelid.evaluate import input_mime
-    from mustelid.host import Host
     from mustelid.plugins.todos import evaluate, task as todos_task
-    from mustelid.worker import WorkerContext
 
-    config = load_config()
-    host = Host(config.plugins_path)
-    ctx = WorkerContext(config, host)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    cache_file = args.out.parent / "ocr_cache.pkl"
-    cache = pickle.loads(cache_file.read_bytes()) if cache_file.exists() else {}
-    read = ctx.ocr
-
-    def ocr(path: str):
-        key = str(Path(path).resolve())
-        if key not in cache:
-            cache[key] = list(read(path))
-        return cache[key]
-
-    ctx.ocr = ocr
+    cached = CachedOcr(args.out.parent / "ocr_cache.pkl")
+    host, ctx = cached.host, cached.ctx
     given = left_out_p(args.left_out) if args.left_out else None
     current = [""]
     judged = todos_task.judged
@@ -95,7 +80,7 @@ def main() -> None:
                                "missed": detail["todos"]["missed"]}
             for key, (a, b) in scores.items():
                 totals[key] = [totals.get(key, [0, 0])[0] + a, totals.get(key, [0, 0])[1] + b]
-    cache_file.write_bytes(pickle.dumps(cache))
+    cached.save()
     args.out.write_text(json.dumps(out, indent=0))
     print(len(out), "notes:", {k: f"{a}/{b} = {a / max(b, 1):.2%}" for k, (a, b) in totals.items()})
 
