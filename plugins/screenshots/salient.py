@@ -134,8 +134,8 @@ def _first(texts: list[str], per_line: list[dict[str, bool]], pattern: re.Patter
 # 600 -> 450 (session 14): on screens-dev the same odd-half scores, the even half one kind and
 # two key facts more, 155 -> 141 s in all (the one value tried; docs/EVAL.md). 450 -> 200
 # (session 29), on screens-dev, fresh10 and fresh11 (98 screens, two of the sets never tuned
-# on): the same kinds and titles, one key fact more, 24 % fewer prompt tokens and 16-21 % less
-# model time (the machine's prefill is ~11 ms a token now, not ~5).
+# on): the same kinds and titles, one key fact more, 19-25 % fewer prompt tokens and 16-21 %
+# less model time (the machine's prefill is ~11 ms a token now, not ~5).
 PROMPT_CHARS = 200
 PROMPT_LINE_CHARS = 70
 _LETTER = re.compile(r"[^\W\d_]")

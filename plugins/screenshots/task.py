@@ -140,16 +140,16 @@ class Screenshots(Task):
         (only the title bar when code finds one), the kind an enum of the kinds code allows."""
         schema = ScreenshotCall.model_json_schema()
         props = schema["properties"]
-        kinds = evidence.data.get("kinds") or allowed_kinds(_texts(evidence))
-        props["kind"] = {"type": "string", "enum": kinds}
         texts = _texts(evidence)
+        kinds = evidence.data.get("kinds") or allowed_kinds(texts)
+        props["kind"] = {"type": "string", "enum": kinds}
         if kinds == ["other"] and (not texts or clear_kind(texts) == "other") \
                 and not evidence.data.get("seen"):
             # A picture with little or no text: the summary is code's (what little text there
             # is), not an invented description (issue 12: near-textless screens say so). A
             # model that sees the picture describes it; check() still grounds what it names.
-            props["summary"] = {"type": "string", "enum": [picture_summary(_texts(evidence))]}
-        choices = line_choices(_texts(evidence))
+            props["summary"] = {"type": "string", "enum": [picture_summary(texts)]}
+        choices = line_choices(texts)
         if not choices:   # no text, seen by a vision model: nothing to copy
             props["title"] = {"type": "string", "enum": [NO_TEXT_TITLE]}
         else:
