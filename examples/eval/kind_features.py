@@ -30,7 +30,8 @@ def main() -> None:
     args = parser.parse_args()
     from cached_ocr import CachedOcr
     from mustelid import JobInput
-    from mustelid.plugins.screenshots.kind_model import fitted, probabilities
+    from mustelid.plugins.screenshots.kind_model import fitted
+    from mustelid.plugins.screenshots.train_kinds import right, samples
 
     args.out.mkdir(parents=True, exist_ok=True)
     cached = CachedOcr(args.out / "ocr_cache.pkl")
@@ -49,10 +50,8 @@ def main() -> None:
                     "features": data["kind_features"], "expected": kind}}})
         (args.out / f"{folder.name}.json").write_text(json.dumps({"results": rows}), "utf-8")
         if args.shipped:
-            model = fitted()
-            right = sum(max((p := probabilities(r["fields"]["kind"]["features"], model)),
-                            key=p.get) == r["fields"]["kind"]["expected"] for r in rows)
-            print(f"shipped model on {folder.name}: {right}/{len(rows)}")
+            print(f"shipped model on {folder.name}: "
+                  f"{right(fitted(), samples({'results': rows}))}/{len(rows)}")
     cached.save()
 
 

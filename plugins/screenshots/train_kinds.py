@@ -43,16 +43,21 @@ def fit(data: list[tuple[dict[str, float], str]], c: float = C) -> dict[str, Any
     return learn.fit(data, c, screens=len(data))
 
 
+def right(model: dict[str, Any], held: list[tuple[dict[str, float], str]]) -> int:
+    """How many of ``held`` (features, labelled kind) ``model`` names the right kind of."""
+    count = 0
+    for feats, kind in held:
+        probs = probabilities(feats, model)
+        count += max(probs, key=lambda k: probs[k]) == kind
+    return count
+
+
 def left_out(batches: dict[str, list[tuple[dict[str, float], str]]]) -> dict[str, tuple[int, int]]:
     """Per batch: screens right, screens, predicted by a fit on the other batches."""
     out = {}
     for name, held in batches.items():
         model = fit([s for other, rows in batches.items() if other != name for s in rows])
-        right = 0
-        for feats, kind in held:
-            probs = probabilities(feats, model)
-            right += max(probs, key=lambda k: probs[k]) == kind
-        out[name] = (right, len(held))
+        out[name] = (right(model, held), len(held))
     return out
 
 
