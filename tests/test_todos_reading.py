@@ -740,3 +740,19 @@ def test_a_plans_heading_names_a_to_do_list(tmp_path, heading, names):
     if names:        # the heading is no item of the list it names
         assert offered(tmp_path, f"{heading}\n\n- write the parser\n- add a man page\n") == [
             "- write the parser", "- add a man page"]
+
+
+def test_an_excerpt_opening_inside_a_docstring_reads_its_code_as_code(tmp_path):
+    # The first quotes close a docstring the excerpt started in (notes-fresh28): the lines
+    # after them are statements, the ones before are the docstring's prose.
+    code = ('    or the preceding token if the position is between tokens.\n    """\n'
+            "    return self._tokens[bisect.bisect(self._offsets, offset) - 1]\n\n"
+            "  def get_token(self, lineno: int, col_offset: int) -> Token:\n"
+            '    """\n    Returns the token containing the given position.\n    """\n'
+            "    # TODO: add test for multibyte unicode.\n"
+            "    return self.get_token_from_offset(self.line_to_offset(lineno, col_offset))\n")
+    assert offered(tmp_path, code) == ["TODO: add test for multibyte unicode."]
+    # Read from its start, a file's docstring stays prose and its code stays code.
+    opened = ('def f(x):\n    """Return x.\n\n    Add one to it first.\n    """\n'
+              "    # TODO: check the type\n    return x + 1\n")
+    assert offered(tmp_path, opened) == ["TODO: check the type"]

@@ -187,13 +187,14 @@ def _comment_spans(raw: list[str]) -> dict[int, str]:
     its words without the comment's marks, indentation kept; a tagged comment after code on
     its line, as that comment."""
     found: dict[int, str] = {}
-    block = docstring = False
+    block = False
     # An excerpt that starts inside a block comment: its lines up to the first "*/".
     close = next((i for i, line in enumerate(raw) if _BLOCK_CLOSE.search(line)), None)
     opened = next((i for i, line in enumerate(raw) if _BLOCK_OPEN.match(line)), None)
     if close is not None and (opened is None or close < opened) \
             and all(_BLOCK_LINE.match(line) or not line.strip() for line in raw[:close]):
         block = True
+    docstring = _starts_in_docstring(raw)
     for i, line in enumerate(raw):
         if block or _BLOCK_OPEN.match(line):
             text = _BLOCK_CLOSE.sub("", _BLOCK_OPEN.sub(r"", line) if not block else line)
@@ -209,6 +210,29 @@ def _comment_spans(raw: list[str]) -> dict[int, str]:
         elif m := _TRAILING_BLOCK.search(line):
             found[i] = line[:len(line) - len(line.lstrip())] + m.group(1)
     return found
+
+
+def _starts_in_docstring(raw: list[str]) -> bool:
+    """Whether an excerpt starts inside a docstring: its first quotes close one. The quotes
+    look the same either way, so the lines decide: of the two readings, the one that puts
+    fewer statements inside docstrings and fewer lines of prose outside them (notes-fresh28:
+    an excerpt of a Python file opening in a method's docstring had its code read as prose)."""
+    if not any(_DOCSTRING.search(line) for line in raw):
+        return False
+    return _misread(raw, inside=True) < _misread(raw, inside=False)
+
+
+def _misread(raw: list[str], inside: bool) -> int:
+    """Lines between docstring quotes that are statements, and lines outside them that are not
+    (comments and blank lines aside), when the excerpt starts ``inside`` one or not."""
+    wrong = 0
+    for line in raw:
+        marks = len(_DOCSTRING.findall(line))
+        if not marks and line.strip() and not COMMENT.match(line):
+            statement = bool(_STATEMENT.search(_AFTER_CODE.sub("", line)))
+            wrong += statement if inside else not statement
+        inside ^= marks % 2 == 1
+    return wrong
 
 
 def _setting(line: str) -> bool:
