@@ -756,3 +756,12 @@ def test_an_excerpt_opening_inside_a_docstring_reads_its_code_as_code(tmp_path):
     opened = ('def f(x):\n    """Return x.\n\n    Add one to it first.\n    """\n'
               "    # TODO: check the type\n    return x + 1\n")
     assert offered(tmp_path, opened) == ["TODO: check the type"]
+
+
+@pytest.mark.parametrize("title", ["ToDo list for khard", "TODO list for txt2html",
+                                   "Todo list for the next release"])
+def test_a_to_do_lists_title_naming_its_project_is_no_item(tmp_path, title):
+    assert names_todo_list(title)
+    note = f"{title}\n\n1. Add support for vcard attributes\n2. Implement the impp attribute\n"
+    assert offered(tmp_path, note) == ["1. Add support for vcard attributes",
+                                       "2. Implement the impp attribute"]

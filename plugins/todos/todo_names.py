@@ -8,7 +8,7 @@ import re
 # items, the inbox router to be sure a file is a note: one recognizer, so both agree.
 _TODO_NAMES = (
     # A title or tag: "TODO", "TOD0", "TODU" (OCR reads O as 0 or U), "ToDo", "To-do list:".
-    re.compile(r"\bT[O0]-?D[O0U]S?\b|\bTo-?[Dd]os?\b(?:\s+list)?\s*(?::|$)|\bTodo\b"),
+    re.compile(r"\bT[O0]-?D[O0U]S?\b|\bTo-?[Dd]os?\b(?:\s+list)?\s*(?::|$)|\bTo[Dd]o\b"),
     # A heading alone on its line, in any case: "Things to do:", "To do", "to-do list".
     re.compile(r"(?i)^\W*(?:things\s+)?to[\s-]?dos?(?:\s+list)?\s*:?\W*$"),
     # A plan's heading alone on its line: "Things for the short term", "Long-term goals:",
