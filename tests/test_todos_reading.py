@@ -8,6 +8,7 @@ import pytest
 from mustelid.plugins.todos import items
 from mustelid.plugins.todos.todo_names import names_todo_list
 from mustelid.plugins.todos.lines import source_layout
+from mustelid.plugins.todos.source_code import comments_of_code
 
 from test_todos import offered
 
@@ -765,3 +766,34 @@ def test_a_to_do_lists_title_naming_its_project_is_no_item(tmp_path, title):
     note = f"{title}\n\n1. Add support for vcard attributes\n2. Implement the impp attribute\n"
     assert offered(tmp_path, note) == ["1. Add support for vcard attributes",
                                        "2. Implement the impp attribute"]
+
+
+def test_an_editor_whose_title_names_a_source_file_shows_code():
+    # As OCR reads a picture of an editor: comment marks and underscores lost, so the lines
+    # alone do not make a source file; the window's title does (notes-fresh29).
+    code = ["TOD0: check list of keywords", "GROOVY KEYWORDS = %w[", "as assert def in",
+            "#:nodoc:", "KEYWORDS EXPECTING VALUE = WordList.new.add %w[",
+            "case instanceof new return throw typeof while as assert in", "# :nodoc:",
+            "GROOVY_MAGIC_VARIABLES = %w[ it ] # :nodoc:", "IDENT_KIND = Java::IDENT_KIND.dup.",
+            "add(GR0OVY_KEYWORDS, :keyword).", "TODO: interpretation inside"]
+    assert comments_of_code(code) == code            # not known for a source file by itself
+    kept = comments_of_code(["groovy.rb - coderay/scanners", *code])
+    assert [line for line in kept if line] == ["TOD0: check list of keywords",
+                                               "TODO: interpretation inside"]
+    # A file named inside a line is no window's title ("python setup.py install").
+    named = ["Run python setup.py install as root.", *code]
+    assert comments_of_code(named) == named
+
+
+def test_a_tag_without_its_mark_or_colon_opens_a_comment_and_a_bare_call_is_code(tmp_path):
+    lua = ("cfg_xrandr.lua — notion\nend\nfor_all_workspaces_do(roundone)\n\n"
+           "for workspace,screens in pairs(wanderers) do\n"
+           "ToD0 add to screen with least # of workspaces instead of just the\n"
+           "first one that applies\nif screens[workspace:screen_of():name()] then\n"
+           "add_safe(new_mapping, workspace:screen_of():id(), workspace)\nelse\nend\n"
+           "for i,workspace in pairs(orphans) do\n"
+           "-- ToD0 add to screen with least # of workspaces\n"
+           "add_safe(new_mapping, 0, workspace)\nend\n")
+    assert offered(tmp_path, lua) == [
+        "ToD0 add to screen with least # of workspaces instead of just the first one that "
+        "applies", "ToD0 add to screen with least # of workspaces"]

@@ -36,7 +36,10 @@ _STATEMENT = re.compile(
     # a Lisp form ("(define-module (srfi srfi-19)", "(let ((record ..."), a shell command sent
     # to the background ("gnome-terminal ... &")
     r"|^\s*\((?:define[\w-]*|let\*?|lambda|if|cond|when|unless|set!|setq|use-modules|export|"
-    r"begin|def[a-z]*|require|provide)[\s)]"
+    r"begin|def[a-z]*|require|provide|and|progn|dolist|dotimes|push|setf)[\s)]|^\s*\((?:or|not)\s+\("
+    # a call alone on its line ("add_safe(new_mapping, 0, workspace)"), a name joined by an
+    # underscore or a dot: prose does not write one
+    r"|^\s*[A-Za-z]\w*_\w*\([^()]*(?:\([^()]*\)[^()]*)*\)\s*;?\s*$"
     # a Lisp call whose name joins words by hyphens ("(add-hook 'kill-emacs-hook ...",
     # "(file-regular-p prefix)"), a form's end closing three brackets ("prefix)))")
     r"|^\s*\([a-z][a-z0-9]*(?:-[a-z0-9]+)+[!?*]?[\s)]|\){3}\W*$"
@@ -75,6 +78,16 @@ _HEADER = re.compile(
     r"|#\s*include\s*[<\"]|module\s+[A-Z]\w*(?:::\w+)*\s*$|package\s+(?:require\s+)?[\w.:]+"
     r"(?:\s+[\d.]+)?\s*;?\s*$|use\s+[\w:]+[^;]*;\s*$|global\s+\w+(?:\s*,\s*\w+)*\s*$)")
 _HEADERS = 2             # head lines that make a source file without the share below
+# A window's title naming a source file ("groovy.rb - coderay/scanners", "main.c (~/src) - VIM"):
+# a picture of an editor, where OCR may lose the comment marks and underscores that make its
+# lines read as code (notes-fresh29: "GROOVY KEYWORDS = %w[" as prose). With a few statements
+# it makes a source file without the share below. At a line's start only: "python setup.py
+# install" in an INSTALL file names a file, not the window.
+_SOURCE_TITLE = re.compile(
+    r"^\W*[\w.-]+\.(?:py|pyx|rb|pl|pm|c|h|cc|cpp|cxx|hh|hpp|js|mjs|ts|java|go|rs|lua|sh|bash|zsh|"
+    r"fish|tcl|el|lisp|scm|vim|php|swift|kt|scala|cs|hs|ml|awk|groovy|pas|f90|ex|erl|clj|dart|"
+    r"sql|r|jl|m)(?:\s*[-–—(|:\[]|\s*$)", re.I)
+_TITLE_LINES = 2         # a title bar is the note's first line, or its second under a clock
 _BLOCK_OPEN, _BLOCK_CLOSE = re.compile(r"^\s*/\*+\s?"), re.compile(r"\s*\*+/\s*$")
 _BLOCK_LINE = re.compile(r"^(\s*)\*(?!/)\s?")
 _DOC_TAG = re.compile(r"^\s*[@\\](?:param|return|returns|throws|raises|stable|internal|since|"
@@ -84,7 +97,10 @@ _DOCSTRING = re.compile(r'"""|\'\'\'')
 # A comment may open with it in any case and without a colon ("-- ToDo else return error").
 _TAG = re.compile(r"\b(?:TODO|FIXME|XXX|TBD)\b|\bHACK:|^\W*(?i:t[o0]d[o0]|fixme)\s*[:(]"
                   r"|^\s*(?i:t[o0]d[o0]|fixme)\s+(?=\w)")
-_LEADING_TAG = re.compile(r"^\W*(?:TODO|FIXME|XXX|TBD)\b|^\W*(?i:t[o0]d[o0]|fixme)\s*[:(]")
+# At a line's start, in any case and without a colon too: a comment whose mark OCR lost
+# ("ToD0 add to screen with least # of workspaces" in a Lua file).
+_LEADING_TAG = re.compile(r"^\W*(?:TODO|FIXME|XXX|TBD)\b|^\W*(?i:t[o0]d[o0]|fixme)\s*[:(]"
+                          r"|^\s*(?i:t[o0]d[o0]|fixme)\s+(?=\w)")
 # A tagged comment after code on the same line: "xArrow ...,  // FIXME: doesn't stretch", and
 # "size_t offset; /* starting offset: XXX - should this be off_t? */", "end -- ToDo else ...".
 _TRAILING = re.compile(r"\s(?://+|#+|--|;+)\s*(?=(?:TODO|FIXME|XXX)\b|(?i:t[o0]d[o0]|fixme)\b)"
@@ -132,7 +148,9 @@ def comments_of_code(raw: list[str]) -> list[str]:
     heads = {i for i in rest if _HEADER.match(raw[i])}
     statements = heads | {i for i in rest if i in settings
                           or _STATEMENT.search(_AFTER_CODE.sub("", raw[i]))}
-    if not (len(heads) >= _HEADERS or _is_source(comments, statements, rest)):
+    titled = any(_SOURCE_TITLE.match(line) for line in raw[:_TITLE_LINES])
+    if not (len(heads) >= _HEADERS or titled and len(statements) >= _CODE_MIN
+            or _is_source(comments, statements, rest)):
         # Outside a source file, a value bound to a name is still code, never a task:
         # '__slots__ = ("extras", "marker")' under a TODO comment.
         return ["" if _bound(line) or _setting(line) else line for line in raw]
