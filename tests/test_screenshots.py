@@ -191,6 +191,24 @@ def test_a_clock_inside_a_line_or_an_irc_join_address_is_not_a_chat_or_mail():
     assert "email" not in weigh_signs(join)
 
 
+def test_a_logs_stamp_read_as_a_date_and_a_time_apart_is_no_message_time():
+    from mustelid.plugins.screenshots.kind_model import features
+    from mustelid.plugins.screenshots.kinds import message_times, weigh_signs
+    # A log viewer colours the date and the time apart; OCR reads them as two boxes, the time
+    # leading a line of its own (lnav on dpkg.log).
+    log = []
+    for n, (what, pkg) in enumerate([("status", "unpacked libudev1"), ("configure", "libudev1"),
+                                     ("status", "installed libudev1"), ("install", "libgdbm6"),
+                                     ("status", "half-installed libgdbm6"), ("trigproc", "libc")]):
+        log += ["2025-06-24", f"14:36:2{n}", what, pkg]
+    assert message_times(log) == [] and "chat" not in weigh_signs(log)
+    lines = [{"text": t, "box": [0, 10 * i, 100, 10 * i + 8]} for i, t in enumerate(log)]
+    assert features(lines)["leading_time"] == 0
+    # A chat's own times still count.
+    chat = ["10:01 <ana> is the build green?", "10:02 <bo> yes", "10:03 <ana> tagging now"]
+    assert message_times(chat) == chat and "chat" in weigh_signs(chat)
+
+
 def test_a_chat_log_with_a_stamp_before_each_speaker_is_a_chat():
     from mustelid.plugins.screenshots.kinds import clear_kind
     log = [f"{1700000000 + n} <{nick}> {text}" for n, (nick, text) in enumerate([

@@ -43,7 +43,7 @@ def features(lines: list[dict[str, Any]]) -> dict[str, float]:
     every = max(1, len(texts))
     f |= {
         "log_lines": math.log1p(n),
-        "leading_time": sum(bool(k.LEADING_TIME.match(t)) for t in strip) / n,
+        "leading_time": len(k.message_times(texts)) / n,
         "speaker": sum(bool(k.SPEAKER.match(t)) for t in strip) / n,
         "mail_headers": float(len({m.group(1).lower() for t in strip
                                    if (m := k.MAIL_HEADER.match(t))})),

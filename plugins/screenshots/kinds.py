@@ -17,6 +17,18 @@ _TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:\s?[ap]\.?m\.?)?"
 # A message time leads the line ("17:01 <mrvn> ...", "[17:03:47]", "10:02", "9:41 PM"):
 # a clock inside a line (top's "16:54:57 up 1:12") or a lone taskbar clock is not a chat.
 LEADING_TIME = re.compile(rf"^[\[(]?{_TIME}(?![\d:])[\])]?(\s|$)", re.I)
+# A date alone: OCR reads a log's stamp "2025-06-24 14:36:25" as two boxes when the viewer
+# colours them apart, and the time's box then leads a line of its own (lnav, screens-fresh13).
+_DATE_ALONE = re.compile(r"^[\[(]?(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"
+                         r"|[A-Z][a-z]{2}\s+\d{1,2})T?$")
+
+
+def message_times(lines: list[str]) -> list[str]:
+    """The lines that lead with a message time: not a time right after a date alone, which is
+    the second half of a log's stamp (a chat client stamps a message with its time)."""
+    strip = [t.strip() for t in lines]
+    return [t for i, t in enumerate(strip) if LEADING_TIME.match(t)
+            and not (i and _DATE_ALONE.match(strip[i - 1]))]
 # "<Joey> ...", "*** nick has quit", "10:02 * nick waves", after a stamp a log or client puts
 # first ("1796511175 <sel> ...", "2026-12-05 10:02 <sel> ...", "[10:02] <sel> ..."), and a
 # channel's or server's name before it ("#plug : 12/06/26 00:31 <szur> ..."); not a line of
@@ -120,7 +132,8 @@ def weigh_signs(lines: list[str]) -> dict[str, tuple[int, list[str]]]:
     """Per kind: the weight of its signs and what they are, strongest first."""
     # Lines with words: OCR reads an editor's line numbers and an icon as lines of their own.
     n = sum(1 for t in lines if len(LETTERS.findall(t)) >= 2)
-    conversation = [t for t in lines if LEADING_TIME.match(t.strip()) or SPEAKER.match(t.strip())]
+    times = set(message_times(lines))
+    conversation = [t for t in lines if t.strip() in times or SPEAKER.match(t.strip())]
     found: dict[str, list[tuple[int, str]]] = {}
     for kind, weight, says in [*_chat_signs(lines), *_mail_signs(lines), *_dialog_signs(lines, n),
                                *_web_signs(lines), *_code_signs(lines, n),
@@ -135,7 +148,7 @@ def weigh_signs(lines: list[str]) -> dict[str, tuple[int, list[str]]]:
 
 def _chat_signs(lines: list[str]) -> list[Sign]:
     out: list[Sign] = []
-    times = [t for t in lines if LEADING_TIME.match(t.strip())]
+    times = message_times(lines)
     if len(times) >= 3:
         out.append(("chat", 3 if len(times) >= 5 else 2,
                     f"{len(times)} lines start with a message time ({times[0].strip()[:12]})"))
