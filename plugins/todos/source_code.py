@@ -37,8 +37,8 @@ _STATEMENT = re.compile(
     # to the background ("gnome-terminal ... &")
     r"|^\s*\((?:define[\w-]*|let\*?|lambda|if|cond|when|unless|set!|setq|use-modules|export|"
     r"begin|def[a-z]*|require|provide|and|progn|dolist|dotimes|push|setf)[\s)]|^\s*\((?:or|not)\s+\("
-    # a call alone on its line ("add_safe(new_mapping, 0, workspace)"), a name joined by an
-    # underscore or a dot: prose does not write one
+    # a call alone on its line whose name holds an underscore ("add_safe(new_mapping, 0,
+    # workspace)"): prose does not write one (a dotted name's call is below)
     r"|^\s*[A-Za-z]\w*_\w*\([^()]*(?:\([^()]*\)[^()]*)*\)\s*;?\s*$"
     # a Lisp call whose name joins words by hyphens ("(add-hook 'kill-emacs-hook ...",
     # "(file-regular-p prefix)"), a form's end closing three brackets ("prefix)))")
