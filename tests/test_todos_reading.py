@@ -797,3 +797,11 @@ def test_a_tag_without_its_mark_or_colon_opens_a_comment_and_a_bare_call_is_code
     assert offered(tmp_path, lua) == [
         "ToD0 add to screen with least # of workspaces instead of just the first one that "
         "applies", "ToD0 add to screen with least # of workspaces"]
+
+
+def test_a_word_cut_at_the_lines_end_is_no_decoration():
+    from mustelid.plugins.todos.lines import heading
+    # "WRITE-/PIPE-" goes on as "ATTACHMENT ETC" on the next line (notes-fresh29): an item.
+    assert heading("- MORE ATTACHMENT STUFF: REMOVE-ATTACHMENT, WRITE-/PIPE-") is None
+    assert heading("--- Fixed ---") == ("major", "Fixed")
+    assert heading("- Done -") == ("major", "Done")

@@ -334,7 +334,8 @@ def heading(line: str) -> tuple[str, str] | None:
     # A list item's closing bracket frames nothing ("- Reword messages [mostly done]").
     framed = not stripped[0].isalnum() and not stripped[-1].isalnum() \
         and stripped[-1] not in ".,;:)?!`" and stripped != core and "~~" not in stripped \
-        and not (stripped[-1] == "]" and stripped[0] != "[")
+        and not (stripped[-1] == "]" and stripped[0] != "[") \
+        and not (stripped[-1] == "-" and stripped[-2:-1].isalnum())   # "WRITE-/PIPE-": a cut word
     if framed or stripped.startswith("#"):
         return "major", core
     if _ITEM.match(stripped):
