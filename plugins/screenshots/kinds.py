@@ -132,10 +132,12 @@ def weigh_signs(lines: list[str]) -> dict[str, tuple[int, list[str]]]:
     """Per kind: the weight of its signs and what they are, strongest first."""
     # Lines with words: OCR reads an editor's line numbers and an icon as lines of their own.
     n = sum(1 for t in lines if len(LETTERS.findall(t)) >= 2)
-    times = set(message_times(lines))
-    conversation = [t for t in lines if t.strip() in times or SPEAKER.match(t.strip())]
+    times = message_times(lines)
+    timed = set(times)
+    conversation = [t for t in lines if t.strip() in timed or SPEAKER.match(t.strip())]
     found: dict[str, list[tuple[int, str]]] = {}
-    for kind, weight, says in [*_chat_signs(lines), *_mail_signs(lines), *_dialog_signs(lines, n),
+    for kind, weight, says in [*_chat_signs(lines, times), *_mail_signs(lines),
+                               *_dialog_signs(lines, n),
                                *_web_signs(lines), *_code_signs(lines, n),
                                *_prose_signs(lines, n, conversation)]:
         found.setdefault(kind, []).append((weight, says))
@@ -146,9 +148,9 @@ def weigh_signs(lines: list[str]) -> dict[str, tuple[int, list[str]]]:
     return dict(sorted(weighed.items(), key=lambda kv: -kv[1][0]))
 
 
-def _chat_signs(lines: list[str]) -> list[Sign]:
+def _chat_signs(lines: list[str], times: list[str]) -> list[Sign]:
+    """``times``: the lines that lead with a message time (``message_times``)."""
     out: list[Sign] = []
-    times = message_times(lines)
     if len(times) >= 3:
         out.append(("chat", 3 if len(times) >= 5 else 2,
                     f"{len(times)} lines start with a message time ({times[0].strip()[:12]})"))

@@ -147,7 +147,7 @@ def comments_of_code(raw: list[str]) -> list[str]:
     rest = [i for i, line in enumerate(raw) if line.strip() and i not in comments]
     heads = {i for i in rest if _HEADER.match(raw[i])}
     statements = heads | {i for i in rest if i in settings
-                          or _STATEMENT.search(_AFTER_CODE.sub("", raw[i]))}
+                          or _statement(raw[i])}
     titled = any(_SOURCE_TITLE.match(line) for line in raw[:_TITLE_LINES])
     if not (len(heads) >= _HEADERS or titled and len(statements) >= _CODE_MIN
             or _is_source(comments, statements, rest)):
@@ -247,10 +247,15 @@ def _misread(raw: list[str], inside: bool) -> int:
     for line in raw:
         marks = len(_DOCSTRING.findall(line))
         if not marks and line.strip() and not COMMENT.match(line):
-            statement = bool(_STATEMENT.search(_AFTER_CODE.sub("", line)))
+            statement = _statement(line)
             wrong += statement if inside else not statement
         inside ^= marks % 2 == 1
     return wrong
+
+
+def _statement(line: str) -> bool:
+    """A statement of code, a comment after it on its line set aside."""
+    return bool(_STATEMENT.search(_AFTER_CODE.sub("", line)))
 
 
 def _setting(line: str) -> bool:
