@@ -38,6 +38,7 @@ def laid_out_text(lines: list[OcrLine], image: Any = None) -> list[str]:
     gutter = _gutter(rows, width)
     # Digits the OCR missed in a gutter it found (often the one-digit numbers) are no marks.
     gutter_edge = max((l.box[2] for row in rows for l in row if id(l) in gutter), default=-1)
+    rows = _unglued(rows, gutter, gutter_edge)
     rows = [[line for line in row if id(line) not in gutter] for row in rows]
     kept = [line for row in rows for line in row]
     if not kept:
@@ -155,6 +156,36 @@ def _gutter(rows: list[list[OcrLine]], width: float) -> set[int]:
     if sum(b > a for a, b in zip(values, values[1:])) < 0.8 * (len(values) - 1):
         return set()
     return {id(e[2]) for e in by_row}
+
+
+# A gutter's number read in one box with its line's text ("117# TODO: ...", "119def lmap(").
+_GLUED = re.compile(r"(\d{1,5})(?=[^\d\s.,])")
+
+
+def _unglued(rows: list[list[OcrLine]], gutter: set[int], edge: int) -> list[list[OcrLine]]:
+    """Rows whose first box starts with the gutter's number glued to the line's text (the
+    detector saw no gap where the editor left little), that number taken off: it starts in the
+    gutter's column and counts between the numbers read alone above and below it. Its box's left
+    edge moves by the digits' share of the box, so the line keeps its indentation."""
+    values = {y: int(line.text) for y, row in enumerate(rows) for line in row if id(line) in gutter}
+    if not values:
+        return rows
+    out = []
+    for y, row in enumerate(rows):
+        first = min(row, key=lambda line: line.box[0], default=None)
+        glued = _GLUED.match(first.text) if first is not None and y not in values \
+            and first.box[0] < edge else None
+        above = max((k for k in values if k < y), default=None)
+        below = min((k for k in values if k > y), default=None)
+        if glued and (above is not None or below is not None) \
+                and (above is None or values[above] < int(glued.group(1))) \
+                and (below is None or int(glued.group(1)) < values[below]):
+            x0, y0, x1, y1 = first.box
+            shift = round((x1 - x0) * glued.end() / len(first.text))
+            first_out = OcrLine(first.text[glued.end():], (x0 + shift, y0, x1, y1), first.score)
+            row = [first_out if line is first else line for line in row]
+        out.append(row)
+    return out
 
 
 def _indents(lefts: list[int], width: float) -> dict[int, int]:

@@ -805,3 +805,43 @@ def test_a_word_cut_at_the_lines_end_is_no_decoration():
     assert heading("- MORE ATTACHMENT STUFF: REMOVE-ATTACHMENT, WRITE-/PIPE-") is None
     assert heading("--- Fixed ---") == ("major", "Fixed")
     assert heading("- Done -") == ("major", "Done")
+
+
+def test_spaced_docstring_quotes_and_lisp_forms_alone_on_their_line_read_as_code(tmp_path):
+    from mustelid.plugins.todos.source_code import _statement
+    # OCR reads a docstring's quotes as '" " "' (notes-fresh30): still a docstring.
+    code = ('    and returns the number of items.\n    " " "\n    counter = count()\n'
+            "    return next(counter)\n\n# TODO: tree-seq equivalent\n\ndef lmap(f, *seqs):\n"
+            '    """An extended version of map() returning a list."""\n'
+            "    return _lmap(make_func(f), *seqs)\n")
+    assert offered(tmp_path, code) == ["TODO: tree-seq equivalent"]
+    # A Lisp form opened on a line of its own is a statement too.
+    assert _statement("  (cond") and _statement("     (save-excursion")
+    assert not _statement("(see the manual)") and not _statement("(conditions apply)")
+
+
+def test_a_man_pages_source_asks_only_in_its_tagged_comments(tmp_path):
+    troff = (".IP\nThe padding is needed as many operating systems (e.g. Linux)\n"
+             "implement read-ahead bugs in their filesystem I/O.\n"
+             '.\\" XXX: Someone should check if the bug is still present.\n'
+             ".TP\n.B \\-no\\-pad\nDo not pad the end by 150 sectors.\n")
+    assert offered(tmp_path, troff) == ["XXX: Someone should check if the bug is still present."]
+    # Without a tag the manual asks nothing.
+    assert offered(tmp_path, troff.replace("XXX: ", "")) == []
+
+
+def test_a_code_tag_is_no_part_of_the_todos_title():
+    from mustelid.plugins.todos.lines import title_of
+    assert title_of("FIXME: if this is the last component") == "If this is the last component"
+    assert title_of("XXX: check the bug") == "Check the bug"
+    assert title_of("TOD0: tree-seq equivalent") == "Tree-seq equivalent"
+    assert title_of("XXX handle auth-int") == "XXX handle auth-int"     # no colon: its words
+
+
+def test_a_summary_of_what_a_file_does_is_no_list_of_tasks(tmp_path):
+    note = ("# This is executed on a tag in the main branch\n# Summary of the steps:\n"
+            "# - build wheels and sdist\n# - upload wheels and sdist to PyPI\n"
+            "# TODO: smoke test wheels and sdist\n# TODO: add changelog to release text body\n")
+    got = offered(tmp_path, note)
+    assert "TODO: smoke test wheels and sdist" in got and "TODO: add changelog to release text body" in got
+    assert not any("build wheels" in q or "upload wheels" in q for q in got)

@@ -41,6 +41,7 @@ def main() -> None:
     from mustelid import JobInput, PermanentError
     from mustelid.evaluate import input_mime
     from mustelid.plugins.todos import evaluate, task as todos_task
+    from mustelid.plugins.todos.lines import title_of
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     cached = CachedOcr(args.out.parent / "ocr_cache.pkl")
@@ -73,7 +74,8 @@ def main() -> None:
             except PermanentError:
                 data = {}
             quotes = data.get("quotes") or []
-            answer = {"todos": [{"title": q, "source_quote": q} for q in quotes]}
+            # Titled as the task titles them (``Todos.check``).
+            answer = {"todos": [{"title": title_of(q), "source_quote": q} for q in quotes]}
             scores, detail = evaluate.judge(evaluate.truth(json.loads(label.read_text())),
                                             answer, data)
             out[current[0]] = {"s": scores, "false": detail["todos"]["false"],

@@ -17,6 +17,7 @@ import re
 
 from .lines import (MAX_LINES, chrome, heading, list_marked, mark_shape, task_like, task_verb,
                     without_mark)
+from .tags import tagged
 from .todo_names import is_todo_list, names_todo_list
 
 _WORDS = re.compile(r"[^\W\d_]{2,}")
@@ -116,8 +117,11 @@ _TITLE_WORDS = 8
 # "has the following features:", "Features:": a description follows, unless the heading says
 # the features are still to come.
 # "Some examples of sneaky ways to use devtodo:": what follows shows how, it asks nothing.
+# "Summary of the steps:", "Overview:": what the thing does, unless what is left is summed up.
 _DESCRIBES = re.compile(r"(?i)\bfeatures?\b(?!\s+(?:fix|request|wish))[^:]{0,40}:\s*$"
-                        r"|\b(?:examples?|for instance)\b[^:]{0,40}:\s*$")
+                        r"|\b(?:examples?|for instance)\b[^:]{0,40}:\s*$"
+                        r"|\b(?:summary|overview)\b(?![^:]*\b(?:to ?do|left|remaining|"
+                        r"planned|open)\b)[^:]{0,40}:\s*$")
 # "The following features have been removed. They are not "missing".": a record of them, however
 # the line goes on.
 _RECORDS = re.compile(r"(?i)\bfollowing\b.{0,40}\b(?:have|has) been (?:removed|dropped|"
@@ -324,8 +328,11 @@ def _described_lists(lines: list[str], gaps: set[int]) -> set[int]:
             current, shape = [i], None     # the line that opens it is no task either
             found.append(current)
             continue
+        # A tagged line after the list ("# TODO: smoke test wheels" under "# Summary of the
+        # steps:") is the writer's own task, not one of its entries.
         if current is not None and (not line.strip() or heading(line) is not None
-                                    or i in gaps and _marked_otherwise(line, shape)):
+                                    or i in gaps and _marked_otherwise(line, shape)
+                                    or tagged(line)):
             current = None
         if current is not None:
             shape = shape or mark_shape(line)

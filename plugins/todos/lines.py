@@ -263,7 +263,9 @@ def task_like(line: str) -> bool:
         and words[0].lower().strip(".,:;!") in _VERBS
 
 
-_TODO_TAG = re.compile(r"^(?:to-?do|action|reminder)\s*[:\-–]\s*", re.I)
+# A code comment's tags too ("FIXME: if this is the last component ..."): the tag says the line
+# asks, the words after it are the task (OCR reads TODO's O as a zero).
+_TODO_TAG = re.compile(r"^(?:to-?d[o0]|fixme|xxx|tbd|action|reminder)\s*[:\-–]\s*", re.I)
 TITLE_CHARS = 80
 
 

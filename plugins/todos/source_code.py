@@ -16,7 +16,8 @@ import re
 # note whose lines mostly start with them is a list.
 # A list mark right after the prefix is a list in the comment: OCR drops the space ("#- item").
 # A tag right after the prefix is a comment too ("#TODO: use gconftool-2 ...").
-COMMENT = re.compile(r'^(\s*)(#+|//+|--|;+|%+|")(?=\s|$|[-*•](?=\s|\w)|(?:TODO|FIXME|XXX)\b)\s?')
+# troff's comment is '.\\"' (a man page's source).
+COMMENT = re.compile(r'^(\s*)(#+|//+|--|;+|%+|"|[.\']\\")(?=\s|$|[-*•](?=\s|\w)|(?:TODO|FIXME|XXX)\b)\s?')
 # A statement of a programming language, whatever the language: a line ending a statement or
 # opening or closing a block, brackets alone, an assignment to a name, an import, a return or
 # raise, a definition, a control-flow header ending in ":", a preprocessor line, a method call
@@ -36,13 +37,15 @@ _STATEMENT = re.compile(
     # a Lisp form ("(define-module (srfi srfi-19)", "(let ((record ..."), a shell command sent
     # to the background ("gnome-terminal ... &")
     r"|^\s*\((?:define[\w-]*|let\*?|lambda|if|cond|when|unless|set!|setq|use-modules|export|"
-    r"begin|def[a-z]*|require|provide|and|progn|dolist|dotimes|push|setf)[\s)]|^\s*\((?:or|not)\s+\("
+    r"begin|def[a-z]*|require|provide|and|progn|dolist|dotimes|push|setf)(?:[\s)]|$)"
+    r"|^\s*\((?:or|not)\s+\("
     # a call alone on its line whose name holds an underscore ("add_safe(new_mapping, 0,
     # workspace)"): prose does not write one (a dotted name's call is below)
     r"|^\s*[A-Za-z]\w*_\w*\([^()]*(?:\([^()]*\)[^()]*)*\)\s*;?\s*$"
     # a Lisp call whose name joins words by hyphens ("(add-hook 'kill-emacs-hook ...",
-    # "(file-regular-p prefix)"), a form's end closing three brackets ("prefix)))")
-    r"|^\s*\([a-z][a-z0-9]*(?:-[a-z0-9]+)+[!?*]?[\s)]|\){3}\W*$"
+    # "(file-regular-p prefix)"), alone on its line too ("(save-excursion"), a form's end
+    # closing three brackets ("prefix)))")
+    r"|^\s*\([a-z][a-z0-9]*(?:-[a-z0-9]+)+[!?*]?(?:[\s)]|$)|\){3}\W*$"
     r"|\S\s+&\s*$"
     # a line left open on a bracket ("if needs_conversion(values.dtype) or (")
     r"|\S\s*[(\[]\s*$"
@@ -78,6 +81,10 @@ _HEADER = re.compile(
     r"|#\s*include\s*[<\"]|module\s+[A-Z]\w*(?:::\w+)*\s*$|package\s+(?:require\s+)?[\w.:]+"
     r"(?:\s+[\d.]+)?\s*;?\s*$|use\s+[\w:]+[^;]*;\s*$|global\s+\w+(?:\s*,\s*\w+)*\s*$)")
 _HEADERS = 2             # head lines that make a source file without the share below
+# A troff request (".TP", ".B \\-no\\-pad", ".SH NAME"): two make a man page's source, whose text is
+# the manual, written for its reader; only its tagged comments ('.\\" XXX: ...') ask. No
+# sentence starts with a dot.
+_REQUEST = re.compile(r"^\.[A-Za-z]{1,3}(?:\s|$)")
 # A window's title naming a source file ("groovy.rb - coderay/scanners", "main.c (~/src) - VIM"):
 # a picture of an editor, where OCR may lose the comment marks and underscores that make its
 # lines read as code (notes-fresh29: "GROOVY KEYWORDS = %w[" as prose). With a few statements
@@ -92,7 +99,8 @@ _BLOCK_OPEN, _BLOCK_CLOSE = re.compile(r"^\s*/\*+\s?"), re.compile(r"\s*\*+/\s*$
 _BLOCK_LINE = re.compile(r"^(\s*)\*(?!/)\s?")
 _DOC_TAG = re.compile(r"^\s*[@\\](?:param|return|returns|throws|raises|stable|internal|since|"
                       r"deprecated|see|brief|note|author)\b")
-_DOCSTRING = re.compile(r'"""|\'\'\'')
+# OCR reads a docstring's quotes with spaces between them too ('" " "').
+_DOCSTRING = re.compile(r'" ?" ?"|\' ?\' ?\'')
 # In lower or mixed case, or as OCR reads it ("ToD0:"), a tag opens its comment.
 # A comment may open with it in any case and without a colon ("-- ToDo else return error").
 _TAG = re.compile(r"\b(?:TODO|FIXME|XXX|TBD)\b|\bHACK:|^\W*(?i:t[o0]d[o0]|fixme)\s*[:(]"
@@ -149,7 +157,10 @@ def comments_of_code(raw: list[str]) -> list[str]:
     statements = heads | {i for i in rest if i in settings
                           or _statement(raw[i])}
     titled = any(_SOURCE_TITLE.match(line) for line in raw[:_TITLE_LINES])
-    if not (len(heads) >= _HEADERS or titled and len(statements) >= _CODE_MIN
+    requests = {i for i in rest if _REQUEST.match(raw[i])}
+    statements |= requests
+    if not (len(heads) >= _HEADERS or len(requests) >= _HEADERS
+            or titled and len(statements) >= _CODE_MIN
             or _is_source(comments, statements, rest)):
         # Outside a source file, a value bound to a name is still code, never a task:
         # '__slots__ = ("extras", "marker")' under a TODO comment.
