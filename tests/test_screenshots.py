@@ -409,6 +409,25 @@ def test_a_summary_claim_the_screen_does_not_show_is_reasked_then_removed():
     assert not run_job(Screenshots(), dialog_job(), FakeCtx(DIALOG, fine))["stats"]["reasked"]
 
 
+def test_a_summary_that_copies_the_request_is_reasked_then_replaced():
+    # Qwen 0.5B at times answers with the prompt's own heading ("The lines that say most about
+    # it: ..."): 22 of 580 summaries in the evals of sessions 26-31.
+    from mustelid.plugins.screenshots.grounding import echoed
+    copied = answer(summary="The lines that say most about it: Backup Utility")
+    backend = ScriptedBackend(copied, copied)
+    out = run_job(Screenshots(), dialog_job(), FakeCtx(DIALOG, backend))
+    result = Screenshot.model_validate(out["data"])
+    assert len(backend.calls) == 2 and out["stats"]["reasked"]
+    assert "copies the request" in backend.calls[1]["messages"][-1]["content"]
+    assert "say most" not in result.summary and "Backup Utility" in result.summary
+    # The same words on the screen itself are no copy; a summary in its own words passes.
+    asked = "A screenshot. The lines that say most about it:\nDescribe it in one short sentence."
+    assert echoed("The lines that say most about it: x", asked, "The lines that say most about it") == []
+    assert echoed("A backup dialog says the disk is full.", asked, "Backup") == []
+    assert echoed("The lines that say most about it: x", asked, "Backup") == [
+        "the lines that say", "lines that say most", "that say most about", "say most about it"]
+
+
 def test_claims_are_names_numbers_paths_and_quotes_compared_loosely():
     from mustelid.plugins.screenshots.grounding import claims, ungrounded
     summary = ('WeeChat 3.8 shows #irssi. The error "File format not recognized" comes from '

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
 from .output import SUMMARY_CHARS
 
@@ -58,10 +59,42 @@ def ungrounded(summary: str, screen_text: str) -> list[str]:
     return [c for c in claims(summary) if _flat(c) not in screen]
 
 
+_ECHO_WORDS = 4           # a run of the request's words this long is copied, not written
+
+
+def instructions(messages: list[dict[str, str]], variables: dict[str, Any]) -> str:
+    """The request's own words: the rendered prompt with the screen's values taken out."""
+    text = "\n".join(m.get("content", "") for m in messages)
+    for value in sorted((str(v) for v in variables.values() if str(v).strip()), key=len,
+                        reverse=True):
+        text = text.replace(value, "\n")
+    return text
+
+
+def echoed(summary: str, asked: str, screen_text: str) -> list[str]:
+    """Runs of ``_ECHO_WORDS`` words of the request (``instructions``) that the summary repeats
+    and the screen does not show: the model copying its instructions ("The lines that say most
+    about it: ...", 22 of 580 summaries in the evals of sessions 26-31) instead of saying what
+    the screen is."""
+    grams = {g for line in asked.splitlines() for g in _grams(_words(line))}
+    screen = _flat(screen_text)
+    return [g for g in dict.fromkeys(_grams(_words(summary)))
+            if g in grams and _flat(g) not in screen]
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[^\W_]+", unicodedata.normalize("NFKD", text).casefold())
+
+
+def _grams(words: list[str]) -> list[str]:
+    return [" ".join(words[i:i + _ECHO_WORDS]) for i in range(len(words) - _ECHO_WORDS + 1)]
+
+
 def without(summary: str, unsupported: list[str]) -> str:
     """``summary`` without the sentences that make an unsupported claim."""
     sentences = re.split(r"(?<=[.!?])\s+", summary.strip())
-    kept = [s for s in sentences if not any(c in s for c in unsupported)]
+    kept = [s for s in sentences if not any(c in s or c in " ".join(_words(s))
+                                            for c in unsupported)]
     return " ".join(kept).strip()
 
 

@@ -25,7 +25,7 @@ from mustelid import (Evidence, JobInput, OcrLine, PermanentError, Task, TaskCon
 
 from . import evaluate
 from .candidates import find_candidates
-from .grounding import picture_summary, ungrounded, without
+from .grounding import echoed, instructions, picture_summary, ungrounded, without
 from .kind_model import features, learned_kind
 from .kinds import KIND_HELP, allowed_kinds, clear_kind, find_signs, likely_kind
 from .salient import PROMPT_LINE_CHARS, SHOWN_KEY_LINES, context_lines, key_lines
@@ -160,6 +160,12 @@ class Screenshots(Task):
         schema["required"] = list(props)
         return schema
 
+    def messages(self, job: JobInput, evidence: Evidence, ctx: TaskContext) -> list[dict[str, str]]:
+        messages = super().messages(job, evidence, ctx)
+        # The request's own words, for ``check``: a summary must not copy them (not stored).
+        evidence.variables["_asked"] = instructions(messages, evidence.variables)
+        return messages
+
     def check(self, result: Screenshot, evidence: Evidence) -> list[str]:
         lines = evidence.data["lines"]
         choices = line_choices(_texts(evidence))
@@ -168,10 +174,15 @@ class Screenshots(Task):
             choices = {NO_TEXT_TITLE: 0}    # a screen without text, seen: its only title
         if result.title not in choices:
             return [f"{result.title!r} is not a line of the screenshot"]
-        unsupported = ungrounded(result.summary, evidence.text)
+        claimed = ungrounded(result.summary, evidence.text)
+        copied = echoed(result.summary, evidence.variables.get("_asked", ""), evidence.text)
+        unsupported = claimed + copied
         if unsupported and not evidence.data.get("summary_reasked"):
             evidence.data["summary_reasked"] = True        # one re-ask, then the claims go
-            return [f"the summary says {', '.join(map(repr, unsupported[:4]))}, which the "
+            if copied:
+                return [f"the summary copies the request ({copied[0]!r}); say in your own "
+                        "words what the screen is and what it shows"]
+            return [f"the summary says {', '.join(map(repr, claimed[:4]))}, which the "
                     "screen does not show; summarise only what its lines say"]
         if unsupported:
             result.ungrounded = unsupported
