@@ -842,3 +842,17 @@ def test_prepare_keeps_up_to_five_key_lines_and_shows_the_model_three():
     assert len(kept) > 3 and len(shown) == 3 and kept == sorted(kept)
     texts = [line["text"] for line in ev.data["lines"]]
     assert set(shown) < {texts[n - 1] for n in kept}
+
+
+def test_an_editors_line_numbers_are_a_feature_of_the_screen():
+    from mustelid.plugins.screenshots.kind_model import features
+
+    def line(text, x1, y):
+        return {"text": text, "box": [x1 - 20, y, x1, y + 18]}
+    code = [line("# convert hard line breaks", 480, 0), line("ret = re.sub(a, b, mdwn)", 490, 40)]
+    gutter = [line(str(n), 26, 20 * (n - 108)) for n in (108, 109, 110, 111, 113)]
+    assert features(code + gutter)["gutter"] == 1.0
+    # Quantities beside a list's items are no gutter: they do not count on.
+    prices = [line(str(n), 26, 20 * i) for i, n in enumerate((12, 40, 3, 7, 25))]
+    assert features(code + prices)["gutter"] == 0.0
+    assert features(code)["gutter"] == 0.0
