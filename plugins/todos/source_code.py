@@ -16,7 +16,7 @@ import re
 # note whose lines mostly start with them is a list.
 # A list mark right after the prefix is a list in the comment: OCR drops the space ("#- item").
 # A tag right after the prefix is a comment too ("#TODO: use gconftool-2 ...").
-# troff's comment is '.\\"' (a man page's source).
+# troff's comment is .\" (a man page's source).
 COMMENT = re.compile(r'^(\s*)(#+|//+|--|;+|%+|"|[.\']\\")(?=\s|$|[-*•](?=\s|\w)|(?:TODO|FIXME|XXX)\b)\s?')
 # A statement of a programming language, whatever the language: a line ending a statement or
 # opening or closing a block, brackets alone, an assignment to a name, an import, a return or
@@ -81,9 +81,9 @@ _HEADER = re.compile(
     r"|#\s*include\s*[<\"]|module\s+[A-Z]\w*(?:::\w+)*\s*$|package\s+(?:require\s+)?[\w.:]+"
     r"(?:\s+[\d.]+)?\s*;?\s*$|use\s+[\w:]+[^;]*;\s*$|global\s+\w+(?:\s*,\s*\w+)*\s*$)")
 _HEADERS = 2             # head lines that make a source file without the share below
-# A troff request (".TP", ".B \\-no\\-pad", ".SH NAME"): two make a man page's source, whose text is
-# the manual, written for its reader; only its tagged comments ('.\\" XXX: ...') ask. No
-# sentence starts with a dot.
+# A troff request (".TP", ".B \-no\-pad", ".SH NAME"): two make a man page's source, whose text is
+# the manual, written for its reader; only its tagged comments (.\" XXX: ...) ask. No sentence
+# starts with a dot.
 _REQUEST = re.compile(r"^\.[A-Za-z]{1,3}(?:\s|$)")
 # A window's title naming a source file ("groovy.rb - coderay/scanners", "main.c (~/src) - VIM"):
 # a picture of an editor, where OCR may lose the comment marks and underscores that make its
