@@ -845,3 +845,19 @@ def test_a_summary_of_what_a_file_does_is_no_list_of_tasks(tmp_path):
     got = offered(tmp_path, note)
     assert "TODO: smoke test wheels and sdist" in got and "TODO: add changelog to release text body" in got
     assert not any("build wheels" in q or "upload wheels" in q for q in got)
+
+
+def test_a_mappings_entries_a_tcl_arrays_setting_and_a_misread_name_are_statements(tmp_path):
+    from mustelid.plugins.todos.source_code import _statement
+    assert _statement('        "timeout": None,') and _statement("    'encoding': DEFAULT_ENCODING,")
+    assert _statement('set g(version) "4.2"')
+    assert _statement("        1fh.file_name_length = #filename")     # OCR's "1" for "l"
+    assert not _statement('"Quoted": a remark that goes on.') and not _statement("2 apples = lunch")
+    # A dictionary's entries around a tagged comment: only the comment asks (notes-fresh31).
+    code = ('        "tty_out": True,\n        "unify_ttys": False,\n'
+            "        # how long the process should run before it is auto-killed\n"
+            '        "timeout": None,\n        # TODO write some docs on "long-running processes"\n'
+            "        # these control whether or not stdout/err will get aggregated together\n"
+            '        "no_out": False,\n        "no_err": False,\n')
+    got = offered(tmp_path, code)       # the comment carries on to the next one (items.py)
+    assert len(got) == 1 and got[0].startswith('TODO write some docs on "long-running processes"')

@@ -25,7 +25,8 @@ COMMENT = re.compile(r'^(\s*)(#+|//+|--|;+|%+|"|[.\']\\")(?=\s|$|[-*•](?=\s|\w
 # keywords. Prose rarely ends in ";" or "{" or assigns with "=".
 _STATEMENT = re.compile(
     r"[;{}]\s*$|^\s*[)\]}]+[,;:)\]}]*\s*$|[)\]}],\s*$"
-    r"|^\s*[A-Za-z_][\w.]*(?:\[[^\]]*\])?\s*(?:[-+*/%|&^]|//|<<|>>)?=(?!=)\s*\S"
+    # (its name's first letter may be OCR's digit: "1fh.file_name = ..." for "lfh")
+    r"|^\s*(?:[A-Za-z_]|\d(?=[A-Za-z]))[\w.]*(?:\[[^\]]*\])?\s*(?:[-+*/%|&^]|//|<<|>>)?=(?!=)\s*\S"
     r"|^\s*(?:import\s+[\w.]+\s*(?:,|as\b|$)|from\s+[\w.]+\s+import\b|(?:return|raise|throw)\b"
     r"|(?:async\s+)?def\s+\w+\s*\(|class\s+\w+.*:\s*$|(?:for|while|if|elif|with)\b.*:\s*$"
     r"|(?:else|try|finally)\s*:\s*$|except\b.*:\s*$"
@@ -58,12 +59,14 @@ _STATEMENT = re.compile(
     # Support ..."), a line of string literals only ("'pbr 4.0. Upgrade to Sphinx 1.6+')")
     r"|^\s*[A-Za-z_]\w*(?:\.\w+)+\("
     r"|^\s*(?:[rbfuRBFU]{0,2}(?:\"[^\"]*\"|'[^']*')\s*)+[,)\]}]*\s*$"
+    # a mapping's entry, one a line ('"timeout": None,', "'encoding': DEFAULT_ENCODING,")
+    r"|^\s*(?:\"[^\"]+\"|'[^']+')\s*:\s*\S.*,\s*$"
     # a declaration bound to a value (Vim's "let [token, end] = s:lex(line)", JavaScript's
     # "const x = 1"), Tcl's "set len [string length $ascii]", a condition that compares
     # ("if token == '>'"), the words that close Vim's blocks; fish's "set tokens (commandline)"
     # and a function's header without brackets (fish, Lua, shell)
     r"|^\s*(?:let|var|const|local|my|our)\s+[\[\w$@%][^=]*=\s*\S"
-    r"|^\s*set\s+\w+\s+[\[{\"$\d(-]|^\s*function\s+[\w.:]+\s*(?:\(.*)?$"
+    r"|^\s*set\s+\w+(?:\([^)\s]*\))?\s+[\[{\"$\d(-]|^\s*function\s+[\w.:]+\s*(?:\(.*)?$"
     r"|^\s*(?:if|elseif|elif|while|until|unless)\b.*(?:==|!=|=~|<=|>=|&&|\|\|)"
     r"|^\s*end(?:if|while|for|function|func|try)\s*$"
     # a shell case's branch on options ("(--quote-chars|--no-quote-chars)", "-h|--help)")
