@@ -175,17 +175,21 @@ def _unglued(rows: list[list[OcrLine]], gutter: set[int], edge: int) -> list[lis
         first = min(row, key=lambda line: line.box[0], default=None)
         glued = _GLUED.match(first.text) if first is not None and y not in values \
             and first.box[0] < edge else None
-        above = max((k for k in values if k < y), default=None)
-        below = min((k for k in values if k > y), default=None)
-        if glued and (above is not None or below is not None) \
-                and (above is None or values[above] < int(glued.group(1))) \
-                and (below is None or int(glued.group(1)) < values[below]):
+        if glued and _counts_between(values, y, int(glued.group(1))):
             x0, y0, x1, y1 = first.box
             shift = round((x1 - x0) * glued.end() / len(first.text))
             first_out = OcrLine(first.text[glued.end():], (x0 + shift, y0, x1, y1), first.score)
             row = [first_out if line is first else line for line in row]
         out.append(row)
     return out
+
+
+def _counts_between(values: dict[int, int], y: int, number: int) -> bool:
+    """Does ``number`` on row ``y`` count between the gutter's numbers on the nearest rows above
+    and below it (``values``: row -> number; one side may have none, at the page's top or end)?"""
+    above = max((k for k in values if k < y), default=None)
+    below = min((k for k in values if k > y), default=None)
+    return (above is None or values[above] < number) and (below is None or number < values[below])
 
 
 def _indents(lefts: list[int], width: float) -> dict[int, int]:
