@@ -861,3 +861,100 @@ def test_a_mappings_entries_a_tcl_arrays_setting_and_a_misread_name_are_statemen
             '        "no_out": False,\n        "no_err": False,\n')
     got = offered(tmp_path, code)       # the comment carries on to the next one (items.py)
     assert len(got) == 1 and got[0].startswith('TODO write some docs on "long-running processes"')
+
+
+# -- session 32, from notes-fresh32's first run ---------------------------------------------
+
+
+def test_an_item_with_items_nested_under_it_that_names_their_topic_is_no_task(tmp_path):
+    note = ("TODO\n* storage API:\n  - rework the open call\n  - add a cache of listings\n"
+            "* command line tool:\n  - move the helpers to their own file\n")
+    assert offered(tmp_path, note) == ["- rework the open call", "- add a cache of listings",
+                                       "- move the helpers to their own file"]
+    # A heading that is a task itself is no topic's name: a verb first, or a request.
+    assert items._heads_a_list("* storage API:") and items._heads_a_list("- ProdsParser")
+    assert not items._heads_a_list("* rework the storage:")
+    assert not items._heads_a_list("* please check:") and not items._heads_a_list("- youtrack: TBD")
+    # Not nested (same indent, or after a blank line): an item like the others.
+    flat = "TODO\n- parser speed\n- add a cache of listings\n- fix the open call\n"
+    assert "- parser speed" in offered(tmp_path, flat)
+
+
+def test_a_tag_with_its_kind_after_a_hyphen_opens_a_comment(tmp_path):
+    from mustelid.plugins.todos.lines import title_of
+    code = ("    size_t n = tail_size(v);\n    if (n < LIMIT) {\n"
+            "      // ToDO-OPT No need to copy the whole tail here\n"
+            "      copy_tail(v, n);\n      grow(v);\n    }\n")
+    got = offered(tmp_path, code)
+    assert got == ["ToDO-OPT No need to copy the whole tail here"]
+    assert title_of(got[0]) == "No need to copy the whole tail here"
+    assert title_of("FIXME-PERF: cache this") == "Cache this"
+    assert title_of("TODO-list of things") == "List of things"     # as before
+
+
+def test_an_import_inside_a_docstring_means_its_closing_quotes_were_lost(tmp_path):
+    code = ('    """Fetch the pages of a site.\n\n    TODO:\n    - retry on timeouts\n'
+            "    I u I\n\nimport logging\nimport sys\n\nfrom site_tools import Fetcher\n")
+    assert offered(tmp_path, code) == ["- retry on timeouts"]
+
+
+def test_a_verb_done_again_or_undone_starts_a_task():
+    from mustelid.plugins.todos.lines import task_like, task_verb
+    assert task_verb("re-index") and task_verb("rebuild") and task_verb("unset")
+    assert not task_verb("read-only") and not task_verb("under") and not task_verb("record")
+    assert task_like("re-index the manual.") and not task_like("record of the changes")
+
+
+def test_a_todo_list_of_noun_phrases_among_its_tasks_offers_them_all(tmp_path):
+    note = ("fix the parser, and document it\n\nre-index the manual.\n\nmanual toc handling\n\n"
+            "biblio templates\nfront page templates\n\nbetter table error checking\n\n"
+            "submit the patch that implements the locator\nand the resolver in the SAX modules\n")
+    got = offered(tmp_path, note)
+    assert "biblio templates" in got and "manual toc handling" in got
+    # The line opening on "and" carries the sentence above on: one item, not two.
+    assert "submit the patch that implements the locator and the resolver in the SAX modules" in got
+    assert not any(q.startswith("and ") for q in got)
+
+
+@pytest.mark.parametrize("line", ["TODO (in no particular order)", "## TODO (in no particular order)",
+                                  "TODO for 2.0", "TODO for 2.0:"])
+def test_a_todo_heading_with_a_remark_or_a_version_after_it(line):
+    from mustelid.plugins.todos.context import todo_heading
+    assert todo_heading(["Changes", line, "- ordered sets"]) == 1
+    assert todo_heading(["TODO for the next release. Then ship it"]) is None
+
+
+def test_a_changelog_with_a_todo_section_at_its_end_offers_that_section(tmp_path):
+    note = ("v0.2.0, 2014-01-02\n  * New C extension\n  * Updated API slightly\n\n"
+            "v0.1.0, 2013-11-10\n  * Initial release.\n\n\nTODO (in no particular order)\n"
+            "-----------------------------\n- Ordered sets and maps\n"
+            "- A good performance measurement suite\n")
+    assert offered(tmp_path, note) == ["- Ordered sets and maps",
+                                       "- A good performance measurement suite"]
+
+
+def test_done_alone_indented_under_an_item_finishes_that_item_only(tmp_path):
+    note = ("TODO:\n  - continue where a previous run stopped.\n\n"
+            "  - make it build on 64-bit machines\n    (lib changed to lib64 in three places)\n"
+            "    DONE\n\n  - estimate when the copy will be ready.\n\n"
+            "  - check more return values of library calls.\n")
+    assert offered(tmp_path, note) == ["- continue where a previous run stopped.",
+                                       "- estimate when the copy will be ready.",
+                                       "- check more return values of library calls."]
+
+
+def test_an_xml_comment_is_a_comment_and_elements_alone_are_statements(tmp_path):
+    from mustelid.plugins.todos.source_code import _statement
+    assert _statement('<xsl:with-param name="node" select="$target" />') and _statement("</ref>")
+    assert not _statement("<b>Note</b> the tags go here")
+    xslt = ('<xsl:template name="ref">\n  <ref>\n    <xsl:attribute name="idref">\n'
+            '      <xsl:value-of select="@id"/>\n    </xsl:attribute>\n'
+            "    <!-- FIXME manual name -->\n"
+            '    <xsl:apply-templates select="$target"/>\n  </ref>\n</xsl:template>\n')
+    assert offered(tmp_path, xslt) == ["FIXME manual name"]
+
+
+def test_a_mail_address_alone_is_no_entry(tmp_path):
+    note = ("TODO list for the monitor.\n\n\t* Option for LED colors;\n\t* Multiple CPU support;\n"
+            "\nFeel free to mail your ideas to:\n\n\tdev@lists.example.org\n")
+    assert "dev@lists.example.org" not in offered(tmp_path, note)

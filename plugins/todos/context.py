@@ -21,9 +21,12 @@ from .tags import tagged
 from .todo_names import is_todo_list, names_todo_list
 
 _WORDS = re.compile(r"[^\W\d_]{2,}")
-# A to-do list's heading alone on its line: "TODO", "TO DO:", "Things to do", "TODO for 2.0".
+# A to-do list's heading alone on its line: "TODO", "TO DO:", "Things to do", "TODO for 2.0"
+# (a version's dots are no sentence's end), with a remark in brackets after it ("TODO (in no
+# particular order)").
 _TODO_HEADING = re.compile(r"(?i)^\W*(?:things\s+)?t[o0][\s-]?d[o0u]s?"
-                           r"(?:\s+list)?(?:\s+for\s+[^.]{1,30})?(?:[.,]?\s*\d[\d./-]{3,})?\s*:?\W*$")
+                           r"(?:\s+list)?(?:\s+for\s+(?:[^.]|(?<=\d)\.(?=\d)){1,30})?"
+                           r"(?:[.,]?\s*\d[\d./-]{3,})?(?:\s*\([^()]{1,40}\))?\s*:?\W*$")
 # An entry's own note that it is still to come: "(good to add)", "(planned)", "(not yet)".
 _PLANNED = re.compile(r"(?i)\([^)]*\b(?:to add|to do|todo|planned|wanted|requested|not yet)\b"
                       r"[^)]*\)")

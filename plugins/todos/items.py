@@ -49,6 +49,9 @@ _CUT = re.compile(r"(?:^|\s)(?:" + _NOUN_OPENERS + r"|to|and|or|nor|but|than|as|
                   r"whose|if|is|are|was|were|be|been|has|have|had|can|could|will|would|should|"
                   r"must|may|might|not|like|e\.g\.|i\.e\.)$"
                   r"|[,&+(\[{/]$", re.I)
+# A line opening on a conjunction in lower case carries on the sentence the line above left
+# without an end, whatever the note's width: no entry starts "and ...".
+_JOINED = re.compile(r"^\s*(?:and|or|but|nor)\s+\S")
 _MARKDOWN_HEADING = re.compile(r"^\s*#{2,6}\s+\S")
 # A banner: words between runs of the same mark ("** Requested Features **", "== Bugs ==").
 # Not one that starts with a task's verb: "*** CALL MUM ***" is a task shouted.
@@ -59,7 +62,9 @@ _NOTHING = re.compile(r"(?i)^\W*(?:none(?:\s+(?:noted|known|yet|so far|at the mo
 _REMARK = re.compile(r"^\s*\([^()]*(?:\([^()]*\)[^()]*)*\)\W*$")    # a line in brackets
 _WRAP_MIN = 60           # a note this wide can hold wrapped prose ...
 _WRAPPED = 0.8           # ... and a line this close to its width was wrapped there
-_LINK_ONLY = re.compile(r"(?i)^\W*(?:https?://|www\.)\S+\s*$")
+# A link or a mail address alone ("wmaker-dev@lists.windowmaker.org" under "feel free to mail
+# them to:"): where to read or write, no entry.
+_LINK_ONLY = re.compile(r"(?i)^\W*(?:(?:https?://|www\.)\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+\W*)\s*$")
 _SECTION = re.compile(r"^\s*(\d{1,3})\.\s")       # "2. libcurl - multi interface"
 _SUBSECTION = re.compile(r"^\s*\d{1,3}\.\d{1,3}\b")  # "2.1 More non-blocking"
 SHORT_WORDS = 10         # an item of more words is a sentence of prose, not a list entry
@@ -104,6 +109,8 @@ def continues(prev: Line, line: Line, item_marked: bool, item_indent: int,
     if _SENTENCE_END.search(prev.text):
         return False
     if _CUT.search(prev.text):
+        return True
+    if _JOINED.match(line.text):       # "submit the patch that implements X" / "and Y in Z"
         return True
     first = line.text.lstrip()[:1]
     # A paragraph wrapped at the note's width carries on in lower case ("... PDP-10 line of
@@ -161,15 +168,18 @@ def items(lines: list[Line], excluded: set[int], done: set[int] = frozenset()) -
 
 def _carries_on(item: Item, line: Line, lines: list[Line]) -> bool:
     """Is the done line ``line`` part of ``item``: a bracketed remark under a marked item
-    ("- Config files editable outside the dialog." / "(Randall Hopper) DONE"), or the rest of
+    ("- Config files editable outside the dialog." / "(Randall Hopper) DONE") or a "DONE"
+    alone indented under it, or the rest of
     a phrase the item's last line leaves open (on "to", a comma, an open bracket)? Not any
     line that ``continues`` would join: OCR loses marks, and "insert ... into sys.path DONE"
     under "- more object inspection ... array items" is an item of its own."""
     if line.after_gap or list_marked(line.text):
         return False
     prev = lines[item.lines[-1]].text
-    return (item.marked and line.text.lstrip()[:1] in "([") or bool(_CUT.search(prev)) \
-        or prev.count("(") > prev.count(")")
+    # A "DONE" alone, indented under a marked item's first line, is its remark.
+    remark = heading(line.text) is not None and line.indent > lines[item.lines[0]].indent
+    return (item.marked and (line.text.lstrip()[:1] in "([" or remark)) \
+        or bool(_CUT.search(prev)) or prev.count("(") > prev.count(")")
 
 
 def candidates(lines: list[Line], excluded: set[int], listed: set[int],
@@ -310,9 +320,11 @@ def section_titles(found: list[Item], lines: list[Line]) -> set[int]:
         head, below = lines[it.lines[0]], lines[after.lines[0]]
         if _numbers_over(head.text, below.text):
             titles.add(n)
+        nested = after.marked and below.indent > head.indent
+        if nested and not below.after_gap and len(it.lines) == 1 and _heads_a_list(it.text):
+            titles.add(n)
         if len(it.lines) > 1 or not _names_a_topic(it.text) or n in titles:
             continue
-        nested = after.marked and below.indent > head.indent
         opens = n == 0 or head.after_gap or unlike(found[n - 1], it)
         if nested or (opens and unlike(it, after) and task_like(after.quote)):
             titles.add(n)
@@ -325,6 +337,19 @@ def _numbers_over(head: str, below: str) -> bool:
     section = _SECTION.match(head)
     return bool(section) and below.lstrip().startswith(section.group(1) + ".") \
         and bool(_SUBSECTION.match(below))
+
+
+def _heads_a_list(text: str) -> bool:
+    """An item with items nested under it that names their topic ("* library API:", "-
+    ProdsParser", "- Sequence:"): one to ``_TITLE_WORDS`` words, in any case, ending in a colon
+    or in no sentence end, neither a task's verb first nor a request. The nesting says what the
+    words cannot: the items below are its parts (notes-fresh32: a phone note's and a docstring's
+    TODO lists)."""
+    core = without_mark(text).rstrip()
+    core = core[:-1].rstrip() if core.endswith(":") else core
+    words = [w for w in core.split() if _WORD.search(w)]
+    return 1 <= len(words) <= _TITLE_WORDS and not _SENTENCE_END.search(core) and ":" not in core \
+        and not task_verb(words[0].strip(".,;:!?\"'`()[]")) and not asks(core)
 
 
 def _names_a_topic(text: str) -> bool:

@@ -205,9 +205,18 @@ def asks(line: str) -> bool:
     return bool(_ASK.search(line)) or tagged(line)
 
 
+_AGAIN = re.compile(r"^(?:re-|re|un)(?=[a-z]{3})")    # "re-index", "rebuild", "uninstall"
+
+
 def task_verb(word: str) -> bool:
-    """Is ``word`` one a task starts with ("fix", "add", "call")?"""
-    return word.lower() in _VERBS
+    """Is ``word`` one a task starts with ("fix", "add", "call")? A verb done again or undone
+    is one too ("re-run", "rebuild", "unset"); after "re-", any word: "re-index" is work to
+    redo, whatever "index" is alone."""
+    word = word.lower()
+    if word in _VERBS or word.startswith("re-") and len(word) > 5:
+        return True
+    again = _AGAIN.match(word)
+    return bool(again) and word[again.end():] in _VERBS
 
 
 def task_like(line: str) -> bool:
@@ -260,12 +269,14 @@ def task_like(line: str) -> bool:
     words = _LEAD.sub("", rest.lstrip("#*+>-–—:;.?! ")).split()
     # "merge, publish, distribute": a verb followed by a comma lists what one may do.
     return len(words) >= 2 and not words[0].endswith(",") \
-        and words[0].lower().strip(".,:;!") in _VERBS
+        and task_verb(words[0].strip(".,:;!"))
 
 
 # A code comment's tags too ("FIXME: if this is the last component ..."): the tag says the line
 # asks, the words after it are the task (OCR reads TODO's O as a zero).
-_TODO_TAG = re.compile(r"^(?:to-?d[o0]|fixme|xxx|tbd|action|reminder)\s*[:\-–]\s*", re.I)
+# A tag may carry its kind after a hyphen ("ToDO-OPT No need to copy ...": an optimisation).
+_TODO_TAG = re.compile(r"^(?:(?:to-?d[o0]|fixme|xxx)-(?-i:[A-Z]{2,})\b\s*[:\-–]?\s*"
+                       r"|(?:to-?d[o0]|fixme|xxx|tbd|action|reminder)\s*[:\-–]\s*)", re.I)
 TITLE_CHARS = 80
 
 
@@ -358,15 +369,25 @@ def _wrapped_tail(lines: list[str], i: int) -> bool:
         and not re.search(r"[.!?:;]\W*$", lines[i - 1].rstrip())
 
 
-def done_lines(lines: list[str]) -> set[int]:
+def done_lines(lines: list[str], indents: list[int] | None = None) -> set[int]:
     """Indexes of the lines the text marks as finished (see above). A done section opened by a
     major heading runs to the next major heading; one opened by a minor heading or an item, to
-    the next heading of either kind (or the item's next sibling)."""
+    the next heading of either kind (or the item's next sibling). With the lines' ``indents``
+    (a layout's), a "DONE" alone indented under a list item is that item's remark, not a
+    section's heading (notes-fresh32: a TODO file's "• ... compiles cleanly" over "    DONE"
+    took the two items after it with it)."""
     done: set[int] = set()
     section: str | None = None        # the level of the heading that opened a done section
     sibling = ""                      # or the mark of the item that did
+    item_indent: int | None = None    # the indent of the last list-marked line
     for i, line in enumerate(lines):
         found, item = heading(line), _MARKED.match(line)
+        if indents is not None and list_marked(line):
+            item_indent = indents[i]
+        if found is not None and indents is not None and item_indent is not None \
+                and indents[i] > item_indent and DONE_HEADING.match(found[1]):
+            done.add(i)               # the item's remark: items.py finishes the item with it
+            continue
         if section == "item" and item and item.group(1) == sibling:
             section = None
         if found is None and item and DONE_HEADING.match(_DECORATION.sub("", item.group(2))):

@@ -73,7 +73,10 @@ _STATEMENT = re.compile(
     r"|^\s*\(?(?:--?[\w-]+|\*)(?:\s*\|\s*(?:--?[\w-]+|\*))*\)\s*(?:;;|\s#.*)?\s*$"
     # Ruby's definition without arguments ("def reset"), a call without brackets: a name alone
     # on its line, joined by dots or underscores ("Style.clear_index", "reset_use_color")
-    r"|^\s*def\s+[\w.]+[?!=]?\s*$|^\s*[A-Za-z_]\w*(?:[._]\w+)+[?!]?\s*$")
+    r"|^\s*def\s+[\w.]+[?!=]?\s*$|^\s*[A-Za-z_]\w*(?:[._]\w+)+[?!]?\s*$"
+    # markup's elements alone on their line ('<xsl:with-param name="node" select="$t" />',
+    # "</ref>"): an XML file's or a template's
+    r"|^\s*(?:<[/?]?[A-Za-z][\w:.-]*(?:\s[^<>]*)?/?>\s*)+$")
 # A file's head: what it imports, requires or includes, the package or module it declares.
 # Two of these make a source file, comments or not: in a picture OCR may lose every comment
 # mark (notes-fresh25: "require 'strscan'" and "module Kramdown" above a Ruby file's comments,
@@ -98,7 +101,10 @@ _SOURCE_TITLE = re.compile(
     r"fish|tcl|el|lisp|scm|vim|php|swift|kt|scala|cs|hs|ml|awk|groovy|pas|f90|ex|erl|clj|dart|"
     r"sql|r|jl|m)(?:\s*[-–—(|:\[]|\s*$)", re.I)
 _TITLE_LINES = 2         # a title bar is the note's first line, or its second under a clock
-_BLOCK_OPEN, _BLOCK_CLOSE = re.compile(r"^\s*/\*+\s?"), re.compile(r"\s*\*+/\s*$")
+# A block comment: C's "/* ... */", or XML's and HTML's "<!-- ... -->" (an XSLT stylesheet's
+# "<!-- FIXME Printed manual name -->").
+_BLOCK_OPEN = re.compile(r"^\s*(?:/\*+|<!--)\s?")
+_BLOCK_CLOSE = re.compile(r"\s*(?:\*+/|-->)\s*$")
 _BLOCK_LINE = re.compile(r"^(\s*)\*(?!/)\s?")
 _DOC_TAG = re.compile(r"^\s*[@\\](?:param|return|returns|throws|raises|stable|internal|since|"
                       r"deprecated|see|brief|note|author)\b")
@@ -106,12 +112,13 @@ _DOC_TAG = re.compile(r"^\s*[@\\](?:param|return|returns|throws|raises|stable|in
 _DOCSTRING = re.compile(r'" ?" ?"|\' ?\' ?\'')
 # In lower or mixed case, or as OCR reads it ("ToD0:"), a tag opens its comment.
 # A comment may open with it in any case and without a colon ("-- ToDo else return error").
+# A tag may carry its kind after a hyphen ("// ToDO-OPT No need to copy ...").
 _TAG = re.compile(r"\b(?:TODO|FIXME|XXX|TBD)\b|\bHACK:|^\W*(?i:t[o0]d[o0]|fixme)\s*[:(]"
-                  r"|^\s*(?i:t[o0]d[o0]|fixme)\s+(?=\w)")
+                  r"|^\s*(?i:t[o0]d[o0]|fixme)(?:-[A-Z]{2,})?\s+(?=\w)")
 # At a line's start, in any case and without a colon too: a comment whose mark OCR lost
 # ("ToD0 add to screen with least # of workspaces" in a Lua file).
 _LEADING_TAG = re.compile(r"^\W*(?:TODO|FIXME|XXX|TBD)\b|^\W*(?i:t[o0]d[o0]|fixme)\s*[:(]"
-                          r"|^\s*(?i:t[o0]d[o0]|fixme)\s+(?=\w)")
+                          r"|^\s*(?i:t[o0]d[o0]|fixme)(?:-[A-Z]{2,})?\s+(?=\w)")
 # A tagged comment after code on the same line: "xArrow ...,  // FIXME: doesn't stretch", and
 # "size_t offset; /* starting offset: XXX - should this be off_t? */", "end -- ToDo else ...".
 _TRAILING = re.compile(r"\s(?://+|#+|--|;+)\s*(?=(?:TODO|FIXME|XXX)\b|(?i:t[o0]d[o0]|fixme)\b)"
@@ -228,6 +235,10 @@ def _comment_spans(raw: list[str]) -> dict[int, str]:
         block = True
     docstring = _starts_in_docstring(raw)
     for i, line in enumerate(raw):
+        if docstring and _HEADER.match(line) and not _DOCSTRING.search(line):
+            # An import inside a docstring: its closing quotes were lost (notes-fresh32: OCR
+            # read a picture's '"""' as "I u I"), the code has begun.
+            docstring = False
         if block or _BLOCK_OPEN.match(line):
             text = _BLOCK_CLOSE.sub("", _BLOCK_OPEN.sub(r"", line) if not block else line)
             found[i] = _BLOCK_LINE.sub(r"\1", text) if block else text

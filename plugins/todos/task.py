@@ -69,7 +69,7 @@ class Todos(Task):
             note["has_todos"] = None        # ruled out already
         aside = note["has_todos"] is not None \
             and note["has_todos"] < settings.get("note_threshold", THRESHOLD)
-        finished = done_lines(lines)      # marked done in the text: never a todo
+        finished = done_lines(lines, [line.indent for line in layout])   # never a todo
         # What the note as a whole says: a changelog or a features list asks nothing, key help
         # is furniture, and a to-do list's unmarked short lines are its items (context.py).
         gaps = {i for i, line in enumerate(layout) if line.after_gap}
