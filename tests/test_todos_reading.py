@@ -958,3 +958,20 @@ def test_a_mail_address_alone_is_no_entry(tmp_path):
     note = ("TODO list for the monitor.\n\n\t* Option for LED colors;\n\t* Multiple CPU support;\n"
             "\nFeel free to mail your ideas to:\n\n\tdev@lists.example.org\n")
     assert "dev@lists.example.org" not in offered(tmp_path, note)
+
+
+@pytest.mark.parametrize("line", [
+    "Please submit feature requests to <dev@lists.example.org>",
+    "Please send 'stress' bug reports, questions, and suggestions to",
+    "Please send good ideas", "Submit a bug report to L<the bug tracker on CPAN>",
+    "PLEASE READ THE MAN PAGE BEFORE EDITING THIS FILE!"])
+def test_an_invitation_to_the_reader_to_write_in_or_read_first_is_no_task(tmp_path, line):
+    note = f"TODO\n- add a cache of listings\n- fix the open call\n\n{line}\n"
+    assert offered(tmp_path, note) == ["- add a cache of listings", "- fix the open call"]
+
+
+@pytest.mark.parametrize("line", ["- send patches upstream", "- report the bug to the kernel folks",
+                                  "- please send the draft to Ann", "- read the spec before coding"])
+def test_the_authors_own_sending_and_reading_stay_tasks(tmp_path, line):
+    note = f"TODO\n- add a cache of listings\n{line}\n"
+    assert line in offered(tmp_path, note)

@@ -76,8 +76,15 @@ LICENCE = re.compile(r"(?i)\bpermission is (?:hereby )?granted\b|\bprovided\W{0,
 # ("Report bugs to bug-ed@gnu.org").
 _TO_READER = re.compile(r"(?i)^\W*(?:please\s+)?(?:see|try|read|consult|refer to)\b.{0,60}\bfor\b"
                         r".{0,30}\b(?:instructions|information|details|documentation|usage|help|descriptions?)\b"
-                        r"|^\W*(?:please\s+)?(?:report|send|mail|e-?mail)\s+(?:any\s+|your\s+)?(?:bugs?|bug "
-                        r"reports|comments|questions|patches|suggestions)\b.{0,40}(?:@|https?://)"
+                        r"|^\W*(?:please\s+)?(?:report|send|submit|mail|e-?mail)\s+(?:any\s+|your\s+|a\s+)?"
+                        r"(?:'\w+'\s+)?(?:bugs?|bug reports?|comments|questions|patches|suggestions|"
+                        r"feature requests?)\b.{0,40}(?:@|https?://|\bto\s+\w?<|\bto\W*$)"
+                        # or what to send in ("Please send good ideas"): asked of the reader
+                        r"|^\W*please\s+(?:send|submit|mail|e-?mail)\s+(?:\w+\s+)?(?:ideas|suggestions|"
+                        r"feedback|patches|bug reports|feature requests|comments)\b"
+                        # what to read first ("PLEASE READ THE MAN PAGE BEFORE EDITING THIS FILE!")
+                        r"|^\W*(?:please\s+)?read\b.{0,40}\bbefore\s+(?:editing|using|installing|"
+                        r"running|changing|reporting|asking|building)\b"
                         # what the reader should know ("Please note that this version ...")
                         r"|^\W*(?:please\s+)?note\s+that\b"
                         # what a list is, said before it ("Here are some items that should be
