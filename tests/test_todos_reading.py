@@ -975,3 +975,29 @@ def test_an_invitation_to_the_reader_to_write_in_or_read_first_is_no_task(tmp_pa
 def test_the_authors_own_sending_and_reading_stay_tasks(tmp_path, line):
     note = f"TODO\n- add a cache of listings\n{line}\n"
     assert line in offered(tmp_path, note)
+
+
+def test_a_tagged_line_ending_in_a_colon_over_a_link_is_an_item_not_a_heading(tmp_path):
+    code = ("    if n < 30:\n        # TODO: implement power series:\n"
+            "        # http://example.org/papers/tdist.pdf\n        raise ImportError(\n"
+            "            'You must have scipy installed'\n        )\n    return norm_ppf(x)\n")
+    got = offered(tmp_path, code)
+    assert len(got) == 1 and got[0].startswith("TODO: implement power series:")
+    # Over a list, the colon heads it: the items ask, not the heading.
+    listed = "# TODO: things to port:\n#  - fix the open call\n#  - add a cache of listings\n"
+    assert not any(q.startswith("TODO") for q in offered(tmp_path, listed))
+
+
+def test_the_paragraph_right_under_a_bare_todo_heading_is_what_it_asks(tmp_path):
+    code = ("\tif v, ok := rvi.(Unmarshaler); ok {\n\t\treturn v.UnmarshalTOML(data)\n\t}\n\n"
+            "\t// TODO:\n\t// The behavior here is incorrect whenever a type satisfies the\n"
+            "\t// text interface but also corresponds to a table. In particular, it\n"
+            "\t// should only be applied to primitive values.\n\n\tk := rv.Kind()\n")
+    got = offered(tmp_path, code)
+    assert got and got[0] == "The behavior here is incorrect whenever a type satisfies the"
+
+
+def test_a_pointer_to_a_link_for_more_is_no_task(tmp_path):
+    note = ("TODO\n- add a cache of listings\n- fix the open call\n\n"
+            "Also, see http://www.example.org/src/util/ for other stuff that may help.\n")
+    assert offered(tmp_path, note) == ["- add a cache of listings", "- fix the open call"]

@@ -91,8 +91,9 @@ _TO_READER = re.compile(r"(?i)^\W*(?:please\s+)?(?:see|try|read|consult|refer to
                         # done for this package."): the items below ask, not this line.
                         r"|^\W*(?:here|below|these)\s+(?:are|is)\b.{0,40}\b(?:items?|things?|"
                         r"tasks?|list|ideas?)\b"
-                        # where to read more, a link alone ("See http://translationproject.org/")
-                        r"|^\W*see\s+(?:https?://|www\.)\S+\W*$"
+                        # where to read more, a link alone ("See http://translationproject.org/", "Also,
+                        # see http://... for other stuff that may ...")
+                        r"|^\W*(?:also,?\s+)?see\s+(?:https?://|www\.)\S+(?:\s+for\b.*)?\W*$"
                         # a reader's question ("How can I rotate signatures in slrn ?")
                         r"|^\W*(?:\d{1,3}(?:\.\d{1,3})*[.)]?\s*)?(?:q:\s*)?how (?:can|do|should) i\b"
                         r".*\?\W*$"

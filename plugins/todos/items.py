@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from .context import todo_heading
 from .lines import (QUOTE_CHARS, Line, asks, chrome, heading, list_marked, task_like, task_verb,
                     without_mark)
-from .tags import tagged
+from .tags import BARE_TAG, tagged
 from .todo_names import names_todo_list
 
 _WORD = re.compile(r"[^\W\d_]{2,}")
@@ -144,7 +144,7 @@ def items(lines: list[Line], excluded: set[int], done: set[int] = frozenset()) -
         if i in excluded or chrome(line.text) or _NOTHING.match(line.text) \
                 or _MARKDOWN_HEADING.match(line.text) and not tagged(line.text) \
                 or _banner(line.text) or (
-                heading(line.text) is not None and (
+                heading(line.text) is not None and not _refers(lines, i) and (
                 line.text.rstrip().endswith(":") or not task_like(line.text))):
             if i in done and current is not None and _carries_on(current, line, lines):
                 found.remove(current)
@@ -164,6 +164,13 @@ def items(lines: list[Line], excluded: set[int], done: set[int] = frozenset()) -
         item.text = " ".join(lines[i].text for i in item.lines)
         item.quote = item.text if len(item.text) <= QUOTE_CHARS else lines[item.lines[0]].text
     return found
+
+
+def _refers(lines: list[Line], i: int) -> bool:
+    """A tagged line ending in a colon over a link alone ("# TODO: implement power series:" /
+    "# http://eprints..."): the colon points at the reference, not at a list; an item."""
+    return bool(BARE_TAG.match(lines[i].text.lstrip(" #/;*-"))) and i + 1 < len(lines) \
+        and bool(_LINK_ONLY.match(lines[i + 1].text))
 
 
 def _carries_on(item: Item, line: Line, lines: list[Line]) -> bool:
@@ -227,6 +234,11 @@ def ranked(lines: list[Line], excluded: set[int], listed: set[int],
         elif start is not None and first > start and _alone(lines, first) \
                 and 2 <= len(_WORD.findall(it.text)) and len(it.text.split()) <= SHORT_WORDS \
                 and heading(it.text) is None:
+            out.append((1, first, it.quote))
+        # Right under a to-do heading alone ("// TODO:" over a paragraph of comment), the
+        # paragraph is what the heading asks: its first line is offered, whatever its words.
+        elif start is not None and first == start + 1 and not lines[first].after_gap \
+                and heading(it.text) is None and len(_WORD.findall(it.text)) >= 3:
             out.append((1, first, it.quote))
         elif n in siblings:
             out.append((2, first, it.quote))
