@@ -17,6 +17,7 @@ import re
 
 from .lines import (MAX_LINES, chrome, heading, list_marked, mark_shape, task_like, task_verb,
                     without_mark)
+from .reader import TO_READER
 from .tags import tagged
 from .todo_names import is_todo_list, names_todo_list
 
@@ -71,35 +72,6 @@ LICENCE = re.compile(r"(?i)\bpermission is (?:hereby )?granted\b|\bprovided\W{0,
                       r"(?:general\s+)?public\s+licen[cs]e(?:,?\s+version\s+[\d.]+)?\W*$"
                       r"|^\W*(?:the\s+)?(?:mit|apache|isc|artistic|bsd(?:\s+[\w-]+)?)\s+licen[cs]e"
                       r"(?:,?\s+version\s+[\d.]+)?\W*$")
-# A document's word to its reader, not a task: where to read more ("See the file INSTALL for
-# compilation instructions", "Try 'ed --help' for usage information") or whom to write to
-# ("Report bugs to bug-ed@gnu.org").
-_TO_READER = re.compile(r"(?i)^\W*(?:please\s+)?(?:see|try|read|consult|refer to)\b.{0,60}\bfor\b"
-                        r".{0,30}\b(?:instructions|information|details|documentation|usage|help|descriptions?)\b"
-                        r"|^\W*(?:please\s+)?(?:report|send|submit|mail|e-?mail)\s+(?:any\s+|your\s+|a\s+)?"
-                        r"(?:'\w+'\s+)?(?:bugs?|bug reports?|comments|questions|patches|suggestions|"
-                        r"feature requests?)\b.{0,40}(?:@|https?://|\bto\s+\w?<|\bto\W*$)"
-                        # or what to send in ("Please send good ideas"): asked of the reader
-                        r"|^\W*please\s+(?:send|submit|mail|e-?mail)\s+(?:\w+\s+)?(?:ideas|suggestions|"
-                        r"feedback|patches|bug reports|feature requests|comments)\b"
-                        # what to read first ("PLEASE READ THE MAN PAGE BEFORE EDITING THIS FILE!")
-                        r"|^\W*(?:please\s+)?read\b.{0,40}\bbefore\s+(?:editing|using|installing|"
-                        r"running|changing|reporting|asking|building)\b"
-                        # what the reader should know ("Please note that this version ...")
-                        r"|^\W*(?:please\s+)?note\s+that\b"
-                        # what a list is, said before it ("Here are some items that should be
-                        # done for this package."): the items below ask, not this line.
-                        r"|^\W*(?:here|below|these)\s+(?:are|is)\b.{0,40}\b(?:items?|things?|"
-                        r"tasks?|list|ideas?)\b"
-                        # where to read more, a link alone ("See http://translationproject.org/", "Also,
-                        # see http://... for other stuff that may ...")
-                        r"|^\W*(?:also,?\s+)?see\s+(?:https?://|www\.)\S+(?:\s+for\b.*)?\W*$"
-                        # a reader's question ("How can I rotate signatures in slrn ?")
-                        r"|^\W*(?:\d{1,3}(?:\.\d{1,3})*[.)]?\s*)?(?:q:\s*)?how (?:can|do|should) i\b"
-                        r".*\?\W*$"
-                        # and how it is ordered ("Items are in random order, mostly ...")
-                        r"|^\W*(?:the\s+)?(?:items|entries|tasks|things)\s+(?:are\s+)?(?:listed\s+|"
-                        r"sorted\s+)?(?:in|by)\b.{0,30}\border\b")
 # A terminal transcript quoted as an example ("> strace -o output-file ps --blah", "$ make"):
 # what to type if one wants to, not a task. A "$ " prompt marks no list; ">" and "%" mark
 # items in handwriting too, so their run counts as commands only when one of its lines is a
@@ -290,7 +262,7 @@ def described_lines(lines: list[str], gaps: set[int] = frozenset()) -> set[int]:
         if start is None or start <= named:
             return set(range(len(lines)))
         recorded = set(range(start))
-    described = recorded | {i for i, line in enumerate(lines) if _TO_READER.search(line)}
+    described = recorded | {i for i, line in enumerate(lines) if TO_READER.search(line)}
     if licence is not None:
         # Deep in a long note (read in parts): the licence at its end, up to a to-do heading.
         after = next((i for i in range(licence, len(lines)) if _TODO_HEADING.match(lines[i])),
