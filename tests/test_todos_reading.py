@@ -1001,3 +1001,52 @@ def test_a_pointer_to_a_link_for_more_is_no_task(tmp_path):
     note = ("TODO\n- add a cache of listings\n- fix the open call\n\n"
             "Also, see http://www.example.org/src/util/ for other stuff that may help.\n")
     assert offered(tmp_path, note) == ["- add a cache of listings", "- fix the open call"]
+
+
+# -- session 32, from notes-fresh34's first run ---------------------------------------------
+
+
+def test_an_ml_block_comment_and_a_matchs_arms_read_as_code(tmp_path):
+    from mustelid.plugins.todos.source_code import _statement
+    assert _statement("        | Set s -> s") and _statement("    Sequence l ->")
+    assert _statement("        Some(x) => {") and not _statement("convert A -> B in the parser")
+    ocaml = ("let as_set = function\n  | Set s -> s\n  | _ -> assert false\n\n"
+             "(* XXX Should split alternatives into charsets and\n"
+             "   more complex expressions *)\nlet rec handle_case ign_case = function\n"
+             "  | Set s ->\n      Set (if ign_case then case_insens s else s)\n"
+             "  | Sequence l ->\n      Sequence (List.map (handle_case ign_case) l)\n")
+    got = offered(tmp_path, ocaml)
+    assert len(got) == 1 and got[0].startswith("XXX Should split alternatives")
+
+
+def test_a_line_without_a_letter_is_no_evidence_of_prose(tmp_path):
+    # OCR reads a closing brace as "1": those lines kept a Java file from reading as code.
+    java = ("     entry.anonymous = 0;\n     entry.classPtr = 0;\n    1\n    destroyer.flush();\n\n"
+            "    // FIXME. If someone shuts the JVM down within a proxy, everything\n"
+            "    // will crash here. We would lose the class that is calling.\n"
+            "    this.classMap.clear();\n  1\n//</editor-fold>\n//<editor-fold desc=\"classes\">\n\n"
+            "  private ClassDescriptor getClass(Class cls)\n  3\n")
+    got = offered(tmp_path, java)
+    assert len(got) == 1 and got[0].startswith("FIXME. If someone shuts the JVM down")
+
+
+def test_an_excerpt_opening_in_a_doc_comment_under_a_menu_bar_reads_as_code(tmp_path):
+    php = ("File Edit View Search Tools Help\n     * Prepare a name for a SCRAM response.\n     *\n"
+           "       @param string $username a name to be prepared.\n     *\n"
+           "       @return string the reformatted name.\n     */\n"
+           "    private function _formatName($username)\n    {\n"
+           "        // ToD0: prepare through the SASLprep profile.\n"
+           "        $username = str_replace('=', '=3D', $username);\n        return $username;\n    }\n")
+    assert offered(tmp_path, php) == ["ToD0: prepare through the SASLprep profile."]
+
+
+def test_a_tag_alone_over_a_blank_comment_line_heads_the_list_below(tmp_path):
+    code = ("        if not self.formenv:\n            raise RuntimeError('no forms')\n"
+            "        rc = pdfium_c.Flatten(self, flag)\n        return rc\n\n    # TODO\n    #\n"
+            "    # - add helpers for matrix-based rendering\n"
+            "    # - add a lower-level renderer that takes a bitmap\n")
+    assert offered(tmp_path, code) == ["- add helpers for matrix-based rendering",
+                                       "- add a lower-level renderer that takes a bitmap"]
+    # A tag that has said something is ended by a blank comment line, as before.
+    said = code.replace("    # TODO\n    #\n", "    # TODO: check the flag first\n    #\n")
+    assert offered(tmp_path, said) == ["TODO: check the flag first"]

@@ -74,6 +74,8 @@ _STATEMENT = re.compile(
     # Ruby's definition without arguments ("def reset"), a call without brackets: a name alone
     # on its line, joined by dots or underscores ("Style.clear_index", "reset_use_color")
     r"|^\s*def\s+[\w.]+[?!=]?\s*$|^\s*[A-Za-z_]\w*(?:[._]\w+)+[?!]?\s*$"
+    # a match's arm (OCaml's "| Set s -> s", "Sequence l ->", Rust's "Some(x) => {")
+    r"|^\s*\|\s*\S.*(?:->|=>)|\S\s*(?:->|=>)\s*$"
     # markup's elements alone on their line ('<xsl:with-param name="node" select="$t" />',
     # "</ref>"): an XML file's or a template's
     r"|^\s*(?:<[/?]?[A-Za-z][\w:.-]*(?:\s[^<>]*)?/?>\s*)+$")
@@ -101,11 +103,13 @@ _SOURCE_TITLE = re.compile(
     r"fish|tcl|el|lisp|scm|vim|php|swift|kt|scala|cs|hs|ml|awk|groovy|pas|f90|ex|erl|clj|dart|"
     r"sql|r|jl|m)(?:\s*[-–—(|:\[]|\s*$)", re.I)
 _TITLE_LINES = 2         # a title bar is the note's first line, or its second under a clock
-# A block comment: C's "/* ... */", or XML's and HTML's "<!-- ... -->" (an XSLT stylesheet's
-# "<!-- FIXME Printed manual name -->").
-_BLOCK_OPEN = re.compile(r"^\s*(?:/\*+|<!--)\s?")
-_BLOCK_CLOSE = re.compile(r"\s*(?:\*+/|-->)\s*$")
+# A block comment: C's "/* ... */", XML's and HTML's "<!-- ... -->" (an XSLT stylesheet's
+# "<!-- FIXME Printed manual name -->"), ML's and Pascal's "(* ... *)".
+_BLOCK_OPEN = re.compile(r"^\s*(?:/\*+|<!--|\(\*+)\s?")
+_BLOCK_CLOSE = re.compile(r"\s*(?:\*+/|-->|\*+\))\s*$")
 _BLOCK_LINE = re.compile(r"^(\s*)\*(?!/)\s?")
+# An editor's menu bar ("File Edit View Search Tools Help"): four capitalised words or more.
+_MENU_BAR = re.compile(r"^\s*(?:[A-Z][a-z]+\s+){3,}[A-Z][a-z]+\s*$")
 _DOC_TAG = re.compile(r"^\s*[@\\](?:param|return|returns|throws|raises|stable|internal|since|"
                       r"deprecated|see|brief|note|author)\b")
 # OCR reads a docstring's quotes with spaces between them too ('" " "').
@@ -144,6 +148,8 @@ _SET = re.compile(r"^\s*(?:[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+\s+\S+|[a-z][a-z0-9
 # configuration's lines, its comments explaining them.
 _SET_LINE = re.compile(r"^\s*(?:#+|;+|//+)?set\s+[\w.-]+(?:\s*=\s*\S+)?\s*$"
                        r"|^\s*(?:#+|;+|//+)[A-Za-z][\w.-]*\s*=\s*\S+\s*$")
+_LETTER = re.compile(r"[^\W\d_]")
+_BARE_TAG = re.compile(r"^\W*(?i:t[o0]d[o0]|fixme|xxx|tbd)\W*$")    # a tag and nothing else
 _CODE_MIN = 3            # statements a source file shows at least ...
 _CODE_SHARE = 0.5        # ... and the share of its lines outside comments they make
 
@@ -162,7 +168,11 @@ def comments_of_code(raw: list[str]) -> list[str]:
         i for i, line in enumerate(raw)
         if _DISABLED.match(line) or _SET.match(line) or _SET_LINE.match(line)}
     comments = {i: text for i, text in comments.items() if i not in settings}
-    rest = [i for i, line in enumerate(raw) if line.strip() and i not in comments]
+    # A line without a letter is neither code nor prose unless it is a statement ("}"): OCR
+    # reads a closing brace as "1" (notes-fresh34: three "1" lines kept a Java file from
+    # reading as code).
+    rest = [i for i, line in enumerate(raw) if line.strip() and i not in comments
+            and (_LETTER.search(line) or _statement(line))]
     heads = {i for i in rest if _HEADER.match(raw[i])}
     statements = heads | {i for i in rest if i in settings
                           or _statement(raw[i])}
@@ -207,15 +217,21 @@ def _tagged(raw: list[str], comments: dict[int, str], statements: set[int]) -> s
     """The lines of tagged comments: from a comment with a tag up to the next statement or
     blank line (a blank line ends a comment block: "# case (1): ..." below is another)."""
     found: set[int] = set()
-    open_tag = False
+    open_tag = bare = False
     for i, line in enumerate(raw):
+        blank = i in comments and not comments[i].strip()
         if i in statements or not line.strip() or i in comments and (
-                not comments[i].strip() or _DOC_TAG.match(comments[i])):
-            open_tag = False      # a blank comment line or "@param" ends what the tag says
+                blank and not bare or _DOC_TAG.match(comments[i])):
+            open_tag = False      # a blank comment line or "@param" ends what the tag says ...
         # A tag opening a line outside any comment: a picture whose "#" OCR read on a line apart.
         if i in comments and _TAG.search(comments[i]) \
                 or i not in statements and _LEADING_TAG.match(line):
             open_tag = True
+            # ... once it has said something: a tag alone ("# TODO" over "#" over its list)
+            # heads what follows.
+            bare = not _BARE_TAG.sub("", comments.get(i, line)).strip()
+        elif open_tag and not blank:
+            bare = False
         if open_tag:
             found.add(i)
     return found
@@ -230,8 +246,10 @@ def _comment_spans(raw: list[str]) -> dict[int, str]:
     # An excerpt that starts inside a block comment: its lines up to the first "*/".
     close = next((i for i, line in enumerate(raw) if _BLOCK_CLOSE.search(line)), None)
     opened = next((i for i, line in enumerate(raw) if _BLOCK_OPEN.match(line)), None)
+    # (A picture's menu bar may stand above, and OCR may lose the "*" before "@param".)
     if close is not None and (opened is None or close < opened) \
-            and all(_BLOCK_LINE.match(line) or not line.strip() for line in raw[:close]):
+            and all(_BLOCK_LINE.match(line) or not line.strip() or _DOC_TAG.match(line)
+                    or _MENU_BAR.match(line) for line in raw[:close]):
         block = True
     docstring = _starts_in_docstring(raw)
     for i, line in enumerate(raw):
