@@ -148,9 +148,10 @@ streamline harmonise harmonize standardise standardize""".split())
 # "M-U Undo"), a status message in brackets ("[ Read 15 lines ]"), a menu bar (four or more
 # capitalised words and nothing else: "File Edit Options Buffers Tools Help"), a pager's status
 # line ("notes.txt (END)", "--More--(40%)", "lines 1-24/80 byte 1510").
+MENU_BAR = re.compile(r"^\s*(?:[A-Z][a-z]+\s+){3,}[A-Z][a-z]+\s*$")
 _CHROME = re.compile(r"(?:^|\s)(?:\^|M-)[A-Z\\_]\b|^\s*\[.*\]\s*$"
                      r"|^[^\[\]]{1,40}\s\]\s*$|^\s*\[\s[^\[\]]{1,40}$"   # one bracket lost by OCR
-                     r"|^\s*(?:[A-Z][a-z]+\s+){3,}[A-Z][a-z]+\s*$"
+                     r"|" + MENU_BAR.pattern +
                      r"|\(END\)\s*$|^\s*--\s?More\s?--|^\s*(?:\S+\s+)?lines \d+-\d+/\d+"
                      # an editor's settings for the file: "-*- mode: indented-text -*-", "vim: set"
                      r"|-\*-.*-\*-|(?:^|\s)(?:vim?|ex):\s*set?\s")
@@ -205,7 +206,7 @@ def asks(line: str) -> bool:
     return bool(_ASK.search(line)) or tagged(line)
 
 
-_AGAIN = re.compile(r"^(?:re-|re|un)(?=[a-z]{3})")    # "re-index", "rebuild", "uninstall"
+_AGAIN = re.compile(r"^(?:re|un)(?=[a-z]{3})")    # "rebuild", "uninstall" (any "re-" word is one)
 
 
 def task_verb(word: str) -> bool:

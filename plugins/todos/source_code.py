@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from .lines import MENU_BAR     # an editor's menu bar: "File Edit View Search Tools Help"
+
 # Line-comment prefixes of common languages and formats. "*" and "-" are not among them: a
 # note whose lines mostly start with them is a list.
 # A list mark right after the prefix is a list in the comment: OCR drops the space ("#- item").
@@ -108,8 +110,6 @@ _TITLE_LINES = 2         # a title bar is the note's first line, or its second u
 _BLOCK_OPEN = re.compile(r"^\s*(?:/\*+|<!--|\(\*+)\s?")
 _BLOCK_CLOSE = re.compile(r"\s*(?:\*+/|-->|\*+\))\s*$")
 _BLOCK_LINE = re.compile(r"^(\s*)\*(?!/)\s?")
-# An editor's menu bar ("File Edit View Search Tools Help"): four capitalised words or more.
-_MENU_BAR = re.compile(r"^\s*(?:[A-Z][a-z]+\s+){3,}[A-Z][a-z]+\s*$")
 _DOC_TAG = re.compile(r"^\s*[@\\](?:param|return|returns|throws|raises|stable|internal|since|"
                       r"deprecated|see|brief|note|author)\b")
 # OCR reads a docstring's quotes with spaces between them too ('" " "').
@@ -149,7 +149,7 @@ _SET = re.compile(r"^\s*(?:[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+\s+\S+|[a-z][a-z0-9
 _SET_LINE = re.compile(r"^\s*(?:#+|;+|//+)?set\s+[\w.-]+(?:\s*=\s*\S+)?\s*$"
                        r"|^\s*(?:#+|;+|//+)[A-Za-z][\w.-]*\s*=\s*\S+\s*$")
 _LETTER = re.compile(r"[^\W\d_]")
-_BARE_TAG = re.compile(r"^\W*(?i:t[o0]d[o0]|fixme|xxx|tbd)\W*$")    # a tag and nothing else
+_TAG_ALONE = re.compile(r"^\W*(?i:t[o0]d[o0]|fixme|xxx|tbd)\W*$")    # a tag and nothing else
 _CODE_MIN = 3            # statements a source file shows at least ...
 _CODE_SHARE = 0.5        # ... and the share of its lines outside comments they make
 
@@ -229,7 +229,7 @@ def _tagged(raw: list[str], comments: dict[int, str], statements: set[int]) -> s
             open_tag = True
             # ... once it has said something: a tag alone ("# TODO" over "#" over its list)
             # heads what follows.
-            bare = not _BARE_TAG.sub("", comments.get(i, line)).strip()
+            bare = not _TAG_ALONE.sub("", comments.get(i, line)).strip()
         elif open_tag and not blank:
             bare = False
         if open_tag:
@@ -249,7 +249,7 @@ def _comment_spans(raw: list[str]) -> dict[int, str]:
     # (A picture's menu bar may stand above, and OCR may lose the "*" before "@param".)
     if close is not None and (opened is None or close < opened) \
             and all(_BLOCK_LINE.match(line) or not line.strip() or _DOC_TAG.match(line)
-                    or _MENU_BAR.match(line) for line in raw[:close]):
+                    or MENU_BAR.match(line) for line in raw[:close]):
         block = True
     docstring = _starts_in_docstring(raw)
     for i, line in enumerate(raw):
