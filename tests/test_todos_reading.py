@@ -1050,3 +1050,39 @@ def test_a_tag_alone_over_a_blank_comment_line_heads_the_list_below(tmp_path):
     # A tag that has said something is ended by a blank comment line, as before.
     said = code.replace("    # TODO\n    #\n", "    # TODO: check the flag first\n    #\n")
     assert offered(tmp_path, said) == ["TODO: check the flag first"]
+
+
+def test_a_statement_with_a_comment_after_it_and_an_attribute_line_read_as_code(tmp_path):
+    # A Vala binding whose every other line is an attribute and every third statement carries
+    # the to-do: its declarations were offered as tasks.
+    vala = ('[CCode (cname = "SDL_SetWindowPosition")]\npublic void set_position (int x, int y);\n\n'
+            '[CCode (cname = "SDL_GetWindowPosition")]\n'
+            'public void get_position (out int x, out int y); //TODO: create a better method\n\n'
+            '[CCode (cname = "SDL_SetWindowSize")]\npublic void set_size (int w, int h);\n\n'
+            '[CCode (cname = "SDL_GetWindowSize")]\n'
+            'public void get_size (out int w, out int h); //TODO: create a better method\n')
+    assert offered(tmp_path, vala) == ["TODO: create a better method"] * 2
+
+
+def test_an_editors_menu_and_mode_line_are_furniture_and_a_titles_path_names_the_file(tmp_path):
+    lisp = ("File Edit Options Buffers Tools Emacs-Lisp Help\n"
+            ';; Commentary: the table of packages.\n("amssymb"\n (maketitle "leqq" "geqq"))\n'
+            '("graphicx" (section "includegraphics"\n   "rotatebox" "scalebox")\n'
+            " (option . YaTeX-package-graphics-driver-alist))\n;;XXX we need more and more...\n"
+            '("chemist"\n nil)\n-UU-:----F1 yatexpkg.el\nAll L1\n')
+    assert offered(tmp_path, lisp) == [";;XXX we need more and more..."]
+    lua = ("plugins/milter_headers.lua- VIM\nif settings.skip_all then\nreturn true\nend\n"
+           "return false\nend\nXXX: fix this one day\nlocal function add_header(name, value)\n"
+           "local hname = settings.routines[name].header\n")
+    assert offered(tmp_path, lua) == ["XXX: fix this one day"]
+
+
+def test_a_release_heading_with_the_programs_name_and_a_spelled_out_date_records_changes(tmp_path):
+    news = ("* keychain 2.8.5 (24 Jan 2018)\nSummary: Various fixes and support for sockets\n"
+            "Some shells don't support local builtin (Roy M)\nSupport systemd sockets (Pedro R)\n"
+            "Fix issues loading pem keys (Jack T)\n* keychain 2.8.4 (19 Oct 2017)\n"
+            "Support busybox ps (Alastair H)\n")
+    assert offered(tmp_path, news) == []
+    # A version and a date inside a task do not make one.
+    assert offered(tmp_path, "TODO:\n- Fix the crash in 2.8.5 seen on 24 Jan 2018\n"
+                             "- Add a test for it\n") == ["- Fix the crash in 2.8.5 seen on 24 Jan 2018", "- Add a test for it"]

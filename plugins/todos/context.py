@@ -86,11 +86,14 @@ _DEBIAN_ENTRY = re.compile(r"\burgency=\w+")        # "pkg (1.2-1) unstable; urg
 # A release's heading with its date ("Version 2.13 - Sergey Poznyakoff, 2019-11-06", GNU's NEWS
 # form; "1.4.2 (2021/03/01)"): a note that opens with one records releases.
 # The date's month may be a name ("Version 0.7.7   2017-dec-27").
-_DATE = r"\b(?:19|20)\d\d\s*[-–./]\s*(?:\d{1,2}|[a-z]{3,9})\s*[-–./]\s*\d{1,2}\b"
-_RELEASED = re.compile(rf"(?i)^\W*(?:v|version|release)?\.?\s*\d+(?:\.\d+)+\S*\s*[-–—,:(]?"
-                       rf".{{0,60}}?{_DATE}"
+# Or the day first and the month a name ("keychain 2.8.5 (24 Jan 2018)"), or the month first
+# ("Jan 24, 2018"); the program's name may stand before the version.
+_DATE = (r"\b(?:19|20)\d\d\s*[-–./]\s*(?:\d{1,2}|[a-z]{3,9})\s*[-–./]\s*\d{1,2}\b"
+         r"|\b\d{1,2}\s+[a-z]{3,9}\.?,?\s+(?:19|20)\d\d\b|\b[a-z]{3,9}\.?\s+\d{1,2},?\s+(?:19|20)\d\d\b")
+_RELEASED = re.compile(rf"(?i)^\W*(?:[a-z][\w+.-]*\s+)?(?:v|version|release)?\.?\s*\d+(?:\.\d+)+\S*\s*[-–—,:(]?"
+                       rf".{{0,60}}?(?:{_DATE})"
                        # or the date first ("2022-06-05: Version 7.4.3")
-                       rf"|^\W*{_DATE}\W+(?:v|version|release)?\.?\s*\d+(?:\.\d+)+")
+                       rf"|^\W*(?:{_DATE})\W+(?:v|version|release)?\.?\s*\d+(?:\.\d+)+")
 _MARKDOWN_TITLE = re.compile(r"^\s*#{1,6}\s+")
 _QUESTION = re.compile(r"(?i)^(?:\d{1,3}[.)]\s*)?(?:why|how|what|can|does|do|is|are|where|when|"
                        r"which|who)\b.*\?\s*$")

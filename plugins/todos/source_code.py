@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from .lines import MENU_BAR     # an editor's menu bar: "File Edit View Search Tools Help"
+from .lines import MENU_BAR, chrome   # an editor's menu bar: "File Edit View Search Tools Help"
 
 # Line-comment prefixes of common languages and formats. "*" and "-" are not among them: a
 # note whose lines mostly start with them is a list.
@@ -80,7 +80,10 @@ _STATEMENT = re.compile(
     r"|^\s*\|\s*\S.*(?:->|=>)|\S\s*(?:->|=>)\s*$"
     # markup's elements alone on their line ('<xsl:with-param name="node" select="$t" />',
     # "</ref>"): an XML file's or a template's
-    r"|^\s*(?:<[/?]?[A-Za-z][\w:.-]*(?:\s[^<>]*)?/?>\s*)+$")
+    r"|^\s*(?:<[/?]?[A-Za-z][\w:.-]*(?:\s[^<>]*)?/?>\s*)+$"
+    # an attribute alone on its line (Vala's and C#'s '[CCode (cname = "SDL_SetWindowSize")]',
+    # Rust's "#[derive(Debug)]")
+    r"|^\s*#?!?\[[A-Za-z_][\w.:]*(?:\s*\(.*\))?\]\s*$")
 # A file's head: what it imports, requires or includes, the package or module it declares.
 # Two of these make a source file, comments or not: in a picture OCR may lose every comment
 # mark (notes-fresh25: "require 'strscan'" and "module Kramdown" above a Ruby file's comments,
@@ -95,13 +98,14 @@ _HEADERS = 2             # head lines that make a source file without the share 
 # the manual, written for its reader; only its tagged comments (.\" XXX: ...) ask. No sentence
 # starts with a dot.
 _REQUEST = re.compile(r"^\.[A-Za-z]{1,3}(?:\s|$)")
-# A window's title naming a source file ("groovy.rb - coderay/scanners", "main.c (~/src) - VIM"):
+# A window's title naming a source file ("groovy.rb - coderay/scanners", "main.c (~/src) - VIM",
+# with its path: "plugins/milter_headers.lua- VIM"):
 # a picture of an editor, where OCR may lose the comment marks and underscores that make its
 # lines read as code (notes-fresh29: "GROOVY KEYWORDS = %w[" as prose). With a few statements
 # it makes a source file without the share below. At a line's start only: "python setup.py
 # install" in an INSTALL file names a file, not the window.
 _SOURCE_TITLE = re.compile(
-    r"^\W*[\w.-]+\.(?:py|pyx|rb|pl|pm|c|h|cc|cpp|cxx|hh|hpp|js|mjs|ts|java|go|rs|lua|sh|bash|zsh|"
+    r"^\W*(?:[\w.-]+/)*[\w.-]+\.(?:py|pyx|rb|pl|pm|c|h|cc|cpp|cxx|hh|hpp|js|mjs|ts|java|go|rs|lua|sh|bash|zsh|"
     r"fish|tcl|el|lisp|scm|vim|php|swift|kt|scala|cs|hs|ml|awk|groovy|pas|f90|ex|erl|clj|dart|"
     r"sql|r|jl|m)(?:\s*[-–—(|:\[]|\s*$)", re.I)
 _TITLE_LINES = 2         # a title bar is the note's first line, or its second under a clock
@@ -171,17 +175,25 @@ def comments_of_code(raw: list[str]) -> list[str]:
     # A line without a letter is neither code nor prose unless it is a statement ("}"): OCR
     # reads a closing brace as "1" (notes-fresh34: three "1" lines kept a Java file from
     # reading as code).
+    # The window's furniture in a picture of an editor (its menu bar, its mode line) is neither
+    # (notes-fresh35: Emacs's menu, mode line and echo area kept a Tcl file from reading as
+    # code).
     rest = [i for i, line in enumerate(raw) if line.strip() and i not in comments
-            and (_LETTER.search(line) or _statement(line))]
+            and (_LETTER.search(line) or _statement(line)) and not chrome(line)]
     heads = {i for i in rest if _HEADER.match(raw[i])}
     statements = heads | {i for i in rest if i in settings
                           or _statement(raw[i])}
+    # A statement with a comment after it ("public void get_size (...); //TODO: ...") is code
+    # too, though its comment is what may ask (notes-fresh36: a Vala file whose every third
+    # line carried one read as prose).
+    coded = {i for i in comments if not COMMENT.match(raw[i]) and not _BLOCK_OPEN.match(raw[i])
+             and _statement(raw[i])}
     titled = any(_SOURCE_TITLE.match(line) for line in raw[:_TITLE_LINES])
     requests = {i for i in rest if _REQUEST.match(raw[i])}
     statements |= requests
     if not (len(heads) >= _HEADERS or len(requests) >= _HEADERS
             or titled and len(statements) >= _CODE_MIN
-            or _is_source(comments, statements, rest)):
+            or _is_source(comments, statements | coded, rest + sorted(coded))):
         # Outside a source file, a value bound to a name is still code, never a task:
         # '__slots__ = ("extras", "marker")' under a TODO comment.
         return ["" if _bound(line) or _setting(line) else line for line in raw]
