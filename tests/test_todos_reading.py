@@ -1086,3 +1086,15 @@ def test_a_release_heading_with_the_programs_name_and_a_spelled_out_date_records
     # A version and a date inside a task do not make one.
     assert offered(tmp_path, "TODO:\n- Fix the crash in 2.8.5 seen on 24 Jan 2018\n"
                              "- Add a test for it\n") == ["- Fix the crash in 2.8.5 seen on 24 Jan 2018", "- Add a test for it"]
+
+
+def test_a_call_opening_its_line_against_its_bracket_is_a_statement(tmp_path):
+    # CMake's commands read as prose kept a build file from reading as code, so its untagged
+    # comments were offered.
+    cmake = ("# -w1 turns on warnings and errors\n"
+             "# FIXME: someone needs to look at the Intel compiler options\n"
+             'if (CMAKE_C_COMPILER_ID STREQUAL "Intel" AND NOT WIN32)\n'
+             'set(CMAKE_C_FLAGS "${CMAKE_C_FLAGS} -Wall -w1")\nendif()\nif (MSVC)\n'
+             "# Disable warnings:\n# C4250: 'class1' : inherits 'class2::member' via dominance\n"
+             'set(CMAKE_CXX_FLAGS "${CMAKE_CXX_FLAGS} /wd4250")\nendif()\n')
+    assert offered(tmp_path, cmake) == ["FIXME: someone needs to look at the Intel compiler options"]

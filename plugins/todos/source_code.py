@@ -81,6 +81,9 @@ _STATEMENT = re.compile(
     # markup's elements alone on their line ('<xsl:with-param name="node" select="$t" />',
     # "</ref>"): an XML file's or a template's
     r"|^\s*(?:<[/?]?[A-Za-z][\w:.-]*(?:\s[^<>]*)?/?>\s*)+$"
+    # a call opening its line, its name in lower case right against the bracket (CMake's
+    # "foreach(_cmake_target IN LISTS ...)", "endif()", "message(FATAL_ERROR ..."; C's "free(p);")
+    r"|^\s*[a-z_][\w.]*\((?=\S)"
     # an attribute alone on its line (Vala's and C#'s '[CCode (cname = "SDL_SetWindowSize")]',
     # Rust's "#[derive(Debug)]")
     r"|^\s*#?!?\[[A-Za-z_][\w.:]*(?:\s*\(.*\))?\]\s*$")
