@@ -776,12 +776,15 @@ def test_an_editor_whose_title_names_a_source_file_shows_code():
             "case instanceof new return throw typeof while as assert in", "# :nodoc:",
             "GROOVY_MAGIC_VARIABLES = %w[ it ] # :nodoc:", "IDENT_KIND = Java::IDENT_KIND.dup.",
             "add(GR0OVY_KEYWORDS, :keyword).", "TODO: interpretation inside"]
-    assert comments_of_code(code) == code            # not known for a source file by itself
+    # Not known for a source file by itself (a call against its bracket, "add(...)", is
+    # a statement that would tip it: notes-fresh35's CMake).
+    bare = [line for line in code if not line.startswith("add(")]
+    assert comments_of_code(bare) == bare
     kept = comments_of_code(["groovy.rb - coderay/scanners", *code])
     assert [line for line in kept if line] == ["TOD0: check list of keywords",
                                                "TODO: interpretation inside"]
     # A file named inside a line is no window's title ("python setup.py install").
-    named = ["Run python setup.py install as root.", *code]
+    named = ["Run python setup.py install as root.", *bare]
     assert comments_of_code(named) == named
 
 
