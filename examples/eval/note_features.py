@@ -5,8 +5,9 @@ folder, the input of the note model's fit:
     python examples/eval/note_features.py OUTDIR FOLDER...
     python -m mustelid.plugins.todos.train_notes OUTDIR/*.json > plugins/todos/note_model.json
 
-A folder's report is skipped when it exists in OUTDIR already. Wrap it in `flock` on a shared
-machine (OCR uses both cores).
+A folder's report is skipped when it exists in OUTDIR already. OCR is cached in
+OUTDIR/ocr_cache.pkl (``cached_ocr.py``); wrap the first run in `flock` on a shared machine (OCR
+uses both cores).
 """
 
 from __future__ import annotations
@@ -17,18 +18,14 @@ from pathlib import Path
 
 
 def main() -> None:
+    from cached_ocr import CachedOcr
     from mustelid import JobInput, PermanentError
-    from mustelid.config import load_config
     from mustelid.evaluate import input_mime
-    from mustelid.host import Host
-    from mustelid.worker import WorkerContext
 
-    config = load_config()
-    host = Host(config.plugins_path)
-    ctx = WorkerContext(config, host)
-    task = host.tasks["todos"]
     outdir = Path(sys.argv[1])
     outdir.mkdir(parents=True, exist_ok=True)
+    cached = CachedOcr(outdir / "ocr_cache.pkl")
+    ctx, task = cached.ctx, cached.host.tasks["todos"]
     for folder in map(Path, sys.argv[2:]):
         out = outdir / f"{folder.name}.json"
         if out.exists():
@@ -50,6 +47,7 @@ def main() -> None:
                 "none": bool(truth.get("none")), "expected": truth.get("todos") or []}}})
         out.write_text(json.dumps({"folder": str(folder), "results": rows}), "utf-8")
         print(folder, len(rows), flush=True)
+    cached.save()
 
 
 if __name__ == "__main__":
