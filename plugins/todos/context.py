@@ -89,8 +89,10 @@ _DEBIAN_ENTRY = re.compile(r"\burgency=\w+")        # "pkg (1.2-1) unstable; urg
 # Or the day first and the month a name ("keychain 2.8.5 (24 Jan 2018)"), or the month first
 # ("Jan 24, 2018"); the program's name may stand before the version.
 _DATE = (r"\b(?:19|20)\d\d\s*[-–./]\s*(?:\d{1,2}|[a-z]{3,9})\s*[-–./]\s*\d{1,2}\b"
-         r"|\b\d{1,2}\s+[a-z]{3,9}\.?,?\s+(?:19|20)\d\d\b|\b[a-z]{3,9}\.?\s+\d{1,2},?\s+(?:19|20)\d\d\b")
-_RELEASED = re.compile(rf"(?i)^\W*(?:[a-z][\w+.-]*\s+)?(?:v|version|release)?\.?\s*\d+(?:\.\d+)+\S*\s*[-–—,:(]?"
+         r"|\b\d{1,2}\s+[a-z]{3,9}\.?,?\s+(?:19|20)\d\d\b"
+         r"|\b[a-z]{3,9}\.?\s+\d{1,2},?\s+(?:19|20)\d\d\b")
+_RELEASED = re.compile(rf"(?i)^\W*(?:[a-z][\w+.-]*\s+)?(?:v|version|release)?\.?\s*\d+(?:\.\d+)+"
+                       rf"\S*\s*[-–—,:(]?"
                        rf".{{0,60}}?(?:{_DATE})"
                        # or the date first ("2022-06-05: Version 7.4.3")
                        rf"|^\W*(?:{_DATE})\W+(?:v|version|release)?\.?\s*\d+(?:\.\d+)+")

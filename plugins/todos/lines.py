@@ -149,7 +149,8 @@ streamline harmonise harmonize standardise standardize""".split())
 # capitalised words and nothing else: "File Edit Options Buffers Tools Help"), a pager's status
 # line ("notes.txt (END)", "--More--(40%)", "lines 1-24/80 byte 1510").
 # A menu's name may join words by a hyphen (Emacs's "Emacs-Lisp" menu in a Lisp buffer).
-MENU_BAR = re.compile(r"^\s*(?:[A-Z][a-z]+(?:-[A-Z][a-z]+)?\s+){3,}[A-Z][a-z]+(?:-[A-Z][a-z]+)?\s*$")
+_MENU = r"[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
+MENU_BAR = re.compile(rf"^\s*(?:{_MENU}\s+){{3,}}{_MENU}\s*$")
 _CHROME = re.compile(r"(?:^|\s)(?:\^|M-)[A-Z\\_]\b|^\s*\[.*\]\s*$"
                      r"|^[^\[\]]{1,40}\s\]\s*$|^\s*\[\s[^\[\]]{1,40}$"   # one bracket lost by OCR
                      r"|" + MENU_BAR.pattern +
@@ -157,7 +158,8 @@ _CHROME = re.compile(r"(?:^|\s)(?:\^|M-)[A-Z\\_]\b|^\s*\[.*\]\s*$"
                      # an editor's settings for the file: "-*- mode: indented-text -*-", "vim: set"
                      r"|-\*-.*-\*-|(?:^|\s)(?:vim?|ex):\s*set?\s"
                      # Emacs's mode line ("-UU-:----F1  critcl.tcl", "All L1", "Top L12 (Tcl)")
-                     r"|^\s*-?[-A-Z%*@]{2,3}[-:][-:%*@]{1,5}\s*F\d+\b|^\s*(?:All|Top|Bot|\d{1,3}%)\s+L\d+\b")
+                     r"|^\s*-?[-A-Z%*@]{2,3}[-:][-:%*@]{1,5}\s*F\d+\b"
+                     r"|^\s*(?:All|Top|Bot|\d{1,3}%)\s+L\d+\b")
 _WHERE = re.compile(r"^[A-Za-z][\w .\-/]{0,30}:\s")      # "copy.c: ", "ls: ", "Docs: "
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _GLUED = re.compile(r"^([^\W\d_]{2,})(?=--|=)")

@@ -108,8 +108,8 @@ _REQUEST = re.compile(r"^\.[A-Za-z]{1,3}(?:\s|$)")
 # it makes a source file without the share below. At a line's start only: "python setup.py
 # install" in an INSTALL file names a file, not the window.
 _SOURCE_TITLE = re.compile(
-    r"^\W*(?:[\w.-]+/)*[\w.-]+\.(?:py|pyx|rb|pl|pm|c|h|cc|cpp|cxx|hh|hpp|js|mjs|ts|java|go|rs|lua|sh|bash|zsh|"
-    r"fish|tcl|el|lisp|scm|vim|php|swift|kt|scala|cs|hs|ml|awk|groovy|pas|f90|ex|erl|clj|dart|"
+    r"^\W*(?:[\w.-]+/)*[\w.-]+\.(?:py|pyx|rb|pl|pm|c|h|cc|cpp|cxx|hh|hpp|js|mjs|ts|java|go|rs|lua|"
+    r"sh|bash|zsh|fish|tcl|el|lisp|scm|vim|php|swift|kt|scala|cs|hs|ml|awk|groovy|pas|f90|ex|erl|clj|dart|"
     r"sql|r|jl|m)(?:\s*[-–—(|:\[]|\s*$)", re.I)
 _TITLE_LINES = 2         # a title bar is the note's first line, or its second under a clock
 # A block comment: C's "/* ... */", XML's and HTML's "<!-- ... -->" (an XSLT stylesheet's
@@ -179,7 +179,7 @@ def comments_of_code(raw: list[str]) -> list[str]:
     # reads a closing brace as "1" (notes-fresh34: three "1" lines kept a Java file from
     # reading as code).
     # The window's furniture in a picture of an editor (its menu bar, its mode line) is neither
-    # (notes-fresh35: Emacs's menu, mode line and echo area kept a Tcl file from reading as
+    # (notes-fresh36: Emacs's menu bar and mode line kept an Emacs Lisp file from reading as
     # code).
     rest = [i for i, line in enumerate(raw) if line.strip() and i not in comments
             and (_LETTER.search(line) or _statement(line)) and not chrome(line)]
