@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 
-from .lines import MENU_BAR, chrome   # an editor's menu bar: "File Edit View Search Tools Help"
+# An editor's menu bar ("File Edit View Search Tools Help") and the rest of a screen's furniture.
+from .lines import MENU_BAR, chrome
 
 # Line-comment prefixes of common languages and formats. "*" and "-" are not among them: a
 # note whose lines mostly start with them is a list.
@@ -84,8 +85,10 @@ _STATEMENT = re.compile(
     # a call opening its line, its name in lower case right against the bracket (CMake's
     # "foreach(_cmake_target IN LISTS ...)", "endif()", "message(FATAL_ERROR ..."; C's "free(p);")
     r"|^\s*[a-z_][\w.]*\((?=\S)"
-    # an attribute alone on its line (Vala's and C#'s '[CCode (cname = "SDL_SetWindowSize")]',
-    # Rust's "#[derive(Debug)]")
+    # an attribute alone on its line (Rust's "#[derive(Debug)]", C#'s "[Serializable]"). Where a
+    # source file is weighed, a bracketed line ('[CCode (cname = "SDL_SetWindowSize")]') is
+    # already the screen's furniture (lines.chrome) and left out of the count; this counts it
+    # where a line alone is asked (a docstring's parity).
     r"|^\s*#?!?\[[A-Za-z_][\w.:]*(?:\s*\(.*\))?\]\s*$")
 # A file's head: what it imports, requires or includes, the package or module it declares.
 # Two of these make a source file, comments or not: in a picture OCR may lose every comment
