@@ -14,6 +14,7 @@ import re
 
 # An editor's menu bar ("File Edit View Search Tools Help") and the rest of a screen's furniture.
 from .lines import MENU_BAR, chrome
+from .code_lines import reads_as_code
 
 # Line-comment prefixes of common languages and formats. "*" and "-" are not among them: a
 # note whose lines mostly start with them is a list.
@@ -188,7 +189,7 @@ def comments_of_code(raw: list[str]) -> list[str]:
             and (_LETTER.search(line) or _statement(line)) and not chrome(line)]
     heads = {i for i in rest if _HEADER.match(raw[i])}
     statements = heads | {i for i in rest if i in settings
-                          or _statement(raw[i])}
+                          or _statement(raw[i]) or _reads_as_code(raw[i])}
     # A statement with a comment after it ("public void get_size (...); //TODO: ...") is code
     # too, though its comment is what may ask (notes-fresh36: a Vala file whose every third
     # line carried one read as prose).
@@ -317,6 +318,12 @@ def _misread(raw: list[str], inside: bool) -> int:
 def _statement(line: str) -> bool:
     """A statement of code, a comment after it on its line set aside."""
     return bool(_STATEMENT.search(_AFTER_CODE.sub("", line)))
+
+
+def _reads_as_code(line: str) -> bool:
+    """A line whose characters read as code (``code_lines``), unless a tag opens it: a comment
+    whose mark OCR lost ("TODO: Try to cache winwidth(0) function" in a Vim file)."""
+    return reads_as_code(line) and not _LEADING_TAG.match(line)
 
 
 def _setting(line: str) -> bool:
