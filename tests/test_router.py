@@ -624,6 +624,24 @@ def test_a_short_picture_of_a_note_with_a_task_is_likely_a_todo_note():
     assert todo_fit(text) < choice.DOUBT                            # not a picture
 
 
+def test_a_capture_of_an_editor_showing_a_tagged_to_do_is_a_todo_note():
+    """A whole-display capture is likely a screenshot (0.8), but one whose offered items include
+    a tagged to-do is sure to be a note: the tag is its author's mark."""
+    from mustelid.plugins.todos.routing import todo_fit
+
+    lines = ["TODO: reload only the changed files"]
+    capture = Evidence(data={"lines": lines, "quotes": lines, "display_capture": True})
+    assert todo_fit(capture) >= choice.SURE
+    assert choice.decided_by_evidence({"todos": todo_fit(capture), "screenshots": 0.8}) == "todos"
+    # An item without a tag on a screen decides nothing; nor does a window's title.
+    untagged = Evidence(data={"lines": ["reload only the changed files"],
+                              "quotes": ["reload only the changed files"], "display_capture": True})
+    assert todo_fit(untagged) < choice.DOUBT
+    title = Evidence(data={"lines": ["TODO - Mousepad"], "quotes": ["TODO - Mousepad"],
+                           "display_capture": True})
+    assert todo_fit(title) < choice.DOUBT
+
+
 def test_a_picture_with_a_dialogs_buttons_argues_for_the_screenshot():
     """A window cut out of a screen is no display's size, but its OK / Cancel say it is a
     screen: enough doubt that a short note's reading does not take it without the model."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mustelid import Evidence
 
+from .tags import tagged
 from .todo_names import is_todo_list
 
 ITEMS = 2       # a list, not one line that mentions "todo"
@@ -19,7 +20,7 @@ NOTE_SHARE = 0.2  # ...with this share of its lines task-like: region crops of s
 
 def todo_fit(evidence: Evidence) -> float:
     """Sure when the note calls itself a to-do list (``todo_names.names_todo_list``, the name the
-    task reads too) and holds items; likely when most of it is a list of tasks, or when it is
+    task reads too) and holds items, or is a capture of a display showing a tagged to-do; likely when most of it is a list of tasks, or when it is
     a short picture that is no capture of a display (a photo or drawing of a note) and reads
     as a note with to-dos. A few task-like lines alone are common on screens and receipts too."""
     lines = evidence.data.get("lines", [])
@@ -29,6 +30,12 @@ def todo_fit(evidence: Evidence) -> float:
     quotes = evidence.data.get("quotes") or note.get("set_aside", [])
     if len(quotes) >= ITEMS and is_todo_list(lines):
         return 0.95
+    # A capture of a display whose items include one its author tagged ("TODO: ...", "FIXME"
+    # in an editor or a pager): the tag is the writer's own mark of a to-do, which outweighs
+    # the capture's form. Of the labelled pictures, 11 captures of notes offered one and 2 of
+    # 560 captures of screens (docs/EVAL.md, session 34).
+    if evidence.data.get("display_capture") and any(tagged(q) for q in quotes):
+        return 0.9
     if len(quotes) >= LISTED and len(quotes) >= SHARE * len(lines):
         return 0.75
     # A short picture that is no display capture: the note model's yes is enough (a
