@@ -593,6 +593,8 @@ def test_real_daemon_files_todos_and_the_cli_completes_and_exports_them(home, re
     "• Done - send the invoices", "x 2026-12-01 call the bank", "x renew the passport",
     "REJECT FIRST, LATTER DONE", "WHAT ABOUT THE BINARY/TEXT DETECTION ?(SEEMS DONE)",
     "FIX THE LOGIN BUG DONE",
+    # "[done]" whose brackets OCR misread or lost, after a list mark drawn as "="
+    "= [『done] void type", "= done] correct use of fused types", "- (done] call the bank",
 ])
 def test_a_line_marked_done_is_done(line):
     assert done_lines(["Things to do:", line]) == {1}
@@ -603,7 +605,7 @@ def test_a_line_marked_done_is_done(line):
     "Document it like what is now done in the GMP manual", "call Bob when you are done",
     "** CHECK THAT ALL ERROR CODE MAPPING IS DONE.", "x = 5 is the default", "fix the x axis",
     "GET THE RELEASE DONE", "PORT TO WINDOWS: NOT DONE", "THE MANUAL IS HALF DONE",
-    "MAKE SURE THE BUILD HAS BEEN DONE",
+    "MAKE SURE THE BUILD HAS BEEN DONE", "say when you are done]", "done with it (or not)",
 ])
 def test_a_line_that_only_mentions_done_is_not(line):
     assert done_lines(["Things to do:", line]) == set()
