@@ -20,9 +20,10 @@ NOTE_SHARE = 0.2  # ...with this share of its lines task-like: region crops of s
 
 def todo_fit(evidence: Evidence) -> float:
     """Sure when the note calls itself a to-do list (``todo_names.names_todo_list``, the name the
-    task reads too) and holds items, or is a capture of a display showing a tagged to-do; likely when most of it is a list of tasks, or when it is
-    a short picture that is no capture of a display (a photo or drawing of a note) and reads
-    as a note with to-dos. A few task-like lines alone are common on screens and receipts too."""
+    task reads too) and holds items, or is a capture of a display showing a tagged to-do; likely
+    when most of it is a list of tasks, or when it is a short picture that is no capture of a
+    display (a photo or drawing of a note) and reads as a note with to-dos. A few task-like
+    lines alone are common on screens and receipts too."""
     lines = evidence.data.get("lines", [])
     note = evidence.data.get("note") or {}
     # A note the note model set aside is still a note (a changelog, a README): its lines that

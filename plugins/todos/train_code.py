@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from .code_lines import CODE, grams
+from .code_lines import CODE, grams, score
 
 SUFFIXES = {
     ".py", ".c", ".h", ".cc", ".cpp", ".hpp", ".cxx", ".m", ".java", ".js", ".ts", ".go", ".rs",
@@ -83,7 +83,9 @@ def code_samples(roots: Iterable[Path], files: int, size: int, rng: random.Rando
     for path in _files(roots):
         if exclude and exclude.search(str(path)):
             continue
-        language = path.suffix.lower() if path.suffix.lower() in SUFFIXES else "" if not path.suffix else None
+        # A source file by its suffix; a file without one may be a script (its "#!" decides).
+        suffix = path.suffix.lower()
+        language = suffix if suffix in SUFFIXES else None if suffix else ""
         if language is not None:
             by_language.setdefault(language, []).append(path)
     for language, paths in sorted(by_language.items()):
@@ -104,7 +106,8 @@ def code_samples(roots: Iterable[Path], files: int, size: int, rng: random.Rando
 def prose_samples(roots: Iterable[Path], files: int, size: int, rng: random.Random,
                   exclude: re.Pattern | None) -> Iterator[tuple[str, str, str]]:
     """(label, file, line) of documentation files."""
-    paths = [p for p in _files(roots) if _DOCS.match(p.name) and not p.name.endswith((".html", ".htm"))
+    paths = [p for p in _files(roots) if _DOCS.match(p.name)
+             and not p.name.endswith((".html", ".htm"))
              and not (exclude and exclude.search(str(p)))]
     rng.shuffle(paths)
     for path in paths[:files]:
@@ -121,14 +124,13 @@ def fit(samples: Iterable[tuple[str, str, str]], min_count: int) -> dict[str, fl
     vocabulary = set(code) | set(prose)
     size = len(vocabulary)
     code_total, prose_total = code.total() + size, prose.total() + size
-    return {g: round(math.log((code[g] + 1) / code_total) - math.log((prose[g] + 1) / prose_total), 3)
+    return {g: round(math.log((code[g] + 1) / code_total)
+                     - math.log((prose[g] + 1) / prose_total), 3)
             for g in sorted(vocabulary) if code[g] + prose[g] >= min_count}
 
 
 def judged(weights: dict[str, float], samples: list[tuple[str, str, str]]) -> dict[str, float]:
     """Of held-out lines, the share of code read as code and of prose read as code."""
-    from .code_lines import score
-
     hits = Counter()
     totals = Counter(label for label, _, _ in samples)
     for label, _, line in samples:
@@ -138,14 +140,17 @@ def judged(weights: dict[str, float], samples: list[tuple[str, str, str]]) -> di
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--code", nargs="+", type=Path, required=True, help="folders of source files")
-    parser.add_argument("--prose", nargs="+", type=Path, required=True, help="folders of documentation")
+    parser.add_argument("--code", nargs="+", type=Path, required=True,
+                        help="folders of source files")
+    parser.add_argument("--prose", nargs="+", type=Path, required=True,
+                        help="folders of documentation")
     parser.add_argument("--files", type=int, default=400, help="source files per language")
     parser.add_argument("--prose-files", type=int, default=3000, help="documentation files")
     parser.add_argument("--lines", type=int, default=40, help="lines of each file")
     parser.add_argument("--min-count", type=int, default=5)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--exclude", help="a regular expression: files whose path it finds are left out")
+    parser.add_argument("--exclude",
+                        help="a regular expression: files whose path it finds are left out")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     exclude = re.compile(args.exclude) if args.exclude else None
