@@ -313,8 +313,7 @@ def title_of(quote: str) -> str:
 _TICKED = re.compile(r"^\s*(?:[-*+•]\s*)?(?:\[[xX✓✔]\]|[☑✓✔✅]|x\s+[\w(])")
 _DONE_TAG = re.compile(r"\bDONE\b|\((?:done|Done)\b[^)]*\)|\[(?:done|Done)\b[^\]]*\]"
                        r"|^\s*(?:[-*+•]\s*)?(?:Done|done)\s*[:\-–]"
-                       # a "[done]" opening the line (after any list mark) whose brackets OCR
-                       # misread or lost ("= [『done] void type", "done] Correct use of ...")
+                       # "[done]" opening the line, its brackets misread ("= [『done] void type")
                        r"|^\W{0,4}(?:done|Done)\s*[\]〗」】)]"
                        # struck through, whatever follows ("~~Import CSV~~ - `done`")
                        r"|^\s*(?:[-*+•]\s*)?~~.+~~"
