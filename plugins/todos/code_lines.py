@@ -15,11 +15,11 @@ the fit saw it folded.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from functools import lru_cache
-from importlib import resources
+
+from mustelid import learn
 
 MODEL_FILE = "code_model.json"
 # At this log-odds or above a line reads as code. Chosen on the fit's own held-out files, not on
@@ -58,8 +58,5 @@ def score(line: str, weights: dict[str, float]) -> float:
 
 @lru_cache(maxsize=1)
 def _weights() -> dict[str, float]:
-    try:
-        text = resources.files(__package__).joinpath(MODEL_FILE).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    return json.loads(text)["weights"]
+    model = learn.packaged(__package__, MODEL_FILE)
+    return model["weights"] if model else {}
