@@ -1110,3 +1110,42 @@ def test_a_call_opening_its_line_against_its_bracket_is_a_statement(tmp_path):
              "# Disable warnings:\n# C4250: 'class1' : inherits 'class2::member' via dominance\n"
              'set(CMAKE_CXX_FLAGS "${CMAKE_CXX_FLAGS} /wd4250")\nendif()\n')
     assert offered(tmp_path, cmake) == ["FIXME: someone needs to look at the Intel compiler options"]
+
+
+def test_what_a_program_can_do_introduced_as_such_is_no_task_but_functionality_alone_may_be(
+        tmp_path):
+    readme = ("Tool keeps a log of boot times. Indeed, it can:\n\n  - Count system startups\n"
+              "  - Report current uptime\n  - Output in csv format\n")
+    assert offered(tmp_path, readme) == []
+    commands = ("Supported functionality:\n\n  * copy files: `fscp`\n  * move files: `fsmv`\n"
+                "\nTODO:\n  * remove files\n")
+    assert offered(tmp_path, commands) == ["* remove files"]
+    # "Functionality:" alone heads a TODO file's wished features; "It will:" plans.
+    wished = ("Functionality:\n- freeze process tree and mark processes to kill\n"
+              "- make search box small\n")
+    assert offered(tmp_path, wished) == ["- freeze process tree and mark processes to kill",
+                                         "- make search box small"]
+    plan = "In 2.0 it will:\n- Count system startups\n- Report current uptime\n"
+    assert offered(tmp_path, plan) == ["- Count system startups", "- Report current uptime"]
+
+
+def test_code_without_any_comment_or_tag_asks_nothing_but_a_tag_in_any_case_keeps_it_read(
+        tmp_path):
+    tcl = ("    method retrieve {target proc} {\n\tset result [list proc $proc]\n"
+           "\tset formals {}\n\tforeach arg [send $target [list ::info args $proc]] {\n"
+           "\t\tlappend formals $arg\n\t}\n\tsend $target ::catch {::unset __default_arg__}\n"
+           "\tlappend result $formals\n\tlappend result [send $target [list ::info body $proc]]\n"
+           "\treturn $result\n    }\n")
+    assert comments_of_code(tcl.splitlines()) == [""] * len(tcl.splitlines())
+    assert offered(tmp_path, tcl) == []
+    # A tag the patterns do not take for one (mixed case inside XML's escapes): still read.
+    xml = tcl.replace("\tset formals {}\n", "\tset formals {} ;# &lt;!--ToDo: list entries--&gt;\n")
+    assert comments_of_code(xml.splitlines()) != [""] * len(xml.splitlines())
+
+
+def test_a_menu_bar_with_a_bar_ocr_joined_to_it_is_furniture():
+    from mustelid.plugins.todos.lines import chrome
+    assert chrome("File Edit Search View Document Help Warning: you are using the root account.")
+    assert chrome("File Edit View Help")
+    assert not chrome("File Edit menu should have Undo")
+    assert not chrome("- File Edit View bugs upstream")

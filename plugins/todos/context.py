@@ -106,7 +106,15 @@ _TITLE_WORDS = 8
 # the features are still to come.
 # "Some examples of sneaky ways to use devtodo:": what follows shows how, it asks nothing.
 # "Summary of the steps:", "Overview:": what the thing does, unless what is left is summed up.
+# "Supported functionality:", "Indeed, it can:": what a program does, as a README or a manual
+# introduces it. "Functionality:" alone heads a TODO file's wished features, and "This
+# includes:" a roadmap's work (notes-fresh17, 23): neither is enough.
 _DESCRIBES = re.compile(r"(?i)\bfeatures?\b(?!\s+(?:fix|request|wish))[^:]{0,40}:\s*$"
+                        r"|\b(?:supported|available|main|key|current|existing|basic|core)\s+"
+                        r"(?:functionality|functions|capabilities|operations|commands)\b"
+                        r"[^:]{0,40}:\s*$"
+                        r"|\b(?:it|this|they|which)\s+(?:can|supports|provides|offers)\b"
+                        r"[^.:]{0,30}:\s*$"
                         r"|\b(?:examples?|for instance)\b[^:]{0,40}:\s*$"
                         r"|\b(?:summary|overview)\b(?![^:]*\b(?:to ?do|left|remaining|"
                         r"planned|open)\b)[^:]{0,40}:\s*$")

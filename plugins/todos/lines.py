@@ -146,14 +146,14 @@ _VERBS |= set("""revise rephrase reword correct modify cleanup polish finalise f
 streamline harmonise harmonize standardise standardize""".split())
 # Screen furniture of a photographed editor or terminal, never a task: key help ("^O Write Out",
 # "M-U Undo"), a status message in brackets ("[ Read 15 lines ]"), a menu bar (four or more
-# capitalised words and nothing else: "File Edit Options Buffers Tools Help"), a pager's status
-# line ("notes.txt (END)", "--More--(40%)", "lines 1-24/80 byte 1510").
+# capitalised words and nothing else: "File Edit Options Buffers Tools Help"; from "File Edit"
+# on, whatever bar OCR joined to it), a pager's status line ("notes.txt (END)", "--More--(40%)").
 # A menu's name may join words by a hyphen (Emacs's "Emacs-Lisp" menu in a Lisp buffer).
 _MENU = r"[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
 MENU_BAR = re.compile(rf"^\s*(?:{_MENU}\s+){{3,}}{_MENU}\s*$")
 _CHROME = re.compile(r"(?:^|\s)(?:\^|M-)[A-Z\\_]\b|^\s*\[.*\]\s*$"
                      r"|^[^\[\]]{1,40}\s\]\s*$|^\s*\[\s[^\[\]]{1,40}$"   # one bracket lost by OCR
-                     r"|" + MENU_BAR.pattern +
+                     r"|" + MENU_BAR.pattern + rf"|^\s*File\s+Edit(?:\s+{_MENU}){{2,}}\s"
                      r"|\(END\)\s*$|^\s*--\s?More\s?--|^\s*(?:\S+\s+)?lines \d+-\d+/\d+"
                      # an editor's settings for the file: "-*- mode: indented-text -*-", "vim: set"
                      r"|-\*-.*-\*-|(?:^|\s)(?:vim?|ex):\s*set?\s"

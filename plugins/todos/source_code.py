@@ -163,6 +163,8 @@ _LETTER = re.compile(r"[^\W\d_]")
 _TAG_ALONE = re.compile(r"^\W*(?i:t[o0]d[o0]|fixme|xxx|tbd)\W*$")    # a tag and nothing else
 _CODE_MIN = 3            # statements a source file shows at least ...
 _CODE_SHARE = 0.5        # ... and the share of its lines outside comments they make
+_BARE_MIN, _BARE_SHARE = 6, 0.8
+_ANY_TAG = re.compile(r"(?i)(?<![^\W_])(?:t[o0]d[o0]|fixme|xxx|hack|tbd)(?![^\W_])")
 
 
 def comments_of_code(raw: list[str]) -> list[str]:
@@ -200,7 +202,8 @@ def comments_of_code(raw: list[str]) -> list[str]:
     statements |= requests
     if not (len(heads) >= _HEADERS or len(requests) >= _HEADERS
             or titled and len(statements) >= _CODE_MIN
-            or _is_source(comments, statements | coded, rest + sorted(coded))):
+            or _is_source(comments, statements | coded, rest + sorted(coded))
+            or _bare_code(raw, statements, rest)):
         # Outside a source file, a value bound to a name is still code, never a task:
         # '__slots__ = ("extras", "marker")' under a TODO comment.
         return ["" if _bound(line) or _setting(line) else line for line in raw]
@@ -230,6 +233,13 @@ def _is_source(comments: dict[int, str], statements: set[int], rest: list[int]) 
     lines: an excerpt of a function's long comment)."""
     return bool(comments) and bool(statements) and len(statements) >= _CODE_SHARE * len(rest) \
         and (len(statements) >= _CODE_MIN or len(comments) >= _CODE_MIN)
+
+
+def _bare_code(raw: list[str], statements: set[int], rest: list[int]) -> bool:
+    """Code with no comment at all, nearly every line a statement, and no tag anywhere, in any
+    case ("<!--ToDo: list entries-->" inside XML's escapes)."""
+    return len(statements) >= _BARE_MIN and len(statements) >= _BARE_SHARE * len(rest) \
+        and not any(_ANY_TAG.search(line) for line in raw)
 
 
 def _tagged(raw: list[str], comments: dict[int, str], statements: set[int]) -> set[int]:
