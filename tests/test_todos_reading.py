@@ -1149,3 +1149,14 @@ def test_a_menu_bar_with_a_bar_ocr_joined_to_it_is_furniture():
     assert chrome("File Edit View Help")
     assert not chrome("File Edit menu should have Undo")
     assert not chrome("- File Edit View bugs upstream")
+
+
+def test_a_notes_first_line_that_names_the_list_is_its_title_not_an_item(tmp_path):
+    note = "LIST OF IDEAS AND TODO ITEMS FOR BABEL\n\n* Add more tests.\n* Implement more encodings.\n"
+    assert offered(tmp_path, note) == ["* Add more tests.", "* Implement more encodings."]
+    # A tag before a task, a name with the task after a dash, a sentence that mentions the tag.
+    assert offered(tmp_path, "TODO: fix the parser\n- add tests\n")[0] == "TODO: fix the parser"
+    assert offered(tmp_path, "Todo - call the bank about the card\n- add tests\n")[0] \
+        == "Todo - call the bank about the card"
+    assert not items._list_title("Look out for TODO-Directives in the sources (grep TODO src/*)")
+    assert items._list_title("GLHACK TODO")

@@ -71,6 +71,7 @@ SHORT_WORDS = 10         # an item of more words is a sentence of prose, not a l
 _SIBLINGS_MIN = 2        # task-like items a note needs before its other items count (rule 3)
 _SIBLINGS_SHARE = 1 / 3  # ... and the share of its short items they must make
 _TITLE_WORDS = 4         # a section title names a topic in a few words
+_LIST_TITLE_WORDS = 8    # a list's own title ("LIST OF IDEAS AND TODO ITEMS FOR BABEL")
 
 
 @dataclass
@@ -218,7 +219,8 @@ def ranked(lines: list[Line], excluded: set[int], listed: set[int],
     out: list[tuple[int, int, str]] = []      # (rank, first line, quote)
     for n, it in enumerate(found):
         first = it.lines[0]
-        if n in titles or n in contents or first == start or _before_list(it, start):
+        if n in titles or n in contents or first == start or _before_list(it, start) \
+                or n == 0 and len(found) > 1 and _list_title(it.quote):
             continue     # the list's own heading ("-- TODO for IceWM."), what the note describes
         if task_like(it.quote):
             out.append((0, first, it.quote))
@@ -286,6 +288,15 @@ def _contents(found: list[Item], lines: list[Line]) -> set[int]:
 
 def _words(text: str) -> str:
     return " ".join(_WORD.findall(text.lower()))
+
+
+def _list_title(text: str) -> bool:
+    """A note's first item that names the list and says nothing more ("LIST OF IDEAS AND TODO
+    ITEMS FOR BABEL", "GLHACK TODO"): its title. Not a tag before a task ("TODO: fix it"), nor
+    a name with what to do after a colon or a dash ("Todo - call mum"), nor a sentence that
+    mentions the tag ("Look out for TODO-Directives in the sources (grep TODO src/*)")."""
+    return names_todo_list(text) and not tagged(text) and not asks(text) \
+        and not re.search(r":|\s[-–—]\s", text) and len(text.split()) <= _LIST_TITLE_WORDS
 
 
 def _before_list(item: Item, start: int | None) -> bool:
