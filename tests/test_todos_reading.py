@@ -1160,3 +1160,12 @@ def test_a_notes_first_line_that_names_the_list_is_its_title_not_an_item(tmp_pat
         == "Todo - call the bank about the card"
     assert not items._list_title("Look out for TODO-Directives in the sources (grep TODO src/*)")
     assert items._list_title("GLHACK TODO")
+
+
+def test_a_line_that_stops_on_a_negated_auxiliary_is_carried_on_below():
+    from mustelid.plugins.todos.items import continues
+    from mustelid.plugins.todos.lines import Line
+    prev = Line("FIXME: the domain stored is the domain of the proxy, we can't")
+    assert continues(prev, Line("check the domain currently :( We assume it's OK"), False, 0)
+    assert not continues(Line("FIXME: the domain stored is the proxy's."),
+                         Line("check the domain currently"), False, 0)

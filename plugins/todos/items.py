@@ -47,7 +47,8 @@ _MODAL_END = re.compile(r"(?i)\b(?:should|must|may|might|could|would|will|shall|
                         r"(?:need|needs|have|has|ought|want|wants) to)$")
 _CUT = re.compile(r"(?:^|\s)(?:" + _NOUN_OPENERS + r"|to|and|or|nor|but|than|as|that|which|who|"
                   r"whose|if|is|are|was|were|be|been|has|have|had|can|could|will|would|should|"
-                  r"must|may|might|not|like|e\.g\.|i\.e\.)$"
+                  r"must|may|might|not|like|e\.g\.|i\.e\.|cannot|(?:can|won|don|doesn|didn|isn|"
+                  r"aren|shouldn|mustn|couldn|wouldn)['’]t)$"
                   r"|[,&+(\[{/]$", re.I)
 # A line opening on a conjunction in lower case carries on the sentence the line above left
 # without an end, whatever the note's width: no entry starts "and ...".
