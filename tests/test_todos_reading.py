@@ -1169,3 +1169,17 @@ def test_a_line_that_stops_on_a_negated_auxiliary_is_carried_on_below():
     assert continues(prev, Line("check the domain currently :( We assume it's OK"), False, 0)
     assert not continues(Line("FIXME: the domain stored is the proxy's."),
                          Line("check the domain currently"), False, 0)
+
+
+def test_an_editors_key_help_does_not_keep_the_code_it_shows_from_reading_as_source(tmp_path):
+    # As OCR reads Octave in nano (a picture of notes-fresh44): its key help's labels on lines
+    # of their own outnumber the statements.
+    nano = ("nano rlocus.m\nGNU nano 7.2\nrlocus.m\n## TODO: untangle spaghetti code\n"
+            "if (nargin < 1 ll nargin > 4)\nprint_usage ();\nendif\n"
+            "## Convert the input to a transfer function if necessary\n"
+            "[num, den] = tfdata (sys, \"vector\");\n# extract numerator/denominator polynomials\n"
+            "lnum = length (num);\n## equalize length of num, den polynomials\n"
+            "[ Read 18 lines ]\n^G\nHelp\nWrite Out\nWhere Is\nCut\nExecute\nLocation\nM-U\n"
+            "Undo\nM-A\nSet Mark\nExit\nRead File\nReplace\nPaste\nJustify\nGo To Line\nM-E\n"
+            "Redo\nCopy\n")
+    assert offered(tmp_path, nano) == ["TODO: untangle spaghetti code"]

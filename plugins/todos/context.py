@@ -367,11 +367,15 @@ def key_help_lines(lines: list[str]) -> set[int]:
     short Title Case labels ("Write Out", "Go To Line"); and a table of a program's commands,
     three rows or more ("BACK<tab>Close current buffer and return ...")."""
     rows = {i for i, l in enumerate(lines) if _COMMAND_ROW.match(l)}
-    if len(rows) < 3:
-        rows = set()
+    return key_labels(lines) | (rows if len(rows) >= 3 else set())
+
+
+def key_labels(lines: list[str]) -> set[int]:
+    """An editor's key help's labels: short Title Case lines, on a screen with three or more
+    lone key chords."""
     if sum(1 for l in lines if _KEY_CHORD.match(l)) < 3:
-        return rows
-    return rows | {i for i, l in enumerate(lines) if _TITLE_CASE.match(l)}
+        return set()
+    return {i for i, l in enumerate(lines) if _TITLE_CASE.match(l)}
 
 
 def release_history(lines: list[str]) -> set[int]:

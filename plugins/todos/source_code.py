@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 # An editor's menu bar ("File Edit View Search Tools Help") and the rest of a screen's furniture.
+from .context import key_labels
 from .lines import MENU_BAR, chrome
 from .code_lines import reads_as_code
 
@@ -187,8 +188,12 @@ def comments_of_code(raw: list[str]) -> list[str]:
     # The window's furniture in a picture of an editor (its menu bar, its mode line) is neither
     # (notes-fresh36: Emacs's menu bar and mode line kept an Emacs Lisp file from reading as
     # code).
+    # So is an editor's key help ("^G Help", "Write Out" on lines of their own: nano, a picture of
+    # an Octave file in it, notes-fresh39 and 44).
+    furniture = key_labels(raw)
     rest = [i for i, line in enumerate(raw) if line.strip() and i not in comments
-            and (_LETTER.search(line) or _statement(line)) and not chrome(line)]
+            and (_LETTER.search(line) or _statement(line)) and not chrome(line)
+            and i not in furniture]
     heads = {i for i in rest if _HEADER.match(raw[i])}
     statements = heads | {i for i in rest if i in settings
                           or _statement(raw[i]) or _reads_as_code(raw[i])}
