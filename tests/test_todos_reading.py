@@ -1183,3 +1183,31 @@ def test_an_editors_key_help_does_not_keep_the_code_it_shows_from_reading_as_sou
             "Undo\nM-A\nSet Mark\nExit\nRead File\nReplace\nPaste\nJustify\nGo To Line\nM-E\n"
             "Redo\nCopy\n")
     assert offered(tmp_path, nano) == ["TODO: untangle spaghetti code"]
+
+
+def test_fortran_comments_and_a_since_release_heading_ask_nothing(tmp_path):
+    fortran = ("   call codes_open_file(ifile, &\n        'data.grib2', 'r')\n\n"
+               "   ! count the messages in the file\n   call codes_count_in_file(ifile, n)\n"
+               "   allocate (igrib(n))\n\n   ! we can close the file\n"
+               "   call codes_close_file(ifile)\n   DO i = 1, n\n"
+               "      write (*, *) 'processing message number ', i\n   END DO\n")
+    assert offered(tmp_path, fortran) == []
+    tagged = fortran.replace("! we can close the file", "! TODO: close the file earlier")
+    assert offered(tmp_path, tagged) == ["TODO: close the file earlier"]
+    news = ("Current version is 0.4.8\n\nSince 0.4.8:\n==============\n\n"
+            "  o relative link during framework installing\n  o handle also PNG images\n"
+            "  o use GSMimeDocument to decode base64 instead of custom code\n"
+            "  o fixed deleting of a person\n")
+    assert offered(tmp_path, news) == []
+
+
+def test_a_note_the_model_sets_aside_still_offers_the_lines_its_writer_tagged(
+        tmp_path, monkeypatch):
+    from mustelid.plugins.todos import task as todos_task
+    monkeypatch.setattr(todos_task, "judged", lambda lines: {"features": {}, "has_todos": 0.01})
+    sql = ("\tstatus text\n\t\tnot null\n\t\tdefault 'submitted'\n);\n\n"
+           "-- FIXME: we need a trigger that allows UPDATEs on \"status\" only\n\n"
+           "comment on table form_job_queue is\n\t'queue of forms';\n")
+    assert offered(tmp_path, sql) == ['-- FIXME: we need a trigger that allows UPDATEs on "status" '
+                                      'only']
+    assert offered(tmp_path, "Our history\nIt began in 2001.\nWe moved in 2004.\nThen grew.\n") == []

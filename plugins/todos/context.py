@@ -167,6 +167,9 @@ def _one_edit(a: str, b: str) -> bool:
 # A release's heading ("v 0.9", "2.1.3 (2019-04-02)", "Version 1.2:"): what follows records it.
 _VERSION = re.compile(r"(?i)^\W*(?:v|version|release)?\.?\s*\d+(?:\.\d+)+[a-z\d.+~-]*"
                       r"\s*(?:\(.{0,30}\))?\W*$")
+# "Since 0.4.8:", "Changes in 2.1", "New in version 3.0": what a release brought, listed below.
+_SINCE = re.compile(r"(?i)^\W*(?:since|new in|changes (?:in|since|from))\s+(?:v|version|release)?"
+                    r"\.?\s*\d+(?:\.\d+)+\S*\s*:?\W*$")
 
 # A command's name in capitals, then what it does (w3m's "BACK  Close current buffer ..."); not
 # an outline's keyword ("TODO Fix this list").
@@ -319,7 +322,7 @@ def _described_lists(lines: list[str], gaps: set[int]) -> set[int]:
     current: list[int] | None = None
     shape = None
     for i, line in enumerate(lines):
-        if (_introduces(line) and not _intends(line)) or _VERSION.match(line) \
+        if (_introduces(line) and not _intends(line)) or _VERSION.match(line) or _SINCE.match(line) \
                 or _RECORDS.search(line):
             current, shape = [i], None     # the line that opens it is no task either
             found.append(current)

@@ -21,8 +21,8 @@ from .code_lines import reads_as_code
 # note whose lines mostly start with them is a list.
 # A list mark right after the prefix is a list in the comment: OCR drops the space ("#- item").
 # A tag right after the prefix is a comment too ("#TODO: use gconftool-2 ...").
-# troff's comment is .\" (a man page's source).
-COMMENT = re.compile(r'^(\s*)(#+|//+|--|;+|%+|"|[.\']\\")(?=\s|$|[-*•](?=\s|\w)|(?:TODO|FIXME|XXX)\b)\s?')
+# troff's comment is .\" (a man page's source); Fortran's and X resources' is "!".
+COMMENT = re.compile(r'^(\s*)(#+|//+|--|;+|%+|!+|"|[.\']\\")(?=\s|$|[-*•](?=\s|\w)|(?:TODO|FIXME|XXX)\b)\s?')
 # A statement of a programming language, whatever the language: a line ending a statement or
 # opening or closing a block, brackets alone, an assignment to a name, an import, a return or
 # raise, a definition, a control-flow header ending in ":", a preprocessor line, a method call

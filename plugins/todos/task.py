@@ -29,6 +29,7 @@ from .lines import Line, done_lines, quote_head, source_layout, squash, title_of
 from .parts import shifted, spans
 from .output import MAX_CANDIDATES, Todo, TodoList
 from .routing import todo_fit
+from .tags import tagged
 
 
 class Todos(Task):
@@ -67,8 +68,7 @@ class Todos(Task):
         note = judged(lines)
         if silent:
             note["has_todos"] = None        # ruled out already
-        aside = note["has_todos"] is not None \
-            and note["has_todos"] < settings.get("note_threshold", THRESHOLD)
+        aside, doubted = _verdict(lines, note.get("has_todos"), settings)
         finished = done_lines(lines, [line.indent for line in layout])   # never a todo
         # What the note as a whole says: a changelog or a features list asks nothing, key help
         # is furniture, and a to-do list's unmarked short lines are its items (context.py).
@@ -78,9 +78,7 @@ class Todos(Task):
             | commit_lines(layout) | credit_lines(layout) | sections_without_tasks(layout) \
             | change_lists(layout) | org_parents(lines) \
             | (set(range(len(lines))) if silent else set())
-        ruled_out |= sentence_rests(layout, ruled_out)
-        if note["has_todos"] is not None and note["has_todos"] < settings.get("note_doubt", DOUBTFUL):
-            ruled_out |= unmarked(lines)      # a doubted note: its marked items, not its prose
+        ruled_out |= sentence_rests(layout, ruled_out) | doubted
         listed = listed_items(lines, ruled_out)
         today = _reference_day(seen_at, ctx)
         order = settings.get("date_order", "DMY")
@@ -301,6 +299,21 @@ class Todos(Task):
             for t in result.todos
         ])
 
+
+
+def _verdict(lines: list[str], p_todos: float | None, settings: dict[str, Any]
+             ) -> tuple[bool, set[int]]:
+    """What the note model's P(to-dos) does to a note: whether it is set aside (not reviewed),
+    and the lines a doubt rules out (a doubted note: its marked items, not its prose). A line
+    its writer tagged ("-- FIXME: we need a trigger ...") is read whatever the model says of the
+    rest: such a note is not set aside, and only its tagged lines are offered."""
+    if p_todos is None:
+        return False, set()
+    if p_todos < settings.get("note_threshold", THRESHOLD):
+        if not any(map(tagged, lines)):
+            return True, unmarked(lines)   # what is kept for the router is doubted too
+        return False, {i for i, line in enumerate(lines) if not tagged(line)}
+    return False, unmarked(lines) if p_todos < settings.get("note_doubt", DOUBTFUL) else set()
 
 
 def _reference_day(seen_at: str | None, ctx: TaskContext) -> dt.date:
