@@ -158,8 +158,9 @@ def _gutter(rows: list[list[OcrLine]], width: float) -> set[int]:
     return {id(e[2]) for e in by_row}
 
 
-# A gutter's number read in one box with its line's text ("117# TODO: ...", "119def lmap(").
-_GLUED = re.compile(r"(\d{1,5})(?=[^\d\s.,])")
+# A gutter's number read in one box with its line's text ("117# TODO: ...", "119def lmap(", with a
+# space: "12 # ToD0: ...").
+_GLUED = re.compile(r"(\d{1,5}) ?(?=[^\d\s.,])")
 
 
 def _unglued(rows: list[list[OcrLine]], gutter: set[int], edge: int) -> list[list[OcrLine]]:

@@ -61,8 +61,12 @@ def test_a_gutter_number_read_in_one_box_with_its_line_is_dropped():
 
     out = laid_out_text(page("117# TODO: tree-seq equivalent"))
     assert "# TODO: tree-seq equivalent" in out and not any(t.startswith("117") for t in out)
+    # Read with a space between (Vim's gutter, notes-fresh43): dropped the same way.
+    out = laid_out_text(page("117 # ToD0: implement the multi-level version"))
+    assert "# ToD0: implement the multi-level version" in out
     # A number that does not count between its neighbours is the line's own text.
     assert "90# x" in laid_out_text(page("90# x"))
+    assert "90 apples" in laid_out_text(page("90 apples"))
 
 
 def test_numbers_that_do_not_count_up_down_one_column_are_text():

@@ -1211,3 +1211,8 @@ def test_a_note_the_model_sets_aside_still_offers_the_lines_its_writer_tagged(
     assert offered(tmp_path, sql) == ['-- FIXME: we need a trigger that allows UPDATEs on "status" '
                                       'only']
     assert offered(tmp_path, "Our history\nIt began in 2001.\nWe moved in 2004.\nThen grew.\n") == []
+
+
+def test_a_plans_file_name_names_a_to_do_list():
+    assert names_todo_list("less ROADMAP.md") and names_todo_list("~/src/WISHLIST.txt - Mousepad")
+    assert not names_todo_list("roadmaps are nice") and not names_todo_list("less README.md")

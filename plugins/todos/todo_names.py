@@ -20,7 +20,8 @@ _TODO_NAMES = (
                r"|^\W*(?:features|things|ideas)\s+to\s+(?:add|implement|do)(?:\s*\([^)]*\))?\s*:?\W*$"),
     # A file name as an editor's title bar shows it ("~/notes/idle-todo.txt - Mousepad"),
     # not a word that only contains the letters ("autodoc.txt", "mastodon.txt").
-    re.compile(r"(?i)(?:^|[\s/\\(\[])[\w.-]*\bto-?do(?:s|-?list)?\b[\w.-]*\."
+    # A plan's file likewise ("less ROADMAP.md", "WISHLIST.txt").
+    re.compile(r"(?i)(?:^|[\s/\\(\[])[\w.-]*\b(?:to-?do(?:s|-?list)?|road-?map|wish-?list)\b[\w.-]*\."
                r"(?:txt|md|markdown|org|rst|text|todo)\b"),
 )
 
