@@ -113,7 +113,7 @@ _DESCRIBES = re.compile(r"(?i)\bfeatures?\b(?!\s+(?:fix|request|wish))[^:]{0,40}
                         r"|\b(?:supported|available|main|key|current|existing|basic|core)\s+"
                         r"(?:functionality|functions|capabilities|operations|commands)\b"
                         r"[^:]{0,40}:\s*$"
-                        r"|\b(?:it|this|they|which)\s+(?:can|supports|provides|offers)\b"
+                        r"|\b(?:it|this|they|which)\s+(?:can|supports|provides|offers|implements)\b"
                         r"[^.:]{0,30}:\s*$"
                         r"|\b(?:examples?|for instance)\b[^:]{0,40}:\s*$"
                         r"|\b(?:summary|overview)\b(?![^:]*\b(?:to ?do|left|remaining|"

@@ -207,7 +207,8 @@ def comments_of_code(raw: list[str]) -> list[str]:
     statements |= requests
     if not (len(heads) >= _HEADERS or len(requests) >= _HEADERS
             or titled and len(statements) >= _CODE_MIN
-            or _is_source(comments, statements | coded, rest + sorted(coded))
+            or _is_source(comments or _lost_marks(raw, rest, statements), statements | coded,
+                          rest + sorted(coded))
             or _bare_code(raw, statements, rest)):
         # Outside a source file, a value bound to a name is still code, never a task:
         # '__slots__ = ("extras", "marker")' under a TODO comment.
@@ -238,6 +239,13 @@ def _is_source(comments: dict[int, str], statements: set[int], rest: list[int]) 
     lines: an excerpt of a function's long comment)."""
     return bool(comments) and bool(statements) and len(statements) >= _CODE_SHARE * len(rest) \
         and (len(statements) >= _CODE_MIN or len(comments) >= _CODE_MIN)
+
+
+def _lost_marks(raw: list[str], rest: list[int], statements: set[int]) -> dict[int, str]:
+    """With no comment found, the lines a tag opens outside the statements: comments whose
+    mark OCR lost (Vim's '" FIXME:' read as "FIXME:"), which make the code around them a source
+    file's."""
+    return {i: raw[i] for i in rest if i not in statements and _LEADING_TAG.match(raw[i])}
 
 
 def _bare_code(raw: list[str], statements: set[int], rest: list[int]) -> bool:
