@@ -1226,3 +1226,21 @@ def test_code_whose_comment_marks_ocr_lost_is_source_when_a_tag_opens_a_line():
            "function! textobj#user#select(pattern, flags, previous_mode)",
            "let pft = searchpos(a:pattern, 'ceW')", "call cursor(ORIG_POS)"]
     assert [line for line in comments_of_code(vim) if line] == ["FIXME: countable."]
+
+
+def test_a_functions_argument_list_and_a_readmes_links_are_no_tasks(tmp_path):
+    tcl = ("# xslt::process::transform --\n#\n#\tPerform an XSL Transformation.\n#\n# TODO:\n"
+           "#\tReturn messages\n#\tGenerate dependency documents.\n#\n# Arguments:\n"
+           "#\tsrc\tLocation of source document\n#\tparams\tParameters (nodelist)\n"
+           "#\targs\tnot needed\n")
+    found = offered(tmp_path, tcl)
+    assert found and found[0].startswith("Return messages")
+    assert not any(word in q for q in found for word in ("Location", "nodelist", "needed"))
+    readme = ("* `The Hy homepage <http://hylang.org>`__\n"
+              "* `Try Hy with a web console <http://hylang.org/try-hy>`__\n"
+              "* Code: https://github.com/hylang/hy\n.. _Lua: http://lua.org/\n"
+              "* [Docs](https://example.org/docs)\n")
+    assert offered(tmp_path, readme) == []
+    # A task that names an address is still a task.
+    assert offered(tmp_path, "TODO:\n* Port the docs to https://example.org/new\n") == [
+        "* Port the docs to https://example.org/new"]

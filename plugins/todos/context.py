@@ -137,6 +137,10 @@ _ADVISES = re.compile(_ADVICE + r"[^:]{0,40}:\s*$")
 _PROCEDURE = re.compile(r"(?i)(?:\byou (?:can|may|might|could|will)\b|\bas follows\b|"
                         r"\bthe following steps\b|^\W*to (?:install|build|compile|use|run|"
                         r"set ?up|configure|enable|uninstall|upgrade)\b)[^:]*:\s*$")
+# "# Arguments:", "Returns:", "Side effects:": a function's documentation follows, one entry a
+# parameter ("src  Location of source document"), not a task.
+_API_DOC = re.compile(r"(?i)^\W*(?:arguments|args|parameters|params|returns?|results?|side effects|"
+                      r"raises|throws|exceptions)\s*:\s*$")
 _ADVICE_WORDS = re.compile(_ADVICE)
 _ADVICE_TITLE_WORDS = 4
 _DECORATION = re.compile(r"^[\W_]+")
@@ -344,7 +348,8 @@ def _introduces(line: str) -> bool:
     """Does the line open a list that describes or advises: ``_DESCRIBES``, ``_ADVISES``,
     ``_PROCEDURE``, or a title of a few words that names advice ("** Coding standards")?"""
     title = _DECORATION.sub("", line)
-    return bool(_DESCRIBES.search(line) or _ADVISES.search(line) or _PROCEDURE.search(line)) or (
+    return bool(_DESCRIBES.search(line) or _ADVISES.search(line) or _PROCEDURE.search(line)
+                or _API_DOC.match(line)) or (
         len(title.split()) <= _ADVICE_TITLE_WORDS and bool(_ADVICE_WORDS.search(title))
         and not re.search(r"[.!?]\W*$", title) and not task_like(title))
 
