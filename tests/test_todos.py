@@ -597,6 +597,7 @@ def test_real_daemon_files_todos_and_the_cli_completes_and_exports_them(home, re
     "= [『done] void type", "= done] correct use of fused types", "- (done] call the bank",
     # a done remark in brackets in any case, as OCR reads it
     "(DoNE: Fixed thanks to another related bug found by NEM).", "Port it [DONE in 2.1]",
+    ">> Done for the server.", "> done: the client",
 ])
 def test_a_line_marked_done_is_done(line):
     assert done_lines(["Things to do:", line]) == {1}

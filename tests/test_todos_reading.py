@@ -1244,3 +1244,12 @@ def test_a_functions_argument_list_and_a_readmes_links_are_no_tasks(tmp_path):
     # A task that names an address is still a task.
     assert offered(tmp_path, "TODO:\n* Port the docs to https://example.org/new\n") == [
         "* Port the docs to https://example.org/new"]
+
+
+def test_a_pagers_status_line_naming_the_file_is_no_to_do_heading(tmp_path):
+    # `less TODO` ends with "TODO (END)": the list is above it, not below.
+    page = ("CORE COMMANDS\n\n- none\nEXTENSIONS\n\n- Cryptography: hash functions, block ciphers.\n"
+            "- Gdlib\nREFERENCES SYSTEM\n\n- Unify ref/getref/setref under a single [ref] command.\n"
+            "TODO (END)\n")
+    found = offered(tmp_path, page)
+    assert "- Gdlib" in found and any(q.startswith("- Unify") for q in found)

@@ -195,8 +195,9 @@ def todo_list_start(lines: list[str]) -> int | None:
 
 
 def todo_heading(lines: list[str]) -> int | None:
-    """The first line that is a to-do list's heading alone ("TODO", "Things to do:")."""
-    return next((i for i, line in enumerate(lines) if _TODO_HEADING.match(line)), None)
+    """The first line that is a to-do list's heading alone ("TODO", "Things to do:"); not a
+    pager's status line naming the file ("TODO (END)" under the list, in `less`)."""
+    return next((i for i, l in enumerate(lines) if _TODO_HEADING.match(l) and not chrome(l)), None)
 
 
 def listed_items(lines: list[str], excluded: set[int]) -> set[int]:

@@ -312,7 +312,7 @@ def title_of(quote: str) -> str:
 # todo.txt's mark of a finished task ("x 2026-12-01 call the bank"), an x in the margin.
 _TICKED = re.compile(r"^\s*(?:[-*+•]\s*)?(?:\[[xX✓✔]\]|[☑✓✔✅]|x\s+[\w(])")
 _DONE_TAG = re.compile(r"\bDONE\b|\((?i:done)\b[^)]*\)|\[(?i:done)\b[^\]]*\]"  # OCR: "(DoNE:"
-                       r"|^\s*(?:[-*+•]\s*)?(?:Done|done)\s*[:\-–]"
+                       r"|^\s*(?:[-*+•>]+\s*)?(?:Done|done)(?:\s*[:\-–]|\s+for\s+the\b)"
                        # "[done]" opening the line, its brackets misread ("= [『done] void type")
                        r"|^\W{0,4}(?:done|Done)\s*[\]〗」】)]"
                        # struck through, whatever follows ("~~Import CSV~~ - `done`")
