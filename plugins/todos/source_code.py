@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 
-# An editor's menu bar ("File Edit View Search Tools Help") and the rest of a screen's furniture.
 from .context import key_labels
+# An editor's menu bar ("File Edit View Search Tools Help") and the rest of a screen's furniture.
 from .lines import MENU_BAR, chrome
 from .code_lines import reads_as_code
 
@@ -164,6 +164,8 @@ _LETTER = re.compile(r"[^\W\d_]")
 _TAG_ALONE = re.compile(r"^\W*(?i:t[o0]d[o0]|fixme|xxx|tbd)\W*$")    # a tag and nothing else
 _CODE_MIN = 3            # statements a source file shows at least ...
 _CODE_SHARE = 0.5        # ... and the share of its lines outside comments they make
+# Code with no comment at all asks nothing from this many statements making this share of its
+# lines (``_bare_code``; at half, a TODO file whose items name "#else" read as code).
 _BARE_MIN, _BARE_SHARE = 6, 0.8
 _ANY_TAG = re.compile(r"(?i)(?<![^\W_])(?:t[o0]d[o0]|fixme|xxx|hack|tbd)(?![^\W_])")
 
