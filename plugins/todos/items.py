@@ -66,13 +66,14 @@ _WRAPPED = 0.8           # ... and a line this close to its width was wrapped th
 # A reference, not an entry: a link target (".. _Lua: http://lua.org/", "[docs]: https://..."),
 # a link alone in markup ("* `Try Hy with a web console <http://hylang.org/try-hy>`__", "[Home]
 # (https://...)") or a name of two or three words over its address ("* Code: https://...").
+_URL = r"(?:https?://|www\.)"
 _REFERENCE = re.compile(r"(?i)^\W*(?:\.\.\s+_[^:]{1,60}:|\[[^\]]{1,60}\]:)\s*\S"
-                        r"|^\W*`[^`<]{1,80}<(?:https?://|www\.)[^>]+>`_{0,2}\W*$"
-                        r"|^\W*\[[^\]]{1,80}\]\((?:https?://|www\.)[^)]+\)\W*$"
-                        r"|^\W*(?:[^\W\d_][\w-]*\s+){0,2}[^\W\d_][\w-]*:\s+(?:https?://|www\.)\S+\s*$")
+                        rf"|^\W*`[^`<]{{1,80}}<{_URL}[^>]+>`_{{0,2}}\W*$"
+                        rf"|^\W*\[[^\]]{{1,80}}\]\({_URL}[^)]+\)\W*$"
+                        rf"|^\W*(?:[^\W\d_][\w-]*\s+){{0,2}}[^\W\d_][\w-]*:\s+{_URL}\S+\s*$")
 # A link or a mail address alone ("wmaker-dev@lists.windowmaker.org" under "feel free to mail
 # them to:"): where to read or write, no entry.
-_LINK_ONLY = re.compile(r"(?i)^\W*(?:(?:https?://|www\.)\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+\W*)\s*$")
+_LINK_ONLY = re.compile(rf"(?i)^\W*(?:{_URL}\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+\W*)\s*$")
 _SECTION = re.compile(r"^\s*(\d{1,3})\.\s")       # "2. libcurl - multi interface"
 _SUBSECTION = re.compile(r"^\s*\d{1,3}\.\d{1,3}\b")  # "2.1 More non-blocking"
 SHORT_WORDS = 10         # an item of more words is a sentence of prose, not a list entry

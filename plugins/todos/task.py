@@ -310,9 +310,10 @@ def _verdict(lines: list[str], p_todos: float | None, settings: dict[str, Any]
     if p_todos is None:
         return False, set()
     if p_todos < settings.get("note_threshold", THRESHOLD):
-        if not any(map(tagged, lines)):
+        marked = {i for i, line in enumerate(lines) if tagged(line)}
+        if not marked:
             return True, unmarked(lines)   # what is kept for the router is doubted too
-        return False, {i for i, line in enumerate(lines) if not tagged(line)}
+        return False, set(range(len(lines))) - marked
     return False, unmarked(lines) if p_todos < settings.get("note_doubt", DOUBTFUL) else set()
 
 
