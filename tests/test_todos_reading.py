@@ -1253,3 +1253,50 @@ def test_a_pagers_status_line_naming_the_file_is_no_to_do_heading(tmp_path):
             "TODO (END)\n")
     found = offered(tmp_path, page)
     assert "- Gdlib" in found and any(q.startswith("- Unify") for q in found)
+
+
+def test_emacs_frame_title_and_a_menu_bar_cut_to_file_edit_are_furniture():
+    # Pictures of Emacs (notes-fresh49, 50): its frame's title and a menu bar OCR cut short.
+    from mustelid.plugins.todos.lines import chrome
+    assert chrome("TODO.org - GNU Emacs at vm")
+    assert chrome("HTML.pmod - GNU Emacs at build-host")
+    assert chrome("File Edit")
+    assert not chrome("File Edit should have an Undo entry")
+    assert not chrome("Write about GNU Emacs at the meeting")
+
+
+def test_nanos_title_makes_its_key_help_furniture_when_ocr_lost_the_chords(tmp_path):
+    # A dark nano window (notes-fresh50): no "^G" survived OCR, the labels stand alone and
+    # outnumbered the statements, so the code's lines were offered as tasks.
+    nano = ("GNU nano 7.2\nvcf.nim\n  for isample in 0..<data.len:\n"
+            "   data[isample] = $(cast[cstring](cs[isample * n_per].addr))\n"
+            "  result = Status.OK\n\nproc set*(f:FORMAT, key:string): Status {.inline.} =\n"
+            "  ## set the format field with the given strings.\n"
+            "  if data.len != f.v.vcf.n_samples:\n   # ToDo: support Number other than 1.\n"
+            "   return Status.IncorrectNumberOfValues\n  var lmax = data[0].len\n"
+            "  for d in data:\n   lmax = max(lmax, d.len)\n  var cstr = newString(lmax)\n"
+            "Read 18 lines\nHelp\nWrite Out\nWhere Is\nCut\nExecute\nLocation\nExit\n"
+            "Read File\nReplace\nPaste\nJustify\nGo To Line\n")
+    assert offered(tmp_path, nano) == ["ToDo: support Number other than 1."]
+
+
+def test_a_legends_status_words_are_no_items(tmp_path):
+    # A TODO file's legend names what its marks mean (notes-fresh51's renrot, 50's monopd).
+    todo = ("TODO SEMANTICS\n\n-\tnot yet\n+\tpartialy done\n^\tpartially implemented\n\n"
+            "BUGS\n\n-  make possible to use the same tag names in the different groups\n\n"
+            "-  print some text on image\n")
+    assert offered(tmp_path, todo) == [
+        "- make possible to use the same tag names in the different groups",
+        "- print some text on image"]
+
+
+def test_a_release_history_under_version_headings_alone_records_changes(tmp_path):
+    # gob2's NEWS (notes-fresh49): each release a heading alone, its changes below, newest first.
+    news = ("2.0.20:\n\t* Require glib 2.4, and change use of the functions\n"
+            "\t* Support for GTK3 (Pedro L. Lucas)\n\n2.0.19:\n"
+            "\t* do not output #line 0 statements (patch from Nick Bowler)\n"
+            "\t* Fix empty file separator\n\n2.0.18:\n\t* Add %ctop{ %} to do what alltop does\n"
+            "\t* Buildfixes for Cygwin (Roland Clobus)\n")
+    assert offered(tmp_path, news) == []
+    roadmap = "0.5:\n\t* Add a plugin API\n\n0.6:\n\t* Port to GTK 4\n"
+    assert offered(tmp_path, roadmap) != []

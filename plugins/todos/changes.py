@@ -3,14 +3,22 @@ supports hardware watchpoints", "* DBX mode has been removed.", notes-fresh13's 
 Read item by item, an entry among them told as an order ("* Remove support for building
 against Python 2, ...") looks like a task; among entries most of which say what changed, it is
 one more change. So is an entry that states what the program does ("Word completion looks for
-candidates in all open buffers."): a features list's.
+candidates in all open buffers."): a features list's. And so is a release history, newest
+first (``release_history``).
 """
 
 from __future__ import annotations
 
 import re
 
-from .lines import MADE, NOW, RECORD, Line, asks, mark_shape, task_verb, without_mark
+from .lines import (MADE, NOW, RECORD, VERSION_ALONE, Line, asks, done_lines, mark_shape,
+                    task_verb, without_mark)
+from .todo_names import names_todo_list
+
+# A release history kept as one line per release, newest first ("1.05  Bugfix: ...", "1.04  Add
+# several functions ...": Perl's Changes files and many others): each entry records what a
+# release did. Versions counting down tell it from a numbered outline ("2.1 Add ...", "2.2 ...").
+_RELEASE_ENTRY = re.compile(r"^\s*v?(\d+(?:\.\d+)+)[a-z]?:?(?:\s+\S|\s*$)")
 
 _MIN_ITEMS = 3
 # A change told in the third person ("o adds agent forwarding support", "fixes ...") and a
@@ -62,3 +70,22 @@ def change_lists(layout: list[Line]) -> set[int]:
                 and sum(any(asks(layout[i].text) for i in e) for e in listed) * 2 < len(listed):
             found.update(i for e in listed for i in e)
     return found
+
+
+def release_history(lines: list[str]) -> set[int]:
+    """The lines from the first to the last entry of a release history (``_RELEASE_ENTRY``): two
+    entries or more, each version lower than the one before it, and nothing marked done (a TODO
+    file noting items under the version they were seen in: "1.0.16" ... "- DONE in 1.0.18").
+    Entries that are headings alone ("2.0.19:" over its changes) hold the rest of the note too,
+    the last release's changes, up to a to-do heading ("TODO" after a Perl module's Changes)."""
+    entries = [(i, tuple(int(n) for n in m.group(1).split(".")))
+               for i, m in ((i, _RELEASE_ENTRY.match(line)) for i, line in enumerate(lines)) if m]
+    versions = [v for _, v in entries]
+    if len(entries) < 2 or any(a <= b for a, b in zip(versions, versions[1:])) \
+            or done_lines(lines):
+        return set()
+    last = entries[-1][0]
+    end = last + 1
+    if VERSION_ALONE.match(lines[last]):
+        end = next((i for i in range(last, len(lines)) if names_todo_list(lines[i])), len(lines))
+    return set(range(entries[0][0], end))

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 
-from .lines import (MAX_LINES, chrome, heading, list_marked, mark_shape, task_like, task_verb,
+from .lines import (MAX_LINES, VERSION_ALONE, chrome, heading, list_marked, mark_shape, task_like, task_verb,
                     without_mark)
+from .changes import release_history
 from .reader import TO_READER
 from .tags import tagged
 from .todo_names import is_todo_list, names_todo_list
@@ -78,10 +79,6 @@ LICENCE = re.compile(r"(?i)\bpermission is (?:hereby )?granted\b|\bprovided\W{0,
 # program run with an option (a word that is not a task verb, then "-o" or "--blah").
 _PROMPT = re.compile(r"^\s*([$>%])\s+(?=\S)")
 _RUN_WITH_OPTION = re.compile(r"^([a-z][\w.+/-]*)\s+--?[A-Za-z]")
-# A release history kept as one line per release, newest first ("1.05  Bugfix: ...", "1.04  Add
-# several functions ...": Perl's Changes files and many others): each entry records what a
-# release did. Versions counting down tell it from a numbered outline ("2.1 Add ...", "2.2 ...").
-_RELEASE_ENTRY = re.compile(r"^\s*v?(\d+(?:\.\d+)+)[a-z]?:?\s+\S")
 _DEBIAN_ENTRY = re.compile(r"\burgency=\w+")        # "pkg (1.2-1) unstable; urgency=medium"
 # A release's heading with its date ("Version 2.13 - Sergey Poznyakoff, 2019-11-06", GNU's NEWS
 # form; "1.4.2 (2021/03/01)"): a note that opens with one records releases.
@@ -177,9 +174,9 @@ _SINCE = re.compile(r"(?i)^\W*(?:since|new in|changes (?:in|since|from))\s+(?:v|
 
 # A command's name in capitals, then what it does (w3m's "BACK  Close current buffer ..."); not
 # an outline's keyword ("TODO Fix this list").
-_COMMAND_ROW = re.compile(r"^\s*(?!(?:TODO|DONE|FIXME|XXX|NOTE|WAIT|NEXT)\b)[A-Z][A-Z0-9_]{2,}\s+"
-                          r"[A-Z][a-z]")
+_COMMAND_ROW = re.compile(r"^\s*(?!(?:TODO|DONE|FIXME|XXX|NOTE|WAIT|NEXT)\b)[A-Z][A-Z0-9_]{2,}\s+[A-Z][a-z]")
 _KEY_CHORD = re.compile(r"^\s*(?:\^[A-Z\\_\]]|M-[A-Z0-9])\s*$")
+_NANO = re.compile(r"^\s*GNU nano \d")     # its title bar: its key help is under, chords or not
 _TITLE_CASE = re.compile(r"^\s*(?:[A-Z][a-z]+\s+){0,2}[A-Z][a-z]+\s*$")
 
 
@@ -313,8 +310,9 @@ def answers(lines: list[str]) -> set[int]:
 def _releases(line: str, lines: list[str]) -> bool:
     """A heading that is a release's name and version alone ("### JOE 4.6", "## v2.1.0") opens
     release notes, unless the note is a to-do list or says what is planned (a roadmap's
-    "## 2.0" lists work to come)."""
-    return bool(_RELEASE_TITLE.match(line)) and todo_list_start(lines) is None \
+    "## 2.0" lists work to come). A version alone ("0.5:") is left to ``release_history``."""
+    return bool(_RELEASE_TITLE.match(line)) and not VERSION_ALONE.match(line) \
+        and todo_list_start(lines) is None \
         and not any(_intends(l) or _PLANNED.search(l) for l in lines)
 
 
@@ -327,7 +325,8 @@ def _described_lists(lines: list[str], gaps: set[int]) -> set[int]:
     current: list[int] | None = None
     shape = None
     for i, line in enumerate(lines):
-        if (_introduces(line) and not _intends(line)) or _VERSION.match(line) or _SINCE.match(line) \
+        if (_introduces(line) and not _intends(line)) or _SINCE.match(line) \
+                or _VERSION.match(line) and not VERSION_ALONE.match(line) \
                 or _RECORDS.search(line):
             current, shape = [i], None     # the line that opens it is no task either
             found.append(current)
@@ -381,21 +380,10 @@ def key_help_lines(lines: list[str]) -> set[int]:
 
 def key_labels(lines: list[str]) -> set[int]:
     """An editor's key help's labels: short Title Case lines, on a screen with three or more
-    lone key chords."""
-    if sum(1 for l in lines if _KEY_CHORD.match(l)) < 3:
+    lone key chords or nano's title bar (a dark screen's chords lost by OCR)."""
+    if sum(1 for l in lines if _KEY_CHORD.match(l)) < 3 and not any(map(_NANO.match, lines)):
         return set()
     return {i for i, l in enumerate(lines) if _TITLE_CASE.match(l)}
-
-
-def release_history(lines: list[str]) -> set[int]:
-    """The lines from the first to the last entry of a release history (``_RELEASE_ENTRY``): two
-    entries or more, each version lower than the one before it."""
-    entries = [(i, tuple(int(n) for n in m.group(1).split(".")))
-               for i, m in ((i, _RELEASE_ENTRY.match(line)) for i, line in enumerate(lines)) if m]
-    versions = [v for _, v in entries]
-    if len(entries) < 2 or any(a <= b for a, b in zip(versions, versions[1:])):
-        return set()
-    return set(range(entries[0][0], entries[-1][0] + 1))
 
 
 def transcript_lines(lines: list[str]) -> set[int]:

@@ -60,6 +60,10 @@ _BANNER = re.compile(r"^\s*([*=#~+-])\1+\s+(\S+).*\S\s+\1{2,}\s*$")
 # A section's way of saying it is empty ("BUGS" / "None noted"): nothing to do.
 _NOTHING = re.compile(r"(?i)^\W*(?:none(?:\s+(?:noted|known|yet|so far|at the moment))?|"
                       r"nothing(?:\s+yet)?|n/a|no known (?:bugs|issues|problems))\W*$")
+# A status alone, as a to-do file's legend names its marks ("- not yet", "+ partialy done",
+# "^ partially implemented"): what a mark means, no task.
+_STATUS = re.compile(r"(?i)^\W*(?:(?:not|partial+y|partly|fully|half|already)\s+)*(?:implemented|"
+                     r"done|finished|started|tested|fixed|working|supported|yet|in progress)\W*$")
 _REMARK = re.compile(r"^\s*\([^()]*(?:\([^()]*\)[^()]*)*\)\W*$")    # a line in brackets
 _WRAP_MIN = 60           # a note this wide can hold wrapped prose ...
 _WRAPPED = 0.8           # ... and a line this close to its width was wrapped there
@@ -152,7 +156,7 @@ def items(lines: list[Line], excluded: set[int], done: set[int] = frozenset()) -
         # A Markdown heading ("## Release day") is a heading even when it reads as a task,
         # but not a tag's comment ("### FIXME: Implement ..." in Python).
         if i in excluded or chrome(line.text) or _NOTHING.match(line.text) \
-                or _REFERENCE.match(line.text) \
+                or _STATUS.match(line.text) or _REFERENCE.match(line.text) \
                 or _MARKDOWN_HEADING.match(line.text) and not tagged(line.text) \
                 or _banner(line.text) or (
                 heading(line.text) is not None and not _refers(lines, i) and (

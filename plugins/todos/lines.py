@@ -11,8 +11,7 @@ from mustelid import clean_text
 from .tags import BARE_TAG, tagged
 
 MAX_LINES = 40         # source lines shown to the model at once: ~15 prompt tokens each
-# A longer note is reviewed in parts of at most MAX_LINES lines, one model call each (parts.py):
-# 12 parts are ~480 lines, ~12 calls of 2-4 s, well inside a job's time limit.
+# A longer note is read in parts of MAX_LINES lines (parts.py): 12 are ~480 lines, 12 calls of 2-4 s.
 MAX_PARTS = 12
 QUOTE_CHARS = 120      # a longer line is offered in pieces, split between words
 # The model restates only the start of the line it judges (``quote_head``): enough to attend to
@@ -71,11 +70,11 @@ def source_layout(raw: list[str], limit: int | None = MAX_LINES) -> list[Line]:
     """The lines shown and quoted, at most ``limit`` (None: all), with their layout. Lines without a
     letter (an editor's line numbers, a bullet or an icon read alone) say nothing and would
     push items past the cap: on a photographed editor they were half the lines; they count
-    as a gap."""
+    as a gap. A release's version alone ("2.0.19:") is kept: it heads the changes below it."""
     lines: list[Line] = []
     gap = False
     for line in raw:
-        if not any(c.isalpha() for c in line):
+        if not any(c.isalpha() for c in line) and not VERSION_ALONE.match(line):
             gap = True
             continue
         indent = len(line.expandtabs(8)) - len(line.expandtabs(8).lstrip())
@@ -147,19 +146,20 @@ streamline harmonise harmonize standardise standardize""".split())
 # Screen furniture of a photographed editor or terminal, never a task: key help ("^O Write Out",
 # "M-U Undo"), a status message in brackets ("[ Read 15 lines ]"), a menu bar (four or more
 # capitalised words and nothing else: "File Edit Options Buffers Tools Help"; from "File Edit"
-# on, whatever bar OCR joined to it), a pager's status line ("notes.txt (END)", "--More--(40%)").
-# A menu's name may join words by a hyphen (Emacs's "Emacs-Lisp" menu in a Lisp buffer).
+# on, whatever bar OCR joined to it or "File Edit" alone when it lost the rest; a menu's name may
+# join words by a hyphen: "Emacs-Lisp"), a pager's status line ("notes.txt (END)", "--More--").
 _MENU = r"[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
 MENU_BAR = re.compile(rf"^\s*(?:{_MENU}\s+){{3,}}{_MENU}\s*$")
 _CHROME = re.compile(r"(?:^|\s)(?:\^|M-)[A-Z\\_]\b|^\s*\[.*\]\s*$"
                      r"|^[^\[\]]{1,40}\s\]\s*$|^\s*\[\s[^\[\]]{1,40}$"   # one bracket lost by OCR
-                     r"|" + MENU_BAR.pattern + rf"|^\s*File\s+Edit(?:\s+{_MENU}){{2,}}\s"
+                     r"|" + MENU_BAR.pattern + rf"|^\s*File\s+Edit(?:(?:\s+{_MENU}){{2,}}\s|\s*$)"
                      r"|\(END\)\s*$|^\s*--\s?More\s?--|^\s*(?:\S+\s+)?lines \d+-\d+/\d+"
                      # an editor's settings for the file: "-*- mode: indented-text -*-", "vim: set"
                      r"|-\*-.*-\*-|(?:^|\s)(?:vim?|ex):\s*set?\s"
-                     # Emacs's mode line ("-UU-:----F1  critcl.tcl", "All L1", "Top L12 (Tcl)")
-                     r"|^\s*-?[-A-Z%*@]{2,3}[-:][-:%*@]{1,5}\s*F\d+\b"
+                     # Emacs's mode line ("-UU-:----F1  x.tcl", "Top L12"), title ("x - GNU Emacs at vm")
+                     r"|^\s*-?[-A-Z%*@]{2,3}[-:][-:%*@]{1,5}\s*F\d+\b|\s-\sGNU Emacs at\s\S+\s*$"
                      r"|^\s*(?:All|Top|Bot|\d{1,3}%)\s+L\d+\b")
+VERSION_ALONE = re.compile(r"^\s*\d+(?:\.\d+)+:?\s*$")
 _WHERE = re.compile(r"^[A-Za-z][\w .\-/]{0,30}:\s")      # "copy.c: ", "ls: ", "Docs: "
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _GLUED = re.compile(r"^([^\W\d_]{2,})(?=--|=)")

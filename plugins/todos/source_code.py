@@ -184,9 +184,9 @@ def comments_of_code(raw: list[str]) -> list[str]:
         i for i, line in enumerate(raw)
         if _DISABLED.match(line) or _SET.match(line) or _SET_LINE.match(line)}
     comments = {i: text for i, text in comments.items() if i not in settings}
-    # A line without a letter is neither code nor prose unless it is a statement ("}"): OCR
-    # reads a closing brace as "1" (notes-fresh34: three "1" lines kept a Java file from
-    # reading as code).
+    # A line with fewer than two letters is neither code nor prose unless it is a statement
+    # ("}"): OCR reads a closing brace as "1" (notes-fresh34: three "1" lines kept a Java file
+    # from reading as code), a toolbar's icons as "x" or "Q" (notes-fresh50).
     # The window's furniture in a picture of an editor (its menu bar, its mode line) is neither
     # (notes-fresh36: Emacs's menu bar and mode line kept an Emacs Lisp file from reading as
     # code).
@@ -194,7 +194,7 @@ def comments_of_code(raw: list[str]) -> list[str]:
     # an Octave file in it, notes-fresh39 and 44).
     furniture = key_labels(raw)
     rest = [i for i, line in enumerate(raw) if line.strip() and i not in comments
-            and (_LETTER.search(line) or _statement(line)) and not chrome(line)
+            and (len(_LETTER.findall(line)) >= 2 or _statement(line)) and not chrome(line)
             and i not in furniture]
     heads = {i for i in rest if _HEADER.match(raw[i])}
     statements = heads | {i for i in rest if i in settings
