@@ -1300,3 +1300,13 @@ def test_a_release_history_under_version_headings_alone_records_changes(tmp_path
     assert offered(tmp_path, news) == []
     roadmap = "0.5:\n\t* Add a plugin API\n\n0.6:\n\t* Port to GTK 4\n"
     assert offered(tmp_path, roadmap) != []
+
+
+def test_a_release_heading_of_a_version_and_a_date_alone_records_the_changes_below(tmp_path):
+    # confget's NEWS (notes-fresh52): "4.1.1<tab>2022/09/11" has no letter, and the layout
+    # dropped it as OCR debris, so the release's imperative entries were offered as tasks.
+    news = ("4.1.1\t2022/09/11\n\t- add an EditorConfig definitions file\n"
+            "\t- Python implementation:\n\t  - use black 22 for source code formatting\n"
+            "\t  - drop the flake8 + hacking test environment altogether\n")
+    assert offered(tmp_path, news) == []
+    assert offered(tmp_path, news.replace("4.1.1\t2022/09/11", "12\n13")) != []

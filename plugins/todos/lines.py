@@ -70,7 +70,7 @@ def source_layout(raw: list[str], limit: int | None = MAX_LINES) -> list[Line]:
     """The lines shown and quoted, at most ``limit`` (None: all), with their layout. Lines without a
     letter (an editor's line numbers, a bullet or an icon read alone) say nothing and would
     push items past the cap: on a photographed editor they were half the lines; they count
-    as a gap. A release's version alone ("2.0.19:") is kept: it heads the changes below it."""
+    as a gap; but a release's version alone ("2.0.19:", "4.1.1 2022/09/11") heads its changes."""
     lines: list[Line] = []
     gap = False
     for line in raw:
@@ -159,7 +159,7 @@ _CHROME = re.compile(r"(?:^|\s)(?:\^|M-)[A-Z\\_]\b|^\s*\[.*\]\s*$"
                      # Emacs's mode line ("-UU-:----F1  x.tcl", "Top L12"), title ("x - GNU Emacs at vm")
                      r"|^\s*-?[-A-Z%*@]{2,3}[-:][-:%*@]{1,5}\s*F\d+\b|\s-\sGNU Emacs at\s\S+\s*$"
                      r"|^\s*(?:All|Top|Bot|\d{1,3}%)\s+L\d+\b")
-VERSION_ALONE = re.compile(r"^\s*\d+(?:\.\d+)+:?\s*$")
+VERSION_ALONE = re.compile(r"^\s*\d+(?:\.\d+)+:?(?:\s+(?:19|20)\d\d([-/.])\d{1,2}\1\d{1,2})?\s*$")
 _WHERE = re.compile(r"^[A-Za-z][\w .\-/]{0,30}:\s")      # "copy.c: ", "ls: ", "Docs: "
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _GLUED = re.compile(r"^([^\W\d_]{2,})(?=--|=)")
