@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 
-from .lines import (MAX_LINES, VERSION_ALONE, chrome, heading, list_marked, mark_shape, task_like, task_verb,
-                    without_mark)
+from .lines import (MAX_LINES, VERSION_ALONE, chrome, heading, list_marked, mark_shape, task_like,
+                    task_verb, without_mark)
 from .changes import release_history
 from .reader import TO_READER
 from .tags import tagged
@@ -174,7 +174,8 @@ _SINCE = re.compile(r"(?i)^\W*(?:since|new in|changes (?:in|since|from))\s+(?:v|
 
 # A command's name in capitals, then what it does (w3m's "BACK  Close current buffer ..."); not
 # an outline's keyword ("TODO Fix this list").
-_COMMAND_ROW = re.compile(r"^\s*(?!(?:TODO|DONE|FIXME|XXX|NOTE|WAIT|NEXT)\b)[A-Z][A-Z0-9_]{2,}\s+[A-Z][a-z]")
+_COMMAND_ROW = re.compile(r"^\s*(?!(?:TODO|DONE|FIXME|XXX|NOTE|WAIT|NEXT)\b)[A-Z][A-Z0-9_]{2,}\s+"
+                          r"[A-Z][a-z]")
 _KEY_CHORD = re.compile(r"^\s*(?:\^[A-Z\\_\]]|M-[A-Z0-9])\s*$")
 _NANO = re.compile(r"^\s*GNU nano \d")     # its title bar: its key help is under, chords or not
 _TITLE_CASE = re.compile(r"^\s*(?:[A-Z][a-z]+\s+){0,2}[A-Z][a-z]+\s*$")

@@ -14,8 +14,7 @@ MAX_LINES = 40         # source lines shown to the model at once: ~15 prompt tok
 # A longer note is read in parts of MAX_LINES lines (parts.py): 12 are ~480 lines, 12 calls of 2-4 s.
 MAX_PARTS = 12
 QUOTE_CHARS = 120      # a longer line is offered in pieces, split between words
-# The model restates only the start of the line it judges (``quote_head``): enough to attend to
-# the line in the text above, without generating all of it again (~28 tokens an entry).
+# The model restates a line's start (``quote_head``) to point at it, not all of it (~28 tokens).
 HEAD_CHARS = 32
 ELLIPSIS = "…"
 
@@ -159,6 +158,7 @@ _CHROME = re.compile(r"(?:^|\s)(?:\^|M-)[A-Z\\_]\b|^\s*\[.*\]\s*$"
                      # Emacs's mode line ("-UU-:----F1  x.tcl", "Top L12"), title ("x - GNU Emacs at vm")
                      r"|^\s*-?[-A-Z%*@]{2,3}[-:][-:%*@]{1,5}\s*F\d+\b|\s-\sGNU Emacs at\s\S+\s*$"
                      r"|^\s*(?:All|Top|Bot|\d{1,3}%)\s+L\d+\b")
+# A release's number alone on its line, perhaps with its date: a heading of release notes.
 VERSION_ALONE = re.compile(r"^\s*\d+(?:\.\d+)+:?(?:\s+(?:19|20)\d\d([-/.])\d{1,2}\1\d{1,2})?\s*$")
 _WHERE = re.compile(r"^[A-Za-z][\w .\-/]{0,30}:\s")      # "copy.c: ", "ls: ", "Docs: "
 _WORD = re.compile(r"[^\W\d_]{2,}")
