@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import re
 
+from .changes import release_history
 from .lines import (MAX_LINES, VERSION_ALONE, chrome, heading, list_marked, mark_shape, task_like,
                     task_verb, without_mark)
-from .changes import release_history
 from .reader import TO_READER
 from .tags import tagged
 from .todo_names import is_todo_list, names_todo_list
